@@ -1,0 +1,72 @@
+"""A finding as stored and published: one per (account, region, cluster, check, resource)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from eks_auditor.model.check import Severity
+
+
+class Status(StrEnum):
+    OPEN = "OPEN"
+    RESOLVED = "RESOLVED"
+    SUPPRESSED = "SUPPRESSED"
+
+
+class ChangeKind(StrEnum):
+    OPENED = "OPENED"
+    SEVERITY_CHANGED = "SEVERITY_CHANGED"
+    RESOLVED = "RESOLVED"
+    REOPENED = "REOPENED"
+    SUPPRESSED = "SUPPRESSED"
+    UNSUPPRESSED = "UNSUPPRESSED"
+
+
+def finding_id(account: str, region: str, cluster: str, check_id: str, resource: str) -> str:
+    """Deterministic: the same problem seen by an event and by the schedule is the same finding."""
+    key = "\x1f".join((account, region, cluster, check_id, resource))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+class Finding(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    check_id: str
+    severity: Severity
+    status: Status
+    account: str
+    region: str
+    cluster: str
+    cluster_arn: str
+    resource: str
+    title: str
+    description: str
+    evidence: Mapping[str, Any] = Field(default_factory=dict)
+    remediation: str
+    references: tuple[str, ...] = ()
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None = None
+    source: str  # the event id or scan id of the evaluation that last changed it
+    evaluated_at: datetime
+    expires_at: datetime | None = None  # transient findings (spot notices) carry a TTL
+
+
+class StateChange(BaseModel):
+    """One state change of a finding: what gets published, exactly once per change."""
+
+    model_config = ConfigDict(frozen=True)
+
+    change_id: str  # deterministic: finding id + evaluated_at + kind, so a retry names the same change
+    kind: ChangeKind
+    finding: Finding
+    previous_status: Status | None = None
+    previous_severity: Severity | None = None
+    changed_at: datetime

@@ -1,0 +1,93 @@
+"""What the read-only Kubernetes client saw inside a cluster, and EKS access entries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Container(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = Field(default_factory=dict)
+
+
+class Workload(BaseModel):
+    """A Deployment or DaemonSet, reduced to what the checks read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    namespace: str
+    name: str
+    labels: Mapping[str, str] = Field(default_factory=dict)
+    containers: tuple[Container, ...] = ()
+    replicas: int | None = None
+
+
+class AwsNodeSettings(BaseModel):
+    """VPC CNI settings from the aws-node DaemonSet's env; None means unset (the CNI default applies)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    warm_eni_target: int | None = None
+    warm_ip_target: int | None = None
+    minimum_ip_target: int | None = None
+    warm_prefix_target: int | None = None
+    enable_prefix_delegation: bool = False
+    custom_network_cfg: bool = False
+    external_snat: bool = False
+    image: str | None = None
+
+
+class AwsAuthMapping(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: str  # mapRoles | mapUsers | mapAccounts
+    arn: str
+    username: str | None = None
+    groups: tuple[str, ...] = ()
+
+
+class AccessPolicyAssociation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    policy_arn: str
+    scope_type: str  # cluster | namespace
+    namespaces: tuple[str, ...] = ()
+
+
+class AccessEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    principal_arn: str
+    type: str = "STANDARD"
+    username: str | None = None
+    kubernetes_groups: tuple[str, ...] = ()
+    policies: tuple[AccessPolicyAssociation, ...] = ()
+
+
+class EniConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    subnet_id: str
+    security_groups: tuple[str, ...] = ()
+
+
+class KubernetesState(BaseModel):
+    """Read through the Kubernetes API. Each part is None when it could not be read (see snapshot gaps)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: str
+    autoscalers: tuple[Workload, ...] | None = None
+    aws_node: Workload | None = None
+    aws_node_settings: AwsNodeSettings | None = None
+    aws_auth: tuple[AwsAuthMapping, ...] | None = None
+    eni_configs: tuple[EniConfig, ...] | None = None

@@ -1,0 +1,33 @@
+"""Shared test setup: fake AWS credentials (tests never reach AWS) and helper-module import paths."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+for sub in ("unit", "functional", "template"):
+    sys.path.insert(0, str(TESTS / sub))
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "EksAuditorTest")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "eks-auditor")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    yield
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO

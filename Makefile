@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both bootstrap .venv themselves.
-PYTHON ?= $(shell command -v python3.12 || ls $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1 || command -v python3.13 || command -v python3)
+PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12 $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.12 python3.13 python3 2>/dev/null))
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

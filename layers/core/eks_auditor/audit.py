@@ -1,0 +1,241 @@
+"""The engine: collect -> check -> store -> notify, for one cluster at a time.
+
+One error boundary per cluster: a failure auditing one cluster is recorded (as audit_incomplete or a
+raised AuditFailed for the caller's batch item) and never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from eks_auditor.checks.incomplete import AUDIT_INCOMPLETE
+from eks_auditor.checks.registry import CHECKS, select
+from eks_auditor.metrics import MetricSink, NullSink
+from eks_auditor.model.check import Check, CheckSpec, Outcome, Result, could_not_evaluate
+from eks_auditor.model.evaluation import Evaluation
+from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status, finding_id
+from eks_auditor.model.snapshot import ClusterSnapshot
+
+if TYPE_CHECKING:
+    from eks_auditor.notify import Notifier
+    from eks_auditor.store import FindingStore
+
+logger = logging.getLogger(__name__)
+
+
+class SnapshotSource(Protocol):
+    def collect(
+        self, region: str, cluster_name: str, parts: frozenset[str] | None = None
+    ) -> ClusterSnapshot: ...
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def required_parts(checks: Iterable[Check]) -> frozenset[str]:
+    """The snapshot parts the given checks read; the collector fetches only these."""
+    parts = {"cluster"}
+    for check in checks:
+        parts.update(check.spec.requires)
+    return frozenset(parts)
+
+
+def evaluate(snapshot: ClusterSnapshot, checks: Sequence[Check]) -> list[Outcome]:
+    """Run each check in its own error boundary; a missing snapshot part is ERROR, never PASS."""
+    outcomes: list[Outcome] = []
+    for check in checks:
+        missing = [part for part in check.spec.requires if getattr(snapshot, part, None) is None]
+        if missing:
+            reasons = "; ".join(f"{part}: {snapshot.gaps.get(part, 'not collected')}" for part in missing)
+            outcomes.append(could_not_evaluate(check.spec, snapshot.arn, f"could not collect {reasons}"))
+            continue
+        try:
+            outcomes.extend(check.run(snapshot))
+        except Exception as exc:  # one check's bug must not hide the others' results
+            logger.exception("check %s raised on %s", check.spec.id, snapshot.arn)
+            outcomes.append(
+                could_not_evaluate(check.spec, snapshot.arn, f"check raised {type(exc).__name__}: {exc}")
+            )
+    return outcomes
+
+
+def to_evaluation(
+    snapshot: ClusterSnapshot,
+    checks: Sequence[Check],
+    outcomes: Sequence[Outcome],
+    *,
+    source: str,
+    evaluated_at: datetime,
+) -> Evaluation:
+    specs = {check.spec.id: check.spec for check in checks}
+    failing: list[Finding] = []
+    passing: list[tuple[str, str]] = []
+    errored: dict[str, None] = {}
+    for outcome in outcomes:
+        if outcome.result is Result.FAIL:
+            failing.append(_finding(snapshot, specs[outcome.check_id], outcome, source, evaluated_at))
+        elif outcome.result is Result.ERROR:
+            errored[outcome.check_id] = None
+            failing.append(_incomplete(snapshot, outcome, source, evaluated_at))
+        else:
+            passing.append((outcome.check_id, outcome.resource))
+    return Evaluation(
+        account=snapshot.account,
+        region=snapshot.region,
+        cluster=snapshot.name,
+        cluster_arn=snapshot.arn,
+        source=source,
+        evaluated_at=evaluated_at,
+        checks_run=tuple(specs),
+        failing=tuple(failing),
+        passing=tuple(passing),
+        errored_checks=tuple(errored),
+    )
+
+
+def _finding(
+    snapshot: ClusterSnapshot, spec: CheckSpec, outcome: Outcome, source: str, evaluated_at: datetime
+) -> Finding:
+    return Finding(
+        id=finding_id(snapshot.account, snapshot.region, snapshot.name, spec.id, outcome.resource),
+        check_id=spec.id,
+        severity=outcome.severity or spec.severity,
+        status=Status.OPEN,
+        account=snapshot.account,
+        region=snapshot.region,
+        cluster=snapshot.name,
+        cluster_arn=snapshot.arn,
+        resource=outcome.resource,
+        title=outcome.title or spec.title,
+        description=outcome.description or spec.description,
+        evidence=dict(outcome.evidence),
+        remediation=outcome.remediation or spec.remediation,
+        references=spec.references,
+        first_seen=evaluated_at,
+        last_seen=evaluated_at,
+        source=source,
+        evaluated_at=evaluated_at,
+    )
+
+
+def _incomplete(snapshot: ClusterSnapshot, outcome: Outcome, source: str, evaluated_at: datetime) -> Finding:
+    resource = f"{outcome.check_id}:{outcome.resource}"
+    reason = outcome.reason or "unknown reason"
+    return Finding(
+        id=finding_id(snapshot.account, snapshot.region, snapshot.name, AUDIT_INCOMPLETE.id, resource),
+        check_id=AUDIT_INCOMPLETE.id,
+        severity=AUDIT_INCOMPLETE.severity,
+        status=Status.OPEN,
+        account=snapshot.account,
+        region=snapshot.region,
+        cluster=snapshot.name,
+        cluster_arn=snapshot.arn,
+        resource=resource,
+        title=f"{outcome.check_id} could not be evaluated",
+        description=f"{AUDIT_INCOMPLETE.description} Reason: {reason}",
+        evidence={"check_id": outcome.check_id, "resource": outcome.resource, "reason": reason},
+        remediation=AUDIT_INCOMPLETE.remediation,
+        references=AUDIT_INCOMPLETE.references,
+        first_seen=evaluated_at,
+        last_seen=evaluated_at,
+        source=source,
+        evaluated_at=evaluated_at,
+    )
+
+
+@dataclass
+class AuditResult:
+    region: str
+    cluster: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    evaluation: Evaluation | None = None
+    changes: list[StateChange] = field(default_factory=list)
+    deleted: bool = False
+    snapshot: ClusterSnapshot | None = None
+
+    @property
+    def failing(self) -> tuple[Finding, ...]:
+        return self.evaluation.failing if self.evaluation else ()
+
+
+class Auditor:
+    """Audits clusters; stores and publishes when given a store and a notifier (the CLI may omit both)."""
+
+    def __init__(
+        self,
+        collector: SnapshotSource,
+        *,
+        store: FindingStore | None = None,
+        notifier: Notifier | None = None,
+        metrics: MetricSink | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.collector = collector
+        self.store = store
+        self.notifier = notifier
+        self.metrics: MetricSink = metrics or NullSink()
+        self.clock = clock
+
+    def audit(
+        self, region: str, cluster: str, *, check_ids: Iterable[str] | None = None, source: str
+    ) -> AuditResult:
+        """Audit one cluster. Raises ClusterNotFound for a cluster that does not exist."""
+        checks = _known(check_ids)
+        snapshot = self.collector.collect(region, cluster, required_parts(checks))
+        evaluated_at = snapshot.collected_at
+        outcomes = evaluate(snapshot, checks)
+        evaluation = to_evaluation(snapshot, checks, outcomes, source=source, evaluated_at=evaluated_at)
+        result = AuditResult(
+            region=region, cluster=cluster, outcomes=outcomes, evaluation=evaluation, snapshot=snapshot
+        )
+        self.metrics.count("ClustersAudited")
+        incomplete = sum(1 for o in outcomes if o.result is Result.ERROR)
+        if incomplete:
+            self.metrics.count("ChecksIncomplete", incomplete)
+            logger.warning(
+                "audit of %s/%s incomplete for %d check(s): %s",
+                region,
+                cluster,
+                incomplete,
+                "; ".join(f"{o.check_id}: {o.reason}" for o in outcomes if o.result is Result.ERROR),
+            )
+        if self.store is not None:
+            result.changes = self.store.apply_evaluation(evaluation)
+            self.publish(result.changes)
+        return result
+
+    def resolve_deleted(self, account: str, region: str, cluster: str, *, source: str) -> AuditResult:
+        result = AuditResult(region=region, cluster=cluster, deleted=True)
+        if self.store is not None:
+            result.changes = self.store.resolve_cluster(
+                account, region, cluster, source=source, evaluated_at=self.clock()
+            )
+            self.publish(result.changes)
+        return result
+
+    def publish(self, changes: Sequence[StateChange]) -> None:
+        """Publish each change once, then mark it notified (the outbox: see README, "Exactly one alert")."""
+        for change in changes:
+            self.metrics.count(_metric_name(change))
+            if self.notifier is None or self.store is None:
+                continue
+            self.notifier.publish(change)
+            self.store.mark_notified(change)
+
+
+def _known(check_ids: Iterable[str] | None) -> list[Check]:
+    if check_ids is None:
+        return select()
+    wanted = set(check_ids)
+    return [check for check in CHECKS.values() if check.spec.id in wanted]
+
+
+def _metric_name(change: StateChange) -> str:
+    if change.kind in (ChangeKind.OPENED, ChangeKind.REOPENED):
+        return f"FindingsOpened{change.finding.severity.value.title()}"
+    return f"Findings{change.kind.value.title().replace('_', '')}"

@@ -1,0 +1,42 @@
+"""Settings read once from the Lambda environment (the template's Globals) or the CLI's flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    findings_table: str = ""
+    idempotency_table: str = ""
+    topic_arn: str = ""
+    audit_queue_url: str = ""
+    audit_regions: tuple[str, ...] = ()
+    spot_notice_ttl: timedelta = timedelta(days=7)
+    spot_burst_threshold: int = 3
+    spot_burst_window: timedelta = timedelta(minutes=15)
+    security_hub_enabled: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        regions = tuple(r.strip() for r in env.get("AUDIT_REGIONS", "").split(",") if r.strip())
+        if not regions:
+            default = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+            regions = (default,) if default else ()
+        return cls(
+            findings_table=env.get("FINDINGS_TABLE", ""),
+            idempotency_table=env.get("IDEMPOTENCY_TABLE", ""),
+            topic_arn=env.get("TOPIC_ARN", ""),
+            audit_queue_url=env.get("AUDIT_QUEUE_URL", ""),
+            audit_regions=regions,
+            spot_notice_ttl=timedelta(days=float(env.get("SPOT_NOTICE_TTL_DAYS", "7"))),
+            spot_burst_threshold=int(env.get("SPOT_BURST_THRESHOLD", "3")),
+            spot_burst_window=timedelta(minutes=float(env.get("SPOT_BURST_WINDOW_MINUTES", "15"))),
+            security_hub_enabled=env.get("SECURITY_HUB_ENABLED", "false").lower() == "true",
+        )

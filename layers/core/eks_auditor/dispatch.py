@@ -1,0 +1,115 @@
+"""Turn audit requests (from events, the schedule or the CLI) into cluster audits.
+
+Within one invocation an audit already done for a cluster with a superset of the requested checks is
+not repeated: a batch of ten route changes in one VPC audits each of its clusters once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from eks_auditor.audit import Auditor, AuditResult
+from eks_auditor.collect.errors import ClusterNotFound
+from eks_auditor.triggers import AuditRequest, VpcReference
+
+logger = logging.getLogger(__name__)
+
+# kind -> (EC2 operation, request parameter, response list key)
+_LOOKUPS: dict[str, tuple[str, str, str]] = {
+    "subnet": ("describe_subnets", "SubnetIds", "Subnets"),
+    "route_table": ("describe_route_tables", "RouteTableIds", "RouteTables"),
+    "vpc_endpoint": ("describe_vpc_endpoints", "VpcEndpointIds", "VpcEndpoints"),
+    "nat_gateway": ("describe_nat_gateways", "NatGatewayIds", "NatGateways"),
+    "security_group": ("describe_security_groups", "GroupIds", "SecurityGroups"),
+}
+
+
+def resolve_vpcs(ec2: Any, refs: VpcReference) -> frozenset[str] | None:
+    """The VPCs an EC2 call touched; None when none could be resolved (the caller widens to the region)."""
+    vpcs = set(refs.of("vpc"))
+    for kind, (operation, parameter, key) in _LOOKUPS.items():
+        ids = refs.of(kind)
+        if not ids:
+            continue
+        try:
+            response = getattr(ec2, operation)(**{parameter: list(ids)})
+        except ClientError as exc:
+            # A deleted endpoint or NAT gateway may already be gone; the VPC id may still be elsewhere.
+            logger.info("could not resolve %s %s to a VPC: %s", kind, ids, exc.response["Error"]["Code"])
+            continue
+        vpcs.update(item["VpcId"] for item in response.get(key, []) if item.get("VpcId"))
+    return frozenset(vpcs) or None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        auditor: Auditor,
+        *,
+        list_clusters: Callable[[str], list[str]],
+        cluster_vpc: Callable[[str, str], str | None],
+        ec2_client: Callable[[str], Any],
+    ) -> None:
+        self.auditor = auditor
+        self.list_clusters = list_clusters
+        self.cluster_vpc = cluster_vpc
+        self.ec2_client = ec2_client
+        self._done: dict[tuple[str, str], frozenset[str] | None] = {}
+
+    def handle(self, request: AuditRequest) -> list[AuditResult]:
+        if request.delete_cluster and request.cluster:
+            self._done.pop((request.region, request.cluster), None)
+            return [
+                self.auditor.resolve_deleted(
+                    request.account, request.region, request.cluster, source=request.source
+                )
+            ]
+        clusters = [request.cluster] if request.cluster else self._clusters_for(request)
+        results = []
+        for cluster in clusters:
+            result = self._audit_once(request.region, cluster, request.check_ids, request)
+            if result is not None:
+                results.append(result)
+        return results
+
+    def _clusters_for(self, request: AuditRequest) -> list[str]:
+        names = self.list_clusters(request.region)
+        vpcs = resolve_vpcs(self.ec2_client(request.region), request.vpc) if request.vpc else None
+        if vpcs is None:
+            if request.vpc is not None:
+                logger.warning(
+                    "event %s (%s): no VPC resolved from %s; re-auditing every cluster in %s",
+                    request.source,
+                    request.event_name,
+                    dict(request.vpc.ids),
+                    request.region,
+                )
+            return names
+        return [name for name in names if self.cluster_vpc(request.region, name) in vpcs]
+
+    def _audit_once(
+        self, region: str, cluster: str, check_ids: frozenset[str] | None, request: AuditRequest
+    ) -> AuditResult | None:
+        key = (region, cluster)
+        if key in self._done and _covers(self._done[key], check_ids):
+            return None
+        try:
+            result = self.auditor.audit(region, cluster, check_ids=check_ids, source=request.source)
+        except ClusterNotFound:
+            logger.info("cluster %s/%s no longer exists: resolving its findings", region, cluster)
+            result = self.auditor.resolve_deleted(request.account, region, cluster, source=request.source)
+        previous = self._done.get(key, frozenset())
+        self._done[key] = None if check_ids is None or previous is None else previous | check_ids
+        return result
+
+
+def _covers(done: frozenset[str] | None, wanted: Iterable[str] | None) -> bool:
+    if done is None:
+        return True
+    if wanted is None:
+        return False
+    return set(wanted) <= done

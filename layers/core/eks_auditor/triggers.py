@@ -1,0 +1,250 @@
+"""Which clusters and which checks an incoming event asks us to re-audit.
+
+Pure: an EventBridge event in, a list of AuditRequest out. Resolving a VPC-scoped request to the
+clusters in that VPC is I/O and happens in `audit`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+SCHEDULED_DETAIL_TYPE = "Scheduled Event"
+
+ENDPOINT = frozenset(
+    {"endpoint_public_unrestricted", "endpoint_private_access_disabled", "endpoint_nodes_blocked_by_cidrs"}
+)
+VPC_ENDPOINTS = frozenset({"vpc_endpoint_missing", "vpc_endpoint_private_dns_disabled"})
+CAPACITY = frozenset({"ip_capacity_exhaustion_risk", "ip_prefix_delegation_recommended"})
+NODEGROUP = frozenset({"nodegroup_ssh_open", "nodes_public_subnet", "spot_single_instance_type"})
+AUTOSCALER = frozenset({"autoscaler_dynamic_instance_list"})
+ACCESS = frozenset({"cluster_admin_broad"})
+# Anything that changes how node subnets reach the outside world.
+NODE_NETWORK = (
+    frozenset({"endpoint_nodes_blocked_by_cidrs", "nodes_public_subnet"}) | VPC_ENDPOINTS | AUTOSCALER
+)
+
+# eventName -> the checks the call can change. None means every check.
+EKS_EVENT_CHECKS: Mapping[str, frozenset[str] | None] = {
+    "CreateCluster": None,
+    "UpdateClusterConfig": ENDPOINT
+    | VPC_ENDPOINTS
+    | AUTOSCALER
+    | ACCESS
+    | frozenset({"control_plane_logging_disabled"}),
+    "UpdateClusterVersion": frozenset({"version_end_of_standard_support"}) | AUTOSCALER,
+    "AssociateEncryptionConfig": frozenset({"secrets_encryption_disabled"}),
+    "CreateNodegroup": NODEGROUP | CAPACITY | NODE_NETWORK,
+    "UpdateNodegroupConfig": NODEGROUP | CAPACITY | AUTOSCALER,
+    "UpdateNodegroupVersion": NODEGROUP | AUTOSCALER,
+    "DeleteNodegroup": NODEGROUP | CAPACITY | NODE_NETWORK,
+    "CreateAccessEntry": ACCESS,
+    "UpdateAccessEntry": ACCESS,
+    "DeleteAccessEntry": ACCESS,
+    "AssociateAccessPolicy": ACCESS,
+    "DisassociateAccessPolicy": ACCESS,
+    "AssociateIdentityProviderConfig": ACCESS,
+    "DisassociateIdentityProviderConfig": ACCESS,
+    # The VPC CNI add-on's configuration is the aws-node DaemonSet's env.
+    "CreateAddon": CAPACITY | AUTOSCALER,
+    "UpdateAddon": CAPACITY | AUTOSCALER,
+    "DeleteAddon": CAPACITY | AUTOSCALER,
+}
+EKS_DELETE_EVENTS = frozenset({"DeleteCluster"})
+
+EC2_EVENT_CHECKS: Mapping[str, frozenset[str]] = {
+    "CreateVpcEndpoint": VPC_ENDPOINTS | AUTOSCALER,
+    "DeleteVpcEndpoints": VPC_ENDPOINTS | AUTOSCALER,
+    "ModifyVpcEndpoint": VPC_ENDPOINTS | AUTOSCALER,
+    "CreateRoute": NODE_NETWORK,
+    "DeleteRoute": NODE_NETWORK,
+    "ReplaceRoute": NODE_NETWORK,
+    "CreateRouteTable": NODE_NETWORK,
+    "DeleteRouteTable": NODE_NETWORK,
+    "AssociateRouteTable": NODE_NETWORK,
+    "DisassociateRouteTable": NODE_NETWORK,
+    "ReplaceRouteTableAssociation": NODE_NETWORK,
+    "CreateNatGateway": NODE_NETWORK,
+    "DeleteNatGateway": NODE_NETWORK,
+    "CreateSubnet": CAPACITY | frozenset({"nodes_public_subnet"}),
+    "DeleteSubnet": CAPACITY | NODE_NETWORK,
+    "AssociateSubnetCidrBlock": CAPACITY,
+    "ModifySubnetAttribute": frozenset({"nodes_public_subnet"}),
+    "AssociateAddress": frozenset({"endpoint_nodes_blocked_by_cidrs"}),
+    "DisassociateAddress": frozenset({"endpoint_nodes_blocked_by_cidrs"}),
+    "AuthorizeSecurityGroupIngress": frozenset({"nodegroup_ssh_open"}),
+    "RevokeSecurityGroupIngress": frozenset({"nodegroup_ssh_open"}),
+}
+
+IAM_EVENT_CHECKS: Mapping[str, frozenset[str]] = {
+    "CreateOpenIDConnectProvider": frozenset({"oidc_provider_missing"}),
+    "DeleteOpenIDConnectProvider": frozenset({"oidc_provider_missing"}),
+}
+
+# CloudTrail field names (camelCase, any nesting: EC2 wraps its parameters in a "...Request" object)
+# that point at a VPC-scoped resource, and the resource kind they name.
+_EC2_REFERENCE_KEYS: Mapping[str, str] = {
+    "vpcId": "vpc",
+    "subnetId": "subnet",
+    "routeTableId": "route_table",
+    "vpcEndpointId": "vpc_endpoint",
+    "natGatewayId": "nat_gateway",
+    "groupId": "security_group",
+    "networkInterfaceId": "network_interface",
+    "instanceId": "instance",
+}
+_ID_PREFIXES: Mapping[str, str] = {
+    "vpc-": "vpc",
+    "subnet-": "subnet",
+    "rtb-": "route_table",
+    "vpce-": "vpc_endpoint",
+    "nat-": "nat_gateway",
+    "sg-": "security_group",
+    "eni-": "network_interface",
+}
+_OIDC_REGION = re.compile(r"oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com")
+
+
+class InvalidEvent(ValueError):
+    """The event cannot be routed; the message says why, for the logs and the DLQ."""
+
+
+class VpcReference(BaseModel):
+    """The VPC-scoped resources an EC2 call named; `audit` resolves them to a VPC."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ids: Mapping[str, tuple[str, ...]]  # kind -> ids, e.g. {"route_table": ("rtb-1",)}
+
+    def of(self, kind: str) -> tuple[str, ...]:
+        return self.ids.get(kind, ())
+
+
+class AuditRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    source: str  # the event id
+    event_name: str
+    account: str
+    region: str
+    cluster: str | None = None  # None: every cluster in `vpc` (or the region when vpc is None)
+    vpc: VpcReference | None = None
+    check_ids: frozenset[str] | None = None  # None: every check
+    delete_cluster: bool = False
+
+
+def requests_from_event(event: Mapping[str, Any]) -> list[AuditRequest]:
+    """Route one EventBridge event. [] means "nothing to do" (e.g. a failed API call)."""
+    if not isinstance(event, Mapping):
+        raise InvalidEvent(f"event is not a JSON object but {type(event).__name__}")
+    missing = [key for key in ("id", "source", "detail-type", "account", "region") if not event.get(key)]
+    if missing:
+        raise InvalidEvent(f"event lacks required field(s) {', '.join(missing)}")
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise InvalidEvent(f"event {event['id']} has no detail object")
+    if event["detail-type"] != CLOUDTRAIL_DETAIL_TYPE:
+        raise InvalidEvent(f"event {event['id']}: unexpected detail-type {event['detail-type']!r}")
+    if detail.get("errorCode"):
+        # The call failed, so nothing changed.
+        return []
+    name = detail.get("eventName")
+    if not isinstance(name, str) or not name:
+        raise InvalidEvent(f"event {event['id']} has no detail.eventName")
+    region = str(detail.get("awsRegion") or event["region"])
+    account = str(detail.get("recipientAccountId") or event["account"])
+    base = {"source": str(event["id"]), "event_name": name, "account": account, "region": region}
+    source = event["source"]
+
+    if source == "aws.eks":
+        if name not in EKS_EVENT_CHECKS and name not in EKS_DELETE_EVENTS:
+            raise InvalidEvent(f"event {event['id']}: EKS call {name} is not one we audit for")
+        cluster = _cluster_name(detail)
+        if cluster is None:
+            raise InvalidEvent(f"event {event['id']}: {name} names no cluster in requestParameters")
+        if name in EKS_DELETE_EVENTS:
+            return [AuditRequest(**base, cluster=cluster, delete_cluster=True)]
+        return [AuditRequest(**base, cluster=cluster, check_ids=EKS_EVENT_CHECKS[name])]
+
+    if source == "aws.ec2":
+        if name not in EC2_EVENT_CHECKS:
+            raise InvalidEvent(f"event {event['id']}: EC2 call {name} is not one we audit for")
+        refs = _ec2_references(detail)
+        return [AuditRequest(**base, vpc=refs, check_ids=EC2_EVENT_CHECKS[name])]
+
+    if source == "aws.iam":
+        if name not in IAM_EVENT_CHECKS:
+            raise InvalidEvent(f"event {event['id']}: IAM call {name} is not one we audit for")
+        # IAM is global; the provider URL names the region of the clusters it serves.
+        match = _OIDC_REGION.search(str(detail.get("requestParameters") or ""))
+        regions = (match.group(1),) if match else ()
+        if not regions:
+            raise InvalidEvent(f"event {event['id']}: {name} names no EKS OIDC issuer URL")
+        return [AuditRequest(**{**base, "region": regions[0]}, check_ids=IAM_EVENT_CHECKS[name])]
+
+    raise InvalidEvent(f"event {event['id']}: unexpected source {source!r}")
+
+
+def _cluster_name(detail: Mapping[str, Any]) -> str | None:
+    params = detail.get("requestParameters") or {}
+    if not isinstance(params, Mapping):
+        return None
+    # CreateCluster records carry "name" (the API field); older records "clusterName"; the
+    # nodegroup and access-entry calls put the cluster in the URI's {name}.
+    for key in ("name", "clusterName", "cluster"):
+        value = params.get(key)
+        if isinstance(value, str) and value:
+            return value
+    response = detail.get("responseElements") or {}
+    cluster = response.get("cluster") if isinstance(response, Mapping) else None
+    if isinstance(cluster, Mapping):
+        value = cluster.get("name") or cluster.get("clusterName")
+        return value if isinstance(value, str) and value else None
+    return None
+
+
+def _ec2_references(detail: Mapping[str, Any]) -> VpcReference:
+    found: dict[str, dict[str, None]] = {}
+    for key, value in _walk(detail.get("requestParameters")) + _walk(detail.get("responseElements")):
+        kind = _EC2_REFERENCE_KEYS.get(key)
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str):
+                continue
+            # DeleteVpcEndpoints sends a list under "VpcEndpointId"; prefixes identify ids whatever the key.
+            item_kind = kind or next((k for p, k in _ID_PREFIXES.items() if item.startswith(p)), None)
+            if item_kind and _looks_like_id(item):
+                found.setdefault(item_kind, {})[item] = None
+    return VpcReference(ids={kind: tuple(ids) for kind, ids in found.items()})
+
+
+def _looks_like_id(value: str) -> bool:
+    return any(value.startswith(prefix) for prefix in (*_ID_PREFIXES, "i-"))
+
+
+def _walk(node: Any, key: str = "") -> list[tuple[str, Any]]:
+    pairs: list[tuple[str, Any]] = []
+    if isinstance(node, Mapping):
+        for child_key, child in node.items():
+            pairs.append((str(child_key)[:1].lower() + str(child_key)[1:], child))
+            pairs.extend(_walk(child, str(child_key)))
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, (Mapping, list)):
+                pairs.extend(_walk(item, key))
+            else:
+                pairs.append((key[:1].lower() + key[1:], item))
+    return pairs
+
+
+def merge_checks(groups: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
+    """Union of check sets; None (every check) absorbs everything."""
+    merged: set[str] = set()
+    for group in groups:
+        if group is None:
+            return None
+        merged |= group
+    return frozenset(merged)

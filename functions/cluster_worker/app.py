@@ -1,0 +1,37 @@
+"""Scheduled scan worker (SQS): audit one cluster per message, every check; resolve deleted clusters."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from eks_auditor.entrypoints import audit_queued_cluster
+from eks_auditor.runtime import PowertoolsSink, lambda_runtime
+from eks_auditor.triggers import InvalidEvent
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+runtime = lambda_runtime(PowertoolsSink(metrics))
+copy_config_to_registered_loggers(source_logger=logger)
+
+
+def record_handler(record: SQSRecord) -> dict:
+    try:
+        return audit_queued_cluster(record.body, runtime.dispatcher)
+    except InvalidEvent as exc:
+        logger.error("rejected audit message: %s", exc, extra={"message_id": record.message_id})
+        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+        raise
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context: object) -> dict:
+    runtime.start_batch()
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,31 @@
+"""The schedule (EventBridge Scheduler): fan out one audit message per cluster to the worker queue."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+from eks_auditor.entrypoints import fan_out_scan
+from eks_auditor.runtime import PowertoolsSink, lambda_runtime
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+runtime = lambda_runtime(PowertoolsSink(metrics))
+copy_config_to_registered_loggers(source_logger=logger)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context) -> dict:
+    # The invoking function's ARN names the account: no STS call needed.
+    account = context.invoked_function_arn.split(":")[4]
+    scan_id = f"scan-{event.get('id') or context.aws_request_id}"
+    return fan_out_scan(
+        account=account,
+        regions=runtime.settings.audit_regions,
+        scan_id=scan_id,
+        list_clusters=runtime.collector.list_clusters,
+        known_clusters=runtime.store.known_clusters,
+        sqs=runtime.client("sqs"),
+        queue_url=runtime.settings.audit_queue_url,
+    )

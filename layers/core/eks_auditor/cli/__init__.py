@@ -1,0 +1,1 @@
+"""The `eks-auditor` command line."""

@@ -1,0 +1,108 @@
+"""What each Lambda does with one unit of input; the handlers in functions/ only parse and call these."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from eks_auditor.audit import AuditResult
+from eks_auditor.dispatch import Dispatcher
+from eks_auditor.triggers import AuditRequest, InvalidEvent, requests_from_event
+
+logger = logging.getLogger(__name__)
+
+
+def summarize(results: list[AuditResult]) -> dict[str, Any]:
+    """A JSON-serializable summary (stored by the idempotency layer, printed by replay)."""
+    return {
+        "audits": [
+            {
+                "region": r.region,
+                "cluster": r.cluster,
+                "deleted": r.deleted,
+                "failing": len(r.failing),
+                "changes": [
+                    {"kind": c.kind.value, "check_id": c.finding.check_id, "finding": c.finding.id}
+                    for c in r.changes
+                ],
+            }
+            for r in results
+        ]
+    }
+
+
+def audit_cloudtrail_event(event: Mapping[str, Any], dispatcher: Dispatcher) -> dict[str, Any]:
+    """Re-audit what one CloudTrail-via-EventBridge event can have changed. Raises InvalidEvent."""
+    requests = requests_from_event(event)
+    if not requests:
+        logger.info("event %s skipped: the API call failed (errorCode set)", event.get("id"))
+        return {"skipped": "errorCode", "audits": []}
+    results: list[AuditResult] = []
+    for request in requests:
+        results.extend(dispatcher.handle(request))
+    return summarize(results)
+
+
+def parse_queued_cluster(body: str) -> AuditRequest:
+    """A scheduler fan-out message: {"account", "region", "cluster", "scan_id"}. Raises InvalidEvent."""
+    try:
+        message = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise InvalidEvent(f"audit message is not JSON: {exc}") from exc
+    if not isinstance(message, dict):
+        raise InvalidEvent("audit message is not a JSON object")
+    missing = [key for key in ("account", "region", "cluster", "scan_id") if not message.get(key)]
+    if missing:
+        raise InvalidEvent(f"audit message lacks {', '.join(missing)}")
+    return AuditRequest(
+        source=str(message["scan_id"]),
+        event_name="ScheduledScan",
+        account=str(message["account"]),
+        region=str(message["region"]),
+        cluster=str(message["cluster"]),
+        delete_cluster=bool(message.get("deleted", False)),
+    )
+
+
+def audit_queued_cluster(body: str, dispatcher: Dispatcher) -> dict[str, Any]:
+    return summarize(dispatcher.handle(parse_queued_cluster(body)))
+
+
+def fan_out_scan(
+    *,
+    account: str,
+    regions: tuple[str, ...],
+    scan_id: str,
+    list_clusters: Any,
+    known_clusters: Any,
+    sqs: Any,
+    queue_url: str,
+) -> dict[str, Any]:
+    """Enumerate clusters per region and send one audit message per cluster (10 per SendMessageBatch).
+
+    Clusters the table knows but ListClusters no longer returns were deleted while no event reached
+    us: they get a message too, so the worker resolves their findings.
+    """
+    messages: list[dict[str, Any]] = []
+    for region in regions:
+        live = list_clusters(region)
+        gone = sorted(set(known_clusters(account, region)) - set(live))
+        messages += [{"account": account, "region": region, "cluster": c, "scan_id": scan_id} for c in live]
+        messages += [
+            {"account": account, "region": region, "cluster": c, "scan_id": scan_id, "deleted": True}
+            for c in gone
+        ]
+    failed: list[str] = []
+    for start in range(0, len(messages), 10):
+        chunk = messages[start : start + 10]
+        response = sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(chunk)],
+        )
+        failed += [f"{chunk[int(f['Id'])]['cluster']}: {f.get('Message')}" for f in response.get("Failed", [])]
+    if failed:
+        # Raising makes the scheduler retry the whole fan-out; duplicates are harmless (audits are idempotent).
+        raise RuntimeError(f"could not enqueue {len(failed)} audit(s): {'; '.join(failed)}")
+    return {"scan_id": scan_id, "enqueued": len(messages), "regions": list(regions)}

@@ -1,0 +1,129 @@
+"""Wiring: builds the collector, store, notifier, auditor and dispatcher once per process.
+
+Lambda handlers build one Runtime at module scope; every client is created lazily on first use so
+the cold start pays only for what the invocation touches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from eks_auditor.config import Settings
+from eks_auditor.metrics import MetricSink, NullSink
+
+if TYPE_CHECKING:
+    import boto3
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from eks_auditor.audit import Auditor
+    from eks_auditor.collect.snapshot import SnapshotCollector
+    from eks_auditor.dispatch import Dispatcher
+    from eks_auditor.notify import Notifier
+    from eks_auditor.store import FindingStore
+
+
+class PowertoolsSink:
+    """Forwards core counts to Powertools Metrics (CloudWatch EMF)."""
+
+    def __init__(self, metrics: Any) -> None:
+        self._metrics = metrics
+
+    def count(self, name: str, value: int = 1) -> None:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+@dataclass
+class KubeOverride:
+    """Reach a cluster's API through a tunnel or bastion: endpoint URL and CA file."""
+
+    endpoint: str | None = None
+    ca_file: str | None = None
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    metrics: MetricSink = field(default_factory=NullSink)
+    session: boto3.Session | None = None
+    kube_overrides: Mapping[str, KubeOverride] = field(default_factory=dict)
+    _dispatcher: Dispatcher | None = None
+
+    @cached_property
+    def boto_session(self) -> boto3.Session:
+        import boto3
+
+        return self.session or boto3.Session()
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self.clients.client(service, region)
+
+    @cached_property
+    def clients(self) -> Any:
+        from eks_auditor.collect.clients import AwsClients
+
+        return AwsClients(self.boto_session)
+
+    @cached_property
+    def collector(self) -> SnapshotCollector:
+        from eks_auditor.collect.snapshot import SnapshotCollector
+
+        return SnapshotCollector(self.clients, kube_overrides=self.kube_overrides)
+
+    @cached_property
+    def store(self) -> FindingStore:
+        from eks_auditor.store import FindingStore
+
+        if not self.settings.findings_table:
+            raise RuntimeError("FINDINGS_TABLE is not set")
+        return FindingStore(self.settings.findings_table, client=self.client("dynamodb"))
+
+    @cached_property
+    def notifier(self) -> Notifier | None:
+        from eks_auditor.notify import Notifier
+
+        if not self.settings.topic_arn:
+            return None
+        return Notifier(self.settings.topic_arn, client=self.client("sns"))
+
+    @cached_property
+    def idempotency_store(self) -> DynamoDBPersistenceLayer:
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        return DynamoDBPersistenceLayer(
+            table_name=self.settings.idempotency_table, boto3_client=self.client("dynamodb")
+        )
+
+    @cached_property
+    def auditor(self) -> Auditor:
+        from eks_auditor.audit import Auditor
+
+        store = self.store if self.settings.findings_table else None
+        return Auditor(self.collector, store=store, notifier=self.notifier, metrics=self.metrics)
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            self.start_batch()
+        assert self._dispatcher is not None
+        return self._dispatcher
+
+    def start_batch(self) -> None:
+        """A fresh dispatcher per invocation: the in-batch de-duplication must not outlive it."""
+        from eks_auditor.dispatch import Dispatcher
+
+        self.collector.start_scan()
+        self._dispatcher = Dispatcher(
+            self.auditor,
+            list_clusters=self.collector.list_clusters,
+            cluster_vpc=self.collector.cluster_vpc,
+            ec2_client=lambda region: self.client("ec2", region),
+        )
+
+
+def lambda_runtime(metrics: MetricSink) -> Runtime:
+    return Runtime(settings=Settings.from_env(), metrics=metrics)

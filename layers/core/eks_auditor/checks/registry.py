@@ -10,6 +10,10 @@ from eks_auditor.model.check import Check
 _MODULES: tuple[str, ...] = (
     "eks_auditor.checks.endpoint",
     "eks_auditor.checks.vpc_endpoints",
+    "eks_auditor.checks.cluster_config",
+    "eks_auditor.checks.version",
+    "eks_auditor.checks.oidc",
+    "eks_auditor.checks.nodegroup",
 )
 
 

@@ -102,3 +102,15 @@ def not_applicable(spec: CheckSpec, resource: str, reason: str) -> Outcome:
 
 def could_not_evaluate(spec: CheckSpec, resource: str, reason: str) -> Outcome:
     return Outcome(check_id=spec.id, resource=resource, result=Result.ERROR, reason=reason)
+
+
+def _resolve_forward_refs() -> None:
+    # `Check.run` names ClusterSnapshot, imported here only for type checkers. Resolve it once, so that a
+    # Check can be built anywhere (pydantic otherwise looks the name up in the caller's frame, which
+    # fails inside a factory function).
+    from eks_auditor.model.snapshot import ClusterSnapshot
+
+    Check.model_rebuild(_types_namespace={"ClusterSnapshot": ClusterSnapshot})
+
+
+_resolve_forward_refs()

@@ -1,0 +1,302 @@
+"""VPC endpoints that nodes in isolated subnets need (EKS user guide, "private clusters").
+
+A node subnet is isolated when its effective route table has no active 0.0.0.0/0 route to a NAT or
+internet gateway (`VpcNetwork.is_isolated`; a blackhole route counts as none). A default route to a
+transit gateway also counts as isolated here, as the design defines it: endpoints shared from a hub VPC
+are not visible in this VPC and would be reported missing.
+
+Resource id, both checks: `<cluster_arn>/vpc-endpoint/<service suffix>` (e.g. `.../vpc-endpoint/ecr.api`),
+one per required service, stable when an endpoint is replaced. With no isolated node subnet every
+service gets NOT_APPLICABLE, so findings opened earlier resolve.
+
+Severity of a missing endpoint follows what breaks without it:
+- ecr.api, ecr.dkr, s3: CRITICAL, image pulls fail (ECR keeps image layers in S3);
+- sts (IRSA credentials) and ec2 (the VPC CNI assigns ENIs and IPs through it): HIGH;
+- logs, elasticloadbalancing: MEDIUM, node and pod logs are lost silently / the AWS Load Balancer
+  Controller cannot create or register load balancers, both common in production clusters;
+- autoscaling: LOW, only cluster-autoscaler uses it, and `autoscaler_dynamic_instance_list` looks at
+  cluster-autoscaler itself.
+
+S3 counts as present when the S3 *gateway* endpoints' route tables include the effective route table
+(explicit association, else the main table) of every isolated node subnet, or when an S3 *interface*
+endpoint has private DNS on (then the standard S3 host names resolve to it). The snapshot does not
+carry `PrivateDnsOnlyForInboundResolverEndpoint`; with it set, in-VPC traffic still needs the gateway.
+
+An interface endpoint present but without a network interface in some isolated subnet's AZ still
+passes (cross-AZ traffic works); the PASS evidence lists those AZs (`azs_without_endpoint`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eks_auditor.model.check import (
+    Check,
+    CheckSpec,
+    Outcome,
+    Severity,
+    could_not_evaluate,
+    fail,
+    not_applicable,
+    passed,
+)
+from eks_auditor.model.network import VpcEndpoint, VpcNetwork
+from eks_auditor.model.snapshot import ClusterSnapshot
+
+_PRIVATE_CLUSTERS_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html"
+_INTERFACE_DOC = "https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html"
+_S3_GATEWAY_DOC = "https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-s3.html"
+_ECR_DOC = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html"
+_PRIVATE_DNS_DOC = (
+    "https://docs.aws.amazon.com/vpc/latest/privatelink/interface-endpoints.html#enable-private-dns-names"
+)
+
+
+@dataclass(frozen=True)
+class RequiredService:
+    suffix: str
+    severity: Severity
+    consequence: str
+
+
+INTERFACE_SERVICES: tuple[RequiredService, ...] = (
+    RequiredService("ecr.api", Severity.CRITICAL, "image pulls from ECR fail (registry API)"),
+    RequiredService("ecr.dkr", Severity.CRITICAL, "image pulls from ECR fail (Docker registry endpoint)"),
+    RequiredService("sts", Severity.HIGH, "IRSA pods cannot get credentials (AssumeRoleWithWebIdentity)"),
+    RequiredService("ec2", Severity.HIGH, "the VPC CNI cannot attach ENIs or assign pod IPs"),
+    RequiredService("logs", Severity.MEDIUM, "node and pod logs never reach CloudWatch Logs"),
+    RequiredService(
+        "elasticloadbalancing",
+        Severity.MEDIUM,
+        "the AWS Load Balancer Controller cannot manage load balancers",
+    ),
+    RequiredService(
+        "autoscaling", Severity.LOW, "cluster-autoscaler cannot read or resize Auto Scaling groups"
+    ),
+)
+S3_SERVICE = RequiredService("s3", Severity.CRITICAL, "image layers (stored in S3) cannot be downloaded")
+REQUIRED_SERVICES: tuple[RequiredService, ...] = (
+    *INTERFACE_SERVICES[:2],
+    S3_SERVICE,
+    *INTERFACE_SERVICES[2:],
+)
+
+ENDPOINT_MISSING = CheckSpec(
+    id="vpc_endpoint_missing",
+    title="Isolated node subnets lack a required VPC endpoint",
+    severity=Severity.CRITICAL,
+    description=(
+        "Nodes run in subnets with no route to a NAT or internet gateway, and the VPC has no endpoint for an "
+        "AWS service they need. Severity depends on the service: ECR and S3 (image pulls) CRITICAL, STS and "
+        "EC2 (IRSA, VPC CNI) HIGH, CloudWatch Logs and Elastic Load Balancing MEDIUM, Auto Scaling LOW."
+    ),
+    remediation=(
+        "Create the endpoint in the cluster VPC. Interface services: aws ec2 create-vpc-endpoint "
+        "--vpc-endpoint-type Interface --vpc-id <vpc> --service-name com.amazonaws.<region>.<service> "
+        "--subnet-ids <one node subnet per AZ> --security-group-ids <sg allowing 443 from the node subnets> "
+        "--private-dns-enabled. S3: aws ec2 create-vpc-endpoint --vpc-endpoint-type Gateway --vpc-id <vpc> "
+        "--service-name com.amazonaws.<region>.s3 --route-table-ids <every node subnet's route table> "
+        "(or aws ec2 modify-vpc-endpoint --add-route-table-ids for an existing one). "
+        "Console: VPC > Endpoints > Create endpoint."
+    ),
+    references=(_PRIVATE_CLUSTERS_DOC, _INTERFACE_DOC, _S3_GATEWAY_DOC, _ECR_DOC),
+    requires=("cluster", "network", "nodegroups"),
+)
+
+PRIVATE_DNS_DISABLED = CheckSpec(
+    id="vpc_endpoint_private_dns_disabled",
+    title="Required interface endpoint has private DNS off",
+    severity=Severity.HIGH,
+    description=(
+        "An interface endpoint that isolated nodes need exists but has private DNS off: the service's "
+        "standard host name still resolves to public addresses the nodes cannot reach, so clients that "
+        "do not use the endpoint-specific DNS name (kubelet, the VPC CNI, the AWS SDKs) fail."
+    ),
+    remediation=(
+        "Turn private DNS on: aws ec2 modify-vpc-endpoint --vpc-endpoint-id <vpce-id> --private-dns-enabled "
+        "(the VPC needs enableDnsSupport and enableDnsHostnames: aws ec2 modify-vpc-attribute). "
+        "Console: VPC > Endpoints > Actions > Modify private DNS name."
+    ),
+    references=(_PRIVATE_CLUSTERS_DOC, _PRIVATE_DNS_DOC),
+    requires=("cluster", "network", "nodegroups"),
+)
+
+
+def endpoint_resource(cluster_arn: str, suffix: str) -> str:
+    return f"{cluster_arn}/vpc-endpoint/{suffix}"
+
+
+def usable_endpoints(network: VpcNetwork, region: str, suffix: str) -> tuple[VpcEndpoint, ...]:
+    """Available or pending endpoints for the service; China regions prefix the name with `cn.`."""
+    found = network.endpoints_for(suffix, region)
+    if region.startswith("cn-"):
+        china = f"cn.com.amazonaws.{region}.{suffix}"
+        found += tuple(
+            e
+            for e in network.vpc_endpoints
+            if e.service_name == china and e.state.lower() in ("available", "pending", "pendingacceptance")
+        )
+    return found
+
+
+def _of_type(endpoints: tuple[VpcEndpoint, ...], kind: str) -> list[VpcEndpoint]:
+    return [e for e in endpoints if e.type.lower() == kind]
+
+
+@dataclass(frozen=True)
+class _Scope:
+    isolated: tuple[str, ...]
+    azs: tuple[str, ...]  # AZs of the isolated subnets, sorted
+
+
+def _scope(snapshot: ClusterSnapshot, network: VpcNetwork) -> _Scope:
+    isolated = tuple(s for s in snapshot.node_subnet_ids() if network.is_isolated(s))
+    azs = sorted({network.subnets[s].availability_zone for s in isolated if s in network.subnets})
+    return _Scope(isolated=isolated, azs=tuple(azs))
+
+
+def _precheck(spec: CheckSpec, snapshot: ClusterSnapshot) -> tuple[VpcNetwork | None, list[Outcome]]:
+    if snapshot.cluster is None or snapshot.network is None or snapshot.nodegroups is None:
+        return None, [could_not_evaluate(spec, snapshot.arn, "cluster, network or node groups not collected")]
+    return snapshot.network, []
+
+
+def _not_applicable_all(spec: CheckSpec, snapshot: ClusterSnapshot, suffixes: list[str]) -> list[Outcome]:
+    reason = "no node subnet is isolated: nodes reach AWS APIs through a NAT or internet gateway"
+    return [not_applicable(spec, endpoint_resource(snapshot.arn, s), reason) for s in suffixes]
+
+
+def _endpoint_azs(network: VpcNetwork, endpoints: list[VpcEndpoint]) -> set[str]:
+    return {
+        network.subnets[s].availability_zone for e in endpoints for s in e.subnet_ids if s in network.subnets
+    }
+
+
+def _interface_outcome(
+    snapshot: ClusterSnapshot, network: VpcNetwork, scope: _Scope, service: RequiredService
+) -> Outcome:
+    spec = ENDPOINT_MISSING
+    resource = endpoint_resource(snapshot.arn, service.suffix)
+    name = f"com.amazonaws.{snapshot.region}.{service.suffix}"
+    interfaces = _of_type(usable_endpoints(network, snapshot.region, service.suffix), "interface")
+    if not interfaces:
+        return fail(
+            spec,
+            resource,
+            evidence={
+                "service": name,
+                "endpoint_type": "Interface",
+                "isolated_subnets": list(scope.isolated),
+                "consequence": service.consequence,
+            },
+            severity=service.severity,
+            title=f"Isolated node subnets have no {service.suffix} VPC endpoint",
+        )
+    uncovered = sorted(set(scope.azs) - _endpoint_azs(network, interfaces))
+    return passed(
+        spec,
+        resource,
+        evidence={
+            "service": name,
+            "vpc_endpoint_ids": [e.id for e in interfaces],
+            "azs_without_endpoint": uncovered,
+        },
+    )
+
+
+def _s3_outcome(snapshot: ClusterSnapshot, network: VpcNetwork, scope: _Scope) -> Outcome:
+    spec = ENDPOINT_MISSING
+    resource = endpoint_resource(snapshot.arn, S3_SERVICE.suffix)
+    name = f"com.amazonaws.{snapshot.region}.s3"
+    endpoints = usable_endpoints(network, snapshot.region, "s3")
+    gateways = _of_type(endpoints, "gateway")
+    interfaces = _of_type(endpoints, "interface")
+    covered = {rt for e in gateways for rt in e.route_table_ids}
+    uncovered_subnets: list[dict[str, Any]] = []
+    for subnet_id in scope.isolated:
+        table = network.route_table_for(subnet_id)
+        if table is None or table.id not in covered:
+            uncovered_subnets.append({"subnet_id": subnet_id, "route_table_id": table.id if table else None})
+    dns_interfaces = [e.id for e in interfaces if e.private_dns_enabled]
+    if not uncovered_subnets:
+        return passed(
+            spec, resource, evidence={"service": name, "gateway_endpoint_ids": [e.id for e in gateways]}
+        )
+    if dns_interfaces:
+        return passed(spec, resource, evidence={"service": name, "interface_endpoint_ids": dns_interfaces})
+    evidence: dict[str, Any] = {
+        "service": name,
+        "endpoint_type": "Gateway",
+        "gateway_endpoint_ids": [e.id for e in gateways],
+        "route_tables_without_s3": sorted({str(u["route_table_id"]) for u in uncovered_subnets}),
+        "subnets_without_s3": [u["subnet_id"] for u in uncovered_subnets],
+        "consequence": S3_SERVICE.consequence,
+    }
+    if interfaces:
+        evidence["interface_endpoints_without_private_dns"] = [e.id for e in interfaces]
+    title = (
+        "S3 gateway endpoint is not associated with every isolated node subnet's route table"
+        if gateways
+        else "Isolated node subnets have no S3 VPC endpoint"
+    )
+    return fail(spec, resource, evidence=evidence, severity=S3_SERVICE.severity, title=title)
+
+
+def check_endpoint_missing(snapshot: ClusterSnapshot) -> list[Outcome]:
+    network, early = _precheck(ENDPOINT_MISSING, snapshot)
+    if network is None:
+        return early
+    scope = _scope(snapshot, network)
+    if not scope.isolated:
+        return _not_applicable_all(ENDPOINT_MISSING, snapshot, [s.suffix for s in REQUIRED_SERVICES])
+    outcomes: list[Outcome] = []
+    for service in REQUIRED_SERVICES:
+        if service is S3_SERVICE:
+            outcomes.append(_s3_outcome(snapshot, network, scope))
+        else:
+            outcomes.append(_interface_outcome(snapshot, network, scope, service))
+    return outcomes
+
+
+def check_private_dns_disabled(snapshot: ClusterSnapshot) -> list[Outcome]:
+    spec = PRIVATE_DNS_DISABLED
+    network, early = _precheck(spec, snapshot)
+    if network is None:
+        return early
+    scope = _scope(snapshot, network)
+    if not scope.isolated:
+        return _not_applicable_all(spec, snapshot, [s.suffix for s in INTERFACE_SERVICES])
+    outcomes: list[Outcome] = []
+    for service in INTERFACE_SERVICES:
+        resource = endpoint_resource(snapshot.arn, service.suffix)
+        interfaces = _of_type(usable_endpoints(network, snapshot.region, service.suffix), "interface")
+        if not interfaces:
+            outcomes.append(
+                not_applicable(spec, resource, "no interface endpoint (see vpc_endpoint_missing)")
+            )
+            continue
+        name = f"com.amazonaws.{snapshot.region}.{service.suffix}"
+        with_dns = [e.id for e in interfaces if e.private_dns_enabled]
+        if with_dns:
+            outcomes.append(passed(spec, resource, evidence={"service": name, "vpc_endpoint_ids": with_dns}))
+            continue
+        outcomes.append(
+            fail(
+                spec,
+                resource,
+                evidence={
+                    "service": name,
+                    "vpc_endpoint_ids": [e.id for e in interfaces],
+                    "private_dns_enabled": False,
+                },
+                title=f"The {service.suffix} interface endpoint has private DNS off",
+            )
+        )
+    return outcomes
+
+
+CHECKS: list[Check] = [
+    Check(spec=ENDPOINT_MISSING, run=check_endpoint_missing),
+    Check(spec=PRIVATE_DNS_DISABLED, run=check_private_dns_disabled),
+]

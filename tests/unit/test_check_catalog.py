@@ -1,0 +1,244 @@
+"""The check catalog's contract: ids, metadata, purity, and FAIL + PASS coverage of every registered check.
+
+COVERAGE CONVENTION -- every test module that tests a registered check follows it:
+
+    # tests/unit/test_checks_<area>.py
+    from eks_auditor.model.check import Result
+
+    COVERAGE = [
+        ("<check_id>", Result.FAIL, build_failing_snapshot),
+        ("<check_id>", Result.PASS, build_passing_snapshot),
+        # optional: Result.NOT_APPLICABLE / Result.ERROR rows
+    ]
+
+- `COVERAGE` is a module-level list (or tuple) of (check id, expected Result, zero-argument callable that
+  returns a ClusterSnapshot). Put it in any tests/unit/test_*.py; rows from all modules are merged.
+- `test_coverage_rows_hold` imports every tests/unit/test_*.py, runs each row's snapshot through the
+  registered check (`registry.CHECKS[check_id].run`) and requires an outcome with that result, so a row
+  is a claim that is executed, not a label.
+- `test_every_registered_check_has_fail_and_pass_coverage` fails (never skips) for any registered check
+  without at least one FAIL row and one PASS row. Register a check and add its rows in the same commit.
+- The module's own tests still assert the exact outcomes (resource, severity, evidence); the rows only
+  prove coverage. `tests/unit/snapshots.py` has a healthy base snapshot and helpers to derive variants.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import eks_auditor
+import pytest
+from eks_auditor.checks import registry
+from eks_auditor.model.check import Check, Result
+from eks_auditor.model.snapshot import ClusterSnapshot
+
+UNIT_TESTS = Path(__file__).resolve().parent
+PACKAGE = Path(eks_auditor.__file__).resolve().parent
+DESIGN_MD = UNIT_TESTS.parents[2] / "shared" / "DESIGN.md"  # CI clones main with shared/ beside it
+
+# DESIGN.md "Check ids": the public interface (SNS filters, suppressions, security teams' queries).
+DESIGN_CHECK_IDS = frozenset(
+    {
+        "endpoint_public_unrestricted",
+        "endpoint_private_access_disabled",
+        "endpoint_nodes_blocked_by_cidrs",
+        "vpc_endpoint_missing",
+        "vpc_endpoint_private_dns_disabled",
+        "autoscaler_dynamic_instance_list",
+        "ip_capacity_exhaustion_risk",
+        "ip_prefix_delegation_recommended",
+        "spot_interruption_notice",
+        "spot_interruption_burst",
+        "spot_single_instance_type",
+        "control_plane_logging_disabled",
+        "version_end_of_standard_support",
+        "oidc_provider_missing",
+        "secrets_encryption_disabled",
+        "nodegroup_ssh_open",
+        "nodes_public_subnet",
+        "cluster_admin_broad",
+        "audit_incomplete",
+    }
+)
+SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
+FORBIDDEN_IMPORTS = frozenset({"boto3", "botocore", "aws_lambda_powertools"})
+
+Row = tuple[str, Result, Callable[[], ClusterSnapshot]]
+
+
+def _registered() -> list[Check]:
+    return list(registry.CHECKS.values())
+
+
+def _load(path: Path) -> ModuleType:
+    """The test module at `path`: the one pytest already imported, else a private import by path.
+
+    By path, not by name: tests/functional may hold a module with the same basename earlier on sys.path.
+    """
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if file and Path(file).resolve() == path:
+            return module
+    spec = importlib.util.spec_from_file_location(f"_coverage_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _coverage_rows() -> Iterator[tuple[str, Row]]:
+    for path in sorted(UNIT_TESTS.glob("test_*.py")):
+        for row in getattr(_load(path), "COVERAGE", ()):
+            yield path.stem, row
+
+
+# --- ids -------------------------------------------------------------------------------------------
+
+
+def test_design_ids_are_snake_case() -> None:
+    assert [i for i in sorted(DESIGN_CHECK_IDS) if not SNAKE_CASE.match(i)] == []
+
+
+@pytest.mark.skipif(not DESIGN_MD.exists(), reason="shared/DESIGN.md is not beside this checkout")
+def test_design_table_matches_the_ids_here() -> None:
+    section = DESIGN_MD.read_text(encoding="utf-8").split("### Check ids", 1)[1].split("\n## ", 1)[0]
+    ids = set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE))
+    assert ids == DESIGN_CHECK_IDS
+
+
+def test_registered_ids_are_unique_and_from_the_design_table() -> None:
+    ids = [check.spec.id for module in registry._MODULES for check in importlib.import_module(module).CHECKS]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert sorted(set(ids) - DESIGN_CHECK_IDS) == []
+    assert list(registry.CHECKS) == ids
+
+
+# --- metadata --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("check", _registered(), ids=lambda c: c.spec.id)
+def test_spec_metadata_is_complete(check: Check) -> None:
+    spec = check.spec
+    assert spec.title.strip() and spec.description.strip()
+    assert len(spec.remediation) >= 60, "remediation must say what to do (CLI or console action)"
+    assert spec.references, "at least one AWS doc URL"
+    assert all(url.startswith("https://") for url in spec.references), spec.references
+    parts = (*spec.requires, *getattr(spec, "requires_any", ()))
+    assert set(parts) <= set(ClusterSnapshot.model_fields), parts
+
+
+# --- purity ----------------------------------------------------------------------------------------
+
+
+def _module_path(name: str) -> Path | None:
+    if name != "eks_auditor" and not name.startswith("eks_auditor."):
+        return None
+    base = PACKAGE.parent.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _package_of(path: Path) -> list[str]:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return parts if path.name == "__init__.py" else parts[:-1]
+
+
+def _imports(path: Path) -> Iterator[str]:
+    """Every module a file imports, anywhere in it (TYPE_CHECKING blocks and functions included)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = _package_of(path)
+                base = ".".join(parts[: len(parts) - node.level + 1])
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            yield module
+            yield from (f"{module}.{alias.name}" for alias in node.names)
+
+
+def _reachable_imports(start: list[Path]) -> dict[str, Path]:
+    """Top-level third-party names imported by `start` or by any eks_auditor module they pull in."""
+    seen: set[Path] = set()
+    found: dict[str, Path] = {}
+    todo = list(start)
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in _imports(path):
+            target = _module_path(name)
+            parents = [_module_path(".".join(name.split(".")[:i])) for i in range(1, name.count(".") + 1)]
+            todo.extend(p for p in (target, *parents) if p is not None)
+            top = name.split(".")[0]
+            if top and top != "eks_auditor":
+                found.setdefault(top, path)
+    return found
+
+
+def test_checks_never_import_aws_sdks_or_powertools() -> None:
+    sources = sorted((PACKAGE / "checks").glob("*.py"))
+    assert sources
+    offenders = {
+        name: str(path.relative_to(PACKAGE.parent))
+        for name, path in _reachable_imports(sources).items()
+        if name in FORBIDDEN_IMPORTS
+    }
+    assert offenders == {}
+
+
+def test_purity_scan_follows_package_imports_and_function_bodies(tmp_path: Path) -> None:
+    # The scan must be able to fail: a lazy import inside a function is found, and so is what an
+    # eks_auditor module pulls in (pydantic, through the model).
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from eks_auditor.checks import registry\n\n\ndef f() -> None:\n    import botocore.exceptions\n",
+        encoding="utf-8",
+    )
+    found = _reachable_imports([probe])
+    assert {"botocore", "pydantic"} <= set(found)
+    assert "boto3" not in found
+
+
+# --- coverage --------------------------------------------------------------------------------------
+
+
+def _row_id(item: Any) -> str:
+    module, (check_id, result, _) = item
+    return f"{module}:{check_id}:{Result(result).value}"
+
+
+@pytest.mark.parametrize("item", list(_coverage_rows()), ids=_row_id)
+def test_coverage_rows_hold(item: tuple[str, Row]) -> None:
+    module, (check_id, result, build) = item
+    assert check_id in registry.CHECKS, f"{module} covers {check_id!r}, which is not registered"
+    outcomes = registry.CHECKS[check_id].run(build())
+    assert outcomes, f"{check_id} returned no outcome"
+    assert {o.check_id for o in outcomes} == {check_id}
+    assert Result(result) in {o.result for o in outcomes}, [
+        (o.resource, o.result, o.reason) for o in outcomes
+    ]
+
+
+def test_every_registered_check_has_fail_and_pass_coverage() -> None:
+    covered: dict[str, set[Result]] = {}
+    for _, (check_id, result, _build) in _coverage_rows():
+        covered.setdefault(check_id, set()).add(Result(result))
+    missing = {
+        check_id: sorted(r.value for r in (Result.FAIL, Result.PASS) if r not in covered.get(check_id, set()))
+        for check_id in registry.CHECKS
+    }
+    assert {k: v for k, v in missing.items() if v} == {}

@@ -1,0 +1,202 @@
+"""nodegroup_ssh_open and nodes_public_subnet: one outcome per node group."""
+
+from __future__ import annotations
+
+from eks_auditor.checks.nodegroup import nodegroup_resource
+from eks_auditor.model.check import Result
+from eks_auditor.model.network import RouteTable
+from eks_auditor.model.snapshot import ClusterSnapshot, NodeGroup
+from snapshots import (
+    ARN,
+    BASE,
+    IGW,
+    LOCAL,
+    NODEGROUP_ARN,
+    PRIVATE_A,
+    PRIVATE_B,
+    PUBLIC_A,
+    RTB_MAIN,
+    RTB_PRIVATE_A,
+    RTB_PUBLIC,
+    by_resource,
+    default_route,
+    only,
+    replace_route_table,
+    run,
+    with_nodegroup,
+    with_nodegroups,
+    with_subnet,
+    without,
+)
+
+SSH = "nodegroup_ssh_open"
+PUBLIC = "nodes_public_subnet"
+
+
+def ssh_open() -> ClusterSnapshot:
+    return with_nodegroup(BASE, ssh_key="ops-key")
+
+
+def in_public_subnet() -> ClusterSnapshot:
+    return with_nodegroup(BASE, subnet_ids=(PUBLIC_A, PRIVATE_A))
+
+
+COVERAGE = [
+    (SSH, Result.FAIL, ssh_open),
+    (SSH, Result.PASS, lambda: BASE),
+    (SSH, Result.NOT_APPLICABLE, lambda: with_nodegroups(BASE)),
+    (SSH, Result.ERROR, lambda: without(BASE, "nodegroups")),
+    (PUBLIC, Result.FAIL, in_public_subnet),
+    (PUBLIC, Result.PASS, lambda: BASE),
+    (PUBLIC, Result.ERROR, lambda: without(BASE, "network")),
+]
+
+
+# --- nodegroup_ssh_open ----------------------------------------------------------------------------
+
+
+def test_no_ssh_key_passes() -> None:
+    outcome = only(SSH, BASE)
+    assert outcome.result is Result.PASS
+    assert outcome.resource == NODEGROUP_ARN
+    assert outcome.evidence == {"nodegroup": "general", "ec2_ssh_key": None, "source_security_groups": []}
+
+
+def test_ssh_key_without_source_groups_fails() -> None:
+    outcome = only(SSH, ssh_open())
+    assert outcome.result is Result.FAIL
+    assert outcome.severity is None  # the spec's HIGH
+    assert outcome.evidence == {
+        "nodegroup": "general",
+        "ec2_ssh_key": "ops-key",
+        "source_security_groups": [],
+        "port": 22,
+        "open_to": "0.0.0.0/0",
+    }
+
+
+def test_windows_nodes_expose_rdp() -> None:
+    outcome = only(SSH, with_nodegroup(BASE, ssh_key="ops-key", ami_type="WINDOWS_CORE_2022_x86_64"))
+    assert outcome.evidence["port"] == 3389
+
+
+def test_ssh_key_with_source_group_passes() -> None:
+    snapshot = with_nodegroup(BASE, ssh_key="ops-key", ssh_source_security_groups=("sg-0bastion000000000",))
+    outcome = only(SSH, snapshot)
+    assert outcome.result is Result.PASS
+    assert outcome.evidence["source_security_groups"] == ["sg-0bastion000000000"]
+
+
+def test_one_outcome_per_group_and_self_managed_not_applicable() -> None:
+    groups = (
+        NodeGroup(name="a", ssh_key="k"),
+        NodeGroup(name="b"),
+        NodeGroup(name="asg-legacy", kind="self-managed", ssh_key="k"),
+    )
+    outcomes = by_resource(run(SSH, with_nodegroups(BASE, *groups)))
+    assert {r: o.result for r, o in outcomes.items()} == {
+        f"{ARN}/nodegroup/a": Result.FAIL,
+        f"{ARN}/nodegroup/b": Result.PASS,
+        f"{ARN}/nodegroup/asg-legacy": Result.NOT_APPLICABLE,
+    }
+
+
+def test_no_node_groups_is_one_not_applicable_on_the_cluster() -> None:
+    outcome = only(SSH, with_nodegroups(BASE))
+    assert (outcome.result, outcome.resource) == (Result.NOT_APPLICABLE, ARN)
+    assert only(SSH, without(BASE, "nodegroups")).result is Result.ERROR
+
+
+def test_resource_id_falls_back_to_the_cluster_arn_and_name() -> None:
+    assert nodegroup_resource(BASE, NodeGroup(name="x")) == f"{ARN}/nodegroup/x"
+    assert nodegroup_resource(BASE, NodeGroup(name="x", arn="arn:aws:eks:...:nodegroup/p/x/1")) == (
+        "arn:aws:eks:...:nodegroup/p/x/1"
+    )
+
+
+# --- nodes_public_subnet ---------------------------------------------------------------------------
+
+
+def test_private_subnets_pass() -> None:
+    outcome = only(PUBLIC, BASE)
+    assert outcome.result is Result.PASS
+    assert outcome.resource == NODEGROUP_ARN
+    assert outcome.evidence == {"nodegroup": "general", "subnet_ids": [PRIVATE_A, PRIVATE_B]}
+
+
+def test_public_subnet_fails_with_both_reasons() -> None:
+    outcome = only(PUBLIC, in_public_subnet())
+    assert outcome.result is Result.FAIL
+    assert outcome.evidence == {
+        "nodegroup": "general",
+        "subnet_ids": [PUBLIC_A, PRIVATE_A],
+        "public_subnets": [
+            {
+                "subnet_id": PUBLIC_A,
+                "map_public_ip_on_launch": True,
+                "route_table_id": RTB_PUBLIC,
+                "internet_gateway_id": IGW,
+            }
+        ],
+        "unknown_subnets": [],
+    }
+
+
+def test_auto_assigned_public_ip_alone_fails() -> None:
+    outcome = only(PUBLIC, with_subnet(BASE, PRIVATE_B, map_public_ip_on_launch=True))
+    assert outcome.result is Result.FAIL
+    assert outcome.evidence["public_subnets"] == [{"subnet_id": PRIVATE_B, "map_public_ip_on_launch": True}]
+
+
+def test_igw_route_alone_fails() -> None:
+    table = RouteTable(
+        id=RTB_PRIVATE_A, main=False, subnet_ids=(PRIVATE_A,), routes=(LOCAL, default_route("igw", IGW))
+    )
+    outcome = only(PUBLIC, replace_route_table(BASE, table))
+    assert outcome.result is Result.FAIL
+    assert outcome.evidence["public_subnets"] == [
+        {"subnet_id": PRIVATE_A, "route_table_id": RTB_PRIVATE_A, "internet_gateway_id": IGW}
+    ]
+
+
+def test_blackholed_igw_route_is_not_public() -> None:
+    table = RouteTable(
+        id=RTB_PRIVATE_A,
+        main=False,
+        subnet_ids=(PRIVATE_A,),
+        routes=(LOCAL, default_route("igw", IGW, active=False)),
+    )
+    assert only(PUBLIC, replace_route_table(BASE, table)).result is Result.PASS
+
+
+def test_public_main_table_is_inherited_by_unassociated_subnet() -> None:
+    main = RouteTable(id=RTB_MAIN, main=True, routes=(LOCAL, default_route("igw", IGW)))
+    unassociated = RouteTable(id=RTB_PRIVATE_A, main=False, subnet_ids=(), routes=(LOCAL,))
+    snapshot = replace_route_table(replace_route_table(BASE, main), unassociated)
+    outcome = only(PUBLIC, snapshot)
+    assert outcome.result is Result.FAIL
+    assert outcome.evidence["public_subnets"] == [
+        {"subnet_id": PRIVATE_A, "route_table_id": RTB_MAIN, "internet_gateway_id": IGW}
+    ]
+
+
+def test_unknown_subnet_is_error_unless_something_else_is_public() -> None:
+    unknown = with_nodegroup(BASE, subnet_ids=(PRIVATE_A, "subnet-0unknown00000000"))
+    outcome = only(PUBLIC, unknown)
+    assert outcome.result is Result.ERROR
+    assert outcome.resource == NODEGROUP_ARN
+    assert outcome.reason == "subnets not in the snapshot: subnet-0unknown00000000"
+    mixed = only(PUBLIC, with_nodegroup(BASE, subnet_ids=(PUBLIC_A, "subnet-0unknown00000000")))
+    assert mixed.result is Result.FAIL
+    assert mixed.evidence["unknown_subnets"] == ["subnet-0unknown00000000"]
+
+
+def test_group_without_subnets_is_error() -> None:
+    outcome = only(PUBLIC, with_nodegroup(BASE, subnet_ids=()))
+    assert outcome.result is Result.ERROR
+
+
+def test_missing_parts_are_errors() -> None:
+    assert only(PUBLIC, without(BASE, "network")).result is Result.ERROR
+    assert only(PUBLIC, without(BASE, "nodegroups")).result is Result.ERROR
+    assert only(PUBLIC, with_nodegroups(BASE)).result is Result.NOT_APPLICABLE

@@ -1,0 +1,288 @@
+"""A small fleet in an embedded (moto) account that shows every check failing and passing.
+
+| cluster   | VPC      | what it shows                                                               |
+|-----------|----------|-----------------------------------------------------------------------------|
+| prod-web  | shared   | endpoint open to 0.0.0.0/0, private access off, logging off, SSH open        |
+| analytics | shared   | public-only endpoint whose CIDRs exclude the NAT gateway's IP (CRITICAL)     |
+| payments  | isolated | private cluster missing VPC endpoints; sts endpoint with private DNS off     |
+| batch     | shared   | small node subnets (IP exhaustion), one-type spot node group                |
+| platform  | shared   | the healthy reference: everything passes                                    |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+OFFICE_CIDR = "203.0.113.0/24"
+NODE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/eks-node-role"
+CLUSTER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/eks-cluster-role"
+ALL_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+
+
+@dataclass
+class Fleet:
+    region: str
+    vpcs: dict[str, str] = field(default_factory=dict)
+    subnets: dict[str, str] = field(default_factory=dict)
+    route_tables: dict[str, str] = field(default_factory=dict)
+    endpoints: dict[str, str] = field(default_factory=dict)
+    nat_gateway: str = ""
+    nat_ip: str = ""
+    clusters: dict[str, str] = field(default_factory=dict)  # name -> ARN
+    instances: dict[str, str] = field(default_factory=dict)  # label -> instance id
+
+
+def build_fleet(session: Any, region: str = REGION) -> Fleet:
+    """Create the fleet with real API calls against whatever endpoint the session points at (moto)."""
+    ec2 = session.client("ec2", region_name=region)
+    eks = session.client("eks", region_name=region)
+    iam = session.client("iam", region_name=region)
+    fleet = Fleet(region=region)
+    _shared_vpc(ec2, fleet)
+    _isolated_vpc(ec2, fleet)
+
+    prod_web = _cluster(
+        eks, fleet, "prod-web", ["private-a", "private-b"], public=True, private=False, cidrs=["0.0.0.0/0"]
+    )
+    eks.create_nodegroup(
+        clusterName="prod-web",
+        nodegroupName="web",
+        nodeRole=NODE_ROLE,
+        subnets=[fleet.subnets["private-a"], fleet.subnets["private-b"]],
+        instanceTypes=["m5.large"],
+        scalingConfig={"minSize": 2, "maxSize": 6, "desiredSize": 3},
+        remoteAccess={"ec2SshKey": "ops-keypair"},
+    )
+    _cluster(
+        eks,
+        fleet,
+        "analytics",
+        ["private-a", "private-b"],
+        public=True,
+        private=False,
+        cidrs=[OFFICE_CIDR],
+        logging=ALL_LOG_TYPES,
+        secrets=True,
+    )
+    eks.create_nodegroup(
+        clusterName="analytics",
+        nodegroupName="workers",
+        nodeRole=NODE_ROLE,
+        subnets=[fleet.subnets["private-a"], fleet.subnets["private-b"]],
+        instanceTypes=["m5.xlarge"],
+        scalingConfig={"minSize": 1, "maxSize": 4, "desiredSize": 2},
+    )
+    _cluster(
+        eks,
+        fleet,
+        "payments",
+        ["isolated-a", "isolated-b"],
+        public=False,
+        private=True,
+        cidrs=[],
+        logging=ALL_LOG_TYPES,
+        secrets=True,
+    )
+    eks.create_nodegroup(
+        clusterName="payments",
+        nodegroupName="core",
+        nodeRole=NODE_ROLE,
+        subnets=[fleet.subnets["isolated-a"], fleet.subnets["isolated-b"]],
+        instanceTypes=["m5.large", "m5a.large"],
+        scalingConfig={"minSize": 2, "maxSize": 4, "desiredSize": 2},
+    )
+    _cluster(
+        eks,
+        fleet,
+        "batch",
+        ["tight-a", "tight-b"],
+        public=True,
+        private=True,
+        cidrs=[f"{fleet.nat_ip}/32", OFFICE_CIDR],
+        logging=ALL_LOG_TYPES,
+        secrets=True,
+    )
+    eks.create_nodegroup(
+        clusterName="batch",
+        nodegroupName="spot-workers",
+        nodeRole=NODE_ROLE,
+        subnets=[fleet.subnets["tight-a"], fleet.subnets["tight-b"]],
+        instanceTypes=["m5.large"],
+        capacityType="SPOT",
+        scalingConfig={"minSize": 1, "maxSize": 10, "desiredSize": 2},
+    )
+    _cluster(
+        eks,
+        fleet,
+        "platform",
+        ["private-a", "private-b"],
+        public=True,
+        private=True,
+        cidrs=[f"{fleet.nat_ip}/32", OFFICE_CIDR],
+        logging=ALL_LOG_TYPES,
+        secrets=True,
+    )
+    eks.create_nodegroup(
+        clusterName="platform",
+        nodegroupName="system",
+        nodeRole=NODE_ROLE,
+        subnets=[fleet.subnets["private-a"], fleet.subnets["private-b"]],
+        instanceTypes=["m5.large", "m5a.large", "m6i.large"],
+        scalingConfig={"minSize": 2, "maxSize": 6, "desiredSize": 3},
+    )
+    _unique_issuers(fleet)
+    # IRSA works for every cluster but prod-web: register the others' OIDC issuers in IAM.
+    for name in ("analytics", "payments", "batch", "platform"):
+        issuer = eks.describe_cluster(name=name)["cluster"]["identity"]["oidc"]["issuer"]
+        iam.create_open_id_connect_provider(
+            Url=issuer,
+            ClientIDList=["sts.amazonaws.com"],
+            ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"],
+        )
+    fleet.clusters["prod-web"] = prod_web
+    _spot_nodes(ec2, fleet)
+    return fleet
+
+
+def _unique_issuers(fleet: Fleet) -> None:
+    """moto gives every cluster the same OIDC issuer; real EKS gives each its own id. Fix the fake."""
+    import hashlib
+
+    from moto.eks.models import eks_backends
+
+    backend = eks_backends[ACCOUNT][fleet.region]
+    for name, cluster in backend.clusters.items():
+        issuer_id = hashlib.sha256(name.encode()).hexdigest()[:32].upper()
+        issuer = f"https://oidc.eks.{fleet.region}.amazonaws.com/id/{issuer_id}"
+        cluster.identity = {"oidc": {"issuer": issuer}}
+
+
+def _shared_vpc(ec2: Any, fleet: Fleet) -> None:
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    fleet.vpcs["shared"] = vpc
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    public_rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=public_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    fleet.route_tables["public"] = public_rt
+    for name, cidr, az in (("public-a", "10.0.0.0/24", "a"), ("public-b", "10.0.1.0/24", "b")):
+        subnet = _subnet(ec2, fleet, vpc, name, cidr, az)
+        ec2.associate_route_table(RouteTableId=public_rt, SubnetId=subnet)
+        ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
+    allocation = ec2.allocate_address(Domain="vpc")
+    fleet.nat_ip = allocation["PublicIp"]
+    nat = ec2.create_nat_gateway(SubnetId=fleet.subnets["public-a"], AllocationId=allocation["AllocationId"])
+    fleet.nat_gateway = nat["NatGateway"]["NatGatewayId"]
+    private_rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=private_rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=fleet.nat_gateway)
+    fleet.route_tables["private"] = private_rt
+    for name, cidr, az in (
+        ("private-a", "10.0.16.0/20", "a"),
+        ("private-b", "10.0.32.0/20", "b"),
+        # /27: 32 addresses, 27 usable after AWS reserves five — far too few for ten m5.large nodes.
+        ("tight-a", "10.0.48.0/27", "a"),
+        ("tight-b", "10.0.48.32/27", "b"),
+    ):
+        subnet = _subnet(ec2, fleet, vpc, name, cidr, az)
+        ec2.associate_route_table(RouteTableId=private_rt, SubnetId=subnet)
+
+
+def _isolated_vpc(ec2: Any, fleet: Fleet) -> None:
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    fleet.vpcs["isolated"] = vpc
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    isolated = []
+    for name, cidr, az in (("isolated-a", "10.1.0.0/20", "a"), ("isolated-b", "10.1.16.0/20", "b")):
+        subnet = _subnet(ec2, fleet, vpc, name, cidr, az)
+        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+        fleet.route_tables[name] = table
+        isolated.append(subnet)
+    region = fleet.region
+    for service, private_dns in (("ecr.api", True), ("ecr.dkr", True), ("sts", False)):
+        endpoint = ec2.create_vpc_endpoint(
+            VpcId=vpc,
+            ServiceName=f"com.amazonaws.{region}.{service}",
+            VpcEndpointType="Interface",
+            SubnetIds=isolated,
+            PrivateDnsEnabled=private_dns,
+        )
+        fleet.endpoints[service] = endpoint["VpcEndpoint"]["VpcEndpointId"]
+    # The S3 gateway endpoint reaches only isolated-a's route table: image layers fail in isolated-b.
+    s3 = ec2.create_vpc_endpoint(
+        VpcId=vpc,
+        ServiceName=f"com.amazonaws.{region}.s3",
+        VpcEndpointType="Gateway",
+        RouteTableIds=[fleet.route_tables["isolated-a"]],
+    )
+    fleet.endpoints["s3"] = s3["VpcEndpoint"]["VpcEndpointId"]
+
+
+def _subnet(ec2: Any, fleet: Fleet, vpc: str, name: str, cidr: str, az: str) -> str:
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{fleet.region}{az}")
+    subnet_id: str = subnet["Subnet"]["SubnetId"]
+    ec2.create_tags(Resources=[subnet_id], Tags=[{"Key": "Name", "Value": name}])
+    fleet.subnets[name] = subnet_id
+    return subnet_id
+
+
+def _cluster(
+    eks: Any,
+    fleet: Fleet,
+    name: str,
+    subnets: list[str],
+    *,
+    public: bool,
+    private: bool,
+    cidrs: list[str],
+    logging: list[str] | None = None,
+    secrets: bool = False,
+) -> str:
+    vpc_config: dict[str, Any] = {
+        "subnetIds": [fleet.subnets[s] for s in subnets],
+        "endpointPublicAccess": public,
+        "endpointPrivateAccess": private,
+    }
+    if public:
+        vpc_config["publicAccessCidrs"] = cidrs
+    kwargs: dict[str, Any] = {}
+    if logging:
+        kwargs["logging"] = {"clusterLogging": [{"types": logging, "enabled": True}]}
+    if secrets:
+        kwargs["encryptionConfig"] = [
+            {"resources": ["secrets"], "provider": {"keyArn": f"arn:aws:kms:{fleet.region}:{ACCOUNT}:key/demo"}}
+        ]
+    cluster = eks.create_cluster(
+        name=name, version="1.34", roleArn=CLUSTER_ROLE, resourcesVpcConfig=vpc_config, **kwargs
+    )["cluster"]
+    fleet.clusters[name] = cluster["arn"]
+    return str(cluster["arn"])
+
+
+def _spot_nodes(ec2: Any, fleet: Fleet) -> None:
+    image = ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0]["ImageId"]
+    for index in range(4):
+        reservation = ec2.run_instances(
+            ImageId=image,
+            InstanceType="m5.large",
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=fleet.subnets["tight-a" if index % 2 == 0 else "tight-b"],
+            InstanceMarketOptions={"MarketType": "spot"},
+            TagSpecifications=[
+                {
+                    "ResourceType": "instance",
+                    "Tags": [
+                        {"Key": "eks:cluster-name", "Value": "batch"},
+                        {"Key": "eks:nodegroup-name", "Value": "spot-workers"},
+                        {"Key": "kubernetes.io/cluster/batch", "Value": "owned"},
+                        {"Key": "aws:autoscaling:groupName", "Value": "eks-spot-workers-demo"},
+                    ],
+                }
+            ],
+        )
+        fleet.instances[f"spot-{index}"] = reservation["Instances"][0]["InstanceId"]

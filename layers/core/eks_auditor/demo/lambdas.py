@@ -1,0 +1,126 @@
+"""Invoke the real Lambda handlers in-process, as the Lambda service would (SQS batches, context)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from eks_auditor.demo.paths import repo_root
+
+_loaded: dict[str, ModuleType] = {}
+
+
+@dataclass
+class LambdaContext:
+    """The attributes Powertools reads from the real context object."""
+
+    function_name: str
+    account: str
+    region: str
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.aws_request_id = self.aws_request_id or str(uuid.uuid4())
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def load_handler(function_dir: str) -> ModuleType:
+    """Import functions/<dir>/app.py once, as Lambda does on a cold start."""
+    if function_dir not in _loaded:
+        path = repo_root() / "functions" / function_dir / "app.py"
+        spec = importlib.util.spec_from_file_location(f"eks_auditor_fn_{function_dir}", path)
+        if spec is None or spec.loader is None:
+            raise FileNotFoundError(path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        _loaded[function_dir] = module
+    return _loaded[function_dir]
+
+
+def forget_handlers() -> None:
+    for name in list(_loaded):
+        sys.modules.pop(f"eks_auditor_fn_{name}", None)
+    _loaded.clear()
+
+
+class LogSink:
+    """Collects what the handlers print (Powertools JSON logs, EMF metrics) out of the demo's way."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.lines: list[str] = []
+
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[None]:
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            yield
+        self.lines.extend(buffer.getvalue().splitlines())
+        if self.path is not None:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(buffer.getvalue())
+
+    def errors(self) -> list[dict[str, Any]]:
+        found = []
+        for line in self.lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and record.get("level") in ("ERROR", "CRITICAL"):
+                found.append(record)
+        return found
+
+
+def invoke(
+    function_dir: str, event: Any, *, account: str, region: str, logs: LogSink | None = None
+) -> Any:
+    module = load_handler(function_dir)
+    context = LambdaContext(function_name=function_dir, account=account, region=region)
+    if logs is None:
+        return module.handler(event, context)
+    with logs.capture():
+        return module.handler(event, context)
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The Lambda SQS event for messages received from a queue."""
+    region = queue_arn.split(":")[3]
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "0",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "0",
+                },
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }

@@ -1,0 +1,15 @@
+"""Where the checkout's template, handlers and sample events are (the demo runs from a checkout)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    # layers/core/eks_auditor/demo/paths.py -> the checkout root
+    root = Path(__file__).resolve().parents[4]
+    if not (root / "template.yaml").exists():
+        raise FileNotFoundError(
+            f"template.yaml not found at {root}: run the demo from a checkout (pip install -e .)"
+        )
+    return root

@@ -57,6 +57,9 @@ class CheckSpec(BaseModel):
     # Snapshot parts the check reads (e.g. "cluster", "network", "nodegroups", "kubernetes").
     # When one of them could not be collected the engine records ERROR instead of running the check.
     requires: tuple[str, ...] = ("cluster",)
+    # Parts of which one is enough: the collector fetches all of them, the engine runs the check when
+    # any was collected, and the check itself reports (ERROR) what it could not read.
+    requires_any: tuple[str, ...] = ()
 
 
 class Outcome(BaseModel):

@@ -80,6 +80,9 @@ class ClusterInfo(BaseModel):
     # Resources listed in any encryptionConfig entry (e.g. {"secrets"}).
     encrypted_resources: frozenset[str] = frozenset()
     oidc_issuer: str | None = None
+    # accessConfig.authenticationMode: CONFIG_MAP (aws-auth only), API (access entries only), or
+    # API_AND_CONFIG_MAP; None when DescribeCluster did not say.
+    authentication_mode: str | None = None
     created_at: datetime | None = None
     tags: Mapping[str, str] = Field(default_factory=dict)
 

@@ -42,6 +42,7 @@ def required_parts(checks: Iterable[Check]) -> frozenset[str]:
     parts = {"cluster"}
     for check in checks:
         parts.update(check.spec.requires)
+        parts.update(check.spec.requires_any)
     return frozenset(parts)
 
 

@@ -1,0 +1,266 @@
+"""The demo narrative: a scheduled scan, risky changes arriving as events, a fix, a quiet re-scan,
+spot interruptions, bad input — all through the real handlers against an embedded moto account."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from eks_auditor.demo.account import DemoAccount, deploy
+from eks_auditor.demo.fleet import ACCOUNT, REGION, Fleet, build_fleet
+from eks_auditor.demo.lambdas import LogSink, forget_handlers, invoke, sqs_event
+from eks_auditor.demo.paths import repo_root
+
+# Which function consumes which queue, as the template's SQS event sources say.
+CONSUMERS = {"EventsQueue": "event_audit", "AuditQueue": "cluster_worker", "SpotQueue": "spot_events"}
+
+
+@contextmanager
+def embedded_account() -> Iterator[tuple[Any, Fleet, DemoAccount]]:
+    """moto in-process, the fleet built, the template's resources deployed, the env set."""
+    import boto3
+    from moto import mock_aws
+
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+    )
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    try:
+        with mock_aws():
+            session = boto3.Session(region_name=REGION)
+            fleet = build_fleet(session, REGION)
+            account = deploy(session, REGION, ACCOUNT)
+            os.environ.update(account.environment())
+            forget_handlers()
+            yield session, fleet, account
+    finally:
+        forget_handlers()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class Demo:
+    def __init__(self, session: Any, fleet: Fleet, account: DemoAccount, out: TextIO, logs: LogSink) -> None:
+        self.session = session
+        self.fleet = fleet
+        self.account = account
+        self.out = out
+        self.logs = logs
+
+    # --- plumbing -----------------------------------------------------------------------------------
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.out)
+
+    def section(self, title: str) -> None:
+        self.say()
+        self.say(f"== {title} " + "=" * max(0, 96 - len(title)))
+
+    def drain(self, queue: str) -> dict[str, int]:
+        """Deliver a queue's messages to its function in batches of 10, as the event source mapping does."""
+        function = CONSUMERS[queue]
+        delivered = failed = 0
+        while messages := self.account.receive(queue, max_messages=10):
+            response = invoke(
+                function,
+                sqs_event(messages, self.account.queue_arn(queue)),
+                account=ACCOUNT,
+                region=REGION,
+                logs=self.logs,
+            )
+            failures = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
+            done = [m for m in messages if m["MessageId"] not in failures]
+            self.account.delete(queue, done)
+            delivered += len(done)
+            failed += len(failures)
+            if failures:
+                # Left on the queue: after maxReceiveCount the redrive policy moves them to the DLQ.
+                self._park(queue, [m for m in messages if m["MessageId"] in failures])
+        return {"delivered": delivered, "failed": failed}
+
+    def _park(self, queue: str, messages: list[dict[str, Any]]) -> None:
+        dlq = self.account.queues.setdefault(
+            f"{queue}DLQ",
+            self.account.client("sqs").create_queue(QueueName=f"{queue.removesuffix('Queue')}DLQ")["QueueUrl"],
+        )
+        for message in messages:
+            self.account.client("sqs").send_message(QueueUrl=dlq, MessageBody=message["Body"])
+        self.account.delete(queue, messages)
+
+    def sample(self, name: str, replacements: dict[str, str] | None = None) -> dict[str, Any]:
+        text = (repo_root() / "events" / name).read_text(encoding="utf-8")
+        for old, new in (replacements or {}).items():
+            text = text.replace(old, new)
+        event: dict[str, Any] = json.loads(text)
+        event["time"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if isinstance(event.get("detail"), dict) and "eventTime" in event["detail"]:
+            event["detail"]["eventTime"] = event["time"]
+        return event
+
+    def route(self, event: dict[str, Any]) -> list[str]:
+        """put_events through the template's rules; returns the queues that received it."""
+        before = {q: self._depth(q) for q in CONSUMERS}
+        self.account.put_event(event)
+        return [q for q in CONSUMERS if self._depth(q) > before[q]]
+
+    def _depth(self, queue: str) -> int:
+        attributes = self.account.client("sqs").get_queue_attributes(
+            QueueUrl=self.account.queues[queue], AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+    def show_alerts(self, title: str = "Slack (#eks-alerts, HIGH and CRITICAL via the filter policy)") -> int:
+        slack = self.account.slack_messages()
+        everything = self.account.slack_messages(self.account.security_queue)
+        self.say(f"{title}: {len(slack)} message(s); security-team queue (everything): {len(everything)}")
+        for message in slack:
+            content = message["notification"]["content"]
+            self.say(f"  > {content['title']}")
+            steps = content.get("nextSteps") or []
+            if steps:
+                self.say(f"      next: {steps[0][:110]}")
+        return len(everything)
+
+    def show_open_findings(self) -> None:
+        from eks_auditor.cli.output import findings_table
+        from eks_auditor.model.finding import Status
+        from eks_auditor.store import FindingQuery, FindingStore
+
+        store = FindingStore(self.account.findings_table, client=self.account.client("dynamodb"))
+        findings = []
+        token = None
+        while True:
+            page = store.query(FindingQuery(status=Status.OPEN, limit=100, next_token=token))
+            findings.extend(page.items)
+            token = page.next_token
+            if not token:
+                break
+        self.say(findings_table(findings))
+        counts: dict[str, int] = {}
+        for finding in findings:
+            counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
+        self.say(f"open findings: {len(findings)} " + json.dumps(counts))
+
+
+def run(out: TextIO, steps: list[Callable[[Demo], None]] | None = None) -> int:
+    started = time.perf_counter()
+    log_path = Path(tempfile.gettempdir()) / "eks-auditor-demo.log"
+    log_path.write_text("", encoding="utf-8")
+    with embedded_account() as (session, fleet, account):
+        demo = Demo(session, fleet, account, out, LogSink(log_path))
+        demo.say("eks-auditor demo: the real Lambda handlers against an embedded (moto) AWS account")
+        demo.say(f"account {ACCOUNT}, region {REGION}; clusters: {', '.join(fleet.clusters)}")
+        demo.say(f"EventBridge rules from template.yaml: {', '.join(sorted(_rule_names(account)))}")
+        for step in steps or STEPS:
+            step(demo)
+        errors = len(demo.logs.errors())
+    demo.say()
+    demo.say(f"done in {time.perf_counter() - started:.1f}s; Lambda logs (JSON) in {log_path} ({errors} ERROR lines)")
+    return 0
+
+
+def _rule_names(account: DemoAccount) -> list[str]:
+    return [r["Name"] for r in account.client("events").list_rules()["Rules"]]
+
+
+# --- the story ------------------------------------------------------------------------------------
+
+
+def scheduled_scan(demo: Demo) -> None:
+    demo.section("1. The schedule fires: one audit message per cluster, audited by the worker")
+    result = invoke(
+        "schedule", demo.sample("scheduled.json"), account=ACCOUNT, region=REGION, logs=demo.logs
+    )
+    demo.say(f"fan-out: {json.dumps(result)}")
+    demo.say(f"worker: {json.dumps(demo.drain('AuditQueue'))}")
+    demo.show_open_findings()
+    demo.show_alerts()
+
+
+def risky_change(demo: Demo) -> None:
+    demo.section("2. Someone deletes the ecr.dkr endpoint of the payments VPC (CloudTrail -> EventBridge)")
+    endpoint = demo.fleet.endpoints["ecr.dkr"]
+    demo.account.client("ec2").delete_vpc_endpoints(VpcEndpointIds=[endpoint])
+    event = demo.sample(
+        "ec2-delete-vpc-endpoints.json",
+        {"vpce-0a11b22c33d44e55f": endpoint, "vpce-0f66e77d88c99b00a": endpoint},
+    )
+    demo.say(f"routed to: {demo.route(event)}")
+    demo.say(f"event audit: {json.dumps(demo.drain('EventsQueue'))}")
+    demo.show_alerts()
+
+
+def fix_and_resolve(demo: Demo) -> None:
+    demo.section("3. The fix: prod-web's endpoint restricted to the office and NAT, private access on")
+    cidrs = ["203.0.113.0/24", f"{demo.fleet.nat_ip}/32"]
+    demo.account.client("eks").update_cluster_config(
+        name="prod-web",
+        resourcesVpcConfig={"endpointPublicAccess": True, "endpointPrivateAccess": True, "publicAccessCidrs": cidrs},
+    )
+    event = demo.sample("eks-update-cluster-config-public-cidrs.json", {"demo-public": "prod-web"})
+    event["detail"]["requestParameters"]["resourcesVpcConfig"] = {
+        "endpointPublicAccess": True,
+        "endpointPrivateAccess": True,
+        "publicAccessCidrs": cidrs,
+    }
+    demo.say(f"routed to: {demo.route(event)}")
+    demo.say(f"event audit: {json.dumps(demo.drain('EventsQueue'))}")
+    demo.show_alerts("Slack")
+    failed = demo.sample("eks-update-cluster-config-error.json", {"demo-public": "prod-web"})
+    demo.route(failed)
+    demo.say(f"a failed UpdateClusterConfig (errorCode set) is skipped: {json.dumps(demo.drain('EventsQueue'))}")
+
+
+def quiet_rescan(demo: Demo) -> None:
+    demo.section("4. The schedule again, nothing changed: quiet")
+    invoke("schedule", demo.sample("scheduled.json"), account=ACCOUNT, region=REGION, logs=demo.logs)
+    demo.say(f"worker: {json.dumps(demo.drain('AuditQueue'))}")
+    sent = demo.show_alerts("Slack")
+    demo.say(f"SNS messages on an unchanged re-scan: {sent}")
+
+
+def spot_interruptions(demo: Demo) -> None:
+    demo.section("5. Spot: an interruption warning, then a burst in batch/spot-workers")
+    instances = list(demo.fleet.instances.values())
+    for index, instance in enumerate(instances[:3]):
+        event = demo.sample("spot-interruption-warning.json", {"i-0123456789abcdef0": instance})
+        event["id"] = f"demo-spot-{index}"
+        demo.route(event)
+        if index == 0:
+            demo.say(f"spot worker: {json.dumps(demo.drain('SpotQueue'))}")
+            demo.show_alerts("Slack")
+    demo.say(f"spot worker (two more warnings): {json.dumps(demo.drain('SpotQueue'))}")
+    demo.show_alerts("Slack")
+
+
+def bad_input(demo: Demo) -> None:
+    demo.section("6. Bad input: a malformed message among good ones loses nothing else")
+    sqs = demo.account.client("sqs")
+    sqs.send_message(QueueUrl=demo.account.queues["EventsQueue"], MessageBody='{"detail-type": "garbage"')
+    good = demo.sample("eks-update-cluster-config-public-cidrs.json", {"demo-public": "platform"})
+    demo.route(good)
+    demo.say(f"event audit: {json.dumps(demo.drain('EventsQueue'))} (the failed item goes to the DLQ)")
+
+
+STEPS: list[Callable[[Demo], None]] = [
+    scheduled_scan,
+    risky_change,
+    fix_and_resolve,
+    quiet_rescan,
+    spot_interruptions,
+    bad_input,
+]

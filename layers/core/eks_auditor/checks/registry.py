@@ -16,6 +16,7 @@ _MODULES: tuple[str, ...] = (
     "eks_auditor.checks.nodegroup",
     "eks_auditor.checks.autoscaler",
     "eks_auditor.checks.access",
+    "eks_auditor.checks.capacity",
 )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from eks_auditor.checks.incomplete import AUDIT_INCOMPLETE
 from eks_auditor.checks.registry import CHECKS, select
+from eks_auditor.collect.errors import ClusterUnavailable
 from eks_auditor.metrics import MetricSink, NullSink
 from eks_auditor.model.check import Check, CheckSpec, Outcome, Result, could_not_evaluate
 from eks_auditor.model.evaluation import Evaluation
@@ -183,11 +184,33 @@ class Auditor:
         self.clock = clock
 
     def audit(
-        self, region: str, cluster: str, *, check_ids: Iterable[str] | None = None, source: str
+        self,
+        region: str,
+        cluster: str,
+        *,
+        check_ids: Iterable[str] | None = None,
+        source: str,
+        account: str | None = None,
     ) -> AuditResult:
-        """Audit one cluster. Raises ClusterNotFound for a cluster that does not exist."""
+        """Audit one cluster. Raises ClusterNotFound for a cluster that does not exist.
+
+        When DescribeCluster itself fails (AccessDenied, unreachable) and the account is known, every
+        requested check is recorded as could-not-evaluate: never a pass, and the scan goes on.
+        """
         checks = _known(check_ids)
-        snapshot = self.collector.collect(region, cluster, required_parts(checks))
+        try:
+            snapshot = self.collector.collect(region, cluster, required_parts(checks))
+        except ClusterUnavailable as exc:
+            if account is None:
+                raise
+            snapshot = ClusterSnapshot(
+                account=account,
+                region=region,
+                name=cluster,
+                arn=f"arn:aws:eks:{region}:{account}:cluster/{cluster}",
+                collected_at=self.clock(),
+                gaps={"cluster": exc.reason},
+            )
         evaluated_at = snapshot.collected_at
         outcomes = evaluate(snapshot, checks)
         evaluation = to_evaluation(snapshot, checks, outcomes, source=source, evaluated_at=evaluated_at)

@@ -98,7 +98,9 @@ class Dispatcher:
         if key in self._done and _covers(self._done[key], check_ids):
             return None
         try:
-            result = self.auditor.audit(region, cluster, check_ids=check_ids, source=request.source)
+            result = self.auditor.audit(
+                region, cluster, check_ids=check_ids, source=request.source, account=request.account
+            )
         except ClusterNotFound:
             logger.info("cluster %s/%s no longer exists: resolving its findings", region, cluster)
             result = self.auditor.resolve_deleted(request.account, region, cluster, source=request.source)

@@ -75,9 +75,21 @@ class DemoAccount:
             batch = sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=min(10, max_messages - len(messages)), WaitTimeSeconds=0
             ).get("Messages", [])
-            messages.extend(batch)
+            messages.extend(self._as_delivered(m) for m in batch)
             if not batch or len(messages) >= max_messages:
                 return messages
+
+    def _as_delivered(self, message: dict[str, Any]) -> dict[str, Any]:
+        # moto's EventBridge drops the envelope's "account" when it delivers to SQS; the real
+        # service always sets it. Put it back so the handlers see what they would in AWS.
+        try:
+            body = json.loads(message["Body"])
+        except json.JSONDecodeError:
+            return message
+        if isinstance(body, dict) and "detail-type" in body and "account" not in body:
+            body["account"] = self.account
+            return {**message, "Body": json.dumps(body)}
+        return message
 
     def delete(self, logical_id_or_url: str, messages: list[dict[str, Any]]) -> None:
         url = self.queues.get(logical_id_or_url, logical_id_or_url)
@@ -126,8 +138,12 @@ def deploy(session: Any, region: str, account: str) -> DemoAccount:
         targets = []
         for target in rule.targets:
             if target.resource not in demo.queues:
-                demo.queues[str(target.resource)] = sqs.create_queue(QueueName=str(target.resource))["QueueUrl"]
-            targets.append({"Id": target.id or str(target.resource), "Arn": demo.queue_arn(str(target.resource))})
+                demo.queues[str(target.resource)] = sqs.create_queue(QueueName=str(target.resource))[
+                    "QueueUrl"
+                ]
+            targets.append(
+                {"Id": target.id or str(target.resource), "Arn": demo.queue_arn(str(target.resource))}
+            )
         events.put_targets(Rule=name, Targets=targets)
     return demo
 

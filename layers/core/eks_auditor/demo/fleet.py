@@ -133,7 +133,7 @@ def build_fleet(session: Any, region: str = REGION) -> Fleet:
         instanceTypes=["m5.large", "m5a.large", "m6i.large"],
         scalingConfig={"minSize": 2, "maxSize": 6, "desiredSize": 3},
     )
-    _unique_issuers(fleet)
+    _match_real_eks(fleet, ssh_nodegroups={("prod-web", "web")})
     # IRSA works for every cluster but prod-web: register the others' OIDC issuers in IAM.
     for name in ("analytics", "payments", "batch", "platform"):
         issuer = eks.describe_cluster(name=name)["cluster"]["identity"]["oidc"]["issuer"]
@@ -147,17 +147,59 @@ def build_fleet(session: Any, region: str = REGION) -> Fleet:
     return fleet
 
 
-def _unique_issuers(fleet: Fleet) -> None:
-    """moto gives every cluster the same OIDC issuer; real EKS gives each its own id. Fix the fake."""
+def _match_real_eks(fleet: Fleet, ssh_nodegroups: set[tuple[str, str]]) -> None:
+    """Where moto's EKS differs from the real service, make the fake answer like the real one.
+
+    - every cluster gets its own OIDC issuer id (moto shares one across clusters);
+    - DescribeCluster carries resourcesVpcConfig.vpcId (moto omits it);
+    - node groups created without remoteAccess have none (moto invents an SSH key "eksKeypair").
+    """
     import hashlib
 
     from moto.eks.models import eks_backends
 
     backend = eks_backends[ACCOUNT][fleet.region]
+    vpc_of_subnet = {}
+    ec2 = _moto_ec2(fleet)
+    for subnet in ec2.describe_subnets()["Subnets"]:
+        vpc_of_subnet[subnet["SubnetId"]] = subnet["VpcId"]
     for name, cluster in backend.clusters.items():
         issuer_id = hashlib.sha256(name.encode()).hexdigest()[:32].upper()
-        issuer = f"https://oidc.eks.{fleet.region}.amazonaws.com/id/{issuer_id}"
-        cluster.identity = {"oidc": {"issuer": issuer}}
+        cluster.identity = {
+            "oidc": {"issuer": f"https://oidc.eks.{fleet.region}.amazonaws.com/id/{issuer_id}"}
+        }
+        subnets = cluster.resources_vpc_config.get("subnetIds") or []
+        if subnets:
+            cluster.resources_vpc_config["vpcId"] = vpc_of_subnet[subnets[0]]
+        for nodegroup_name, nodegroup in cluster.nodegroups.items():
+            if (name, nodegroup_name) not in ssh_nodegroups:
+                nodegroup.remote_access = {}
+
+
+def _moto_ec2(fleet: Fleet) -> Any:
+    import boto3
+
+    return boto3.client("ec2", region_name=fleet.region)
+
+
+def update_endpoint(
+    session: Any, fleet: Fleet, name: str, *, public: bool, private: bool, cidrs: list[str]
+) -> None:
+    """UpdateClusterConfig; real EKS merges the new endpoint settings into the cluster's VPC config,
+    moto replaces it (losing subnets and VPC), so put those back."""
+    from moto.eks.models import eks_backends
+
+    cluster = eks_backends[ACCOUNT][fleet.region].clusters[name]
+    kept = {k: v for k, v in cluster.resources_vpc_config.items() if k in ("subnetIds", "vpcId")}
+    session.client("eks", region_name=fleet.region).update_cluster_config(
+        name=name,
+        resourcesVpcConfig={
+            "endpointPublicAccess": public,
+            "endpointPrivateAccess": private,
+            "publicAccessCidrs": cidrs,
+        },
+    )
+    cluster.resources_vpc_config.update(kept)
 
 
 def _shared_vpc(ec2: Any, fleet: Fleet) -> None:
@@ -177,7 +219,9 @@ def _shared_vpc(ec2: Any, fleet: Fleet) -> None:
     nat = ec2.create_nat_gateway(SubnetId=fleet.subnets["public-a"], AllocationId=allocation["AllocationId"])
     fleet.nat_gateway = nat["NatGateway"]["NatGatewayId"]
     private_rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2.create_route(RouteTableId=private_rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=fleet.nat_gateway)
+    ec2.create_route(
+        RouteTableId=private_rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=fleet.nat_gateway
+    )
     fleet.route_tables["private"] = private_rt
     for name, cidr, az in (
         ("private-a", "10.0.16.0/20", "a"),
@@ -254,7 +298,10 @@ def _cluster(
         kwargs["logging"] = {"clusterLogging": [{"types": logging, "enabled": True}]}
     if secrets:
         kwargs["encryptionConfig"] = [
-            {"resources": ["secrets"], "provider": {"keyArn": f"arn:aws:kms:{fleet.region}:{ACCOUNT}:key/demo"}}
+            {
+                "resources": ["secrets"],
+                "provider": {"keyArn": f"arn:aws:kms:{fleet.region}:{ACCOUNT}:key/demo"},
+            }
         ]
     cluster = eks.create_cluster(
         name=name, version="1.34", roleArn=CLUSTER_ROLE, resourcesVpcConfig=vpc_config, **kwargs

@@ -60,22 +60,35 @@ def forget_handlers() -> None:
     _loaded.clear()
 
 
-class LogSink:
-    """Collects what the handlers print (Powertools JSON logs, EMF metrics) out of the demo's way."""
+class LogSink(io.TextIOBase):
+    """Collects what the handlers print (Powertools JSON logs, EMF metrics) out of the demo's way.
+
+    Powertools binds its log handler to sys.stdout when the handler module is imported, so the
+    sink stands in for stdout both while importing and while invoking.
+    """
 
     def __init__(self, path: Path | None = None) -> None:
+        super().__init__()
         self.path = path
         self.lines: list[str] = []
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        self._partial += text
+        *complete, self._partial = self._partial.split("\n")
+        self.lines.extend(complete)
+        if self.path is not None and complete:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write("\n".join(complete) + "\n")
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
 
     @contextlib.contextmanager
     def capture(self) -> Iterator[None]:
-        buffer = io.StringIO()
-        with contextlib.redirect_stdout(buffer):
+        with contextlib.redirect_stdout(self):
             yield
-        self.lines.extend(buffer.getvalue().splitlines())
-        if self.path is not None:
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(buffer.getvalue())
 
     def errors(self) -> list[dict[str, Any]]:
         found = []
@@ -89,15 +102,12 @@ class LogSink:
         return found
 
 
-def invoke(
-    function_dir: str, event: Any, *, account: str, region: str, logs: LogSink | None = None
-) -> Any:
-    module = load_handler(function_dir)
+def invoke(function_dir: str, event: Any, *, account: str, region: str, logs: LogSink | None = None) -> Any:
     context = LambdaContext(function_name=function_dir, account=account, region=region)
     if logs is None:
-        return module.handler(event, context)
+        return load_handler(function_dir).handler(event, context)
     with logs.capture():
-        return module.handler(event, context)
+        return load_handler(function_dir).handler(event, context)
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:

@@ -1,0 +1,329 @@
+"""`make bench`: API calls, writes, messages and import time, printed as JSON.
+
+Everything runs against the embedded demo account (moto), so the figures are call counts and
+ratios, not network latencies. Targets (issue #2): scan calls / minimal-call model <= 1.1, handler
+import time / `import boto3` time <= 1.5, an unchanged re-scan sends 0 SNS messages and makes at
+most one DynamoDB write per cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.client import BaseClient
+
+_WRITES = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:TransactWriteItems",
+    "dynamodb:BatchWriteItem",
+}
+# The calls the collectors make to read AWS (not the table, topic or queues).
+_READ_SERVICES = {"eks", "ec2", "autoscaling", "iam"}
+
+
+class _Calls:
+    """Counts every botocore API call in the process, by "service:Operation"."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def installed(self) -> Iterator[_Calls]:
+        original = BaseClient._make_api_call
+        calls = self
+
+        def counting(client: BaseClient, operation_name: str, api_params: Any) -> Any:
+            with calls._lock:
+                calls.counts[f"{client.meta.service_model.endpoint_prefix}:{operation_name}"] += 1
+            return original(client, operation_name, api_params)
+
+        BaseClient._make_api_call = counting  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+    def reset(self) -> Counter[str]:
+        with self._lock:
+            snapshot = Counter(self.counts)
+            self.counts.clear()
+        return snapshot
+
+
+def _reads(counts: Counter[str]) -> dict[str, int]:
+    return {k: v for k, v in sorted(counts.items()) if k.split(":")[0] in _READ_SERVICES}
+
+
+def _writes(counts: Counter[str]) -> int:
+    return sum(v for k, v in counts.items() if k in _WRITES)
+
+
+def _published(counts: Counter[str]) -> int:
+    return counts.get("sns:Publish", 0)
+
+
+def measure_scans() -> dict[str, Any]:
+    from eks_auditor.demo import run as demo_run
+    from eks_auditor.demo.lambdas import LogSink, invoke
+
+    result: dict[str, Any] = {}
+    calls = _Calls()
+    with demo_run.embedded_account() as (session, fleet, account), calls.installed():
+        demo = demo_run.Demo(session, fleet, account, open(os.devnull, "w"), LogSink())  # noqa: SIM115
+        eks = account.client("eks")
+        ec2 = account.client("ec2")
+        clusters = eks.list_clusters()["clusters"]
+        vpcs = {eks.describe_cluster(name=c)["cluster"]["resourcesVpcConfig"]["vpcId"] for c in clusters}
+        nodegroups = sum(len(eks.list_nodegroups(clusterName=c)["nodegroups"]) for c in clusters)
+        types = {
+            t
+            for c in clusters
+            for ng in eks.list_nodegroups(clusterName=c)["nodegroups"]
+            for t in eks.describe_nodegroup(clusterName=c, nodegroupName=ng)["nodegroup"].get(
+                "instanceTypes", []
+            )
+        }
+        regions = 1
+        calls.reset()
+
+        # A full scan: the schedule's fan-out plus the worker, as deployed.
+        invoke(
+            "schedule",
+            demo.sample("scheduled.json"),
+            account=account.account,
+            region=account.region,
+            logs=demo.logs,
+        )
+        demo.drain("AuditQueue")
+        first = calls.reset()
+        reads = _reads(first)
+        minimal_foundation = len(clusters) + 4 * len(vpcs) + regions
+        foundation_ops = {"eks:ListClusters", "eks:DescribeCluster"} | {
+            f"ec2:{op}"
+            for op in (
+                "DescribeSubnets",
+                "DescribeRouteTables",
+                "DescribeNatGateways",
+                "DescribeVpcEndpoints",
+            )
+        }
+        foundation_calls = sum(v for k, v in reads.items() if k in foundation_ops)
+        # Node groups, instance types, OIDC providers and version support add their own minimum:
+        # ListNodegroups per cluster, DescribeNodegroup per node group, one DescribeAutoScalingGroups
+        # per cluster (self-managed groups), ceil(types/100) DescribeInstanceTypes per region, one
+        # ListOpenIDConnectProviders and one DescribeClusterVersions per scan.
+        minimal_full = (
+            minimal_foundation
+            + len(clusters)
+            + nodegroups
+            + len(clusters)
+            + math.ceil(len(types) / 100) * regions
+            + 1
+            + regions
+        )
+        result["full_scan"] = {
+            "clusters": len(clusters),
+            "vpcs": len(vpcs),
+            "nodegroups": nodegroups,
+            "distinct_instance_types": len(types),
+            "aws_read_calls": reads,
+            "foundation_calls": foundation_calls,
+            "foundation_minimal_model": minimal_foundation,
+            "foundation_ratio": round(foundation_calls / minimal_foundation, 3),
+            "all_read_calls": sum(reads.values()),
+            "full_minimal_model": minimal_full,
+            "full_ratio": round(sum(reads.values()) / minimal_full, 3),
+            "describe_instance_types_calls": reads.get("ec2:DescribeInstanceTypes", 0),
+            "describe_instance_types_target": math.ceil(len(types) / 100) * regions,
+            "dynamodb_writes": _writes(first),
+            "sns_messages": _published(first),
+        }
+
+        invoke(
+            "schedule",
+            demo.sample("scheduled.json"),
+            account=account.account,
+            region=account.region,
+            logs=demo.logs,
+        )
+        demo.drain("AuditQueue")
+        second = calls.reset()
+        result["unchanged_rescan"] = {
+            "dynamodb_writes": _writes(second),
+            "dynamodb_writes_per_cluster": round(_writes(second) / len(clusters), 3),
+            "sns_messages": _published(second),
+            "dynamodb_calls": {k: v for k, v in sorted(second.items()) if k.startswith("dynamodb:")},
+        }
+        demo.account.slack_messages()
+        demo.account.slack_messages(account.security_queue)
+
+        targeted: dict[str, Any] = {}
+        samples = {
+            "UpdateClusterConfig": (
+                "eks-update-cluster-config-public-cidrs.json",
+                {"demo-public": "prod-web"},
+            ),
+            "CreateNodegroup": ("eks-create-nodegroup.json", {"demo-spot": "batch"}),
+            "DeleteVpcEndpoints": (
+                "ec2-delete-vpc-endpoints.json",
+                {
+                    "vpce-0a11b22c33d44e55f": fleet.endpoints["sts"],
+                    "vpce-0f66e77d88c99b00a": fleet.endpoints["sts"],
+                },
+            ),
+            "DeleteRoute": (
+                "ec2-delete-route.json",
+                {"rtb-0c3d4e5f60718293a": fleet.route_tables["isolated-b"]},
+            ),
+            "CreateSubnet": ("ec2-create-subnet.json", {"vpc-0d1e2f3a4b5c6d7e8": fleet.vpcs["shared"]}),
+        }
+        for name, (sample, replacements) in samples.items():
+            event = demo.sample(sample, replacements)
+            demo.route(event)
+            calls.reset()
+            started = time.perf_counter()
+            demo.drain("EventsQueue")
+            elapsed = time.perf_counter() - started
+            counts = calls.reset()
+            targeted[name] = {
+                "aws_read_calls": sum(_reads(counts).values()),
+                "calls": _reads(counts),
+                "dynamodb_calls": sum(v for k, v in counts.items() if k.startswith("dynamodb:")),
+                "in_process_seconds": round(elapsed, 3),
+            }
+        result["targeted_reaudit"] = targeted
+
+        result["spot"] = _measure_spot(demo, fleet, calls)
+    return result
+
+
+def _measure_spot(demo: Any, fleet: Any, calls: _Calls) -> dict[str, Any]:
+    from eks_auditor.demo.lambdas import invoke, sqs_event
+
+    instance = fleet.instances["spot-0"]
+    event = demo.sample("spot-interruption-warning.json", {"i-0123456789abcdef0": instance})
+    event["id"] = "bench-spot-single"
+    message = {"MessageId": "bench-1", "ReceiptHandle": "r", "Body": json.dumps(event)}
+    calls.reset()
+    started = time.perf_counter()
+    invoke(
+        "spot_events",
+        sqs_event([message], demo.account.queue_arn("SpotQueue")),
+        account="123456789012",
+        region="us-east-1",
+        logs=demo.logs,
+    )
+    single_seconds = time.perf_counter() - started
+    single = calls.reset()
+
+    batch = []
+    instances = list(fleet.instances.values())
+    for index in range(10):
+        item = demo.sample(
+            "spot-interruption-warning.json", {"i-0123456789abcdef0": instances[index % len(instances)]}
+        )
+        item["id"] = f"bench-spot-batch-{index}"
+        batch.append({"MessageId": f"b{index}", "ReceiptHandle": "r", "Body": json.dumps(item)})
+    started = time.perf_counter()
+    invoke(
+        "spot_events",
+        sqs_event(batch, demo.account.queue_arn("SpotQueue")),
+        account="123456789012",
+        region="us-east-1",
+        logs=demo.logs,
+    )
+    batch_seconds = time.perf_counter() - started
+    counted = calls.reset()
+    return {
+        "single_event": {
+            "calls": dict(sorted(single.items())),
+            "sns_messages": _published(single),
+            "in_process_seconds_to_publish": round(single_seconds, 3),
+        },
+        "batch_of_10": {
+            "describe_instances_calls": counted.get("ec2:DescribeInstances", 0),
+            "describe_instances_target": 1,
+            "calls": dict(sorted(counted.items())),
+            "in_process_seconds": round(batch_seconds, 3),
+        },
+    }
+
+
+def measure_imports(repeat: int = 5) -> dict[str, Any]:
+    """Cold import of each handler module vs `import boto3`, each in a fresh interpreter, medians."""
+    from eks_auditor.demo.paths import repo_root
+
+    root = repo_root()
+    env = {
+        **os.environ,
+        "FINDINGS_TABLE": "t",
+        "IDEMPOTENCY_TABLE": "i",
+        "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    boto3_code = "import time; t=time.perf_counter(); import boto3; print(time.perf_counter()-t)"
+
+    def timed(code: str) -> float:
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        return float(out.stdout.strip().splitlines()[-1])
+
+    boto3_times = [timed(boto3_code) for _ in range(repeat)]
+    handlers: dict[str, Any] = {}
+    for function in ("event_audit", "cluster_worker", "schedule", "spot_events", "query_api"):
+        path = root / "functions" / function / "app.py"
+        if not path.exists():
+            continue
+        code = (
+            "import time, importlib.util; t=time.perf_counter(); "
+            f"s=importlib.util.spec_from_file_location('app', {str(path)!r}); m=importlib.util.module_from_spec(s); "
+            "s.loader.exec_module(m); print(time.perf_counter()-t)"
+        )
+        times = [timed(code) for _ in range(repeat)]
+        handlers[function] = {
+            "median_seconds": round(statistics.median(times), 4),
+            "ratio_to_boto3": round(statistics.median(times) / statistics.median(boto3_times), 3),
+        }
+    return {"import_boto3_median_seconds": round(statistics.median(boto3_times), 4), "handlers": handlers}
+
+
+def main() -> int:
+    started = time.perf_counter()
+    report: dict[str, Any] = {"scans": measure_scans(), "imports": measure_imports()}
+    scans = report["scans"]
+    report["targets"] = {
+        "foundation_ratio_le_1_1": scans["full_scan"]["foundation_ratio"] <= 1.1,
+        "import_ratio_le_1_5": all(
+            h["ratio_to_boto3"] <= 1.5 for h in report["imports"]["handlers"].values()
+        ),
+        "unchanged_rescan_zero_sns": scans["unchanged_rescan"]["sns_messages"] == 0,
+        "unchanged_rescan_le_one_write_per_cluster": scans["unchanged_rescan"]["dynamodb_writes_per_cluster"]
+        <= 1,
+        "describe_instance_types_ceil_types_over_100": scans["full_scan"]["describe_instance_types_calls"]
+        <= scans["full_scan"]["describe_instance_types_target"],
+        "spot_one_describe_instances_per_batch": scans["spot"]["batch_of_10"]["describe_instances_calls"]
+        == 1,
+    }
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""Least privilege, checked on the template SAM actually deploys (transformed, conditions applied)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from eks_auditor.collect.permissions import REQUIRED_PERMISSIONS
+from template_helpers import (
+    as_list,
+    function_role,
+    granted_actions,
+    is_granted,
+    is_read_action,
+    referenced,
+    resolve,
+    resources_of_type,
+    role_statements,
+    sam_functions,
+    transformed,
+)
+
+# Functions that collect snapshots and write findings.
+AUDIT_FUNCTIONS = ("EventAuditFunction", "ClusterWorkerFunction", "SpotEventFunction")
+# Reads made outside the collectors, with the code that makes them.
+EXTRA_READS = {
+    "ec2:DescribeSecurityGroups": "eks_auditor/dispatch.py resolve_vpcs",
+    "ec2:DescribeInstances": "eks_auditor/spot/mapping.py describe_instances",
+}
+# AWS services without resource-level permissions for these actions.
+UNSCOPABLE_WRITES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+ALL_ON = {
+    "EnableSecurityHub": "true",
+    "KubeSubnetIds": ["subnet-0a1b2c3d4e5f60718"],
+    "KubeSecurityGroupIds": ["sg-1"],
+}
+
+
+@pytest.fixture(scope="module", params=["defaults", "all-options"])
+def cfn(request: pytest.FixtureRequest) -> dict[str, Any]:
+    overrides = ALL_ON if request.param == "all-options" else None
+    return resolve(transformed(), overrides)
+
+
+def all_statements(cfn: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for role_id in resources_of_type(cfn, "AWS::IAM::Role"):
+        found.extend(role_statements(cfn, role_id))
+    for policy_id, policy in resources_of_type(cfn, "AWS::IAM::ManagedPolicy").items():
+        found.extend((policy_id, s) for s in as_list(policy["Properties"]["PolicyDocument"]["Statement"]))
+    return found
+
+
+def test_no_write_action_on_every_resource(cfn: dict[str, Any]) -> None:
+    offenders = [
+        f"{where}: {action}"
+        for where, statement in all_statements(cfn)
+        if "*" in as_list(statement["Resource"])
+        for action in as_list(statement["Action"])
+        if not is_read_action(action) and action not in UNSCOPABLE_WRITES
+    ]
+    assert offenders == []
+
+
+def test_no_wildcard_actions(cfn: dict[str, Any]) -> None:
+    wildcards = [
+        f"{where}: {action}"
+        for where, statement in all_statements(cfn)
+        for action in as_list(statement["Action"])
+        # kms:GenerateDataKey* is AWS's documented form for SNS publishers (…Pair, …WithoutPlaintext).
+        if "*" in action and action != "kms:GenerateDataKey*"
+    ]
+    assert wildcards == []
+
+
+def test_no_aws_managed_policies(cfn: dict[str, Any]) -> None:
+    # Every role is written out in the template; nothing SAM or AWS adds with "*" writes.
+    for role_id, role in resources_of_type(cfn, "AWS::IAM::Role").items():
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            assert referenced(arn) is not None, f"{role_id} attaches {arn}"
+
+
+def test_every_function_has_its_own_role(cfn: dict[str, Any]) -> None:
+    roles = {name: function_role(cfn, name) for name in sam_functions()}
+    assert len(set(roles.values())) == len(roles)
+    for name in roles:
+        granted = granted_actions(cfn, name)
+        assert granted["logs:PutLogEvents"] == [{"Fn::GetAtt": [name.replace("Function", "LogGroup"), "Arn"]}]
+
+
+@pytest.mark.parametrize("function", AUDIT_FUNCTIONS)
+def test_audit_functions_may_call_everything_the_collectors_call(cfn: dict[str, Any], function: str) -> None:
+    granted = granted_actions(cfn, function)
+    required = {action for actions in REQUIRED_PERMISSIONS.values() for action in actions}
+    assert {a for a in required if not is_granted(a, granted)} == set()
+    for action in required | set(EXTRA_READS):
+        # Discovered resources: the grant must cover any of them.
+        assert "*" in granted[action], action
+
+
+def test_read_grants_are_exactly_what_the_code_calls(cfn: dict[str, Any]) -> None:
+    required = {action for actions in REQUIRED_PERMISSIONS.values() for action in actions}
+    policy = cfn["Resources"]["AuditReadPolicy"]["Properties"]["PolicyDocument"]
+    granted = {a for s in policy["Statement"] for a in as_list(s["Action"])}
+    assert granted == required | set(EXTRA_READS)
+
+
+def test_writes_are_scoped_to_this_stack(cfn: dict[str, Any]) -> None:
+    granted = granted_actions(cfn, "EventAuditFunction")
+    table = {"Fn::GetAtt": ["FindingsTable", "Arn"]}
+    indexes = {"Fn::Sub": "${FindingsTable.Arn}/index/*"}
+    idempotency = {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+    assert granted["dynamodb:PutItem"] == [table, indexes, idempotency]
+    assert granted["dynamodb:ConditionCheckItem"] == [table, indexes]
+    assert granted["dynamodb:DeleteItem"] == [idempotency]
+    assert granted["sns:Publish"] == [{"Ref": "FindingsTopic"}]
+    assert granted["kms:GenerateDataKey*"] == [{"Fn::GetAtt": ["AlertsKey", "Arn"]}]
+    assert granted["sqs:DeleteMessage"] == [{"Fn::GetAtt": ["EventsQueue", "Arn"]}]
+    assert "dynamodb:Scan" not in granted
+    assert "dynamodb:DeleteItem" not in granted_actions(cfn, "QueryApiFunction")
+
+
+def test_query_api_only_reads_the_findings_table(cfn: dict[str, Any]) -> None:
+    granted = granted_actions(cfn, "QueryApiFunction")
+    assert sorted(granted) == sorted(
+        [
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            *UNSCOPABLE_WRITES,
+        ]
+    )
+
+
+def test_schedule_lists_clusters_and_enqueues_nothing_more(cfn: dict[str, Any]) -> None:
+    granted = granted_actions(cfn, "ScheduleFunction")
+    assert sorted(granted) == sorted(
+        [
+            "eks:ListClusters",
+            "dynamodb:Query",
+            "sqs:SendMessage",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            *UNSCOPABLE_WRITES,
+        ]
+    )
+    assert granted["sqs:SendMessage"] == [
+        {"Fn::GetAtt": ["AuditQueue", "Arn"]},
+        {"Fn::GetAtt": ["TargetsDLQ", "Arn"]},
+    ]
+
+
+def test_security_hub_is_granted_only_when_enabled() -> None:
+    off = resolve(transformed())
+    on = resolve(transformed(), {"EnableSecurityHub": "true"})
+    for function in AUDIT_FUNCTIONS:
+        assert not is_granted("securityhub:BatchImportFindings", granted_actions(off, function))
+        granted = granted_actions(on, function)
+        assert granted["securityhub:BatchImportFindings"] == [
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}"
+                ":product/${AWS::AccountId}/default"
+            }
+        ]
+        assert granted["securityhub:BatchUpdateFindings"] == [
+            {"Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:hub/default"}
+        ]
+    assert "SecurityHubImportPolicy" not in off["Resources"]
+
+
+def test_vpc_access_only_when_subnets_are_given() -> None:
+    off = resolve(transformed())
+    on = resolve(transformed(), ALL_ON)
+    for function in ("EventAuditFunction", "ClusterWorkerFunction"):
+        assert "VpcConfig" not in off["Resources"][function]["Properties"]
+        assert "ec2:CreateNetworkInterface" not in granted_actions(off, function)
+        assert on["Resources"][function]["Properties"]["VpcConfig"] == {
+            "SubnetIds": ["subnet-0a1b2c3d4e5f60718"],
+            "SecurityGroupIds": ["sg-1"],
+        }
+        assert granted_actions(on, function)["ec2:CreateNetworkInterface"] == [
+            {"Fn::Sub": "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:*"}
+        ]
+    for function in ("ScheduleFunction", "SpotEventFunction", "QueryApiFunction"):
+        assert "VpcConfig" not in on["Resources"][function]["Properties"]
+        assert "ec2:CreateNetworkInterface" not in granted_actions(on, function)

@@ -1,0 +1,153 @@
+"""template.yaml's EventBridge rules against the sample events, locally and through moto's EventBridge."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from eks_auditor.patterns import Rule, load_rules, matching_rules
+from moto import mock_aws
+from template_helpers import EVENTS, TEMPLATE, load_event
+
+CLOUDTRAIL_RULES = ("EksApiCallsRule", "Ec2ApiCallsRule", "IamOidcRule")
+
+# Every sample and the rules that must deliver it: exactly these, no others.
+EXPECTED: dict[str, list[str]] = {
+    "eks-update-cluster-config-public-cidrs.json": ["EksApiCallsRule"],
+    # A failed call is delivered too; the handler skips it (errorCode set) and says so.
+    "eks-update-cluster-config-error.json": ["EksApiCallsRule"],
+    "eks-create-cluster.json": ["EksApiCallsRule"],
+    "eks-delete-cluster.json": ["EksApiCallsRule"],
+    "eks-create-nodegroup.json": ["EksApiCallsRule"],
+    "eks-associate-access-policy.json": ["EksApiCallsRule"],
+    "ec2-delete-vpc-endpoints.json": ["Ec2ApiCallsRule"],
+    "ec2-create-vpc-endpoint.json": ["Ec2ApiCallsRule"],
+    "ec2-delete-route.json": ["Ec2ApiCallsRule"],
+    "ec2-create-subnet.json": ["Ec2ApiCallsRule"],
+    "iam-create-oidc-provider.json": ["IamOidcRule"],
+    "spot-interruption-warning.json": ["SpotRule"],
+    "spot-rebalance-recommendation.json": ["SpotRule"],
+    # The scheduler invokes its function directly; no rule sees this payload.
+    "scheduled.json": [],
+    "negative-ec2-instance-state-change.json": [],
+    "negative-guardduty-finding.json": [],
+    "negative-eks-describe-cluster.json": [],
+}
+
+
+@pytest.fixture(scope="module")
+def rules() -> dict[str, Rule]:
+    return load_rules(TEMPLATE)
+
+
+def test_every_sample_event_has_an_expectation() -> None:
+    assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted(EXPECTED)
+
+
+def test_template_rules_and_their_targets(rules: dict[str, Rule]) -> None:
+    assert list(rules) == ["EksApiCallsRule", "Ec2ApiCallsRule", "IamOidcRule", "SpotRule"]
+    for name in CLOUDTRAIL_RULES:
+        assert [t.resource for t in rules[name].targets] == ["EventsQueue"], name
+    assert [t.resource for t in rules["SpotRule"].targets] == ["SpotQueue"]
+    for rule in rules.values():
+        assert rule.enabled, rule.name
+        for target in rule.targets:
+            assert target.dead_letter_resource == "TargetsDLQ", rule.name
+            assert target.retry_policy is not None
+            assert set(target.retry_policy) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}
+
+
+def test_spot_rule_takes_exactly_the_two_ec2_notices(rules: dict[str, Rule]) -> None:
+    assert rules["SpotRule"].pattern == {
+        "source": ["aws.ec2"],
+        "detail-type": ["EC2 Spot Instance Interruption Warning", "EC2 Instance Rebalance Recommendation"],
+    }
+
+
+def test_cloudtrail_rules_filter_on_source_detail_type_and_event_source(rules: dict[str, Rule]) -> None:
+    for name, source in zip(CLOUDTRAIL_RULES, ("eks", "ec2", "iam"), strict=True):
+        pattern = rules[name].pattern
+        assert pattern["source"] == [f"aws.{source}"]
+        assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
+        assert pattern["detail"]["eventSource"] == [f"{source}.amazonaws.com"]
+    assert rules["IamOidcRule"].pattern["detail"]["eventName"] == [
+        "CreateOpenIDConnectProvider",
+        "DeleteOpenIDConnectProvider",
+    ]
+
+
+def test_rule_event_names_are_the_calls_the_router_knows(rules: dict[str, Rule]) -> None:
+    from eks_auditor import triggers
+
+    eks = set(rules["EksApiCallsRule"].pattern["detail"]["eventName"])
+    ec2 = set(rules["Ec2ApiCallsRule"].pattern["detail"]["eventName"])
+    iam = set(rules["IamOidcRule"].pattern["detail"]["eventName"])
+    assert eks == set(triggers.EKS_EVENT_CHECKS) | set(triggers.EKS_DELETE_EVENTS)
+    assert ec2 == set(triggers.EC2_EVENT_CHECKS)
+    assert iam == set(triggers.IAM_EVENT_CHECKS)
+
+
+@pytest.mark.parametrize("sample", sorted(EXPECTED))
+def test_sample_reaches_exactly_the_expected_rules(rules: dict[str, Rule], sample: str) -> None:
+    assert matching_rules(rules, load_event(sample)) == EXPECTED[sample]
+
+
+def test_a_changed_event_name_or_event_source_misses(rules: dict[str, Rule]) -> None:
+    # Changing one eventName in a positive sample must make it miss: the name list is what matches.
+    event = load_event("ec2-delete-route.json")
+    event["detail"]["eventName"] = "DeleteRoutes"
+    assert matching_rules(rules, event) == []
+    event = load_event("eks-create-nodegroup.json")
+    event["detail"]["eventSource"] = "ec2.amazonaws.com"
+    assert matching_rules(rules, event) == []
+
+
+@pytest.fixture
+def eventbridge_to_sqs(rules: dict[str, Rule]) -> Iterator[tuple[Any, Any, dict[str, str]]]:
+    """Each template rule as a moto EventBridge rule with its own SQS target."""
+    with mock_aws():
+        events = boto3.client("events", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queues: dict[str, str] = {}
+        for name, rule in rules.items():
+            url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            events.put_rule(Name=name, EventPattern=json.dumps(rule.pattern), State="ENABLED")
+            events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
+            queues[name] = url
+        yield events, sqs, queues
+
+
+@pytest.mark.parametrize("sample", sorted(EXPECTED))
+def test_moto_eventbridge_delivers_the_same_samples(
+    eventbridge_to_sqs: tuple[Any, Any, dict[str, str]], rules: dict[str, Rule], sample: str
+) -> None:
+    events, sqs, queues = eventbridge_to_sqs
+    event = load_event(sample)
+    response = events.put_events(
+        Entries=[
+            {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+                "Resources": event["resources"],
+            }
+        ]
+    )
+    assert response["FailedEntryCount"] == 0
+
+    delivered: list[str] = []
+    for name, url in queues.items():
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if messages:
+            delivered.append(name)
+            body = json.loads(messages[0]["Body"])
+            assert body["detail"] == event["detail"]
+            assert body["detail-type"] == event["detail-type"]
+    assert delivered == EXPECTED[sample]
+    assert delivered == matching_rules(rules, event)

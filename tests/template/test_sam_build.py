@@ -1,0 +1,98 @@
+"""`sam build` of the whole template: the layer carries the package and arm64 wheels, every function its code.
+
+Slow: it downloads the layer's wheels from PyPI for manylinux aarch64.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eks_auditor.patterns import load_template
+from template_helpers import REPO, TEMPLATE
+
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Build:
+    directory: Path
+    seconds: float
+    output: str
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    directory = tmp_path_factory.mktemp("sam-build")
+    home = tmp_path_factory.mktemp("home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        {
+            # The python3.12 build method looks for python3.12 on PATH: the venv's interpreter.
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "HOME": str(home),
+            "SAM_CLI_TELEMETRY": "0",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(BIN / "sam"), "build", "--template-file", str(TEMPLATE), "--build-dir", str(directory / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=900,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    print(f"sam build took {seconds:.1f} s")
+    return Build(directory / "out", seconds, result.stdout + result.stderr)
+
+
+def test_layer_holds_the_package_under_python(build: Build) -> None:
+    python = build.directory / "CoreLayer" / "python"
+    assert (python / "eks_auditor" / "__init__.py").is_file()
+    assert (python / "eks_auditor" / "patterns.py").is_file()
+    assert (python / "eks_auditor" / "data" / "eks_versions.yaml").is_file()
+    assert (python / "aws_lambda_powertools" / "__init__.py").is_file()
+    for package in ("pydantic", "yaml", "aws_xray_sdk", "boto3", "botocore"):
+        assert (python / package / "__init__.py").is_file(), package
+
+
+def test_layer_wheels_are_built_for_arm64(build: Build) -> None:
+    python = build.directory / "CoreLayer" / "python"
+    extensions = sorted(p.name for p in python.rglob("*.so"))
+    assert any(name.startswith("_pydantic_core.") for name in extensions)
+    assert extensions, "no compiled extension at all"
+    assert [name for name in extensions if "x86_64" in name] == []
+    assert all("aarch64" in name for name in extensions), extensions
+
+
+def test_functions_are_built_with_their_handlers(build: Build) -> None:
+    built = load_template(build.directory / "template.yaml")
+    functions = {
+        name: resource["Properties"]["CodeUri"]
+        for name, resource in built["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert sorted(functions) == [
+        "ClusterWorkerFunction",
+        "EventAuditFunction",
+        "QueryApiFunction",
+        "ScheduleFunction",
+        "SpotEventFunction",
+    ]
+    for name, code_uri in functions.items():
+        assert code_uri == name
+        assert (build.directory / code_uri / "app.py").is_file(), name
+        # The package comes from the layer only, never copied into a function.
+        assert not (build.directory / code_uri / "eks_auditor").exists(), name

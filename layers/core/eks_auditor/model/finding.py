@@ -70,3 +70,4 @@ class StateChange(BaseModel):
     previous_status: Status | None = None
     previous_severity: Severity | None = None
     changed_at: datetime
+    reason: str | None = None  # in words, when the kind alone does not say (e.g. "the cluster was deleted")

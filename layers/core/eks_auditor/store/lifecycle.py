@@ -1,0 +1,149 @@
+"""The finding lifecycle as pure planning: stored findings + an evaluation -> the writes to make."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from eks_auditor.model.evaluation import Evaluation
+from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status, finding_id
+from eks_auditor.store.schema import AUDIT_INCOMPLETE, evidence_json, owner_check, timestamp
+
+
+@dataclass(frozen=True)
+class Write:
+    """One finding write: `change` is None for a quiet write (last_seen heartbeat or refreshed content)."""
+
+    finding: Finding
+    change: StateChange | None
+    owner: str | None  # the check (claimed by this evaluation's stale guard) this write depends on
+
+
+def change_id(finding_id: str, kind: ChangeKind, evaluated_at: datetime) -> str:
+    """Deterministic, so a retried evaluation names the same change."""
+    key = "\x1f".join((finding_id, kind.value, timestamp(evaluated_at)))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def state_change(
+    kind: ChangeKind,
+    finding: Finding,
+    previous: Finding | None,
+    changed_at: datetime,
+    reason: str | None = None,
+) -> StateChange:
+    return StateChange(
+        change_id=change_id(finding.id, kind, changed_at),
+        kind=kind,
+        finding=finding,
+        previous_status=previous.status if previous else None,
+        previous_severity=previous.severity if previous else None,
+        changed_at=changed_at,
+        reason=reason,
+    )
+
+
+def _content_differs(old: Finding, new: Finding) -> bool:
+    return (
+        old.title != new.title
+        or old.description != new.description
+        or old.remediation != new.remediation
+        or old.references != new.references
+        or old.cluster_arn != new.cluster_arn
+        or old.expires_at != new.expires_at
+        or evidence_json(old.evidence) != evidence_json(new.evidence)
+    )
+
+
+def plan_evaluation(
+    evaluation: Evaluation, stored: Mapping[str, Finding], *, heartbeat: timedelta
+) -> list[Write]:
+    """The writes that bring the stored findings of one cluster in line with `evaluation`."""
+    at = evaluation.evaluated_at
+    claimed = set(evaluation.checks_run)
+
+    def guarded(finding: Finding) -> str | None:
+        owner = owner_check(finding)
+        return owner if owner in claimed else None
+
+    writes: list[Write] = []
+    failing_ids: set[str] = set()
+    for reported in evaluation.failing:
+        failing_ids.add(reported.id)
+        old = stored.get(reported.id)
+        if old is not None and old.evaluated_at > at:
+            continue  # a newer evaluation already wrote it; the conditional write would fail anyway
+        current = reported.model_copy(
+            update={
+                "status": Status.OPEN,
+                "last_seen": at,
+                "evaluated_at": at,
+                "source": evaluation.source,
+                "resolved_at": None,
+            }
+        )
+        owner = guarded(reported)
+        if old is None:
+            writes.append(Write(current, state_change(ChangeKind.OPENED, current, None, at), owner))
+            continue
+        current = current.model_copy(update={"first_seen": old.first_seen})
+        if old.status is Status.RESOLVED:
+            writes.append(Write(current, state_change(ChangeKind.REOPENED, current, old, at), owner))
+        elif old.status is Status.OPEN and old.severity is not current.severity:
+            writes.append(Write(current, state_change(ChangeKind.SEVERITY_CHANGED, current, old, at), owner))
+        elif at - old.last_seen >= heartbeat or _content_differs(old, current):
+            # Unchanged state (a suppressed finding stays suppressed): no change, only a quiet refresh.
+            quiet = current.model_copy(
+                update={"status": old.status, "source": old.source, "resolved_at": old.resolved_at}
+            )
+            writes.append(Write(quiet, None, owner))
+
+    scope = (evaluation.account, evaluation.region, evaluation.cluster)
+    passed: set[str] = set()
+    for check, resource in evaluation.passing:
+        passed.add(finding_id(*scope, check, resource))
+        passed.add(finding_id(*scope, AUDIT_INCOMPLETE, f"{check}:{resource}"))
+    ran = set(evaluation.checks_run) - set(evaluation.errored_checks)
+    for old in sorted(stored.values(), key=lambda finding: finding.id):
+        if old.status is not Status.OPEN or old.id in failing_ids or old.evaluated_at > at:
+            continue
+        owner = guarded(old)
+        # Transient findings (spot notices) are born from events and end by TTL, not by an evaluation.
+        implicit = owner in ran and old.expires_at is None
+        if old.id in passed or implicit:
+            resolved = old.model_copy(
+                update={
+                    "status": Status.RESOLVED,
+                    "resolved_at": at,
+                    "evaluated_at": at,
+                    "source": evaluation.source,
+                }
+            )
+            if old.check_id == AUDIT_INCOMPLETE:
+                reason = f"{owner_check(old)} could be evaluated again"
+            else:
+                reason = f"{old.check_id} passed for {old.resource}"
+            change = state_change(ChangeKind.RESOLVED, resolved, old, at, reason)
+            writes.append(Write(resolved, change, owner))
+    return writes
+
+
+def plan_deletion(stored: Mapping[str, Finding], *, source: str, evaluated_at: datetime) -> list[Write]:
+    """The cluster is gone: every OPEN or SUPPRESSED finding resolves."""
+    writes: list[Write] = []
+    for old in sorted(stored.values(), key=lambda finding: finding.id):
+        if old.status is Status.RESOLVED or old.evaluated_at > evaluated_at:
+            continue
+        resolved = old.model_copy(
+            update={
+                "status": Status.RESOLVED,
+                "resolved_at": evaluated_at,
+                "evaluated_at": evaluated_at,
+                "source": source,
+            }
+        )
+        change = state_change(ChangeKind.RESOLVED, resolved, old, evaluated_at, "the cluster was deleted")
+        writes.append(Write(resolved, change, owner_check(old)))
+    return writes

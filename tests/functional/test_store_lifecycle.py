@@ -1,0 +1,291 @@
+"""FindingStore lifecycle against moto's DynamoDB: open, keep, severity change, resolve, reopen, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+from eks_auditor.model.check import Severity
+from eks_auditor.model.finding import ChangeKind, StateChange, Status
+from eks_auditor.store import FindingStore, change_id
+from eks_auditor.store.schema import cluster_pk, finding_sk
+from moto import mock_aws
+from table import (
+    ACCOUNT,
+    CLUSTER,
+    REGION,
+    T0,
+    TABLE,
+    CallCounter,
+    create_table,
+    later,
+    make_evaluation,
+    make_finding,
+    make_incomplete,
+)
+
+ENDPOINT = "endpoint_public_unrestricted"
+LOGGING = "control_plane_logging_disabled"
+
+
+@pytest.fixture
+def client() -> Iterator[Any]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        create_table(dynamodb)
+        yield dynamodb
+
+
+@pytest.fixture
+def store(client: Any) -> FindingStore:
+    return FindingStore(TABLE, client=client)
+
+
+def publish_all(store: FindingStore, changes: list[StateChange]) -> list[tuple[ChangeKind, str]]:
+    """What a handler does after apply_evaluation: publish (here: record) and mark notified."""
+    for change in changes:
+        store.mark_notified(change)
+    return [(change.kind, change.finding.check_id) for change in changes]
+
+
+def test_new_failing_finding_opens_with_history(store: FindingStore) -> None:
+    finding = make_finding()
+
+    changes = store.apply_evaluation(make_evaluation([finding]))
+
+    assert len(changes) == 1
+    change = changes[0]
+    assert change.kind is ChangeKind.OPENED
+    assert change.change_id == change_id(finding.id, ChangeKind.OPENED, T0)
+    assert change.previous_status is None and change.previous_severity is None
+    assert change.changed_at == T0
+    assert change.finding == finding  # the engine's finding, as stored
+    assert store.get(finding.id) == finding
+    [entry] = store.history(finding.id)
+    assert (entry.kind, entry.new_status, entry.new_severity, entry.source, entry.changed_at) == (
+        ChangeKind.OPENED,
+        Status.OPEN,
+        Severity.HIGH,
+        "scan-1",
+        T0,
+    )
+
+
+def test_full_lifecycle_keep_heartbeat_severity_resolve_reopen(store: FindingStore) -> None:
+    finding = make_finding()
+    assert publish_all(store, store.apply_evaluation(make_evaluation([finding]))) == [
+        (ChangeKind.OPENED, ENDPOINT)
+    ]
+
+    # Unchanged within the heartbeat: no change and no finding write; last_seen stays.
+    assert store.apply_evaluation(make_evaluation([finding], at=later(1), source="scan-2")) == []
+    kept = store.get(finding.id)
+    assert kept is not None
+    assert (kept.first_seen, kept.last_seen, kept.evaluated_at, kept.source) == (T0, T0, T0, "scan-1")
+
+    # Past the heartbeat (24 h): a quiet last_seen update, still no change.
+    assert store.apply_evaluation(make_evaluation([finding], at=later(25), source="scan-3")) == []
+    kept = store.get(finding.id)
+    assert kept is not None
+    assert (kept.first_seen, kept.last_seen, kept.evaluated_at, kept.source) == (
+        T0,
+        later(25),
+        later(25),
+        "scan-1",
+    )
+
+    # Severity change.
+    critical = finding.model_copy(update={"severity": Severity.CRITICAL})
+    [change] = store.apply_evaluation(make_evaluation([critical], at=later(26), source="scan-4"))
+    store.mark_notified(change)
+    assert change.kind is ChangeKind.SEVERITY_CHANGED
+    assert (change.previous_status, change.previous_severity) == (Status.OPEN, Severity.HIGH)
+    assert (change.finding.severity, change.finding.first_seen, change.finding.last_seen) == (
+        Severity.CRITICAL,
+        T0,
+        later(26),
+    )
+
+    # The check passes: resolved, resolved_at set, last_seen kept at the last failure.
+    [change] = store.apply_evaluation(make_evaluation([], at=later(27), source="scan-5"))
+    store.mark_notified(change)
+    assert change.kind is ChangeKind.RESOLVED
+    assert (change.previous_status, change.previous_severity) == (Status.OPEN, Severity.CRITICAL)
+    assert change.reason == f"{ENDPOINT} passed for {finding.resource}"
+    resolved = store.get(finding.id)
+    assert resolved is not None
+    assert (resolved.status, resolved.resolved_at, resolved.last_seen, resolved.source) == (
+        Status.RESOLVED,
+        later(27),
+        later(26),
+        "scan-5",
+    )
+
+    # Still passing: nothing.
+    assert store.apply_evaluation(make_evaluation([], at=later(28), source="scan-6")) == []
+
+    # Fails again: reopened, first_seen kept, resolved_at cleared.
+    [change] = store.apply_evaluation(make_evaluation([finding], at=later(29), source="scan-7"))
+    store.mark_notified(change)
+    assert change.kind is ChangeKind.REOPENED
+    assert (change.previous_status, change.previous_severity) == (Status.RESOLVED, Severity.CRITICAL)
+    reopened = store.get(finding.id)
+    assert reopened is not None
+    assert (reopened.status, reopened.severity, reopened.first_seen, reopened.last_seen) == (
+        Status.OPEN,
+        Severity.HIGH,
+        T0,
+        later(29),
+    )
+    assert reopened.resolved_at is None
+
+    assert [(e.kind, e.previous_status, e.new_status, e.source) for e in store.history(finding.id)] == [
+        (ChangeKind.OPENED, None, Status.OPEN, "scan-1"),
+        (ChangeKind.SEVERITY_CHANGED, Status.OPEN, Status.OPEN, "scan-4"),
+        (ChangeKind.RESOLVED, Status.OPEN, Status.RESOLVED, "scan-5"),
+        (ChangeKind.REOPENED, Status.RESOLVED, Status.OPEN, "scan-7"),
+    ]
+
+
+def test_unchanged_rescan_costs_one_query_and_one_write(store: FindingStore, client: Any) -> None:
+    findings = [make_finding(resource=f"subnet-{i}") for i in range(5)] + [make_finding(LOGGING, "cluster")]
+    publish_all(store, store.apply_evaluation(make_evaluation(findings)))
+    calls = CallCounter(client)
+
+    assert store.apply_evaluation(make_evaluation(findings, at=later(2), source="scan-2")) == []
+
+    assert dict(calls.calls) == {"UpdateItem": 1, "Query": 1}
+
+
+def test_changed_content_without_state_change_is_refreshed_quietly(store: FindingStore) -> None:
+    finding = make_finding()
+    publish_all(store, store.apply_evaluation(make_evaluation([finding])))
+    wider = finding.model_copy(update={"evidence": {"publicAccessCidrs": ["0.0.0.0/0", "::/0"]}})
+
+    assert store.apply_evaluation(make_evaluation([wider], at=later(1), source="scan-2")) == []
+
+    stored = store.get(finding.id)
+    assert stored is not None
+    assert stored.evidence == {"publicAccessCidrs": ["0.0.0.0/0", "::/0"]}
+    assert (stored.status, stored.last_seen, stored.source) == (Status.OPEN, later(1), "scan-1")
+    assert len(store.history(finding.id)) == 1
+
+
+def test_targeted_reaudit_resolves_only_the_checks_it_ran(store: FindingStore) -> None:
+    endpoint = make_finding()
+    logging_off = make_finding(LOGGING, "cluster", severity=Severity.MEDIUM)
+    publish_all(store, store.apply_evaluation(make_evaluation([endpoint, logging_off])))
+
+    changes = store.apply_evaluation(make_evaluation([], at=later(1), source="evt-1", checks_run=[LOGGING]))
+
+    assert [(c.kind, c.finding.id) for c in changes] == [(ChangeKind.RESOLVED, logging_off.id)]
+    still = store.get(endpoint.id)
+    assert still is not None and still.status is Status.OPEN
+
+
+def test_explicit_passing_key_resolves_even_outside_checks_run(store: FindingStore) -> None:
+    endpoint = make_finding()
+    publish_all(store, store.apply_evaluation(make_evaluation([endpoint])))
+
+    changes = store.apply_evaluation(
+        make_evaluation([], at=later(1), checks_run=[LOGGING], passing=[(ENDPOINT, endpoint.resource)])
+    )
+
+    assert [(c.kind, c.finding.id) for c in changes] == [(ChangeKind.RESOLVED, endpoint.id)]
+
+
+def test_audit_incomplete_keeps_the_original_finding(store: FindingStore) -> None:
+    endpoint = make_finding()
+    publish_all(store, store.apply_evaluation(make_evaluation([endpoint])))
+    incomplete = make_incomplete(ENDPOINT, endpoint.resource)
+
+    changes = store.apply_evaluation(
+        make_evaluation([incomplete], at=later(1), source="scan-2", errored=[ENDPOINT])
+    )
+
+    assert [(c.kind, c.finding.check_id, c.finding.resource) for c in changes] == [
+        (ChangeKind.OPENED, "audit_incomplete", f"{ENDPOINT}:{endpoint.resource}")
+    ]
+    publish_all(store, changes)
+    original = store.get(endpoint.id)
+    assert original is not None and original.status is Status.OPEN  # an error is never a pass
+
+    # The check runs again and passes: both the original finding and the audit_incomplete one resolve.
+    changes = store.apply_evaluation(make_evaluation([], at=later(2), source="scan-3"))
+    assert sorted((c.kind, c.finding.check_id) for c in changes) == [
+        (ChangeKind.RESOLVED, "audit_incomplete"),
+        (ChangeKind.RESOLVED, ENDPOINT),
+    ]
+    incomplete_change = next(c for c in changes if c.finding.check_id == "audit_incomplete")
+    assert incomplete_change.reason == f"{ENDPOINT} could be evaluated again"
+
+
+def test_audit_incomplete_resolves_when_its_check_runs_again_and_fails(store: FindingStore) -> None:
+    incomplete = make_incomplete(ENDPOINT, "arn:cluster")
+    publish_all(store, store.apply_evaluation(make_evaluation([incomplete], errored=[ENDPOINT])))
+    endpoint = make_finding(resource="arn:cluster")
+
+    changes = store.apply_evaluation(make_evaluation([endpoint], at=later(1), source="scan-2"))
+
+    assert sorted((c.kind, c.finding.check_id) for c in changes) == [
+        (ChangeKind.OPENED, ENDPOINT),
+        (ChangeKind.RESOLVED, "audit_incomplete"),
+    ]
+
+
+def test_suppressed_finding_stays_suppressed(store: FindingStore, client: Any) -> None:
+    finding = make_finding()
+    publish_all(store, store.apply_evaluation(make_evaluation([finding])))
+    client.update_item(  # suppression rules come later; set the state the way they will
+        TableName=TABLE,
+        Key={"pk": {"S": cluster_pk(ACCOUNT, REGION, CLUSTER)}, "sk": {"S": finding_sk(finding.id)}},
+        UpdateExpression="SET #s = :s, status_severity = :ss",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": "SUPPRESSED"}, ":ss": {"S": "SUPPRESSED#HIGH"}},
+    )
+
+    assert store.apply_evaluation(make_evaluation([finding], at=later(30), source="scan-2")) == []
+    assert store.apply_evaluation(make_evaluation([], at=later(31), source="scan-3")) == []
+
+    stored = store.get(finding.id)
+    assert stored is not None
+    assert (stored.status, stored.last_seen) == (Status.SUPPRESSED, later(30))
+
+
+def test_deleted_cluster_resolves_all_and_leaves_the_registry(store: FindingStore) -> None:
+    findings = [make_finding(), make_finding(LOGGING, "cluster", severity=Severity.MEDIUM)]
+    publish_all(store, store.apply_evaluation(make_evaluation(findings)))
+    publish_all(store, store.apply_evaluation(make_evaluation([make_finding()], cluster="prod-b")))
+    assert store.known_clusters(ACCOUNT, REGION) == ["prod-a", "prod-b"]
+
+    changes = store.resolve_cluster(ACCOUNT, REGION, CLUSTER, source="evt-delete", evaluated_at=later(1))
+
+    assert sorted((c.kind, c.finding.check_id, c.reason) for c in changes) == [
+        (ChangeKind.RESOLVED, LOGGING, "the cluster was deleted"),
+        (ChangeKind.RESOLVED, ENDPOINT, "the cluster was deleted"),
+    ]
+    assert all(c.finding.resolved_at == later(1) and c.finding.source == "evt-delete" for c in changes)
+    assert store.known_clusters(ACCOUNT, REGION) == ["prod-b"]
+    publish_all(store, changes)
+    # A redelivered DeleteCluster event changes nothing; an evaluation older than the deletion is stale.
+    assert store.resolve_cluster(ACCOUNT, REGION, CLUSTER, source="evt-delete", evaluated_at=later(1)) == []
+    assert store.apply_evaluation(make_evaluation(findings, at=T0 + timedelta(minutes=30))) == []
+    # A cluster created again under the same name is audited afresh.
+    [change] = store.apply_evaluation(make_evaluation(findings[:1], at=later(2), source="scan-new"))
+    assert change.kind is ChangeKind.REOPENED
+    assert store.known_clusters(ACCOUNT, REGION) == ["prod-a", "prod-b"]
+
+
+def test_deletion_older_than_the_last_evaluation_is_ignored(store: FindingStore) -> None:
+    publish_all(store, store.apply_evaluation(make_evaluation([make_finding()], at=later(2))))
+
+    assert store.resolve_cluster(ACCOUNT, REGION, CLUSTER, source="evt-old", evaluated_at=later(1)) == []
+    assert store.known_clusters(ACCOUNT, REGION) == [CLUSTER]
+
+
+def test_get_and_history_of_an_unknown_finding(store: FindingStore) -> None:
+    assert store.get("0" * 32) is None
+    assert store.history("0" * 32) == []

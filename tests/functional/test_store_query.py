@@ -189,7 +189,7 @@ def test_token_of_another_query_is_rejected(client: Any, fleet: dict[str, list[F
     token = store.query(FindingQuery(limit=1)).next_token
     assert token is not None
 
-    with pytest.raises(InvalidToken, match=r"^next_token belongs to another query$"):
+    with pytest.raises(InvalidToken, match=r"^invalid next_token: next_token belongs to another query$"):
         store.query(FindingQuery(check_id=ENDPOINT, limit=1, next_token=token))
     with pytest.raises(InvalidToken, match=r"^invalid next_token"):
         store.query(FindingQuery(limit=1, next_token="not-base64!"))

@@ -179,7 +179,7 @@ def _decode(q: FindingQuery, streams: list[_Stream]) -> None:
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidToken(f"invalid next_token: {exc}") from exc
     if fingerprint != _fingerprint(q) or not isinstance(positions, list) or len(positions) != len(streams):
-        raise InvalidToken("next_token belongs to another query")
+        raise InvalidToken("invalid next_token: next_token belongs to another query")
     for stream, position in zip(streams, positions, strict=True):
         if not (isinstance(position, list) and len(position) == 2 and isinstance(position[0], dict | None)):
             raise InvalidToken("invalid next_token: malformed position")

@@ -6,9 +6,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from eks_auditor.entrypoints import audit_cloudtrail_event
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
 from eks_auditor.triggers import InvalidEvent
@@ -43,7 +44,7 @@ def record_handler(record: SQSRecord) -> dict:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict, context: object) -> dict:
+def handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)
     runtime.start_batch()
     return process_partial_response(

@@ -2,7 +2,6 @@
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-
 from eks_auditor.entrypoints import fan_out_scan
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
 

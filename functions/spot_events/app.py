@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
-
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
 from eks_auditor.spot.notices import process_spot_events
 

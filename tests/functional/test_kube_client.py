@@ -7,16 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from eks_auditor.kube.client import KubeClient, ssl_context
-from eks_auditor.kube.errors import (
-    KubeApiError,
-    KubeAuthError,
-    KubeNotFound,
-    KubeTlsError,
-    KubeUnreachable,
-)
-from eks_auditor.kube.token import generate_token
-from kube_server import (
+from eks_auditor.demo.kube_server import (
     EKS_HOST,
     KubeState,
     RunningServer,
@@ -26,6 +17,15 @@ from kube_server import (
     make_tls,
     running_server,
 )
+from eks_auditor.kube.client import KubeClient, ssl_context
+from eks_auditor.kube.errors import (
+    KubeApiError,
+    KubeAuthError,
+    KubeNotFound,
+    KubeTlsError,
+    KubeUnreachable,
+)
+from eks_auditor.kube.token import generate_token
 
 DEPLOYMENTS = "/apis/apps/v1/deployments"
 AWS_NODE = "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"

@@ -8,6 +8,7 @@ most one DynamoDB write per cluster.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -43,7 +44,7 @@ class _Calls:
 
     @contextmanager
     def installed(self) -> Iterator[_Calls]:
-        original = BaseClient._make_api_call
+        original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private botocore hook
         calls = self
 
         def counting(client: BaseClient, operation_name: str, api_params: Any) -> Any:
@@ -51,11 +52,11 @@ class _Calls:
                 calls.counts[f"{client.meta.service_model.endpoint_prefix}:{operation_name}"] += 1
             return original(client, operation_name, api_params)
 
-        BaseClient._make_api_call = counting  # type: ignore[method-assign]
+        setattr(BaseClient, "_make_api_call", counting)  # noqa: B010
         try:
             yield self
         finally:
-            BaseClient._make_api_call = original  # type: ignore[method-assign]
+            setattr(BaseClient, "_make_api_call", original)  # noqa: B010
 
     def reset(self) -> Counter[str]:
         with self._lock:
@@ -83,9 +84,8 @@ def measure_scans() -> dict[str, Any]:
     result: dict[str, Any] = {}
     calls = _Calls()
     with demo_run.embedded_account() as (session, fleet, account), calls.installed():
-        demo = demo_run.Demo(session, fleet, account, open(os.devnull, "w"), LogSink())  # noqa: SIM115
+        demo = demo_run.Demo(session, fleet, account, io.StringIO(), LogSink())
         eks = account.client("eks")
-        ec2 = account.client("ec2")
         clusters = eks.list_clusters()["clusters"]
         vpcs = {eks.describe_cluster(name=c)["cluster"]["resourcesVpcConfig"]["vpcId"] for c in clusters}
         nodegroups = sum(len(eks.list_nodegroups(clusterName=c)["nodegroups"]) for c in clusters)
@@ -292,7 +292,8 @@ def measure_imports(repeat: int = 5) -> dict[str, Any]:
             continue
         code = (
             "import time, importlib.util; t=time.perf_counter(); "
-            f"s=importlib.util.spec_from_file_location('app', {str(path)!r}); m=importlib.util.module_from_spec(s); "
+            f"s=importlib.util.spec_from_file_location('app', {str(path)!r}); "
+            "m=importlib.util.module_from_spec(s); "
             "s.loader.exec_module(m); print(time.perf_counter()-t)"
         )
         times = [timed(code) for _ in range(repeat)]

@@ -101,8 +101,10 @@ def fan_out_scan(
             QueueUrl=queue_url,
             Entries=[{"Id": str(i), "MessageBody": json.dumps(m)} for i, m in enumerate(chunk)],
         )
-        failed += [f"{chunk[int(f['Id'])]['cluster']}: {f.get('Message')}" for f in response.get("Failed", [])]
+        failed += [
+            f"{chunk[int(f['Id'])]['cluster']}: {f.get('Message')}" for f in response.get("Failed", [])
+        ]
     if failed:
-        # Raising makes the scheduler retry the whole fan-out; duplicates are harmless (audits are idempotent).
+        # Raising makes the scheduler retry the fan-out; duplicates are harmless (audits are idempotent).
         raise RuntimeError(f"could not enqueue {len(failed)} audit(s): {'; '.join(failed)}")
     return {"scan_id": scan_id, "enqueued": len(messages), "regions": list(regions)}

@@ -8,7 +8,7 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("demo", help="run the real handlers end to end against an embedded account")
+    parser = subparsers.add_parser("demo", help="the real handlers, end to end, on an embedded account")
     parser.set_defaults(func=run)
 
 

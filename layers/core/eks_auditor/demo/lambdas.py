@@ -90,7 +90,7 @@ class LogSink(io.TextIOBase):
         with contextlib.redirect_stdout(self):
             yield
 
-    def errors(self) -> list[dict[str, Any]]:
+    def error_records(self) -> list[dict[str, Any]]:
         found = []
         for line in self.lines:
             try:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from eks_auditor.demo.account import DemoAccount, deploy
-from eks_auditor.demo.fleet import ACCOUNT, REGION, Fleet, build_fleet, update_endpoint
+from eks_auditor.demo.fleet import ACCOUNT, REGION, Fleet, build_fleet
 from eks_auditor.demo.lambdas import LogSink, forget_handlers, invoke, sqs_event
 from eks_auditor.demo.paths import repo_root
 
@@ -182,10 +182,11 @@ def run(out: TextIO, steps: list[Callable[[Demo], None]] | None = None) -> int:
         demo.say(f"EventBridge rules from template.yaml: {', '.join(sorted(_rule_names(account)))}")
         for step in steps or STEPS:
             step(demo)
-        errors = len(demo.logs.errors())
+        errors = len(demo.logs.error_records())
     demo.say()
     demo.say(
-        f"done in {time.perf_counter() - started:.1f}s; Lambda logs (JSON) in {log_path} ({errors} ERROR lines)"
+        f"done in {time.perf_counter() - started:.1f}s; "
+        f"Lambda logs (JSON) in {log_path} ({errors} ERROR lines)"
     )
     return 0
 

@@ -1,0 +1,17 @@
+"""The findings HTTP API (API Gateway HTTP API, IAM authorization): routes live in eks_auditor.api."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from eks_auditor.api import app
+
+logger = Logger()
+tracer = Tracer()
+copy_config_to_registered_loggers(source_logger=logger)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,6 +1,7 @@
 """`sam build` of the whole template: the layer carries the package and arm64 wheels, every function its code.
 
-Slow: it downloads the layer's wheels from PyPI for manylinux aarch64.
+Slow: it downloads the layer's wheels from PyPI for manylinux aarch64. One test, one build: under
+pytest-xdist a module fixture would build once per worker.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ class Build:
     output: str
 
 
-@pytest.fixture(scope="module")
-def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    directory = tmp_path_factory.mktemp("sam-build")
-    home = tmp_path_factory.mktemp("home")
+def run_sam_build(tmp_path: Path) -> Build:
+    directory = tmp_path / "build"
+    home = tmp_path / "home"
+    home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         {
@@ -44,7 +45,19 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     )
     started = time.monotonic()
     result = subprocess.run(
-        [str(BIN / "sam"), "build", "--template-file", str(TEMPLATE), "--build-dir", str(directory / "out")],
+        [
+            str(BIN / "sam"),
+            "build",
+            "--template-file",
+            str(TEMPLATE),
+            "--build-dir",
+            str(directory),
+            # samconfig.toml turns the cache on; a shared .aws-sam/ in the work tree would race with
+            # another build (or another xdist worker), so this build keeps everything in tmp.
+            "--no-cached",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -55,10 +68,17 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     seconds = time.monotonic() - started
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     print(f"sam build took {seconds:.1f} s")
-    return Build(directory / "out", seconds, result.stdout + result.stderr)
+    return Build(directory, seconds, result.stdout + result.stderr)
 
 
-def test_layer_holds_the_package_under_python(build: Build) -> None:
+def test_sam_build(tmp_path: Path) -> None:
+    build = run_sam_build(tmp_path)
+    check_layer_holds_the_package_under_python(build)
+    check_layer_wheels_are_built_for_arm64(build)
+    check_functions_are_built_with_their_handlers(build)
+
+
+def check_layer_holds_the_package_under_python(build: Build) -> None:
     python = build.directory / "CoreLayer" / "python"
     assert (python / "eks_auditor" / "__init__.py").is_file()
     assert (python / "eks_auditor" / "patterns.py").is_file()
@@ -68,7 +88,7 @@ def test_layer_holds_the_package_under_python(build: Build) -> None:
         assert (python / package / "__init__.py").is_file(), package
 
 
-def test_layer_wheels_are_built_for_arm64(build: Build) -> None:
+def check_layer_wheels_are_built_for_arm64(build: Build) -> None:
     python = build.directory / "CoreLayer" / "python"
     extensions = sorted(p.name for p in python.rglob("*.so"))
     assert any(name.startswith("_pydantic_core.") for name in extensions)
@@ -77,7 +97,7 @@ def test_layer_wheels_are_built_for_arm64(build: Build) -> None:
     assert all("aarch64" in name for name in extensions), extensions
 
 
-def test_functions_are_built_with_their_handlers(build: Build) -> None:
+def check_functions_are_built_with_their_handlers(build: Build) -> None:
     built = load_template(build.directory / "template.yaml")
     functions = {
         name: resource["Properties"]["CodeUri"]

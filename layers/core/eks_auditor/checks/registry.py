@@ -14,6 +14,7 @@ _MODULES: tuple[str, ...] = (
     "eks_auditor.checks.version",
     "eks_auditor.checks.oidc",
     "eks_auditor.checks.nodegroup",
+    "eks_auditor.checks.spot",
     "eks_auditor.checks.autoscaler",
     "eks_auditor.checks.access",
     "eks_auditor.checks.capacity",

@@ -1,0 +1,532 @@
+"""Spot interruption notices and bursts: EventBridge events in, findings stored and alerts published.
+
+A notice is one transient finding per instance, deduplicated on the event id by the store. A burst is
+counted per node group in fixed windows (window start = event time floored to the window) with an
+atomic DynamoDB ADD, so concurrent invocations never lose a count; the first invocation that sees the
+count at or above the threshold claims the window and raises one HIGH finding and one alert.
+
+Fixed windows can split a burst across a boundary (two interruptions at 12:14 and two at 12:16 are two
+windows of two). We accept that: overlapping counters would double the writes per event and need a
+second de-duplication between the windows that both reach the threshold, and a burst that matters
+keeps going into the next window, where it is caught.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+
+from eks_auditor.metrics import MetricSink, NullSink
+from eks_auditor.model.check import CheckSpec, Severity
+from eks_auditor.model.finding import Finding, StateChange, Status, finding_id
+from eks_auditor.spot.events import SignalKind, SpotEventError, SpotSignal, parse_spot_event, partition_of
+from eks_auditor.spot.mapping import EksNode, InstanceLookup, NodeGroupKind, look_up_instances
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.client import EC2Client
+
+    from eks_auditor.notify import Notifier
+    from eks_auditor.store import FindingStore
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN_CLUSTER = "unknown"
+INSTANCE_NOT_FOUND = "not found at DescribeInstances"
+
+SPOT_INTERRUPTION_NOTICE = CheckSpec(
+    id="spot_interruption_notice",
+    title="Spot node received an interruption warning or rebalance recommendation",
+    severity=Severity.MEDIUM,
+    description=(
+        "EC2 is reclaiming this spot instance (interruption warning: two minutes before the action) or "
+        "warns that it is at elevated risk of interruption (rebalance recommendation). Pods on the node "
+        "must be drained before the deadline."
+    ),
+    remediation=(
+        "Make sure the node is cordoned and drained before the deadline (aws-node-termination-handler, "
+        "Karpenter interruption handling, or managed node group capacity rebalancing), that workloads "
+        "have PodDisruptionBudgets and more than one replica, and that the node group can launch a "
+        "replacement from other instance types or Availability Zones."
+    ),
+    references=(
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/rebalance-recommendations.html",
+        "https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types",
+    ),
+    requires=(),
+)
+
+SPOT_INTERRUPTION_BURST = CheckSpec(
+    id="spot_interruption_burst",
+    title="Burst of spot interruptions in one node group",
+    severity=Severity.HIGH,
+    description=(
+        "Several instances of one node group received spot interruption warnings within a short window. "
+        "The group draws from spot capacity pools that EC2 is reclaiming; it may not be able to replace "
+        "the nodes and pods may stay pending."
+    ),
+    remediation=(
+        "Diversify the node group: add more instance types of similar size (same vCPU and memory), allow "
+        "more Availability Zones, and use the price-capacity-optimized (or capacity-optimized) allocation "
+        "strategy so EC2 launches from the deepest spot pools. Consider an on-demand base capacity for "
+        "workloads that cannot tolerate the loss."
+    ),
+    references=(
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-best-practices.html",
+        "https://docs.aws.amazon.com/autoscaling/ec2/userguide/allocation-strategies.html",
+        "https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types",
+    ),
+    requires=(),
+)
+
+# Event-born checks: never run at scan time, so they are kept out of checks.registry.
+EVENT_CHECK_SPECS: tuple[CheckSpec, ...] = (SPOT_INTERRUPTION_NOTICE, SPOT_INTERRUPTION_BURST)
+_EVENT_CHECK_IDS = frozenset(spec.id for spec in EVENT_CHECK_SPECS)
+
+_VERBS = {
+    "terminate": ("terminates", "terminated"),
+    "stop": ("stops", "stopped"),
+    "hibernate": ("hibernates", "hibernated"),
+}
+_GROUP_SEGMENT = {
+    NodeGroupKind.MANAGED: "nodegroup",
+    NodeGroupKind.SELF_MANAGED: "asg",
+    NodeGroupKind.KARPENTER: "nodepool",
+}
+
+
+class EventOutcome(StrEnum):
+    HANDLED = "handled"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class SpotEventResult(BaseModel):
+    """What happened to one event of the batch; `index` is its position in the input."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    event_id: str | None = None
+    outcome: EventOutcome
+    reason: str | None = None
+    # False for events no retry can fix (malformed): the handler may send them to the DLQ at once.
+    retryable: bool = False
+    instance_id: str | None = None
+    cluster: str | None = None
+    node_group: str | None = None
+    duplicate: bool = False  # handled before (same event id): nothing new stored, no alert
+    finding_ids: tuple[str, ...] = ()
+
+
+class SpotBatchResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    results: tuple[SpotEventResult, ...]
+    changes: tuple[
+        StateChange, ...
+    ]  # recorded (and published, given a notifier) in this invocation, in order
+    describe_calls: int = 0
+
+    @property
+    def failed(self) -> tuple[SpotEventResult, ...]:
+        return tuple(r for r in self.results if r.outcome is EventOutcome.FAILED)
+
+    @property
+    def failed_indexes(self) -> tuple[int, ...]:
+        return tuple(r.index for r in self.failed)
+
+    def count(self, outcome: EventOutcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+
+def process_spot_events(
+    events: Sequence[Mapping[str, Any]],
+    *,
+    ec2_client: EC2Client,
+    store: FindingStore,
+    notifier: Notifier | None,
+    now: datetime,
+    ttl: timedelta = timedelta(days=7),
+    burst_threshold: int = 3,
+    burst_window: timedelta = timedelta(minutes=15),
+    metrics: MetricSink | None = None,
+    ec2_client_for: Callable[[str], EC2Client] | None = None,
+    republish_after: timedelta = timedelta(seconds=30),
+) -> SpotBatchResult:
+    """Turn a batch of spot events into stored notices, burst escalations and SNS alerts.
+
+    One DescribeInstances call per region per batch. Each event has its own error boundary: a
+    malformed event or a failed write is reported in its result and never stops the others.
+    `ec2_client_for(region)` serves events from regions other than `ec2_client`'s. Without a
+    notifier the changes are stored and returned, not published. A redelivered
+    event alerts again only for changes it wrote but never published, older than `republish_after`.
+    """
+    if burst_threshold < 1:
+        raise ValueError("burst_threshold must be at least 1")
+    if burst_window <= timedelta(0):
+        raise ValueError("burst_window must be positive")
+    sink: MetricSink = metrics or NullSink()
+    results: dict[int, SpotEventResult] = {}
+    signals: dict[int, SpotSignal] = {}
+    for index, event in enumerate(events):
+        try:
+            signals[index] = parse_spot_event(event)
+        except SpotEventError as exc:
+            logger.warning("rejected spot event %s: %s", exc.event_id or f"#{index}", exc.detail)
+            sink.count("SpotEventsRejected")
+            results[index] = SpotEventResult(
+                index=index, event_id=exc.event_id, outcome=EventOutcome.FAILED, reason=str(exc)
+            )
+
+    lookups, lookup_errors, calls = _look_up(signals, ec2_client, ec2_client_for)
+    published: list[StateChange] = []
+    processor = _Processor(store, notifier, sink, now, ttl, burst_threshold, burst_window, republish_after)
+    for index, signal in signals.items():
+        if signal.region in lookup_errors:
+            reason = lookup_errors[signal.region]
+            results[index] = SpotEventResult(
+                index=index,
+                event_id=signal.event_id,
+                outcome=EventOutcome.FAILED,
+                reason=reason,
+                retryable=True,
+                instance_id=signal.instance_id,
+            )
+            continue
+        try:
+            result, changes = processor.process(index, signal, lookups[signal.region])
+        except Exception as exc:  # a store or SNS failure fails this event only; the batch goes on
+            logger.exception("spot event %s failed", signal.event_id)
+            sink.count("SpotEventsFailed")
+            result = SpotEventResult(
+                index=index,
+                event_id=signal.event_id,
+                outcome=EventOutcome.FAILED,
+                reason=f"{type(exc).__name__}: {exc}",
+                retryable=True,
+                instance_id=signal.instance_id,
+            )
+            changes = []
+        results[index] = result
+        published.extend(changes)
+    return SpotBatchResult(
+        results=tuple(results[i] for i in sorted(results)), changes=tuple(published), describe_calls=calls
+    )
+
+
+def _look_up(
+    signals: Mapping[int, SpotSignal],
+    ec2_client: EC2Client,
+    ec2_client_for: Callable[[str], EC2Client] | None,
+) -> tuple[dict[str, InstanceLookup], dict[str, str], int]:
+    by_region: dict[str, list[str]] = {}
+    for signal in signals.values():
+        by_region.setdefault(signal.region, []).append(signal.instance_id)
+    lookups: dict[str, InstanceLookup] = {}
+    errors: dict[str, str] = {}
+    calls = 0
+    home = ec2_client.meta.region_name
+    for region, instance_ids in by_region.items():
+        if region != home and ec2_client_for is None:
+            errors[region] = f"event from region {region}; this function reads EC2 in {home} only"
+            continue
+        try:
+            client = ec2_client if region == home or ec2_client_for is None else ec2_client_for(region)
+            lookup = look_up_instances(client, instance_ids)
+        except Exception as exc:  # throttling or AccessDenied: every event of the region is retried
+            logger.exception("DescribeInstances failed in %s", region)
+            errors[region] = f"DescribeInstances failed in {region}: {type(exc).__name__}: {exc}"
+            continue
+        lookups[region] = lookup
+        calls += lookup.describe_calls
+    return lookups, errors, calls
+
+
+class _Processor:
+    def __init__(
+        self,
+        store: FindingStore,
+        notifier: Notifier | None,
+        metrics: MetricSink,
+        now: datetime,
+        ttl: timedelta,
+        burst_threshold: int,
+        burst_window: timedelta,
+        republish_after: timedelta,
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.metrics = metrics
+        self.now = now.astimezone(UTC)
+        self.ttl = ttl
+        self.burst_threshold = burst_threshold
+        self.burst_window = burst_window
+        self.republish_after = republish_after
+
+    def process(
+        self, index: int, signal: SpotSignal, lookup: InstanceLookup
+    ) -> tuple[SpotEventResult, list[StateChange]]:
+        instance_id = signal.instance_id
+        node = lookup.nodes.get(instance_id)
+        if node is None and instance_id in lookup.not_eks:
+            logger.debug("spot event %s: instance %s is not an EKS node", signal.event_id, instance_id)
+            self.metrics.count("SpotEventsIgnoredNotEks")
+            result = SpotEventResult(
+                index=index,
+                event_id=signal.event_id,
+                outcome=EventOutcome.IGNORED,
+                reason=f"instance {instance_id} is not an EKS node (no cluster tag)",
+                instance_id=instance_id,
+            )
+            return result, []
+        if node is None:
+            # Spot instances can be gone (terminated and aged out) by the time a redelivered event arrives.
+            logger.info("spot event %s: instance %s %s", signal.event_id, instance_id, INSTANCE_NOT_FOUND)
+            self.metrics.count("SpotInstancesNotFound")
+        notice = notice_finding(signal, node, now=self.now, ttl=self.ttl)
+        changes = self._record(notice)
+        finding_ids = [notice.id]
+        duplicate = not changes
+        if changes:
+            self.metrics.count("SpotNoticesOpened")
+        else:
+            self.metrics.count("SpotEventsDuplicate")
+            changes = self._republish(signal, notice.cluster)
+        # Count a burst only for a first-seen warning: a redelivered event must not count twice.
+        if (
+            not duplicate
+            and node is not None
+            and node.node_group
+            and signal.kind is SignalKind.INTERRUPTION_WARNING
+        ):
+            burst_changes = self._count_burst(signal, node)
+            changes.extend(burst_changes)
+            finding_ids.extend(c.finding.id for c in burst_changes)
+        result = SpotEventResult(
+            index=index,
+            event_id=signal.event_id,
+            outcome=EventOutcome.HANDLED,
+            instance_id=instance_id,
+            cluster=node.cluster if node else None,
+            node_group=node.node_group if node else None,
+            duplicate=duplicate,
+            finding_ids=tuple(finding_ids),
+        )
+        return result, changes
+
+    def _record(self, finding: Finding) -> list[StateChange]:
+        changes = list(self.store.record_transient([finding]))
+        self._publish(changes)
+        return changes
+
+    def _publish(self, changes: Sequence[StateChange]) -> None:
+        if self.notifier is None:  # the CLI's replay without a topic: changes stay in the outbox
+            return
+        for change in changes:
+            self.notifier.publish(change)
+            self.store.mark_notified(change)
+
+    def _republish(self, signal: SpotSignal, cluster: str) -> list[StateChange]:
+        """A redelivered event: publish what it wrote but never got out (the handler died, SNS failed).
+
+        Changes younger than `republish_after` most likely belong to an invocation still running with the
+        same event (EventBridge delivers at least once), which is about to publish them itself.
+        """
+        cutoff = self.now - self.republish_after
+        pending = [
+            change
+            for change in self.store.pending_changes(signal.account, signal.region, cluster)
+            if change.finding.source == signal.event_id
+            and change.finding.check_id in _EVENT_CHECK_IDS
+            and change.changed_at <= cutoff
+        ]
+        for change in pending:
+            logger.info("republishing change %s of event %s", change.change_id, signal.event_id)
+        self._publish(pending)
+        return pending
+
+    def _count_burst(self, signal: SpotSignal, node: EksNode) -> list[StateChange]:
+        window_start = window_start_of(signal.time, self.burst_window)
+        window_end = window_start + self.burst_window
+        key = burst_counter_key(
+            signal.account, signal.region, node.cluster, node.node_group or "", window_start
+        )
+        # Keep the counter a little past its window so a late, redelivered event still finds it.
+        expires = max(window_end, self.now) + self.burst_window
+        count = self.store.increment_counter(key, expires_at=expires)
+        if count < self.burst_threshold:
+            return []
+        if not self.store.claim_once(key, expires_at=expires):
+            return []
+        self.metrics.count("SpotBurstsOpened")
+        burst = burst_finding(
+            signal,
+            node,
+            count=count,
+            threshold=self.burst_threshold,
+            window_start=window_start,
+            window_end=window_end,
+            now=self.now,
+            ttl=self.ttl,
+        )
+        return self._record(burst)
+
+
+def window_start_of(time: datetime, window: timedelta) -> datetime:
+    """The fixed window holding `time`: floor(time / window) * window, from the Unix epoch."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    seconds = int(window.total_seconds())
+    offset = int((time.astimezone(UTC) - epoch).total_seconds())
+    return epoch + timedelta(seconds=offset - offset % seconds)
+
+
+def burst_counter_key(
+    account: str, region: str, cluster: str, node_group: str, window_start: datetime
+) -> str:
+    return f"{account}#{region}#{cluster}#{node_group}#{_iso(window_start)}"
+
+
+def cluster_arn(account: str, region: str, cluster: str) -> str:
+    return f"arn:{partition_of(region)}:eks:{region}:{account}:cluster/{cluster}"
+
+
+def notice_finding(signal: SpotSignal, node: EksNode | None, *, now: datetime, ttl: timedelta) -> Finding:
+    """The spot_interruption_notice finding; `node` None means EC2 no longer knows the instance."""
+    spec = SPOT_INTERRUPTION_NOTICE
+    cluster = node.cluster if node else UNKNOWN_CLUSTER
+    arn = cluster_arn(signal.account, signal.region, cluster) if node else ""
+    resource = signal.instance_arn
+    instance = node.instance if node else None
+    where = f"{cluster}/{node.node_group}" if node and node.node_group else cluster
+    if signal.kind is SignalKind.INTERRUPTION_WARNING and signal.deadline and signal.action:
+        present, past = _VERBS[signal.action.value]
+        verb = present if signal.deadline >= now else past
+        title = f"Spot interruption: {signal.instance_id} in {where} {verb} at {_clock(signal.deadline, now)}"
+        what = (
+            f"EC2 sent a spot interruption warning for {signal.instance_id} at {_iso(signal.time)}: the "
+            f"instance will {signal.action.value} at {_iso(signal.deadline)}."
+        )
+    else:
+        title = (
+            f"Spot rebalance recommendation: {signal.instance_id} in {where} "
+            "is at elevated risk of interruption"
+        )
+        what = (
+            f"EC2 sent a rebalance recommendation for {signal.instance_id} at {_iso(signal.time)}: the "
+            "instance is at elevated risk of interruption; no deadline yet."
+        )
+    if node is None:
+        what += (
+            " DescribeInstances no longer returns the instance, so its cluster and node group are unknown;"
+            " this finding holds only what the event says."
+        )
+    evidence: dict[str, Any] = {
+        "event_id": signal.event_id,
+        "signal": signal.kind.value,
+        "instance_id": signal.instance_id,
+        "instance_type": instance.instance_type if instance else None,
+        "availability_zone": instance.availability_zone if instance else None,
+        "cluster": cluster,
+        "node_group": node.node_group if node else None,
+        "node_group_kind": node.node_group_kind.value if node else None,
+        "action": signal.action.value if signal.action else None,
+        "event_time": _iso(signal.time),
+        "deadline": _iso(signal.deadline) if signal.deadline else None,
+        "instance_lifecycle": instance.lifecycle if instance else None,
+        "instance_state": instance.state if instance else INSTANCE_NOT_FOUND,
+    }
+    return Finding(
+        id=finding_id(signal.account, signal.region, cluster, spec.id, resource),
+        check_id=spec.id,
+        severity=spec.severity,
+        status=Status.OPEN,
+        account=signal.account,
+        region=signal.region,
+        cluster=cluster,
+        cluster_arn=arn,
+        resource=resource,
+        title=title,
+        description=f"{what} {spec.description}",
+        evidence=evidence,
+        remediation=spec.remediation,
+        references=spec.references,
+        first_seen=signal.time,
+        last_seen=signal.time,
+        source=signal.event_id,
+        evaluated_at=now,
+        expires_at=now + ttl,
+    )
+
+
+def burst_finding(
+    signal: SpotSignal,
+    node: EksNode,
+    *,
+    count: int,
+    threshold: int,
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+    ttl: timedelta,
+) -> Finding:
+    spec = SPOT_INTERRUPTION_BURST
+    group = node.node_group or ""
+    arn = cluster_arn(signal.account, signal.region, node.cluster)
+    resource = f"{arn}/{_GROUP_SEGMENT[node.node_group_kind]}/{group}"
+    minutes = int((window_end - window_start).total_seconds() // 60)
+    title = (
+        f"Spot interruption burst: {count} interruptions in {node.cluster}/{group} "
+        f"within {minutes} min ({_clock(window_start, now)}-{_clock(window_end, now)})"
+    )
+    return Finding(
+        id=finding_id(signal.account, signal.region, node.cluster, spec.id, resource),
+        check_id=spec.id,
+        severity=spec.severity,
+        status=Status.OPEN,
+        account=signal.account,
+        region=signal.region,
+        cluster=node.cluster,
+        cluster_arn=arn,
+        resource=resource,
+        title=title,
+        description=(
+            f"{count} spot interruption warnings (threshold {threshold}) reached node group {group} of "
+            f"cluster {node.cluster} between {_iso(window_start)} and {_iso(window_end)}. {spec.description}"
+        ),
+        evidence={
+            "cluster": node.cluster,
+            "node_group": group,
+            "node_group_kind": node.node_group_kind.value,
+            "interruptions": count,
+            "threshold": threshold,
+            "window_start": _iso(window_start),
+            "window_end": _iso(window_end),
+            "triggering_event_id": signal.event_id,
+            "triggering_instance_id": signal.instance_id,
+            "instance_type": node.instance.instance_type,
+            "availability_zone": node.instance.availability_zone,
+        },
+        remediation=spec.remediation,
+        references=spec.references,
+        first_seen=signal.time,
+        last_seen=signal.time,
+        source=signal.event_id,
+        evaluated_at=now,
+        expires_at=now + ttl,
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _clock(moment: datetime, now: datetime) -> str:
+    """12:02:00Z on the day of `now`; the full date otherwise, so an old event is not misread."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%H:%M:%SZ") if moment.date() == now.astimezone(UTC).date() else _iso(moment)

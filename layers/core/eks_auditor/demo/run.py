@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from eks_auditor.demo.account import DemoAccount, deploy
-from eks_auditor.demo.fleet import ACCOUNT, REGION, Fleet, build_fleet
+from eks_auditor.demo.fleet import ACCOUNT, REGION, Fleet, build_fleet, update_endpoint
+from eks_auditor.demo.kubernetes import serve_clusters
 from eks_auditor.demo.lambdas import LogSink, forget_handlers, invoke, sqs_event
 from eks_auditor.demo.paths import repo_root
 
@@ -47,7 +48,8 @@ def embedded_account() -> Iterator[tuple[Any, Fleet, DemoAccount]]:
             account = deploy(session, REGION, ACCOUNT)
             os.environ.update(account.environment())
             forget_handlers()
-            yield session, fleet, account
+            with tempfile.TemporaryDirectory() as tls_dir, serve_clusters(fleet, Path(tls_dir)):
+                yield session, fleet, account
     finally:
         forget_handlers()
         os.environ.clear()
@@ -223,14 +225,7 @@ def risky_change(demo: Demo) -> None:
 def fix_and_resolve(demo: Demo) -> None:
     demo.section("3. The fix: prod-web's endpoint restricted to the office and NAT, private access on")
     cidrs = ["203.0.113.0/24", f"{demo.fleet.nat_ip}/32"]
-    demo.account.client("eks").update_cluster_config(
-        name="prod-web",
-        resourcesVpcConfig={
-            "endpointPublicAccess": True,
-            "endpointPrivateAccess": True,
-            "publicAccessCidrs": cidrs,
-        },
-    )
+    update_endpoint(demo.session, demo.fleet, "prod-web", public=True, private=True, cidrs=cidrs)
     event = demo.sample("eks-update-cluster-config-public-cidrs.json", {"demo-public": "prod-web"})
     event["detail"]["requestParameters"]["resourcesVpcConfig"] = {
         "endpointPublicAccess": True,

@@ -1,0 +1,123 @@
+"""boto3 clients for the collectors: one configuration, one cache per (service, region), call counting.
+
+Endpoint, credentials and region come from boto3's standard chain (AWS_PROFILE, AWS_REGION /
+AWS_DEFAULT_REGION, AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>): nothing here overrides them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from botocore.model import OperationModel
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_eks import EKSClient
+    from mypy_boto3_iam import IAMClient
+
+# Standard retry mode retries throttling and transient errors with jittered exponential backoff.
+# botocore's `max_attempts` counts retries: up to 5 retries, 6 attempts in all.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=5,
+    read_timeout=30,
+    user_agent_extra="eks-auditor",
+)
+
+
+class CallCounter:
+    """Counts API calls by "service:Operation" (the IAM action name) on the clients it is attached to.
+
+    It counts logical calls: one per client method call, so one per paginator page. botocore's
+    retries happen below 'provide-client-params' and are not counted; a call that was throttled once
+    and then succeeded counts once. Calls answered by botocore's Stubber are counted too.
+    """
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._unique_id = f"eks-auditor-call-counter-{id(self)}"
+
+    def attach(self, client: BaseClient) -> None:
+        # 'provide-client-params' is emitted to every handler (not until-first-response like
+        # 'before-call', which the Stubber and moto answer), exactly once per client method call.
+        client.meta.events.register("provide-client-params", self._on_call, unique_id=self._unique_id)
+
+    def _on_call(self, model: OperationModel, **_: Any) -> None:
+        key = f"{model.service_model.signing_name}:{model.name}"
+        with self._lock:
+            self._counts[key] += 1
+
+    @property
+    def calls(self) -> Mapping[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+    def __getitem__(self, key: str) -> int:
+        with self._lock:
+            return self._counts.get(key, 0)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+class AwsClients:
+    """Clients built from one boto3 Session, cached per (service, region); long-lived, thread-safe."""
+
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        *,
+        config: Config | None = None,
+        counter: CallCounter | None = None,
+    ) -> None:
+        self.session = session or boto3.Session()
+        self.config = CLIENT_CONFIG.merge(config) if config else CLIENT_CONFIG
+        self.counter = counter
+        self._cache: dict[tuple[str, str], BaseClient] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def default_region(self) -> str:
+        """The session's region (AWS_REGION / AWS_DEFAULT_REGION / profile), else us-east-1."""
+        return self.session.region_name or os.environ.get("AWS_REGION") or "us-east-1"
+
+    def client(self, service: str, region: str | None = None) -> BaseClient:
+        key = (service, region or self.default_region)
+        with self._lock:
+            found = self._cache.get(key)
+            if found is None:
+                # boto3 Sessions are not thread-safe for client creation: hold the lock while creating.
+                made: Any = self.session.client(service, region_name=key[1], config=self.config)  # type: ignore[call-overload]
+                found = cast("BaseClient", made)
+                if self.counter is not None:
+                    self.counter.attach(found)
+                self._cache[key] = found
+            return found
+
+    def eks(self, region: str) -> EKSClient:
+        return cast("EKSClient", self.client("eks", region))
+
+    def ec2(self, region: str) -> EC2Client:
+        return cast("EC2Client", self.client("ec2", region))
+
+    def autoscaling(self, region: str) -> AutoScalingClient:
+        return cast("AutoScalingClient", self.client("autoscaling", region))
+
+    def iam(self) -> IAMClient:
+        # IAM is global; the default region picks the partition's endpoint.
+        return cast("IAMClient", self.client("iam", None))

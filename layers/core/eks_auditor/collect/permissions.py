@@ -1,0 +1,56 @@
+"""The IAM actions each collector calls, by snapshot part (Cloud Custodian style).
+
+The template's least-privilege policy is tested against this table, and a functional test asserts
+that a full collection calls exactly these actions: keep it to what the collectors really call.
+"""
+
+from __future__ import annotations
+
+REQUIRED_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "cluster": ("eks:ListClusters", "eks:DescribeCluster"),
+    "network": (
+        "ec2:DescribeVpcs",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeRouteTables",
+        "ec2:DescribeNatGateways",
+        "ec2:DescribeVpcEndpoints",
+    ),
+    "nodegroups": (
+        "eks:ListNodegroups",
+        "eks:DescribeNodegroup",
+        "autoscaling:DescribeAutoScalingGroups",
+        # Only for node groups whose instance types live in a launch template / launch configuration.
+        "ec2:DescribeLaunchTemplateVersions",
+        "autoscaling:DescribeLaunchConfigurations",
+    ),
+    "instance_types": ("ec2:DescribeInstanceTypes",),
+    "iam_oidc_providers": ("iam:ListOpenIDConnectProviders",),
+    "version_support": ("eks:DescribeClusterVersions",),
+    # Kubernetes reads call no AWS API: the endpoint and CA come from DescribeCluster ("cluster"), the
+    # bearer token is a locally presigned sts:GetCallerIdentity (STS requires no permission for it), and
+    # what the auditor may read is decided inside the cluster by its access entry / aws-auth mapping.
+    # eks:AccessKubernetesApi is only for the EKS console's resource view, not for direct API calls.
+    "kubernetes": (),
+    "access_entries": (
+        "eks:ListAccessEntries",
+        "eks:DescribeAccessEntry",
+        "eks:ListAssociatedAccessPolicies",
+    ),
+    # Not a snapshot part: the spot event handler's one DescribeInstances per batch (eks_auditor.spot).
+    "spot": ("ec2:DescribeInstances",),
+}
+
+
+def action_for(operation: str, part: str | None = None) -> str:
+    """The IAM action ("service:Operation") for an API operation name, preferring the part's own list."""
+    groups = [REQUIRED_PERMISSIONS.get(part, ())] if part else []
+    groups.extend(REQUIRED_PERMISSIONS.values())
+    for actions in groups:
+        for action in actions:
+            if action.endswith(f":{operation}"):
+                return action
+    return operation
+
+
+def all_actions() -> frozenset[str]:
+    return frozenset(action for actions in REQUIRED_PERMISSIONS.values() for action in actions)

@@ -1,0 +1,368 @@
+"""Build one cluster's ClusterSnapshot: DescribeCluster, then each requested part in its own error boundary.
+
+One SnapshotCollector is one scan: its caches (DescribeCluster per cluster, the network per VPC, the
+OIDC provider list, the version table per region) live until `start_scan()`. Keep AwsClients
+long-lived and start a new scan per invocation, so an event-driven re-audit sees fresh state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from eks_auditor.collect.clients import AwsClients
+from eks_auditor.collect.cluster import collect_nodegroups, describe_cluster, list_clusters, normalize_cluster
+from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable, PartUnavailable, describe_error
+from eks_auditor.collect.iam import list_oidc_providers
+from eks_auditor.collect.network import VpcNetworkCache
+from eks_auditor.collect.permissions import action_for
+from eks_auditor.collect.versions import CalendarLookup, calendar_lookup, describe_cluster_versions
+from eks_auditor.model.kubernetes import AccessEntry
+from eks_auditor.model.network import VpcNetwork
+from eks_auditor.model.snapshot import (
+    ClusterInfo,
+    ClusterSnapshot,
+    InstanceTypeInfo,
+    NodeGroup,
+    VersionSupport,
+)
+
+logger = logging.getLogger(__name__)
+
+CLUSTER_PART = "cluster"
+# The parts the AWS APIs answer; "kubernetes" needs the cluster's own API (and a route to it).
+AWS_PARTS = frozenset(
+    {
+        CLUSTER_PART,
+        "network",
+        "nodegroups",
+        "instance_types",
+        "iam_oidc_providers",
+        "version_support",
+        "access_entries",
+    }
+)
+_SNAPSHOT_PARTS = frozenset(ClusterSnapshot.model_fields) - {
+    "account",
+    "region",
+    "name",
+    "arn",
+    "collected_at",
+    "gaps",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class KubeEndpointOverride(Protocol):
+    """Reach one cluster's Kubernetes API through a tunnel (eks_auditor.runtime.KubeOverride)."""
+
+    endpoint: str | None
+    ca_file: str | None
+
+
+@dataclass(frozen=True)
+class PartContext:
+    """What a part collector gets: the clients, the described cluster and the parts collected before it."""
+
+    clients: AwsClients
+    region: str
+    cluster_name: str
+    cluster: ClusterInfo
+    raw_cluster: Mapping[str, Any]
+    collected: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """A part's value with gaps of its own (e.g. "kubernetes.aws_auth"); None value needs a gap at `name`."""
+
+    value: object
+    gaps: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PartCollector:
+    """Collects one ClusterSnapshot field. `requires`: parts that must be collected (non-None) first."""
+
+    name: str
+    collect: Callable[[PartContext], object]
+    requires: tuple[str, ...] = ()
+
+
+class SnapshotCollector:
+    def __init__(
+        self,
+        clients: AwsClients,
+        *,
+        now: Callable[[], datetime] = utcnow,
+        calendar: Callable[[], CalendarLookup] = calendar_lookup,
+        kube_overrides: Mapping[str, KubeEndpointOverride] | None = None,
+        extra_parts: Sequence[PartCollector] = (),
+    ) -> None:
+        self.clients = clients
+        self.now = now
+        self.kube_overrides: Mapping[str, KubeEndpointOverride] = kube_overrides or {}
+        self._calendar_factory = calendar
+        self._lock = threading.Lock()
+        self._parts: dict[str, PartCollector] = {}
+        for part in (
+            PartCollector("network", self._network),
+            PartCollector("nodegroups", self._nodegroups),
+            PartCollector("instance_types", self._instance_types, requires=("nodegroups",)),
+            PartCollector("iam_oidc_providers", self._oidc_providers),
+            PartCollector("version_support", self._version_support),
+            PartCollector("access_entries", self._access_entries),
+            PartCollector("kubernetes", self._kubernetes),
+            *extra_parts,
+        ):
+            self.register(part)
+        self.start_scan()
+
+    def register(self, part: PartCollector) -> None:
+        """Add (or replace) the collector of a snapshot part; parts run in registration order."""
+        if part.name not in _SNAPSHOT_PARTS:
+            raise ValueError(f"{part.name!r} is not a ClusterSnapshot part: {sorted(_SNAPSHOT_PARTS)}")
+        self._parts[part.name] = part
+
+    def unregister(self, name: str) -> None:
+        """Stop collecting a part (e.g. "kubernetes" where the API is unreachable): it becomes a gap."""
+        self._parts.pop(name, None)
+
+    @property
+    def parts(self) -> frozenset[str]:
+        """The parts this collector can fetch ("cluster" included)."""
+        return frozenset({CLUSTER_PART, *self._parts})
+
+    def start_scan(self) -> None:
+        """Start a new scan: forget every cached response."""
+        with self._lock:
+            self._clusters: dict[tuple[str, str], Mapping[str, Any]] = {}
+            self._networks = VpcNetworkCache()
+            self._oidc: frozenset[str] | Exception | None = None
+            self._versions: dict[str, dict[tuple[int, int], VersionSupport] | Exception] = {}
+            self._calendar: CalendarLookup | Exception | None = None
+
+    def list_clusters(self, region: str) -> list[str]:
+        return list_clusters(self.clients.eks(region))
+
+    def cluster_vpc(self, region: str, cluster_name: str) -> str | None:
+        """The cluster's VPC id; None when the cluster no longer exists."""
+        try:
+            raw = self._describe(region, cluster_name)
+        except ClusterNotFound:
+            return None
+        return (raw.get("resourcesVpcConfig") or {}).get("vpcId") or None
+
+    def collect(self, region: str, cluster_name: str, parts: frozenset[str] | None = None) -> ClusterSnapshot:
+        """The snapshot with "cluster" and the requested parts (every registered part when None).
+
+        Raises ClusterNotFound (the cluster does not exist) or ClusterUnavailable (DescribeCluster
+        failed otherwise). A part that fails is None with its reason in `gaps`; the others are intact.
+        """
+        collected_at = self.now()
+        raw = self._describe(region, cluster_name)
+        cluster = normalize_cluster(raw)
+        values: dict[str, object] = {}
+        gaps: dict[str, str] = {}
+        for name in self._plan(parts):
+            self._collect_part(name, region, cluster_name, cluster, raw, values, gaps)
+        arn = str(raw.get("arn") or "")
+        return ClusterSnapshot(
+            account=_account_of(arn),
+            region=region,
+            name=cluster_name,
+            arn=arn,
+            collected_at=collected_at,
+            cluster=cluster,
+            gaps=gaps,
+            **values,
+        )
+
+    def _collect_part(
+        self,
+        name: str,
+        region: str,
+        cluster_name: str,
+        cluster: ClusterInfo,
+        raw: Mapping[str, Any],
+        values: dict[str, object],
+        gaps: dict[str, str],
+    ) -> None:
+        part = self._parts.get(name)
+        if part is None:
+            gaps[name] = "no collector for this part is configured"
+            return
+        missing = [dep for dep in part.requires if dep != CLUSTER_PART and values.get(dep) is None]
+        if missing:
+            gaps[name] = "; ".join(f"needs {dep}: {gaps.get(dep, 'not collected')}" for dep in missing)
+            return
+        context = PartContext(self.clients, region, cluster_name, cluster, raw, dict(values))
+        try:
+            value = part.collect(context)
+        except PartUnavailable as exc:
+            gaps[name] = exc.reason
+        except ClientError as exc:
+            gaps[name] = describe_error(exc, action_for(exc.operation_name, name))
+        except BotoCoreError as exc:
+            gaps[name] = describe_error(exc)
+        else:
+            if isinstance(value, PartResult):
+                gaps.update(value.gaps)
+                value = value.value
+            if value is None:
+                gaps.setdefault(name, "collector returned nothing")
+            else:
+                values[name] = value
+        if name in gaps:
+            logger.warning("%s/%s: %s not collected: %s", region, cluster_name, name, gaps[name])
+
+    def _plan(self, parts: frozenset[str] | None) -> list[str]:
+        """Requested parts plus their dependencies, in registration order; unregistered parts last."""
+        wanted = set(self._parts) if parts is None else set(parts) - {CLUSTER_PART}
+        unknown = wanted - _SNAPSHOT_PARTS
+        if unknown:
+            raise ValueError(f"not ClusterSnapshot parts: {sorted(unknown)}")
+        pending = list(wanted)
+        while pending:
+            part = self._parts.get(pending.pop())
+            for dep in part.requires if part else ():
+                if dep != CLUSTER_PART and dep not in wanted:
+                    wanted.add(dep)
+                    pending.append(dep)
+        ordered = [name for name in self._parts if name in wanted]
+        return ordered + sorted(wanted - set(ordered))
+
+    def _describe(self, region: str, cluster_name: str) -> Mapping[str, Any]:
+        key = (region, cluster_name)
+        with self._lock:
+            cached = self._clusters.get(key)
+        if cached is not None:
+            return cached
+        try:
+            raw = describe_cluster(self.clients.eks(region), region, cluster_name)
+        except ClientError as exc:
+            reason = describe_error(exc, action_for(exc.operation_name, CLUSTER_PART))
+            raise ClusterUnavailable(region, cluster_name, reason) from exc
+        except BotoCoreError as exc:
+            raise ClusterUnavailable(region, cluster_name, describe_error(exc)) from exc
+        with self._lock:
+            self._clusters[key] = raw
+        return raw
+
+    # The built-in parts.
+
+    def _network(self, context: PartContext) -> VpcNetwork:
+        vpc_id = context.cluster.vpc_id
+        if not vpc_id:
+            raise PartUnavailable("DescribeCluster returned no resourcesVpcConfig.vpcId")
+        return self._networks.get(self.clients.ec2(context.region), context.region, vpc_id)
+
+    def _nodegroups(self, context: PartContext) -> tuple[NodeGroup, ...]:
+        region = context.region
+        return collect_nodegroups(
+            self.clients.eks(region),
+            self.clients.autoscaling(region),
+            self.clients.ec2(region),
+            context.cluster_name,
+        )
+
+    def _instance_types(self, context: PartContext) -> PartResult:
+        from eks_auditor.collect.instance_types import describe_instance_types
+
+        groups: tuple[NodeGroup, ...] = context.collected["nodegroups"]  # type: ignore[assignment]
+        wanted = sorted({t for group in groups for t in group.instance_types})
+        found: Mapping[str, InstanceTypeInfo] = (
+            describe_instance_types(self.clients.ec2(context.region), context.region, wanted)
+            if wanted
+            else {}
+        )
+        unknown = [t for t in wanted if t not in found]
+        gaps = {"instance_types.unknown": f"EC2 does not describe {', '.join(unknown)}"} if unknown else {}
+        return PartResult(dict(found), gaps)
+
+    def _oidc_providers(self, context: PartContext) -> frozenset[str]:
+        with self._lock:
+            if self._oidc is None:
+                try:
+                    self._oidc = list_oidc_providers(self.clients.iam())
+                except (ClientError, BotoCoreError) as exc:
+                    self._oidc = exc
+            found = self._oidc
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def _version_support(self, context: PartContext) -> VersionSupport:
+        version = context.cluster.parsed_version
+        if version is None:
+            raise PartUnavailable(f"DescribeCluster returned no usable version: {context.cluster.version!r}")
+        table = self._version_table(context.region)
+        if not isinstance(table, Exception) and version.as_tuple() in table:
+            return table[version.as_tuple()]
+        if isinstance(table, ClientError):
+            api_reason = describe_error(table, action_for(table.operation_name, "version_support"))
+        elif isinstance(table, Exception):
+            api_reason = describe_error(table)
+        else:
+            api_reason = f"eks:DescribeClusterVersions does not list {version}"
+        lookup = self._calendar_lookup()
+        if isinstance(lookup, Exception):
+            raise PartUnavailable(f"{api_reason}; release calendar unavailable: {describe_error(lookup)}")
+        support = lookup(version)
+        if support is None:
+            raise PartUnavailable(f"{api_reason}; the release calendar has no row for {version}")
+        logger.info("version support for %s from the release calendar (%s)", version, api_reason)
+        return support
+
+    def _version_table(self, region: str) -> dict[tuple[int, int], VersionSupport] | Exception:
+        with self._lock:
+            if region not in self._versions:
+                try:
+                    self._versions[region] = describe_cluster_versions(self.clients.eks(region))
+                except (ClientError, BotoCoreError) as exc:
+                    # Not offered everywhere (moto: 404); a role may deny it: the calendar answers then.
+                    self._versions[region] = exc
+            return self._versions[region]
+
+    def _calendar_lookup(self) -> CalendarLookup | Exception:
+        with self._lock:
+            if self._calendar is None:
+                try:
+                    self._calendar = self._calendar_factory()
+                except Exception as exc:  # a missing or unreadable calendar is a gap, not a crash
+                    self._calendar = exc
+            return self._calendar
+
+    def _access_entries(self, context: PartContext) -> tuple[AccessEntry, ...]:
+        from eks_auditor.collect.access_entries import read_access_entries
+
+        return read_access_entries(self.clients.eks(context.region), context.cluster_name)
+
+    def _kubernetes(self, context: PartContext) -> PartResult:
+        from eks_auditor.collect.kubernetes import read_kubernetes
+
+        override = self.kube_overrides.get(context.cluster_name)
+        state, gaps = read_kubernetes(
+            context.cluster,
+            context.cluster_name,
+            self.clients.session,
+            endpoint_override=override.endpoint if override else None,
+            ca_file=override.ca_file if override else None,
+            region=context.region,
+        )
+        return PartResult(state, gaps)
+
+
+def _account_of(arn: str) -> str:
+    # arn:aws:eks:<region>:<account>:cluster/<name>: no STS call needed.
+    fields = arn.split(":")
+    return fields[4] if len(fields) > 5 else ""

@@ -1,0 +1,212 @@
+"""Node groups: managed (ListNodegroups + DescribeNodegroup) and self-managed (tagged ASGs), against moto.
+
+One moto account per module (moto's first calls per account are slow); one cluster per scenario.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from eks_auditor.collect.clients import AwsClients, CallCounter
+from eks_auditor.collect.cluster import normalize_self_managed_group
+from eks_auditor.collect.snapshot import SnapshotCollector
+from eks_auditor.model.snapshot import NodeGroup
+from fleet import Fleet, NodegroupIds, VpcIds
+from moto import mock_aws
+
+REGION = "us-east-1"
+NODEGROUPS = frozenset({"nodegroups"})
+
+
+@dataclass(frozen=True)
+class World:
+    vpc: VpcIds
+    spot_workers: NodegroupIds
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    with pytest.MonkeyPatch.context() as env, mock_aws():
+        env.delenv("AWS_PROFILE", raising=False)
+        fleet = Fleet(REGION)
+        vpc = fleet.create_vpc(nat="single")
+        subnets = vpc.private_subnet_ids
+        for cluster in ("managed", "selfmanaged", "other", "empty"):
+            fleet.create_cluster(cluster, subnets)
+        spot_workers = fleet.create_nodegroup(
+            "managed",
+            "spot-workers",
+            subnets,
+            instance_types=["m5.large", "m5a.large"],
+            capacity_type="SPOT",
+            min_size=1,
+            max_size=10,
+            desired_size=3,
+            ssh_key="ops",
+            source_security_groups=["sg-0bastion"],
+            labels={"role": "worker"},
+            tags={"team": "platform"},
+        )
+        fleet.create_nodegroup("managed", "plain", subnets)
+        fleet.create_nodegroup("managed", "lt", subnets, launch_template_instance_type="c5.xlarge")
+
+        fleet.create_self_managed_group(
+            "selfmanaged",
+            "sm-spot",
+            subnets,
+            instance_types=["r5.large", "r5a.large", "r4.large"],
+            spot=True,
+            min_size=0,
+            max_size=20,
+            desired_size=2,
+            tags={"k8s.io/cluster-autoscaler/enabled": "true"},
+        )
+        fleet.create_self_managed_group("selfmanaged", "sm-od", subnets, instance_types=["m5.large"])
+        fleet.create_self_managed_group(
+            "selfmanaged", "sm-lt", subnets, instance_types=["c5.large"], spot=True, launch="template"
+        )
+        fleet.create_self_managed_group(
+            "selfmanaged", "sm-lc", subnets, instance_types=["t3.large"], spot=True, launch="configuration"
+        )
+        fleet.create_self_managed_group(
+            "selfmanaged", "sm-lc-od", subnets, instance_types=["t3.xlarge"], launch="configuration"
+        )
+        fleet.create_self_managed_group("selfmanaged", "sm-shared", subnets, cluster_tag_value="shared")
+        # EKS tags its own ASG with kubernetes.io/cluster/<name> too; eks:nodegroup-name tells them apart.
+        fleet.create_nodegroup("selfmanaged", "mng", subnets, with_asg=True)
+        fleet.create_self_managed_group("other", "theirs", subnets)
+        yield World(vpc=vpc, spot_workers=spot_workers)
+
+
+def nodegroups(cluster: str, counter: CallCounter | None = None) -> dict[str, NodeGroup]:
+    clients = AwsClients(boto3.Session(region_name=REGION), counter=counter)
+    snapshot = SnapshotCollector(clients).collect(REGION, cluster, NODEGROUPS)
+    assert snapshot.gaps == {}
+    assert snapshot.nodegroups is not None
+    return {group.name: group for group in snapshot.nodegroups}
+
+
+def test_managed_nodegroup_fields(world: World) -> None:
+    ids = world.spot_workers
+    assert nodegroups("managed")["spot-workers"] == NodeGroup(
+        name="spot-workers",
+        kind="managed",
+        arn=ids.arn,
+        status="ACTIVE",
+        capacity_type="SPOT",
+        instance_types=("m5.large", "m5a.large"),
+        subnet_ids=world.vpc.private_subnet_ids,
+        min_size=1,
+        max_size=10,
+        desired_size=3,
+        ami_type="AL2_x86_64",
+        ssh_key="ops",
+        ssh_source_security_groups=("sg-0bastion",),
+        asg_names=(ids.asg_name,),
+        labels={"role": "worker"},
+        tags={"team": "platform"},
+    )
+
+
+def test_managed_nodegroup_without_remote_access_has_no_ssh_key(world: World) -> None:
+    group = nodegroups("managed")["plain"]
+    assert (group.ssh_key, group.ssh_source_security_groups, group.capacity_type) == (None, (), "ON_DEMAND")
+
+
+def test_managed_nodegroup_instance_type_from_its_launch_template(world: World) -> None:
+    counter = CallCounter()
+    groups = nodegroups("managed", counter)
+    assert groups["lt"].instance_types == ("c5.xlarge",)
+    # Only the group without instanceTypes needs its launch template.
+    assert counter.calls == {
+        "eks:DescribeCluster": 1,
+        "eks:ListNodegroups": 1,
+        "eks:DescribeNodegroup": 3,
+        "autoscaling:DescribeAutoScalingGroups": 1,
+        "ec2:DescribeLaunchTemplateVersions": 1,
+    }
+
+
+def test_self_managed_spot_asg_with_mixed_instances(world: World) -> None:
+    group = nodegroups("selfmanaged")["sm-spot"]
+    assert group.model_dump(exclude={"arn"}) == NodeGroup(
+        name="sm-spot",
+        kind="self-managed",
+        capacity_type="SPOT",
+        instance_types=("r5.large", "r5a.large", "r4.large"),
+        subnet_ids=world.vpc.private_subnet_ids,
+        min_size=0,
+        max_size=20,
+        desired_size=2,
+        asg_names=("sm-spot",),
+        tags={"kubernetes.io/cluster/selfmanaged": "owned", "k8s.io/cluster-autoscaler/enabled": "true"},
+    ).model_dump(exclude={"arn"})
+    assert group.arn is not None
+    assert group.arn.endswith(":autoScalingGroupName/sm-spot")
+
+
+def test_self_managed_kinds_capacity_and_types(world: World) -> None:
+    groups = nodegroups("selfmanaged")
+    assert {name: (g.kind, g.capacity_type, g.instance_types) for name, g in groups.items()} == {
+        "mng": ("managed", "ON_DEMAND", ("m5.large",)),
+        "sm-spot": ("self-managed", "SPOT", ("r5.large", "r5a.large", "r4.large")),
+        "sm-od": ("self-managed", "ON_DEMAND", ("m5.large",)),
+        "sm-lt": ("self-managed", "SPOT", ("c5.large",)),
+        "sm-lc": ("self-managed", "SPOT", ("t3.large",)),
+        "sm-lc-od": ("self-managed", "ON_DEMAND", ("t3.xlarge",)),
+        "sm-shared": ("self-managed", "ON_DEMAND", ("m5.large",)),
+    }
+
+
+def test_self_managed_calls_are_batched(world: World) -> None:
+    counter = CallCounter()
+    nodegroups("selfmanaged", counter)
+    assert counter.calls == {
+        "eks:DescribeCluster": 1,
+        "eks:ListNodegroups": 1,
+        "eks:DescribeNodegroup": 1,
+        # One filtered call, not a listing of every ASG in the region.
+        "autoscaling:DescribeAutoScalingGroups": 1,
+        # Only sm-lt names no instance type of its own; the mixed groups' overrides do.
+        "ec2:DescribeLaunchTemplateVersions": 1,
+        # sm-lc and sm-lc-od in one batched call.
+        "autoscaling:DescribeLaunchConfigurations": 1,
+    }
+
+
+def test_asgs_of_other_clusters_are_left_out(world: World) -> None:
+    assert sorted(nodegroups("other")) == ["theirs"]
+
+
+def test_cluster_without_node_groups_has_empty_tuple(world: World) -> None:
+    assert nodegroups("empty") == {}
+
+
+def test_attribute_based_overrides_record_no_instance_type() -> None:
+    # InstanceRequirements overrides name no type: record what is known (nothing), not a guess.
+    raw = {
+        "AutoScalingGroupName": "abs",
+        "MinSize": 0,
+        "MaxSize": 5,
+        "DesiredCapacity": 1,
+        "VPCZoneIdentifier": "subnet-1, subnet-2",
+        "MixedInstancesPolicy": {
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateId": "lt-1", "Version": "$Default"},
+                "Overrides": [
+                    {"InstanceRequirements": {"VCpuCount": {"Min": 2}, "MemoryMiB": {"Min": 4096}}}
+                ],
+            },
+            "InstancesDistribution": {"OnDemandBaseCapacity": 1, "OnDemandPercentageAboveBaseCapacity": 0},
+        },
+        "Tags": [{"Key": "kubernetes.io/cluster/prod", "Value": "owned"}],
+    }
+    group = normalize_self_managed_group(raw)
+    assert (group.instance_types, group.capacity_type, group.subnet_ids) == (
+        (),
+        "SPOT",
+        ("subnet-1", "subnet-2"),
+    )

@@ -333,3 +333,20 @@ def _spot_nodes(ec2: Any, fleet: Fleet) -> None:
             ],
         )
         fleet.instances[f"spot-{index}"] = reservation["Instances"][0]["InstanceId"]
+
+
+def sample_ids(fleet: Fleet) -> dict[str, str]:
+    """The ids the sample events in events/ use -> the embedded fleet's resources."""
+    return {
+        "demo-public": "prod-web",
+        "demo-private": "payments",
+        "demo-spot": "batch",
+        "demo-retired": "analytics",
+        "i-0123456789abcdef0": fleet.instances["spot-0"],
+        "vpc-0d1e2f3a4b5c6d7e8": fleet.vpcs["isolated"],
+        "subnet-0a1b2c3d4e5f60718": fleet.subnets["isolated-a"],
+        "subnet-0b2c3d4e5f6071829": fleet.subnets["isolated-b"],
+        "rtb-0c3d4e5f60718293a": fleet.route_tables["isolated-b"],
+        "vpce-0a11b22c33d44e55f": fleet.endpoints["ecr.dkr"],
+        "vpce-0f66e77d88c99b00a": fleet.endpoints["sts"],
+    }

@@ -107,7 +107,7 @@ def test_render_follows_the_chatbot_custom_notification_schema() -> None:
             "keywords": ["HIGH", "OPENED", ENDPOINT, "prod-a"],
         },
         "metadata": {
-            "threadId": f"prod-a/{ENDPOINT}",
+            "threadId": finding.id,
             "summary": TITLE,
             "eventType": "OPENED",
             "relatedResources": [finding.cluster_arn],  # the resource is the cluster itself: listed once

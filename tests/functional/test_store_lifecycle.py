@@ -11,7 +11,7 @@ import pytest
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, StateChange, Status
 from eks_auditor.store import FindingStore, change_id
-from eks_auditor.store.schema import cluster_pk, finding_sk
+from eks_auditor.suppressions import Suppression
 from moto import mock_aws
 from table import (
     ACCOUNT,
@@ -150,14 +150,15 @@ def test_full_lifecycle_keep_heartbeat_severity_resolve_reopen(store: FindingSto
     ]
 
 
-def test_unchanged_rescan_costs_one_query_and_one_write(store: FindingStore, client: Any) -> None:
+def test_unchanged_rescan_costs_two_queries_and_one_write(store: FindingStore, client: Any) -> None:
     findings = [make_finding(resource=f"subnet-{i}") for i in range(5)] + [make_finding(LOGGING, "cluster")]
     publish_all(store, store.apply_evaluation(make_evaluation(findings)))
     calls = CallCounter(client)
 
     assert store.apply_evaluation(make_evaluation(findings, at=later(2), source="scan-2")) == []
 
-    assert dict(calls.calls) == {"UpdateItem": 1, "Query": 1}
+    # Queries: the cluster's findings, and the suppressions.
+    assert dict(calls.calls) == {"UpdateItem": 1, "Query": 2}
 
 
 def test_changed_content_without_state_change_is_refreshed_quietly(store: FindingStore) -> None:
@@ -236,19 +237,19 @@ def test_audit_incomplete_resolves_when_its_check_runs_again_and_fails(store: Fi
     ]
 
 
-def test_suppressed_finding_stays_suppressed(store: FindingStore, client: Any) -> None:
+def test_suppressed_finding_stays_suppressed(store: FindingStore) -> None:
     finding = make_finding()
     publish_all(store, store.apply_evaluation(make_evaluation([finding])))
-    client.update_item(  # suppression rules come later; set the state the way they will
-        TableName=TABLE,
-        Key={"pk": {"S": cluster_pk(ACCOUNT, REGION, CLUSTER)}, "sk": {"S": finding_sk(finding.id)}},
-        UpdateExpression="SET #s = :s, status_severity = :ss",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": {"S": "SUPPRESSED"}, ":ss": {"S": "SUPPRESSED#HIGH"}},
+    store.put_suppression(
+        Suppression(
+            check_id=ENDPOINT, reason="accepted", author="alice", created_at=T0, expires_at=later(100)
+        )
     )
+    suppressed = store.apply_evaluation(make_evaluation([finding], at=later(1), source="scan-2"))
+    assert [(c.kind, c.finding.status) for c in suppressed] == [(ChangeKind.SUPPRESSED, Status.SUPPRESSED)]
+    publish_all(store, suppressed)
 
-    assert store.apply_evaluation(make_evaluation([finding], at=later(30), source="scan-2")) == []
-    assert store.apply_evaluation(make_evaluation([], at=later(31), source="scan-3")) == []
+    assert store.apply_evaluation(make_evaluation([finding], at=later(30), source="scan-3")) == []
 
     stored = store.get(finding.id)
     assert stored is not None

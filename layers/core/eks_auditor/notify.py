@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from eks_auditor.model.finding import ChangeKind, StateChange
+from eks_auditor.suppressions import alerts
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -39,6 +40,10 @@ def title(change: StateChange) -> str:
         text += ": no longer failing"
     elif change.kind is ChangeKind.REOPENED:
         text += ": failing again"
+    elif change.kind is ChangeKind.UNSUPPRESSED:
+        text += ": suppression ended, still failing"
+    elif change.kind is ChangeKind.SUPPRESSED:
+        text += ": risk accepted"
     return text
 
 
@@ -74,6 +79,13 @@ def _description(change: StateChange) -> str:
         head = (
             f"*Failing again:* {finding.title} (resolved before; first seen {finding.first_seen.isoformat()})"
         )
+    elif change.kind is ChangeKind.UNSUPPRESSED:
+        head = (
+            f"*Suppression ended:* {finding.title} ({change.reason or 'no suppression covers it'}). "
+            f"Still failing; first seen {finding.first_seen.isoformat()}."
+        )
+    elif change.kind is ChangeKind.SUPPRESSED:
+        head = f"*Suppressed:* {finding.title} ({change.reason or 'an active suppression covers it'})"
     else:
         head = f"*{finding.title}*"
     text = finding.description
@@ -81,8 +93,9 @@ def _description(change: StateChange) -> str:
         text = text[: _DESCRIPTION_CHARS - 3] + "..."
     lines = [head, text, f"Resource: `{finding.resource}`"]
     evidence = _evidence_lines(dict(finding.evidence))
-    if evidence and change.kind is not ChangeKind.RESOLVED:
-        lines += ["Evidence:", *evidence]
+    if evidence:
+        # A resolved finding keeps the evidence of its last failing evaluation: what was wrong.
+        lines += ["Was failing with:" if change.kind is ChangeKind.RESOLVED else "Evidence:", *evidence]
     lines.append(f"Finding `{finding.id}` · source `{finding.source}`")
     return "\n".join(lines)
 
@@ -133,7 +146,8 @@ def render(change: StateChange, *, with_evidence: bool = True) -> dict[str, Any]
             "keywords": [finding.severity.value, change.kind.value, finding.check_id, finding.cluster],
         },
         "metadata": {
-            "threadId": f"{finding.cluster}/{finding.check_id}",
+            # One thread per finding: its opening, changes and resolution read as one conversation.
+            "threadId": finding.id,
             "summary": headline,
             "eventType": change.kind.value,
             "relatedResources": related,
@@ -197,8 +211,14 @@ class Notifier:
     def render(self, change: StateChange) -> dict[str, Any]:
         return render(change)
 
-    def publish(self, change: StateChange) -> str:
-        """Publish one change; returns the SNS message id."""
+    def publish(self, change: StateChange) -> str | None:
+        """Publish one change; returns the SNS message id, or None for a change that sends no alert.
+
+        Suppressing a finding, and resolving a suppressed one, are recorded but not alerted on
+        (eks_auditor.suppressions.alerts): an accepted risk stays quiet until its suppression ends.
+        """
+        if not alerts(change):
+            return None
         response = self.client.publish(
             TopicArn=self.topic_arn,
             Message=encode(change),

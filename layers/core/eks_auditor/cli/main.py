@@ -18,6 +18,9 @@ _COMMANDS: tuple[str, ...] = (
     "eks_auditor.cli.scan",
     "eks_auditor.cli.replay",
     "eks_auditor.cli.findings",
+    "eks_auditor.cli.suppress",
+    "eks_auditor.cli.report",
+    "eks_auditor.cli.openapi",
     "eks_auditor.cli.max_pods",
 )
 

@@ -65,3 +65,25 @@ def findings_table(findings: Sequence[Finding]) -> str:
 
 def _short(text: str, limit: int = 48) -> str:
     return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
+def finding_list_table(findings: Sequence[Finding]) -> str:
+    """Query results in their order (newest change first), with the id `findings show` takes."""
+    if not findings:
+        return "(no findings)"
+    rows = [
+        (
+            f.id,
+            f.severity.value,
+            f.status.value,
+            f.cluster,
+            f.check_id,
+            _short(f.resource, 40),
+            f.first_seen.strftime("%Y-%m-%d %H:%M"),
+            f.last_seen.strftime("%Y-%m-%d %H:%M"),
+        )
+        for f in findings
+    ]
+    return table(
+        rows, ("ID", "SEVERITY", "STATUS", "CLUSTER", "CHECK", "RESOURCE", "FIRST SEEN", "LAST SEEN")
+    )

@@ -6,12 +6,13 @@ Write protocol of apply_evaluation, for one cluster:
     evaluation of one of these checks got there first: nothing is written and [] is returned. The guard runs
     BEFORE the read: an older evaluation that passed its guard earlier either wrote before our (strongly
     consistent) read, so we see it, or writes after our guard, and then its writes fail (step 3).
- 2. One paginated Query reads the AUDIT item and every finding of the cluster (not the history).
+ 2. One paginated Query reads the AUDIT item and every finding of the cluster (not the history), and one
+    Query the suppressions (their fixed partition, see suppression_records): the lifecycle decides SUPPRESSED.
  3. Each state change is one TransactWriteItems: a ConditionCheck that the AUDIT item still names this
     evaluation for the finding's check (not superseded, not deleted since), the finding Update (condition:
     new, or stored evaluated_at older) with the change as `pending#<change id>`, and the history Put.
     Quiet refreshes (heartbeat) are one conditional UpdateItem and no change.
-An unchanged re-scan costs 1 UpdateItem + 1 Query.
+An unchanged re-scan costs 1 UpdateItem + 2 Query.
 
 Outbox: a change stays `pending#<change id>` on its finding until mark_notified removes it. apply_evaluation
 returns the new changes followed by the cluster's earlier pending changes (see _outbox), so a handler that
@@ -56,10 +57,12 @@ from eks_auditor.store.schema import (
     registry_key,
     timestamp,
 )
+from eks_auditor.store.suppression_records import delete_suppression, load_suppressions, put_suppression
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from eks_auditor.suppressions import Suppression
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +171,9 @@ class FindingStore:
             return []
         items = self._read_cluster(pk)
         stored = {item["id"]["S"]: finding_from_item(item) for item in items}
-        writes = plan_evaluation(evaluation, stored, heartbeat=self.heartbeat)
+        writes = plan_evaluation(
+            evaluation, stored, heartbeat=self.heartbeat, suppressions=self.suppressions()
+        )
         changes = self._write_all(pk, writes, at)
         return changes + self._outbox(items, changes, evaluation)
 
@@ -348,6 +353,18 @@ class FindingStore:
     def query(self, q: FindingQuery) -> FindingPage:
         """One page of findings (Query on the table or a GSI, never Scan); see FindingQuery."""
         return run_query(self.client.query, self.table_name, q)
+
+    # --- suppressions (eks_auditor.suppressions; items in eks_auditor.store.suppression_records) -----
+
+    def put_suppression(self, suppression: Suppression) -> None:
+        put_suppression(self.client, self.table_name, suppression)
+
+    def suppressions(self) -> list[Suppression]:
+        """Every stored suppression, expired ones included (one Query on their fixed partition)."""
+        return load_suppressions(self.client, self.table_name)
+
+    def delete_suppression(self, suppression_id: str) -> bool:
+        return delete_suppression(self.client, self.table_name, suppression_id)
 
     # --- internals -------------------------------------------------------------------------------
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from eks_auditor.model.evaluation import Evaluation
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status, finding_id
 from eks_auditor.store.schema import AUDIT_INCOMPLETE, evidence_json, owner_check, timestamp
+from eks_auditor.suppressions import Suppression, match
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,41 @@ def _content_differs(old: Finding, new: Finding) -> bool:
     )
 
 
+def _unsuppressed_reason(suppressions: Sequence[Suppression], finding: Finding, at: datetime) -> str:
+    ended = [s for s in suppressions if not s.active(at) and s.matches(finding)]
+    if ended:
+        latest = max(ended, key=lambda s: (s.expires_at, s.id))
+        return f"expired: {latest.describe()}"
+    return "no suppression covers it any more (removed)"
+
+
+def _transition(
+    old: Finding, current: Finding, suppression: Suppression | None, suppressions: Sequence[Suppression]
+) -> tuple[ChangeKind, str | None] | None:
+    """The state change from a stored finding to a failing evaluation of it, if any."""
+    if suppression is not None:
+        return None if old.status is Status.SUPPRESSED else (ChangeKind.SUPPRESSED, suppression.describe())
+    if old.status is Status.SUPPRESSED:
+        return ChangeKind.UNSUPPRESSED, _unsuppressed_reason(suppressions, current, current.evaluated_at)
+    if old.status is Status.RESOLVED:
+        return ChangeKind.REOPENED, None
+    if old.severity is not current.severity:
+        return ChangeKind.SEVERITY_CHANGED, None
+    return None
+
+
 def plan_evaluation(
-    evaluation: Evaluation, stored: Mapping[str, Finding], *, heartbeat: timedelta
+    evaluation: Evaluation,
+    stored: Mapping[str, Finding],
+    *,
+    heartbeat: timedelta,
+    suppressions: Sequence[Suppression] = (),
 ) -> list[Write]:
-    """The writes that bring the stored findings of one cluster in line with `evaluation`."""
+    """The writes that bring the stored findings of one cluster in line with `evaluation`.
+
+    A failing finding that an active suppression covers is SUPPRESSED (still evaluated, still resolved
+    when it passes); when no suppression covers it any more it turns OPEN again (UNSUPPRESSED).
+    """
     at = evaluation.evaluated_at
     claimed = set(evaluation.checks_run)
 
@@ -75,9 +107,10 @@ def plan_evaluation(
         old = stored.get(reported.id)
         if old is not None and old.evaluated_at > at:
             continue  # a newer evaluation already wrote it; the conditional write would fail anyway
+        suppression = match(suppressions, reported, at)
         current = reported.model_copy(
             update={
-                "status": Status.OPEN,
+                "status": Status.SUPPRESSED if suppression is not None else Status.OPEN,
                 "last_seen": at,
                 "evaluated_at": at,
                 "source": evaluation.source,
@@ -86,14 +119,22 @@ def plan_evaluation(
         )
         owner = guarded(reported)
         if old is None:
-            writes.append(Write(current, state_change(ChangeKind.OPENED, current, None, at), owner))
+            if suppression is not None:
+                change = state_change(ChangeKind.SUPPRESSED, current, None, at, suppression.describe())
+            else:
+                change = state_change(ChangeKind.OPENED, current, None, at)
+            writes.append(Write(current, change, owner))
             continue
         current = current.model_copy(update={"first_seen": old.first_seen})
-        if old.status is Status.RESOLVED:
-            writes.append(Write(current, state_change(ChangeKind.REOPENED, current, old, at), owner))
-        elif old.status is Status.OPEN and old.severity is not current.severity:
-            writes.append(Write(current, state_change(ChangeKind.SEVERITY_CHANGED, current, old, at), owner))
-        elif at - old.last_seen >= heartbeat or _content_differs(old, current):
+        transition = _transition(old, current, suppression, suppressions)
+        if transition is not None:
+            kind, reason = transition
+            writes.append(Write(current, state_change(kind, current, old, at, reason), owner))
+        elif (
+            at - old.last_seen >= heartbeat
+            or old.severity is not current.severity
+            or _content_differs(old, current)
+        ):
             # Unchanged state (a suppressed finding stays suppressed): no change, only a quiet refresh.
             quiet = current.model_copy(
                 update={"status": old.status, "source": old.source, "resolved_at": old.resolved_at}
@@ -107,7 +148,8 @@ def plan_evaluation(
         passed.add(finding_id(*scope, AUDIT_INCOMPLETE, f"{check}:{resource}"))
     ran = set(evaluation.checks_run) - set(evaluation.errored_checks)
     for old in sorted(stored.values(), key=lambda finding: finding.id):
-        if old.status is not Status.OPEN or old.id in failing_ids or old.evaluated_at > at:
+        # A suppressed finding that passes resolves too (silently: see eks_auditor.suppressions.alerts).
+        if old.status is Status.RESOLVED or old.id in failing_ids or old.evaluated_at > at:
             continue
         owner = guarded(old)
         # Transient findings (spot notices) are born from events and end by TTL, not by an evaluation.

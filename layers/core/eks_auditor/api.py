@@ -1,0 +1,336 @@
+"""The findings HTTP API (API Gateway HTTP API, payload v2, IAM authorization), served by Powertools.
+
+Routes: GET /findings, GET /findings/{finding_id}, GET /clusters/{cluster}/findings. Every query is a
+DynamoDB Query through FindingStore (never a Scan). Parameters are validated from their annotations; a
+malformed one gets 400 with the parameter named. The OpenAPI document is generated from this module
+(`openapi_document()`, `eks-auditor openapi`) and committed as docs/openapi.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from eks_auditor.model.check import Severity
+from eks_auditor.model.finding import Finding, Status
+from eks_auditor.store.query import FindingPage, FindingQuery, InvalidToken
+from eks_auditor.suppressions import Suppression, match
+
+if TYPE_CHECKING:
+    from eks_auditor.store import FindingStore, HistoryEntry
+
+API_TITLE = "eks-auditor findings API"
+API_VERSION = "1.0.0"
+
+app = APIGatewayHttpResolver(enable_validation=True)
+
+StatusFilter = Literal["OPEN", "RESOLVED", "SUPPRESSED", "ALL"]
+_ACCOUNT_PATTERN = r"^\d{12}$"
+_REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
+_CLUSTER_PATTERN = r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$"  # EKS cluster names
+_CHECK_PATTERN = r"^[a-z0-9_]{1,64}$"
+_FINDING_ID_PATTERN = r"^[0-9a-f]{32}$"
+
+
+class ParameterError(BaseModel):
+    location: str = Field(description="query or path")
+    parameter: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    statusCode: int
+    message: str
+    errors: list[ParameterError] = Field(default_factory=list)
+
+
+class HistoryItem(BaseModel):
+    """One state change of a finding and the evaluation (event id or scan id) that made it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    previous_status: Status | None
+    new_status: Status
+    previous_severity: Severity | None
+    new_severity: Severity
+    source: str
+    changed_at: datetime
+    reason: str | None = Field(default=None, description="why, when the kind alone does not say")
+
+
+class FindingDetail(BaseModel):
+    finding: Finding
+    history: list[HistoryItem]
+    suppression: Suppression | None = Field(
+        default=None, description="the active suppression that covers the finding, if any"
+    )
+
+
+_ERROR_CONTENT: dict[str, Any] = {content_types.APPLICATION_JSON: {"model": ErrorBody}}
+_BAD_REQUEST: OpenAPIResponse = {
+    "description": "a malformed parameter or next_token",
+    "content": _ERROR_CONTENT,
+}
+
+# --- the store (built on first use from FINDINGS_TABLE; tests and the demo may set their own) ------------
+
+_store: FindingStore | None = None
+
+
+def use_store(store: FindingStore | None) -> None:
+    """Serve from this store (None: build one from FINDINGS_TABLE on next use)."""
+    global _store
+    _store = store
+
+
+def store() -> FindingStore:
+    global _store
+    if _store is None:
+        from eks_auditor.store import FindingStore
+
+        table = os.environ.get("FINDINGS_TABLE", "")
+        if not table:
+            raise RuntimeError("FINDINGS_TABLE is not set")
+        _store = FindingStore(table)
+    return _store
+
+
+# --- errors --------------------------------------------------------------------------------------------
+
+
+@app.exception_handler(RequestValidationError)
+def _malformed(exc: RequestValidationError) -> Response[str]:
+    """400 naming each bad parameter (Powertools' default is 422 without the reason)."""
+    errors = []
+    for error in exc.errors():
+        location = str(error["loc"][0]) if error["loc"] else "request"
+        parameter = ".".join(str(part) for part in error["loc"][1:]) or location
+        errors.append(ParameterError(location=location, parameter=parameter, message=str(error["msg"])))
+    message = "; ".join(f"{e.location} parameter '{e.parameter}': {e.message}" for e in errors)
+    body = ErrorBody(statusCode=400, message=message or "malformed request", errors=errors)
+    return Response(status_code=400, content_type=content_types.APPLICATION_JSON, body=body.model_dump_json())
+
+
+# --- routes --------------------------------------------------------------------------------------------
+
+
+def _default_scope(account: str | None, region: str | None) -> tuple[str, str]:
+    """A cluster is keyed by account and region; default to the API's own account and region."""
+    account = account or app.current_event.request_context.account_id
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
+    return account, region
+
+
+def _page(q: FindingQuery) -> FindingPage:
+    try:
+        return store().query(q)
+    except InvalidToken as exc:
+        raise BadRequestError(f"query parameter 'next_token': {exc}") from exc
+
+
+def _query(
+    *,
+    status: StatusFilter,
+    severity: Severity | None,
+    cluster: str | None,
+    account: str | None,
+    region: str | None,
+    check_id: str | None,
+    since: datetime | None,
+    limit: int,
+    next_token: str | None,
+) -> FindingQuery:
+    if cluster is not None:
+        account, region = _default_scope(account, region)
+    return FindingQuery(
+        status=None if status == "ALL" else Status(status),
+        min_severity=severity,
+        cluster=cluster,
+        account=account,
+        region=region,
+        check_id=check_id,
+        since=since,
+        limit=limit,
+        next_token=next_token,
+    )
+
+
+StatusParam = Annotated[StatusFilter, Query(description="finding status; ALL for every status")]
+SeverityParam = Annotated[Severity | None, Query(description="minimum severity (HIGH: HIGH and CRITICAL)")]
+AccountParam = Annotated[str | None, Query(pattern=_ACCOUNT_PATTERN, description="AWS account id")]
+RegionParam = Annotated[str | None, Query(pattern=_REGION_PATTERN, description="AWS region, e.g. eu-west-1")]
+CheckParam = Annotated[
+    str | None, Query(pattern=_CHECK_PATTERN, description="check id, e.g. nodes_public_subnet")
+]
+SinceParam = Annotated[
+    datetime | None, Query(description="only findings whose state changed at or after this ISO 8601 time")
+]
+LimitParam = Annotated[int, Query(ge=1, le=1000, description="page size")]
+TokenParam = Annotated[
+    str | None, Query(max_length=4096, description="the next_token of the previous page, same filters")
+]
+
+
+@app.get(
+    "/findings",
+    summary="List findings",
+    description=(
+        "Findings newest change first, filtered by status, minimum severity, cluster, account, region, check "
+        "id and change time. A cluster filter uses the account and region given, else the API's own."
+    ),
+    operation_id="listFindings",
+    tags=["findings"],
+    responses={200: {"description": "one page of findings"}, 400: _BAD_REQUEST},
+)
+def list_findings(
+    status: StatusParam = "OPEN",
+    severity: SeverityParam = None,
+    cluster: Annotated[str | None, Query(pattern=_CLUSTER_PATTERN, description="EKS cluster name")] = None,
+    account: AccountParam = None,
+    region: RegionParam = None,
+    check_id: CheckParam = None,
+    since: SinceParam = None,
+    limit: LimitParam = 50,
+    next_token: TokenParam = None,
+) -> FindingPage:
+    q = _query(
+        status=status,
+        severity=severity,
+        cluster=cluster,
+        account=account,
+        region=region,
+        check_id=check_id,
+        since=since,
+        limit=limit,
+        next_token=next_token,
+    )
+    return _page(q)
+
+
+@app.get(
+    "/clusters/<cluster>/findings",
+    summary="List one cluster's findings",
+    description="The cluster is keyed by account and region: they default to the API's own.",
+    operation_id="listClusterFindings",
+    tags=["findings"],
+    responses={200: {"description": "one page of the cluster's findings"}, 400: _BAD_REQUEST},
+)
+def list_cluster_findings(
+    cluster: Annotated[str, Path(pattern=_CLUSTER_PATTERN, description="EKS cluster name")],
+    status: StatusParam = "OPEN",
+    severity: SeverityParam = None,
+    account: AccountParam = None,
+    region: RegionParam = None,
+    check_id: CheckParam = None,
+    since: SinceParam = None,
+    limit: LimitParam = 50,
+    next_token: TokenParam = None,
+) -> FindingPage:
+    q = _query(
+        status=status,
+        severity=severity,
+        cluster=cluster,
+        account=account,
+        region=region,
+        check_id=check_id,
+        since=since,
+        limit=limit,
+        next_token=next_token,
+    )
+    return _page(q)
+
+
+def _history_item(entry: HistoryEntry) -> HistoryItem:
+    return HistoryItem(
+        kind=entry.kind.value,
+        previous_status=entry.previous_status,
+        new_status=entry.new_status,
+        previous_severity=entry.previous_severity,
+        new_severity=entry.new_severity,
+        source=entry.source,
+        changed_at=entry.changed_at,
+        reason=entry.reason,
+    )
+
+
+def finding_detail(findings: FindingStore, finding_id: str, at: datetime) -> FindingDetail | None:
+    """A finding, its history and the suppression that covers it (shared with `findings show`)."""
+    finding = findings.get(finding_id)
+    if finding is None:
+        return None
+    history = [_history_item(entry) for entry in findings.history(finding_id)]
+    suppression = match(findings.suppressions(), finding, at)
+    return FindingDetail(finding=finding, history=history, suppression=suppression)
+
+
+@app.get(
+    "/findings/<finding_id>",
+    summary="Get one finding with its history",
+    operation_id="getFinding",
+    tags=["findings"],
+    responses={
+        200: {"description": "the finding, its state changes oldest first, and its suppression"},
+        400: _BAD_REQUEST,
+        404: {"description": "no finding with this id", "content": _ERROR_CONTENT},
+    },
+)
+def get_finding(
+    finding_id: Annotated[str, Path(pattern=_FINDING_ID_PATTERN, description="the 32-hex-digit finding id")],
+) -> FindingDetail:
+    from eks_auditor.audit import utcnow
+
+    detail = finding_detail(store(), finding_id, utcnow())
+    if detail is None:
+        raise NotFoundError(f"finding {finding_id} not found")
+    return detail
+
+
+# --- the OpenAPI document ------------------------------------------------------------------------------
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of this API, as committed in docs/openapi.json."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
+    sigv4 = APIKey.model_validate(
+        {
+            "type": "apiKey",
+            "in": APIKeyIn.header,
+            "name": "Authorization",
+            "description": "AWS Signature Version 4: the API uses API Gateway IAM authorization",
+            "x-amazon-apigateway-authtype": "awsSigv4",
+        }
+    )
+    schema = app.get_openapi_schema(
+        title=API_TITLE,
+        version=API_VERSION,
+        description=(
+            "Query eks-auditor findings: what is open, how bad, where, since when, and who accepted a risk. "
+            "Callers sign requests with SigV4 and need execute-api:Invoke on the API."
+        ),
+        security_schemes={"sigv4": sigv4},
+        security=[{"sigv4": []}],
+    )
+    document: dict[str, Any] = json.loads(schema.model_dump_json(by_alias=True, exclude_none=True))
+    # Malformed parameters get 400 (see _malformed), never Powertools' default 422.
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            operation.get("responses", {}).pop("422", None)
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ResponseValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return document
+
+
+def openapi_json() -> str:
+    return json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n"

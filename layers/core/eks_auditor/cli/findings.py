@@ -1,0 +1,213 @@
+"""`eks-auditor findings`: query the findings table (Query on the table or an index, never Scan).
+
+`eks-auditor findings show ID`: one finding with its history and the suppression that covers it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TextIO
+
+from eks_auditor.cli.output import finding_list_table, to_csv, to_json
+from eks_auditor.model.check import Severity
+from eks_auditor.model.finding import Status
+
+if TYPE_CHECKING:
+    from eks_auditor.api import FindingDetail
+    from eks_auditor.store import FindingStore
+
+STATUS_CHOICES = (*(status.value for status in Status), "ALL")
+
+
+def table_name(args: argparse.Namespace) -> str:
+    """--table, else FINDINGS_TABLE; exits with a message when neither is set."""
+    name: str = getattr(args, "table", None) or os.environ.get("FINDINGS_TABLE", "")
+    if not name:
+        raise SystemExit("no findings table: pass --table TABLE or set FINDINGS_TABLE")
+    return name
+
+
+def open_store(args: argparse.Namespace) -> FindingStore:
+    import boto3
+    from botocore.config import Config
+
+    from eks_auditor.store import FindingStore
+
+    client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
+    return FindingStore(table_name(args), client=client)
+
+
+def _iso_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _severity(text: str) -> Severity:
+    try:
+        return Severity(text.upper())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"unknown severity {text!r} (one of {', '.join(s.value for s in Severity)})"
+        ) from exc
+
+
+def add_table_argument(parser: argparse.ArgumentParser, *, default: Any = None) -> None:
+    parser.add_argument("--table", default=default, help="findings table (default: $FINDINGS_TABLE)")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "findings",
+        help="query stored findings (filters map to DynamoDB Queries, never a Scan)",
+        description=(
+            "List findings, newest state change first. A --cluster filter needs the account and region "
+            "(they are part of the cluster's key): they default to the caller's account and the AWS region."
+        ),
+    )
+    parser.add_argument("--status", type=str.upper, choices=STATUS_CHOICES, default="OPEN")
+    parser.add_argument("--severity", type=_severity, metavar="MIN", help="minimum severity, e.g. HIGH")
+    parser.add_argument("--cluster", help="cluster name")
+    parser.add_argument("--account", help="AWS account id")
+    parser.add_argument("--region", help="AWS region of the findings (and default for --cluster)")
+    parser.add_argument("--check", dest="check_id", metavar="CHECK", help="check id")
+    parser.add_argument("--since", type=_iso_time, metavar="ISO", help="state changed at or after this time")
+    parser.add_argument("--limit", type=int, default=50, metavar="N", help="page size (1-1000, default 50)")
+    parser.add_argument("--next-token", metavar="T", help="continue from the token a previous page printed")
+    parser.add_argument("--output", choices=("table", "json", "csv"), default="table")
+    add_table_argument(parser)
+    parser.set_defaults(func=run)
+    commands = parser.add_subparsers(dest="findings_command", metavar="show")
+    show = commands.add_parser("show", help="one finding with its history")
+    show.add_argument("finding_id", metavar="ID")
+    show.add_argument("--output", choices=("table", "json"), default=argparse.SUPPRESS)
+    # SUPPRESS: a value given before `show` (findings --table T show ID) must not be reset by this default.
+    add_table_argument(show, default=argparse.SUPPRESS)
+    show.set_defaults(func=run_show)
+
+
+def _caller_account() -> str:
+    import boto3
+
+    return str(boto3.client("sts").get_caller_identity()["Account"])
+
+
+def _default_region() -> str:
+    import boto3
+
+    region = boto3.session.Session().region_name
+    if not region:
+        raise SystemExit("--cluster needs --region (or AWS_REGION): the region is part of the cluster's key")
+    return region
+
+
+def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    from pydantic import ValidationError
+
+    from eks_auditor.store import FindingQuery, InvalidToken
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    account, region = args.account, args.region
+    if args.cluster:
+        region = region or _default_region()
+        account = account or _caller_account()
+    try:
+        query = FindingQuery(
+            status=None if args.status == "ALL" else Status(args.status),
+            min_severity=args.severity,
+            cluster=args.cluster,
+            account=account,
+            region=region,
+            check_id=args.check_id,
+            since=args.since,
+            limit=args.limit,
+            next_token=args.next_token,
+        )
+    except ValidationError as exc:
+        print(f"invalid query: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=err)
+        return 2
+    try:
+        page = open_store(args).query(query)
+    except InvalidToken as exc:
+        print(f"--next-token: {exc}", file=err)
+        return 2
+    if args.output == "json":
+        print(to_json(page.items, fields=None), file=out)
+    elif args.output == "csv":
+        out.write(to_csv(page.items))
+    else:
+        print(finding_list_table(page.items), file=out)
+    if page.next_token:
+        print(f"more findings: --next-token {page.next_token}", file=err)
+    return 0
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def render_detail(detail: FindingDetail) -> str:
+    """The finding, its history and its suppression, for people."""
+    f = detail.finding
+    lines = [
+        f"Finding {f.id}  [{f.severity.value}] {f.status.value}",
+        f"  title        {f.title}",
+        f"  check        {f.check_id}",
+        f"  cluster      {f.cluster} ({f.account}/{f.region})  {f.cluster_arn}",
+        f"  resource     {f.resource}",
+        f"  first seen   {_when(f.first_seen)}",
+        f"  last seen    {_when(f.last_seen)}",
+        f"  resolved at  {_when(f.resolved_at)}",
+        f"  evaluated at {_when(f.evaluated_at)} by {f.source}",
+    ]
+    if detail.suppression is not None:
+        lines.append(f"  suppressed   {detail.suppression.describe()}")
+    lines += ["", "Description:", f"  {f.description}"]
+    if f.evidence:
+        evidence = json.dumps(f.evidence, indent=2, sort_keys=True, default=str)
+        lines += ["", "Evidence:", *(f"  {line}" for line in evidence.splitlines())]
+    lines += ["", "Remediation:", *(f"  {line}" for line in f.remediation.splitlines())]
+    if f.references:
+        lines += ["", "References:", *(f"  {reference}" for reference in f.references)]
+    lines += ["", "History (oldest first):"]
+    if not detail.history:
+        lines.append("  (none recorded)")
+    for entry in detail.history:
+        before = entry.previous_status.value if entry.previous_status else "-"
+        severity = entry.new_severity.value
+        if entry.previous_severity is not None and entry.previous_severity is not entry.new_severity:
+            severity = f"{entry.previous_severity.value} -> {severity}"
+        lines.append(
+            f"  {_when(entry.changed_at)}  {entry.kind:<16} {before} -> {entry.new_status.value:<10} "
+            f"{severity:<18} source {entry.source}"
+        )
+        if entry.reason:
+            lines.append(f"{'':22}{entry.reason}")
+    return "\n".join(lines)
+
+
+def run_show(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    from eks_auditor.api import finding_detail
+    from eks_auditor.audit import utcnow
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    detail = finding_detail(open_store(args), args.finding_id, utcnow())
+    if detail is None:
+        print(f"finding {args.finding_id} not found", file=err)
+        return 1
+    if getattr(args, "output", "table") == "json":
+        print(detail.model_dump_json(indent=2), file=out)
+    else:
+        print(render_detail(detail), file=out)
+    return 0

@@ -1,0 +1,63 @@
+"""`eks-auditor report --html FILE`: one self-contained HTML page of the open findings."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from eks_auditor.cli.findings import add_table_argument, open_store, table_name
+from eks_auditor.model.finding import Finding, Status
+
+if TYPE_CHECKING:
+    from eks_auditor.store import FindingStore
+
+_PAGE = 1000
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write a self-contained HTML report of open findings",
+        description=(
+            "Open findings by severity and cluster, a chart of them, each cluster's node-subnet IP headroom "
+            "where recorded, and the suppressed findings: one HTML file, no scripts, no network fetches."
+        ),
+    )
+    parser.add_argument("--html", required=True, metavar="FILE", help="where to write the page ('-': stdout)")
+    parser.add_argument("--title", default="eks-auditor report")
+    add_table_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def current_findings(store: FindingStore) -> list[Finding]:
+    """Every OPEN and SUPPRESSED finding, all pages (GSI Queries, never a Scan)."""
+    from eks_auditor.store import FindingQuery
+
+    findings: list[Finding] = []
+    for status in (Status.OPEN, Status.SUPPRESSED):
+        token: str | None = None
+        while True:
+            page = store.query(FindingQuery(status=status, limit=_PAGE, next_token=token))
+            findings.extend(page.items)
+            token = page.next_token
+            if token is None:
+                break
+    return findings
+
+
+def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    from eks_auditor.audit import utcnow
+    from eks_auditor.report import render_report
+
+    out = out or sys.stdout
+    findings = current_findings(open_store(args))
+    page = render_report(findings, generated_at=utcnow(), source=table_name(args), title=args.title)
+    if args.html == "-":
+        out.write(page)
+    else:
+        Path(args.html).write_text(page, encoding="utf-8")
+        opened = sum(1 for f in findings if f.status is Status.OPEN)
+        print(f"wrote {args.html}: {opened} open, {len(findings) - opened} suppressed finding(s)", file=out)
+    return 0

@@ -1,0 +1,78 @@
+"""Suppression items in the findings table: one fixed partition, read with one Query per evaluation.
+
+  SUPPRESSION / SUPPRESSION#<id>    the suppression as JSON in `data`
+
+The item carries no `id`, `check_id`, `status_severity` or `registry` attribute, so it stays out of every
+GSI (the finding queries decode whatever those indexes hold as findings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from eks_auditor.store.schema import TTL_ATTRIBUTE, epoch
+from eks_auditor.suppressions import Suppression
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+SUPPRESSION_PK = "SUPPRESSION"
+SUPPRESSION_PREFIX = "SUPPRESSION#"
+# Expired suppressions stay listable this long (who accepted which risk until when), then TTL removes them.
+RETENTION_AFTER_EXPIRY = timedelta(days=90)
+
+
+def suppression_key(suppression_id: str) -> dict[str, Any]:
+    return {"pk": {"S": SUPPRESSION_PK}, "sk": {"S": f"{SUPPRESSION_PREFIX}{suppression_id}"}}
+
+
+def suppression_item(suppression: Suppression) -> dict[str, Any]:
+    return {
+        **suppression_key(suppression.id),
+        "data": {"S": suppression.model_dump_json()},
+        TTL_ATTRIBUTE: {"N": str(epoch(suppression.expires_at + RETENTION_AFTER_EXPIRY))},
+    }
+
+
+def suppression_from_item(item: Mapping[str, Any]) -> Suppression:
+    return Suppression.model_validate_json(item["data"]["S"])
+
+
+def put_suppression(client: DynamoDBClient, table: str, suppression: Suppression) -> None:
+    """Store a new suppression; an existing id is an error (ids are random: a clash is a bug)."""
+    client.put_item(
+        TableName=table,
+        Item=suppression_item(suppression),
+        ConditionExpression="attribute_not_exists(pk)",
+    )
+
+
+def load_suppressions(client: DynamoDBClient, table: str) -> list[Suppression]:
+    """Every stored suppression, expired ones included (the matcher checks expiry), ordered by id."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+        "ExpressionAttributeValues": {":pk": {"S": SUPPRESSION_PK}, ":prefix": {"S": SUPPRESSION_PREFIX}},
+        # A suppression added a moment ago must count in the next evaluation.
+        "ConsistentRead": True,
+    }
+    suppressions: list[Suppression] = []
+    while True:
+        response = client.query(**request)
+        suppressions.extend(suppression_from_item(item) for item in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return suppressions
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def delete_suppression(client: DynamoDBClient, table: str, suppression_id: str) -> bool:
+    """Remove a suppression; False when there was none with this id."""
+    try:
+        client.delete_item(
+            TableName=table, Key=suppression_key(suppression_id), ConditionExpression="attribute_exists(pk)"
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return False
+    return True

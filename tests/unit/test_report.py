@@ -1,0 +1,196 @@
+"""The HTML report, parsed with html.parser: counts, chart, headroom, and no external fetches."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+from eks_auditor.model.check import Severity
+from eks_auditor.model.finding import Finding, Status, finding_id
+from eks_auditor.report import headroom, render_report
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+A = f"prod-a ({ACCOUNT}/{REGION})"
+B = f"prod-b ({ACCOUNT}/{REGION})"
+C = f"dev-c ({ACCOUNT}/{REGION})"
+
+
+def finding(
+    cluster: str,
+    check_id: str,
+    resource: str,
+    severity: Severity,
+    status: Status = Status.OPEN,
+    **fields: Any,
+) -> Finding:
+    base: dict[str, Any] = {
+        "id": finding_id(ACCOUNT, REGION, cluster, check_id, resource),
+        "check_id": check_id,
+        "severity": severity,
+        "status": status,
+        "account": ACCOUNT,
+        "region": REGION,
+        "cluster": cluster,
+        "cluster_arn": f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{cluster}",
+        "resource": resource,
+        "title": f"{check_id} on {resource}",
+        "description": "d",
+        "remediation": "r",
+        "references": ("https://docs.aws.amazon.com/eks/latest/userguide/",),
+        "first_seen": T0,
+        "last_seen": T0 + timedelta(hours=1),
+        "source": "scan-1",
+        "evaluated_at": T0 + timedelta(hours=1),
+    }
+    base.update(fields)
+    return Finding.model_validate(base)
+
+
+IP_EVIDENCE = {
+    "subnet_id": "subnet-0aaa",
+    "cidr": "10.0.1.0/26",
+    "availability_zone": "eu-west-1a",
+    "free_ips": 12,
+    "usable_ips": 59,
+    "percent_free": 20.3,
+    "ips_needed_at_max": 58,
+    "nodes_that_still_fit": 1,
+}
+
+
+def fleet() -> list[Finding]:
+    return [
+        finding(
+            "prod-a", "ip_capacity_exhaustion_risk", "subnet-0aaa", Severity.CRITICAL, evidence=IP_EVIDENCE
+        ),
+        finding("prod-a", "endpoint_nodes_blocked_by_cidrs", "arn-a", Severity.CRITICAL),
+        finding("prod-a", "endpoint_public_unrestricted", "arn-a", Severity.HIGH, title="<script>x</script>"),
+        finding("prod-b", "control_plane_logging_disabled", "arn-b", Severity.MEDIUM),
+        finding("prod-b", "ip_prefix_delegation_recommended", "ng-1", Severity.LOW),
+        finding("prod-b", "audit_incomplete", "x:y", Severity.INFO),
+        # Evidence without numbers (an older shape): the subnet still shows, the figures as unknown.
+        finding("prod-b", "ip_capacity_exhaustion_risk", "subnet-0bbb", Severity.HIGH, Status.SUPPRESSED),
+        finding("dev-c", "nodes_public_subnet", "ng-2", Severity.MEDIUM, Status.SUPPRESSED),
+        finding("prod-a", "secrets_encryption_disabled", "arn-a", Severity.MEDIUM, Status.RESOLVED),
+    ]
+
+
+class Page(HTMLParser):
+    """Collects the data-* cells, SVG bars, headroom rows and every tag and attribute seen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.cells: dict[tuple[str, str], int] = {}
+        self.bars: dict[str, int] = {}
+        self.rows: dict[str, list[str]] = {}
+        self.ids: dict[str, str] = {}
+        self._cell: tuple[str, str] | None = None
+        self._row: str | None = None
+        self._table: str | None = None
+        self._id: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if tag == "table":
+            self._table = a.get("id")
+        if tag == "td" and "data-cluster" in a:
+            self._cell = (str(a["data-cluster"]), str(a["data-severity"]))
+        if tag == "rect" and "data-severity" in a:
+            self.bars[str(a["data-severity"])] = int(str(a["data-count"]))
+        if tag == "tr" and ("data-finding" in a or "data-subnet" in a):
+            self._row = f"{self._table or 'headroom'}:{a.get('data-finding') or a.get('data-subnet')}"
+            self.rows[self._row] = []
+        if tag == "span" and a.get("id"):
+            self._id = a["id"]
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._cell = None
+        if tag == "tr":
+            self._row = None
+        if tag == "span":
+            self._id = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self.cells[self._cell] = int(data)
+        if self._row is not None and data.strip():
+            self.rows[self._row].append(data.strip())
+        if self._id is not None:
+            self.ids[self._id] = data
+
+
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+def test_counts_by_cluster_and_severity() -> None:
+    page = parse(render_report(fleet(), generated_at=T0, source="eks-auditor-findings"))
+    assert page.cells == {
+        (A, "CRITICAL"): 2, (A, "HIGH"): 1, (A, "MEDIUM"): 0, (A, "LOW"): 0, (A, "INFO"): 0, (A, "TOTAL"): 3,
+        (B, "CRITICAL"): 0, (B, "HIGH"): 0, (B, "MEDIUM"): 1, (B, "LOW"): 1, (B, "INFO"): 1, (B, "TOTAL"): 3,
+        ("ALL", "CRITICAL"): 2, ("ALL", "HIGH"): 1, ("ALL", "MEDIUM"): 1, ("ALL", "LOW"): 1,
+        ("ALL", "INFO"): 1, ("ALL", "TOTAL"): 6,
+    }  # fmt: skip
+    assert page.bars == {"CRITICAL": 2, "HIGH": 1, "MEDIUM": 1, "LOW": 1, "INFO": 1}
+    assert page.ids == {"open-total": "6", "suppressed-total": "2"}
+
+
+def test_open_and_suppressed_lists_exclude_resolved() -> None:
+    page = parse(render_report(fleet(), generated_at=T0))
+    open_rows = [key for key in page.rows if key.startswith("open-findings:")]
+    suppressed_rows = [key for key in page.rows if key.startswith("suppressed-findings:")]
+    assert len(open_rows) == 6
+    assert len(suppressed_rows) == 2
+    resolved = fleet()[-1]
+    assert not any(resolved.id in key for key in page.rows)
+    # Most severe first.
+    first = page.rows[open_rows[0]]
+    assert first[0] == "CRITICAL"
+
+
+def test_headroom_per_cluster_from_ip_findings() -> None:
+    html = render_report(fleet(), generated_at=T0)
+    page = parse(html)
+    assert page.rows["headroom:subnet-0aaa"] == [
+        "subnet-0aaa", "10.0.1.0/26", "eu-west-1a", "12", "59", "20.3%", "58", "1", "CRITICAL",
+        "2025-03-01 13:00 UTC",
+    ]  # fmt: skip
+    assert page.rows["headroom:subnet-0bbb"] == [
+        "subnet-0bbb", "—", "—", "—", "—", "—", "—", "—", "HIGH", "suppressed", "2025-03-01 13:00 UTC",
+    ]  # fmt: skip
+    # A cluster with findings but no IP-capacity finding says so.
+    section = html.split("Node subnet IP headroom")[1].split("<h2>")[0]
+    assert f'<h3>{C}</h3><p class="meta">No node subnet at risk recorded.</p>' in section
+    assert [row.subnet_id for row in headroom(fleet())] == ["subnet-0aaa", "subnet-0bbb"]
+
+
+def test_self_contained_and_escaped() -> None:
+    html = render_report(fleet(), generated_at=T0)
+    page = parse(html)
+    tags = {tag for tag, _ in page.tags}
+    assert not tags & {"script", "link", "img", "iframe", "object", "embed", "image", "use"}
+    for tag, attrs in page.tags:
+        assert "src" not in attrs, tag
+        assert not any(name.startswith("on") for name in attrs), tag
+        if "href" in attrs:
+            assert tag == "a", tag  # links to the AWS docs a reader may follow; nothing loads by itself
+    assert not re.search(r"url\(|@import", html)
+    assert "&lt;script&gt;x&lt;/script&gt;" in html
+    assert {"style", "svg"} <= tags
+
+
+def test_empty_table_still_renders() -> None:
+    page = parse(render_report([], generated_at=T0))
+    assert page.ids == {"open-total": "0", "suppressed-total": "0"}
+    assert page.cells[("ALL", "TOTAL")] == 0
+    assert page.bars == {"CRITICAL": 0, "HIGH": 0, "MEDIUM": 0, "LOW": 0, "INFO": 0}

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from api_events import http_api_event
+from eks_auditor.demo.api_events import http_api_event
 from eks_auditor import api
 from eks_auditor.demo.lambdas import LambdaContext, forget_handlers, load_handler
 from eks_auditor.model.check import Severity

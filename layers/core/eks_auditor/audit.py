@@ -23,6 +23,7 @@ from eks_auditor.model.snapshot import ClusterSnapshot
 
 if TYPE_CHECKING:
     from eks_auditor.notify import Notifier
+    from eks_auditor.securityhub import SecurityHubExporter
     from eks_auditor.store import FindingStore
 
 logger = logging.getLogger(__name__)
@@ -176,10 +177,12 @@ class Auditor:
         notifier: Notifier | None = None,
         metrics: MetricSink | None = None,
         clock: Callable[[], datetime] = utcnow,
+        security_hub: SecurityHubExporter | None = None,
     ) -> None:
         self.collector = collector
         self.store = store
         self.notifier = notifier
+        self.security_hub = security_hub
         self.metrics: MetricSink = metrics or NullSink()
         self.clock = clock
 
@@ -198,8 +201,9 @@ class Auditor:
         requested check is recorded as could-not-evaluate: never a pass, and the scan goes on.
         """
         checks = _known(check_ids)
+        parts = required_parts(checks)
         try:
-            snapshot = self.collector.collect(region, cluster, required_parts(checks))
+            snapshot = self.collector.collect(region, cluster, parts)
         except ClusterUnavailable as exc:
             if account is None:
                 raise
@@ -209,7 +213,8 @@ class Auditor:
                 name=cluster,
                 arn=f"arn:aws:eks:{region}:{account}:cluster/{cluster}",
                 collected_at=self.clock(),
-                gaps={"cluster": exc.reason},
+                # Every part is read from what DescribeCluster returns: each check gets its reason.
+                gaps=dict.fromkeys(parts, exc.reason),
             )
         evaluated_at = snapshot.collected_at
         outcomes = evaluate(snapshot, checks)
@@ -250,6 +255,9 @@ class Auditor:
                 continue
             self.notifier.publish(change)
             self.store.mark_notified(change)
+        if self.security_hub is not None and changes:
+            # Suppressed and resolved changes too: Security Hub mirrors workflow and record state.
+            self.security_hub.export(changes)
 
 
 def _known(check_ids: Iterable[str] | None) -> list[Check]:

@@ -28,13 +28,16 @@ _DESCRIPTION_CHARS = 3_000
 
 
 def title(change: StateChange) -> str:
-    """'[HIGH] OPENED endpoint_public_unrestricted on prod-a (123456789012/us-east-1)', plus what changed."""
+    """'[HIGH] OPENED <check> on <cluster> (<account>/<region>): <finding title>', or what changed."""
     finding = change.finding
     text = (
         f"[{finding.severity.value}] {change.kind.value} {finding.check_id} on {finding.cluster}"
         f" ({finding.account}/{finding.region})"
     )
-    if change.kind is ChangeKind.SEVERITY_CHANGED and change.previous_severity is not None:
+    if change.kind is ChangeKind.OPENED:
+        # The finding's own title says what broke (and, for a spot notice, the deadline).
+        text += f": {finding.title}"
+    elif change.kind is ChangeKind.SEVERITY_CHANGED and change.previous_severity is not None:
         text += f": {change.previous_severity.value} -> {finding.severity.value}"
     elif change.kind is ChangeKind.RESOLVED:
         text += ": no longer failing"

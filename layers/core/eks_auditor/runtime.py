@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from eks_auditor.collect.snapshot import SnapshotCollector
     from eks_auditor.dispatch import Dispatcher
     from eks_auditor.notify import Notifier
+    from eks_auditor.securityhub import SecurityHubExporter
     from eks_auditor.store import FindingStore
 
 
@@ -103,7 +104,21 @@ class Runtime:
         from eks_auditor.audit import Auditor
 
         store = self.store if self.settings.findings_table else None
-        return Auditor(self.collector, store=store, notifier=self.notifier, metrics=self.metrics)
+        return Auditor(
+            self.collector,
+            store=store,
+            notifier=self.notifier,
+            metrics=self.metrics,
+            security_hub=self.security_hub,
+        )
+
+    @cached_property
+    def security_hub(self) -> SecurityHubExporter | None:
+        if not self.settings.security_hub_enabled:
+            return None
+        from eks_auditor.securityhub import SecurityHubExporter
+
+        return SecurityHubExporter(self.client("securityhub"))
 
     @property
     def dispatcher(self) -> Dispatcher:

@@ -50,6 +50,7 @@ class DemoAccount:
             "SPOT_NOTICE_TTL_DAYS": "7",
             "SPOT_BURST_THRESHOLD": "3",
             "SPOT_BURST_WINDOW_MINUTES": "15",
+            "SECURITY_HUB_ENABLED": "true",
         }
 
     def put_event(self, event: dict[str, Any]) -> str:
@@ -124,6 +125,7 @@ def deploy(session: Any, region: str, account: str) -> DemoAccount:
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    demo.client("securityhub").enable_security_hub()
     sns = demo.client("sns")
     demo.topic_arn = sns.create_topic(Name="eks-auditor-findings")["TopicArn"]
     sqs = demo.client("sqs")

@@ -3,6 +3,7 @@ spot interruptions, bad input — all through the real handlers against an embed
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -10,11 +11,12 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from eks_auditor.demo.account import DemoAccount, deploy
+from eks_auditor.demo.api_events import http_api_event
 from eks_auditor.demo.fleet import ACCOUNT, REGION, Fleet, build_fleet, update_endpoint
 from eks_auditor.demo.kubernetes import serve_clusters
 from eks_auditor.demo.lambdas import LogSink, forget_handlers, invoke, sqs_event
@@ -277,6 +279,66 @@ def bad_input(demo: Demo) -> None:
     demo.say(f"event audit: {json.dumps(demo.drain('EventsQueue'))} (the failed item goes to the DLQ)")
 
 
+def security_team(demo: Demo) -> None:
+    demo.section("8. The security team asks: what is open and HIGH or worse, since when?")
+    from eks_auditor.cli.main import main as cli
+
+    with contextlib.redirect_stdout(demo.out):
+        cli(["findings", "--severity", "HIGH", "--table", demo.account.findings_table])
+    demo.say()
+    demo.say("The same through the HTTP API (API Gateway, IAM auth) -> the query_api function:")
+    event = http_api_event("/findings", {"severity": "CRITICAL", "status": "OPEN"})
+    response = invoke("query_api", event, account=ACCOUNT, region=REGION, logs=demo.logs)
+    body = json.loads(response["body"])
+    demo.say(f"GET /findings?severity=CRITICAL&status=OPEN -> {response['statusCode']}")
+    for item in body["items"]:
+        demo.say(
+            f"  {item['severity']:8} {item['cluster']:10} {item['check_id']:32} since {item['first_seen']}"
+        )
+    bad = invoke(
+        "query_api", http_api_event("/findings", {"severity": "URGENT"}), account=ACCOUNT, region=REGION
+    )
+    demo.say(f"GET /findings?severity=URGENT -> {bad['statusCode']}: {json.loads(bad['body'])['message']}")
+    hub = demo.account.client("securityhub").get_findings(MaxResults=100)["Findings"]
+    demo.say(f"Security Hub (EnableSecurityHub=true) holds {len(hub)} imported finding(s), e.g.:")
+    for finding in hub[:2]:
+        demo.say(
+            f"  {finding['Severity']['Label']:8} {finding['Title'][:70]} [{finding['Workflow']['Status']}]"
+        )
+
+
+def accepted_risk(demo: Demo) -> None:
+    demo.section("9. A risk accepted for a while: suppressed (no alert), then it expires and reopens")
+    from eks_auditor.store import FindingStore
+    from eks_auditor.suppressions import Suppression
+
+    store = FindingStore(demo.account.findings_table, client=demo.account.client("dynamodb"))
+    now = datetime.now(UTC)
+    store.put_suppression(
+        Suppression(
+            check_id="control_plane_logging_disabled",
+            cluster="prod-*",
+            reason="logging moves to the central account next sprint (SEC-1234)",
+            author="security-analyst@example.com",
+            created_at=now,
+            expires_at=now + timedelta(seconds=3),
+        )
+    )
+    invoke("schedule", demo.sample("scheduled.json"), account=ACCOUNT, region=REGION, logs=demo.logs)
+    demo.say(f"scan with the suppression active: {json.dumps(demo.drain('AuditQueue'))}")
+    demo.show_alerts("Slack", everything=True)
+    from eks_auditor.model.finding import Status
+    from eks_auditor.store import FindingQuery
+
+    suppressed = store.query(FindingQuery(status=Status.SUPPRESSED, limit=10)).items
+    for finding in suppressed:
+        demo.say(f"  stored as {finding.status.value}: {finding.check_id} on {finding.cluster}")
+    time.sleep(max(0.0, (now + timedelta(seconds=3.2) - datetime.now(UTC)).total_seconds()))
+    invoke("schedule", demo.sample("scheduled.json"), account=ACCOUNT, region=REGION, logs=demo.logs)
+    demo.say(f"scan after it expired: {json.dumps(demo.drain('AuditQueue'))}")
+    demo.show_alerts("Slack", everything=True)
+
+
 STEPS: list[Callable[[Demo], None]] = [
     scheduled_scan,
     risky_change,
@@ -284,4 +346,6 @@ STEPS: list[Callable[[Demo], None]] = [
     quiet_rescan,
     spot_interruptions,
     bad_input,
+    security_team,
+    accepted_risk,
 ]

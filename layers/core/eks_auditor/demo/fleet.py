@@ -3,10 +3,10 @@
 | cluster   | VPC      | what it shows                                                               |
 |-----------|----------|-----------------------------------------------------------------------------|
 | prod-web  | shared   | endpoint open to 0.0.0.0/0, private access off, logging off, SSH open        |
-| analytics | shared   | public-only endpoint whose CIDRs exclude the NAT gateway's IP (CRITICAL)     |
+| analytics | shared   | public-only endpoint excluding the NAT IP (CRITICAL), 1.31, nodes in public subnets |
 | payments  | isolated | private cluster missing VPC endpoints; sts endpoint with private DNS off     |
 | batch     | shared   | small node subnets (IP exhaustion), one-type spot node group                |
-| platform  | shared   | the healthy reference: everything passes                                    |
+| platform  | shared   | the healthy reference: 1.35, prefix delegation, diversified spot           |
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def build_fleet(session: Any, region: str = REGION) -> Fleet:
         cidrs=[OFFICE_CIDR],
         logging=ALL_LOG_TYPES,
         secrets=True,
+        version="1.31",
     )
     eks.create_nodegroup(
         clusterName="analytics",
@@ -74,6 +75,15 @@ def build_fleet(session: Any, region: str = REGION) -> Fleet:
         subnets=[fleet.subnets["private-a"], fleet.subnets["private-b"]],
         instanceTypes=["m5.xlarge"],
         scalingConfig={"minSize": 1, "maxSize": 4, "desiredSize": 2},
+    )
+    # Ingress nodes straight in the public subnets: public IPs, a route to the internet gateway.
+    eks.create_nodegroup(
+        clusterName="analytics",
+        nodegroupName="ingress",
+        nodeRole=NODE_ROLE,
+        subnets=[fleet.subnets["public-a"], fleet.subnets["public-b"]],
+        instanceTypes=["m5.large"],
+        scalingConfig={"minSize": 1, "maxSize": 2, "desiredSize": 1},
     )
     _cluster(
         eks,
@@ -124,6 +134,7 @@ def build_fleet(session: Any, region: str = REGION) -> Fleet:
         cidrs=[f"{fleet.nat_ip}/32", OFFICE_CIDR],
         logging=ALL_LOG_TYPES,
         secrets=True,
+        version="1.35",
     )
     eks.create_nodegroup(
         clusterName="platform",
@@ -132,6 +143,15 @@ def build_fleet(session: Any, region: str = REGION) -> Fleet:
         subnets=[fleet.subnets["private-a"], fleet.subnets["private-b"]],
         instanceTypes=["m5.large", "m5a.large", "m6i.large"],
         scalingConfig={"minSize": 2, "maxSize": 6, "desiredSize": 3},
+    )
+    eks.create_nodegroup(
+        clusterName="platform",
+        nodegroupName="spot-mixed",
+        nodeRole=NODE_ROLE,
+        subnets=[fleet.subnets["private-a"], fleet.subnets["private-b"]],
+        instanceTypes=["m5.large", "m5a.large", "m6i.large"],
+        capacityType="SPOT",
+        scalingConfig={"minSize": 0, "maxSize": 6, "desiredSize": 1},
     )
     _match_real_eks(fleet, ssh_nodegroups={("prod-web", "web")})
     # IRSA works for every cluster but prod-web: register the others' OIDC issuers in IAM.
@@ -285,6 +305,7 @@ def _cluster(
     cidrs: list[str],
     logging: list[str] | None = None,
     secrets: bool = False,
+    version: str = "1.34",
 ) -> str:
     vpc_config: dict[str, Any] = {
         "subnetIds": [fleet.subnets[s] for s in subnets],
@@ -304,7 +325,7 @@ def _cluster(
             }
         ]
     cluster = eks.create_cluster(
-        name=name, version="1.34", roleArn=CLUSTER_ROLE, resourcesVpcConfig=vpc_config, **kwargs
+        name=name, version=version, roleArn=CLUSTER_ROLE, resourcesVpcConfig=vpc_config, **kwargs
     )["cluster"]
     fleet.clusters[name] = cluster["arn"]
     return str(cluster["arn"])

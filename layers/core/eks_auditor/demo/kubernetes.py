@@ -52,14 +52,25 @@ def _autoscaler(cluster: str, *, static_list: bool) -> dict[str, Any]:
 
 
 def cluster_states(region: str) -> dict[str, KubeState]:
-    def state(name: str, deployments: list[dict[str, Any]], admins: list[dict[str, Any]]) -> KubeState:
+    def state(
+        name: str,
+        deployments: list[dict[str, Any]],
+        admins: list[dict[str, Any]],
+        *,
+        prefix_delegation: bool = False,
+    ) -> KubeState:
+        aws_node = copy.deepcopy(fixture("aws-node.daemonset.json"))
+        for container in aws_node["spec"]["template"]["spec"]["containers"]:
+            for env in container.get("env", []):
+                if env["name"] == "ENABLE_PREFIX_DELEGATION":
+                    env["value"] = "true" if prefix_delegation else "false"
         return KubeState(
             cluster_name=name,
             region=region,
             # The credentials the embedded account's clients sign with (moto sets its own).
             access_key=os.environ["AWS_ACCESS_KEY_ID"],
             secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-            objects={AWS_NODE: fixture("aws-node.daemonset.json"), AWS_AUTH: _aws_auth(admins)},
+            objects={AWS_NODE: aws_node, AWS_AUTH: _aws_auth(admins)},
             collections={DEPLOYMENTS: [fixture("coredns.deployment.json"), *deployments]},
         )
 
@@ -71,7 +82,9 @@ def cluster_states(region: str) -> dict[str, KubeState]:
         "batch": state("batch", [_autoscaler("batch", static_list=True)], []),
         "prod-web": state("prod-web", [], []),
         "analytics": state("analytics", [], []),
-        "platform": state("platform", [_autoscaler("platform", static_list=True)], []),
+        "platform": state(
+            "platform", [_autoscaler("platform", static_list=True)], [], prefix_delegation=True
+        ),
     }
 
 

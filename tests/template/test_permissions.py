@@ -125,7 +125,6 @@ def test_query_api_only_reads_the_findings_table(cfn: dict[str, Any]) -> None:
     granted = granted_actions(cfn, "QueryApiFunction")
     assert sorted(granted) == sorted(
         [
-            "dynamodb:GetItem",
             "dynamodb:Query",
             "logs:CreateLogStream",
             "logs:PutLogEvents",

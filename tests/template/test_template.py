@@ -369,7 +369,7 @@ def test_query_api_uses_iam_authorization_and_three_read_routes() -> None:
     }
     assert routes == {
         ("GET", "/findings"),
-        ("GET", "/findings/{id}"),
+        ("GET", "/findings/{finding_id}"),
         ("GET", "/clusters/{cluster}/findings"),
     }
 

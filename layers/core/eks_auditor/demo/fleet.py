@@ -22,6 +22,62 @@ CLUSTER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/eks-cluster-role"
 ALL_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
+@dataclass(frozen=True)
+class _NodeGroupSpec:
+    name: str
+    subnets: tuple[str, ...]
+    types: tuple[str, ...]
+    min: int
+    max: int
+    desired: int
+    capacity: str = "ON_DEMAND"
+    ssh: bool = False
+
+
+@dataclass(frozen=True)
+class _ClusterSpec:
+    name: str
+    subnets: tuple[str, ...]
+    public: bool
+    private: bool
+    cidrs: tuple[str, ...] | None  # None: the office range and the NAT gateway's IP
+    hardened: bool  # every log type on, secrets encrypted
+    version: str
+    nodegroups: tuple[_NodeGroupSpec, ...]
+
+
+_PRIVATE = ("private-a", "private-b")
+_CLUSTERS = (
+    _ClusterSpec(
+        "prod-web", _PRIVATE, True, False, ("0.0.0.0/0",), False, "1.34",
+        (_NodeGroupSpec("web", _PRIVATE, ("m5.large",), 2, 6, 3, ssh=True),),
+    ),
+    _ClusterSpec(
+        "analytics", _PRIVATE, True, False, (OFFICE_CIDR,), True, "1.31",
+        (
+            _NodeGroupSpec("workers", _PRIVATE, ("m5.xlarge",), 1, 4, 2),
+            # Ingress nodes straight in the public subnets: public IPs, a route to the internet gateway.
+            _NodeGroupSpec("ingress", ("public-a", "public-b"), ("m5.large",), 1, 2, 1),
+        ),
+    ),
+    _ClusterSpec(
+        "payments", ("isolated-a", "isolated-b"), False, True, (), True, "1.34",
+        (_NodeGroupSpec("core", ("isolated-a", "isolated-b"), ("m5.large", "m5a.large"), 2, 4, 2),),
+    ),
+    _ClusterSpec(
+        "batch", ("tight-a", "tight-b"), True, True, None, True, "1.34",
+        (_NodeGroupSpec("spot-workers", ("tight-a", "tight-b"), ("m5.large",), 1, 10, 2, "SPOT"),),
+    ),
+    _ClusterSpec(
+        "platform", _PRIVATE, True, True, None, True, "1.35",
+        (
+            _NodeGroupSpec("system", _PRIVATE, ("m5.large", "m5a.large", "m6i.large"), 2, 6, 3),
+            _NodeGroupSpec("spot-mixed", _PRIVATE, ("m5.large", "m5a.large", "m6i.large"), 0, 6, 1, "SPOT"),
+        ),
+    ),
+)  # fmt: skip
+
+
 @dataclass
 class Fleet:
     region: str
@@ -44,116 +100,35 @@ def build_fleet(session: Any, region: str = REGION) -> Fleet:
     _shared_vpc(ec2, fleet)
     _isolated_vpc(ec2, fleet)
 
-    prod_web = _cluster(
-        eks, fleet, "prod-web", ["private-a", "private-b"], public=True, private=False, cidrs=["0.0.0.0/0"]
+    restricted = [f"{fleet.nat_ip}/32", OFFICE_CIDR]
+    for spec in _CLUSTERS:
+        _cluster(
+            eks,
+            fleet,
+            spec.name,
+            list(spec.subnets),
+            public=spec.public,
+            private=spec.private,
+            cidrs=list(spec.cidrs) if spec.cidrs is not None else restricted,
+            logging=ALL_LOG_TYPES if spec.hardened else None,
+            secrets=spec.hardened,
+            version=spec.version,
+        )
+        for group in spec.nodegroups:
+            extra: dict[str, Any] = {"remoteAccess": {"ec2SshKey": "ops-keypair"}} if group.ssh else {}
+            eks.create_nodegroup(
+                clusterName=spec.name,
+                nodegroupName=group.name,
+                nodeRole=NODE_ROLE,
+                subnets=[fleet.subnets[s] for s in group.subnets],
+                instanceTypes=list(group.types),
+                capacityType=group.capacity,
+                scalingConfig={"minSize": group.min, "maxSize": group.max, "desiredSize": group.desired},
+                **extra,
+            )
+    _match_real_eks(
+        fleet, ssh_nodegroups={(c.name, g.name) for c in _CLUSTERS for g in c.nodegroups if g.ssh}
     )
-    eks.create_nodegroup(
-        clusterName="prod-web",
-        nodegroupName="web",
-        nodeRole=NODE_ROLE,
-        subnets=[fleet.subnets["private-a"], fleet.subnets["private-b"]],
-        instanceTypes=["m5.large"],
-        scalingConfig={"minSize": 2, "maxSize": 6, "desiredSize": 3},
-        remoteAccess={"ec2SshKey": "ops-keypair"},
-    )
-    _cluster(
-        eks,
-        fleet,
-        "analytics",
-        ["private-a", "private-b"],
-        public=True,
-        private=False,
-        cidrs=[OFFICE_CIDR],
-        logging=ALL_LOG_TYPES,
-        secrets=True,
-        version="1.31",
-    )
-    eks.create_nodegroup(
-        clusterName="analytics",
-        nodegroupName="workers",
-        nodeRole=NODE_ROLE,
-        subnets=[fleet.subnets["private-a"], fleet.subnets["private-b"]],
-        instanceTypes=["m5.xlarge"],
-        scalingConfig={"minSize": 1, "maxSize": 4, "desiredSize": 2},
-    )
-    # Ingress nodes straight in the public subnets: public IPs, a route to the internet gateway.
-    eks.create_nodegroup(
-        clusterName="analytics",
-        nodegroupName="ingress",
-        nodeRole=NODE_ROLE,
-        subnets=[fleet.subnets["public-a"], fleet.subnets["public-b"]],
-        instanceTypes=["m5.large"],
-        scalingConfig={"minSize": 1, "maxSize": 2, "desiredSize": 1},
-    )
-    _cluster(
-        eks,
-        fleet,
-        "payments",
-        ["isolated-a", "isolated-b"],
-        public=False,
-        private=True,
-        cidrs=[],
-        logging=ALL_LOG_TYPES,
-        secrets=True,
-    )
-    eks.create_nodegroup(
-        clusterName="payments",
-        nodegroupName="core",
-        nodeRole=NODE_ROLE,
-        subnets=[fleet.subnets["isolated-a"], fleet.subnets["isolated-b"]],
-        instanceTypes=["m5.large", "m5a.large"],
-        scalingConfig={"minSize": 2, "maxSize": 4, "desiredSize": 2},
-    )
-    _cluster(
-        eks,
-        fleet,
-        "batch",
-        ["tight-a", "tight-b"],
-        public=True,
-        private=True,
-        cidrs=[f"{fleet.nat_ip}/32", OFFICE_CIDR],
-        logging=ALL_LOG_TYPES,
-        secrets=True,
-    )
-    eks.create_nodegroup(
-        clusterName="batch",
-        nodegroupName="spot-workers",
-        nodeRole=NODE_ROLE,
-        subnets=[fleet.subnets["tight-a"], fleet.subnets["tight-b"]],
-        instanceTypes=["m5.large"],
-        capacityType="SPOT",
-        scalingConfig={"minSize": 1, "maxSize": 10, "desiredSize": 2},
-    )
-    _cluster(
-        eks,
-        fleet,
-        "platform",
-        ["private-a", "private-b"],
-        public=True,
-        private=True,
-        cidrs=[f"{fleet.nat_ip}/32", OFFICE_CIDR],
-        logging=ALL_LOG_TYPES,
-        secrets=True,
-        version="1.35",
-    )
-    eks.create_nodegroup(
-        clusterName="platform",
-        nodegroupName="system",
-        nodeRole=NODE_ROLE,
-        subnets=[fleet.subnets["private-a"], fleet.subnets["private-b"]],
-        instanceTypes=["m5.large", "m5a.large", "m6i.large"],
-        scalingConfig={"minSize": 2, "maxSize": 6, "desiredSize": 3},
-    )
-    eks.create_nodegroup(
-        clusterName="platform",
-        nodegroupName="spot-mixed",
-        nodeRole=NODE_ROLE,
-        subnets=[fleet.subnets["private-a"], fleet.subnets["private-b"]],
-        instanceTypes=["m5.large", "m5a.large", "m6i.large"],
-        capacityType="SPOT",
-        scalingConfig={"minSize": 0, "maxSize": 6, "desiredSize": 1},
-    )
-    _match_real_eks(fleet, ssh_nodegroups={("prod-web", "web")})
     # IRSA works for every cluster but prod-web: register the others' OIDC issuers in IAM.
     for name in ("analytics", "payments", "batch", "platform"):
         issuer = eks.describe_cluster(name=name)["cluster"]["identity"]["oidc"]["issuer"]
@@ -162,7 +137,6 @@ def build_fleet(session: Any, region: str = REGION) -> Fleet:
             ClientIDList=["sts.amazonaws.com"],
             ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"],
         )
-    fleet.clusters["prod-web"] = prod_web
     _spot_nodes(ec2, fleet)
     return fleet
 

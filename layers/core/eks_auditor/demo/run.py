@@ -153,25 +153,44 @@ class Demo:
                 self.say(f"      next: {steps[0][:110]}")
         return len(received)
 
+    def store(self) -> Any:
+        from eks_auditor.store import FindingStore
+
+        return FindingStore(self.account.findings_table, client=self.account.client("dynamodb"))
+
+    def show_ip_headroom(self) -> None:
+        """The pod-IP forecast behind the exhaustion findings: what the on-call engineer reads."""
+        for finding in _open_findings(self.store()):
+            if finding.check_id != "ip_capacity_exhaustion_risk":
+                continue
+            e = finding.evidence
+            self.say(
+                f"IP headroom {finding.cluster} {e['subnet_id']} ({e['cidr']}): {e['free_ips']} free, "
+                f"{e['ips_needed_at_max']} needed at max, {e['nodes_that_still_fit']} more node(s) fit"
+            )
+
     def show_open_findings(self) -> None:
         from eks_auditor.cli.output import findings_table
-        from eks_auditor.model.finding import Status
-        from eks_auditor.store import FindingQuery, FindingStore
 
-        store = FindingStore(self.account.findings_table, client=self.account.client("dynamodb"))
-        findings = []
-        token = None
-        while True:
-            page = store.query(FindingQuery(status=Status.OPEN, limit=100, next_token=token))
-            findings.extend(page.items)
-            token = page.next_token
-            if not token:
-                break
+        findings = _open_findings(self.store())
         self.say(findings_table(findings))
         counts: dict[str, int] = {}
         for finding in findings:
             counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
         self.say(f"open findings: {len(findings)} " + json.dumps(counts))
+
+
+def _open_findings(store: Any) -> list[Any]:
+    from eks_auditor.model.finding import Status
+    from eks_auditor.store import FindingQuery
+
+    findings, token = [], None
+    while True:
+        page = store.query(FindingQuery(status=Status.OPEN, limit=100, next_token=token))
+        findings.extend(page.items)
+        token = page.next_token
+        if not token:
+            return findings
 
 
 def run(out: TextIO, steps: list[Callable[[Demo], None]] | None = None) -> int:
@@ -209,6 +228,7 @@ def scheduled_scan(demo: Demo) -> None:
     demo.say(f"worker: {json.dumps(demo.drain('AuditQueue'))}")
     demo.show_open_findings()
     demo.show_alerts()
+    demo.show_ip_headroom()
 
 
 def risky_change(demo: Demo) -> None:

@@ -54,8 +54,7 @@ def evaluate(snapshot: ClusterSnapshot, checks: Sequence[Check]) -> list[Outcome
     for check in checks:
         missing = [part for part in check.spec.requires if getattr(snapshot, part, None) is None]
         if missing:
-            reasons = "; ".join(f"{part}: {snapshot.gaps.get(part, 'not collected')}" for part in missing)
-            outcomes.append(could_not_evaluate(check.spec, snapshot.arn, f"could not collect {reasons}"))
+            outcomes.append(could_not_evaluate(check.spec, snapshot.arn, _missing_reason(snapshot, missing)))
             continue
         try:
             outcomes.extend(check.run(snapshot))
@@ -65,6 +64,14 @@ def evaluate(snapshot: ClusterSnapshot, checks: Sequence[Check]) -> list[Outcome
                 could_not_evaluate(check.spec, snapshot.arn, f"check raised {type(exc).__name__}: {exc}")
             )
     return outcomes
+
+
+def _missing_reason(snapshot: ClusterSnapshot, missing: Sequence[str]) -> str:
+    if snapshot.cluster is None and "cluster" in snapshot.gaps:
+        # Nothing else is collected without DescribeCluster: its failure is every check's reason.
+        return f"could not collect cluster: {snapshot.gaps['cluster']}"
+    reasons = "; ".join(f"{part}: {snapshot.gaps.get(part, 'not collected')}" for part in missing)
+    return f"could not collect {reasons}"
 
 
 def to_evaluation(
@@ -201,9 +208,8 @@ class Auditor:
         requested check is recorded as could-not-evaluate: never a pass, and the scan goes on.
         """
         checks = _known(check_ids)
-        parts = required_parts(checks)
         try:
-            snapshot = self.collector.collect(region, cluster, parts)
+            snapshot = self.collector.collect(region, cluster, required_parts(checks))
         except ClusterUnavailable as exc:
             if account is None:
                 raise
@@ -213,8 +219,7 @@ class Auditor:
                 name=cluster,
                 arn=f"arn:aws:eks:{region}:{account}:cluster/{cluster}",
                 collected_at=self.clock(),
-                # Every part is read from what DescribeCluster returns: each check gets its reason.
-                gaps=dict.fromkeys(parts, exc.reason),
+                gaps={"cluster": exc.reason},
             )
         evaluated_at = snapshot.collected_at
         outcomes = evaluate(snapshot, checks)

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from eks_auditor.audit import Auditor, AuditResult
-from eks_auditor.collect.errors import ClusterNotFound
+from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable
 from eks_auditor.triggers import AuditRequest, VpcReference
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,18 @@ class Dispatcher:
                     request.region,
                 )
             return names
-        return [name for name in names if self.cluster_vpc(request.region, name) in vpcs]
+        return [name for name in names if self._in_vpcs(request.region, name, vpcs)]
+
+    def _in_vpcs(self, region: str, cluster: str, vpcs: frozenset[str]) -> bool:
+        try:
+            return self.cluster_vpc(region, cluster) in vpcs
+        except ClusterUnavailable as exc:
+            # Its VPC is unknown (AccessDenied, throttled): audit it, so its checks are recorded as
+            # audit_incomplete instead of failing the whole event or being skipped.
+            logger.warning(
+                "cannot tell whether %s/%s is in %s: %s", region, cluster, sorted(vpcs), exc.reason
+            )
+            return True
 
     def _audit_once(
         self, region: str, cluster: str, check_ids: frozenset[str] | None, request: AuditRequest

@@ -107,6 +107,8 @@ _ID_PREFIXES: Mapping[str, str] = {
     "eni-": "network_interface",
 }
 _OIDC_REGION = re.compile(r"oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com")
+# EC2 resource ids: a type prefix and 8 (older) or 17 lowercase hex digits.
+_EC2_ID = re.compile(r"(?:vpc|subnet|rtb|vpce|nat|sg|eni|i)-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 
 
 class InvalidEvent(ValueError):
@@ -222,7 +224,8 @@ def _ec2_references(detail: Mapping[str, Any]) -> VpcReference:
 
 
 def _looks_like_id(value: str) -> bool:
-    return any(value.startswith(prefix) for prefix in (*_ID_PREFIXES, "i-"))
+    # A prefix alone is not enough: names ("vpce-ecr" as a groupName, "subnet-private-a") share them.
+    return _EC2_ID.fullmatch(value) is not None
 
 
 def _walk(node: Any, key: str = "") -> list[tuple[str, Any]]:

@@ -53,12 +53,17 @@ def kube_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from eks_auditor.checks.registry import CHECKS
     from eks_auditor.collect.errors import ClusterNotFound
     from eks_auditor.config import Settings
     from eks_auditor.runtime import Runtime
 
     if args.topic and not args.table:
         raise SystemExit("--topic needs --table (alerts are sent on state changes the table records)")
+    unknown = sorted(set(args.check) - set(CHECKS))
+    if unknown:
+        # The engine skips ids it does not know: a typo would print no findings, like a clean cluster.
+        raise SystemExit(f"unknown check id(s) {', '.join(unknown)}; known: {', '.join(CHECKS)}")
     runtime = Runtime(
         settings=Settings(findings_table=args.table or "", topic_arn=args.topic or ""),
         kube_overrides=kube_overrides(args),

@@ -1,0 +1,105 @@
+"""`make demo` as a smoke test: the story it tells, step by step, on stable substrings of its output.
+
+The demo runs once per module (about 15 s): the real handlers against the embedded account.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+from eks_auditor.demo.run import run
+
+SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+@pytest.fixture(scope="module")
+def steps() -> dict[str, str]:
+    """The output split at its section headers ("== 1. ..."): step number -> text; "0" the preamble."""
+    out = io.StringIO()
+    assert run(out) == 0
+    parts = re.split(r"^== (\d+)\. ", out.getvalue(), flags=re.MULTILINE)
+    return {"0": parts[0], **dict(zip(parts[1::2], parts[2::2], strict=True))}
+
+
+def alerts(text: str) -> list[str]:
+    """The alert headlines a step printed, without the finding's title after them."""
+    return [
+        line.strip().removeprefix("> ").split("): ")[0] + ")"
+        for line in text.splitlines()
+        if line.strip().startswith("> ")
+    ]
+
+
+def test_all_steps_ran(steps: dict[str, str]) -> None:
+    assert {"0", "1", "2", "3", "4", "5", "6", "7"} <= set(steps)
+    assert "clusters: prod-web, analytics, payments, batch, platform" in steps["0"]
+    assert (
+        "EventBridge rules from template.yaml: Ec2ApiCallsRule, EksApiCallsRule, IamOidcRule, SpotRule"
+        in steps["0"]
+    )
+
+
+def test_step1_scheduled_scan_finds_every_severity(steps: dict[str, str]) -> None:
+    text = steps["1"]
+    assert 'fan-out: {"scan_id": "scan-d32c5kddcf5bb8c3", "enqueued": 5, "regions": ["us-east-1"]}' in text
+    assert 'worker: {"delivered": 5, "failed": 0}' in text
+    [counts_line] = [line for line in text.splitlines() if line.startswith("open findings: ")]
+    counts = json.loads(counts_line.split(" ", 3)[3])
+    assert all(counts.get(severity, 0) >= 1 for severity in SEVERITIES), counts
+    rows = {tuple(line.split()[:4]) for line in text.splitlines() if line.startswith(SEVERITIES)}
+    for row in (
+        ("CRITICAL", "OPEN", "analytics", "endpoint_nodes_blocked_by_cidrs"),
+        ("CRITICAL", "OPEN", "payments", "vpc_endpoint_missing"),
+        ("CRITICAL", "OPEN", "batch", "ip_capacity_exhaustion_risk"),
+        ("HIGH", "OPEN", "prod-web", "endpoint_public_unrestricted"),
+        ("HIGH", "OPEN", "payments", "vpc_endpoint_private_dns_disabled"),
+        ("HIGH", "OPEN", "payments", "autoscaler_dynamic_instance_list"),
+        ("HIGH", "OPEN", "payments", "cluster_admin_broad"),
+        ("MEDIUM", "OPEN", "prod-web", "endpoint_private_access_disabled"),
+        ("LOW", "OPEN", "payments", "vpc_endpoint_missing"),
+    ):
+        assert row in rows, row
+    # The healthy reference cluster has nothing HIGH or worse.
+    assert not any(row[2] == "platform" and row[0] in ("CRITICAL", "HIGH") for row in rows)
+    # Slack receives only HIGH and CRITICAL (the subscription's filter policy).
+    assert alerts(text) and all(re.match(r"\[(CRITICAL|HIGH)\] OPENED ", a) for a in alerts(text))
+
+
+def test_step2_deleted_vpc_endpoint_alerts_critical(steps: dict[str, str]) -> None:
+    text = steps["2"]
+    assert "routed to: ['EventsQueue']" in text
+    assert 'event audit: {"delivered": 1, "failed": 0}' in text
+    assert alerts(text) == ["[CRITICAL] OPENED vpc_endpoint_missing on payments (123456789012/us-east-1)"]
+
+
+def test_step3_fix_resolves_the_public_endpoint(steps: dict[str, str]) -> None:
+    text = steps["3"]
+    assert "[HIGH] RESOLVED endpoint_public_unrestricted on prod-web (123456789012/us-east-1)" in alerts(text)
+    assert (
+        "RESOLVED endpoint_public_unrestricted on prod-web (123456789012/us-east-1): no longer failing"
+        in text
+    )
+    assert 'a failed UpdateClusterConfig (errorCode set) is skipped: {"delivered": 1, "failed": 0}' in text
+
+
+def test_step5_unchanged_rescan_is_quiet(steps: dict[str, str]) -> None:
+    assert 'worker: {"delivered": 5, "failed": 0}' in steps["5"]
+    assert "SNS messages on an unchanged re-scan: 0" in steps["5"]
+    assert alerts(steps["5"]) == []
+
+
+def test_step6_spot_burst_escalates(steps: dict[str, str]) -> None:
+    text = steps["6"]
+    assert "[HIGH] OPENED spot_interruption_burst on batch (123456789012/us-east-1)" in alerts(text)
+    notices = [a for a in alerts(text) if "spot_interruption_notice" in a]
+    assert notices and set(notices) == {
+        "[MEDIUM] OPENED spot_interruption_notice on batch (123456789012/us-east-1)"
+    }
+
+
+def test_step7_malformed_message_fails_alone(steps: dict[str, str]) -> None:
+    assert 'event audit: {"delivered": 1, "failed": 1} (the failed item goes to the DLQ)' in steps["7"]

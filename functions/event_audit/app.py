@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyKeyError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from eks_auditor.entrypoints import audit_cloudtrail_event
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
@@ -35,7 +36,7 @@ def record_handler(record: SQSRecord) -> dict:
         event = json.loads(record.body)
         logger.append_keys(event_id=event.get("id"), event_name=event.get("detail", {}).get("eventName"))
         return process_event(event=event)
-    except (InvalidEvent, json.JSONDecodeError, AttributeError) as exc:
+    except (InvalidEvent, IdempotencyKeyError, json.JSONDecodeError, AttributeError) as exc:
         logger.error("rejected event: %s", exc, extra={"message_id": record.message_id})
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
         raise

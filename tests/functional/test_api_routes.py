@@ -9,8 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
-from eks_auditor.demo.api_events import http_api_event
 from eks_auditor import api
+from eks_auditor.demo.api_events import http_api_event
 from eks_auditor.demo.lambdas import LambdaContext, forget_handlers, load_handler
 from eks_auditor.model.check import Severity
 from eks_auditor.store import FindingStore

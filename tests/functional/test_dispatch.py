@@ -203,6 +203,11 @@ def test_deleted_vpc_endpoints_resolve_to_their_vpc(world: World) -> None:
     assert [r.cluster for r in dispatch(dispatcher, event)] == ["payments"]
 
 
+def _eni_of(ec2: Any, instance_id: str) -> str:
+    reservation = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]
+    return str(reservation["Instances"][0]["NetworkInterfaces"][0]["NetworkInterfaceId"])
+
+
 def test_resolve_vpcs_by_kind(world: World) -> None:
     ec2 = world.session.client("ec2", region_name=REGION)
     fleet = world.fleet
@@ -212,6 +217,9 @@ def test_resolve_vpcs_by_kind(world: World) -> None:
         ({"route_table": (fleet.route_tables["isolated-a"],)}, {isolated}),
         ({"vpc_endpoint": (fleet.endpoints["s3"],)}, {isolated}),
         ({"nat_gateway": (fleet.nat_gateway,)}, {shared}),
+        # AssociateAddress names an instance or a network interface.
+        ({"instance": (fleet.instances["spot-0"],)}, {shared}),
+        ({"network_interface": (_eni_of(ec2, fleet.instances["spot-1"]),)}, {shared}),
         ({"vpc": (isolated,), "subnet": (fleet.subnets["private-a"],)}, {shared, isolated}),
         # One unknown id fails that kind's lookup; the other kinds still resolve.
         ({"subnet": ("subnet-00000000000000000",), "route_table": (fleet.route_tables["public"],)}, {shared}),

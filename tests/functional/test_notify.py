@@ -17,7 +17,10 @@ from moto import mock_aws
 from table import REGION, T0, TABLE, create_table, later, make_evaluation, make_finding
 
 ENDPOINT = "endpoint_public_unrestricted"
-TITLE = "[HIGH] OPENED endpoint_public_unrestricted on prod-a (123456789012/us-east-1): endpoint_public_unrestricted fails"
+TITLE = (
+    "[HIGH] OPENED endpoint_public_unrestricted on prod-a (123456789012/us-east-1): "
+    "endpoint_public_unrestricted fails"
+)
 
 
 @dataclass

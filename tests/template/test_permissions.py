@@ -25,6 +25,7 @@ AUDIT_FUNCTIONS = ("EventAuditFunction", "ClusterWorkerFunction", "SpotEventFunc
 # Reads made outside the collectors, with the code that makes them.
 EXTRA_READS = {
     "ec2:DescribeSecurityGroups": "eks_auditor/dispatch.py resolve_vpcs",
+    "ec2:DescribeNetworkInterfaces": "eks_auditor/dispatch.py resolve_vpcs",
     "ec2:DescribeInstances": "eks_auditor/spot/mapping.py describe_instances",
 }
 # AWS services without resource-level permissions for these actions.

@@ -25,6 +25,9 @@ _LOOKUPS: dict[str, tuple[str, str, str]] = {
     "vpc_endpoint": ("describe_vpc_endpoints", "VpcEndpointIds", "VpcEndpoints"),
     "nat_gateway": ("describe_nat_gateways", "NatGatewayIds", "NatGateways"),
     "security_group": ("describe_security_groups", "GroupIds", "SecurityGroups"),
+    "network_interface": ("describe_network_interfaces", "NetworkInterfaceIds", "NetworkInterfaces"),
+    # DescribeInstances nests instances in reservations: flattened below.
+    "instance": ("describe_instances", "InstanceIds", "Reservations"),
 }
 
 
@@ -41,7 +44,10 @@ def resolve_vpcs(ec2: Any, refs: VpcReference) -> frozenset[str] | None:
             # A deleted endpoint or NAT gateway may already be gone; the VPC id may still be elsewhere.
             logger.info("could not resolve %s %s to a VPC: %s", kind, ids, exc.response["Error"]["Code"])
             continue
-        vpcs.update(item["VpcId"] for item in response.get(key, []) if item.get("VpcId"))
+        items = response.get(key, [])
+        if key == "Reservations":
+            items = [instance for reservation in items for instance in reservation.get("Instances", [])]
+        vpcs.update(item["VpcId"] for item in items if item.get("VpcId"))
     return frozenset(vpcs) or None
 
 

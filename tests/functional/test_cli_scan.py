@@ -173,7 +173,7 @@ def test_replay_embedded_prints_the_spot_notice_with_its_deadline(capsys: pytest
     [note] = notes
     assert re.fullmatch(
         r"spot_interruption_notice arn:aws:ec2:us-east-1:123456789012:instance/(i-[0-9a-f]{17}): "
-        r"Spot interruption: \1 in batch/spot-workers terminates at \d\d:\d\d:\d\dZ "
+        r"Spot interruption: \1 in batch/spot-workers terminates at (?:\d{4}-\d\d-\d\dT)?\d\d:\d\d:\d\dZ "
         r"\(deadline \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)",
         note,
     ), note

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eks_auditor.entrypoints import audit_queued_cluster
+from eks_auditor.entrypoints import audit_queued_cluster, prefetch_batch
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
 from eks_auditor.triggers import InvalidEvent
 
@@ -33,6 +33,7 @@ def record_handler(record: SQSRecord) -> dict:
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
     runtime.start_batch()
+    prefetch_batch((record.get("body", "") for record in event.get("Records", [])), runtime.collector)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from eks_auditor.audit import AuditResult
@@ -108,3 +108,20 @@ def fan_out_scan(
         # Raising makes the scheduler retry the fan-out; duplicates are harmless (audits are idempotent).
         raise RuntimeError(f"could not enqueue {len(failed)} audit(s): {'; '.join(failed)}")
     return {"scan_id": scan_id, "enqueued": len(messages), "regions": list(regions)}
+
+
+def prefetch_batch(bodies: Iterable[str], collector: Any) -> None:
+    """Before a worker audits its batch: one DescribeInstanceTypes for all the batch's clusters.
+
+    Bad messages are skipped here; each still fails on its own when its record is processed.
+    """
+    by_region: dict[str, list[str]] = {}
+    for body in bodies:
+        try:
+            request = parse_queued_cluster(body)
+        except InvalidEvent:
+            continue
+        if request.cluster and not request.delete_cluster:
+            by_region.setdefault(request.region, []).append(request.cluster)
+    for region, clusters in by_region.items():
+        collector.prefetch_instance_types(region, clusters)

@@ -150,6 +150,7 @@ class SnapshotCollector:
             self._oidc: frozenset[str] | Exception | None = None
             self._versions: dict[str, dict[tuple[int, int], VersionSupport] | Exception] = {}
             self._calendar: CalendarLookup | Exception | None = None
+            self._nodegroup_cache: dict[tuple[str, str], tuple[NodeGroup, ...]] = {}
 
     def list_clusters(self, region: str) -> list[str]:
         return list_clusters(self.clients.eks(region))
@@ -267,13 +268,43 @@ class SnapshotCollector:
         return self._networks.get(self.clients.ec2(context.region), context.region, vpc_id)
 
     def _nodegroups(self, context: PartContext) -> tuple[NodeGroup, ...]:
-        region = context.region
-        return collect_nodegroups(
-            self.clients.eks(region),
-            self.clients.autoscaling(region),
-            self.clients.ec2(region),
-            context.cluster_name,
+        return self._cluster_nodegroups(context.region, context.cluster_name)
+
+    def _cluster_nodegroups(self, region: str, cluster_name: str) -> tuple[NodeGroup, ...]:
+        key = (region, cluster_name)
+        with self._lock:
+            cached = self._nodegroup_cache.get(key)
+        if cached is not None:
+            return cached
+        groups = collect_nodegroups(
+            self.clients.eks(region), self.clients.autoscaling(region), self.clients.ec2(region), cluster_name
         )
+        with self._lock:
+            self._nodegroup_cache[key] = groups
+        return groups
+
+    def prefetch_instance_types(self, region: str, cluster_names: Sequence[str]) -> None:
+        """Describe the instance types of several clusters' node groups in one call per 100 types.
+
+        A worker given a batch of clusters calls this first, so a scan costs ceil(types / 100)
+        DescribeInstanceTypes per region instead of one per cluster that brings new types. The node
+        groups read here are reused by the audits (same scan). Failures are left to each audit's
+        own error boundary, which reports them.
+        """
+        from eks_auditor.collect.instance_types import describe_instance_types
+
+        types: set[str] = set()
+        for name in cluster_names:
+            try:
+                groups = self._cluster_nodegroups(region, name)
+                types.update(t for group in groups for t in group.instance_types)
+            except (ClientError, BotoCoreError) as exc:
+                logger.info("prefetch: node groups of %s/%s not read: %s", region, name, exc)
+        if types:
+            try:
+                describe_instance_types(self.clients.ec2(region), region, types)
+            except (ClientError, BotoCoreError) as exc:
+                logger.info("prefetch: instance types in %s not described: %s", region, exc)
 
     def _instance_types(self, context: PartContext) -> PartResult:
         from eks_auditor.collect.instance_types import describe_instance_types

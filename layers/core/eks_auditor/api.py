@@ -131,14 +131,7 @@ def _default_scope(account: str | None, region: str | None) -> tuple[str, str]:
     return account, region
 
 
-def _page(q: FindingQuery) -> FindingPage:
-    try:
-        return store().query(q)
-    except InvalidToken as exc:
-        raise BadRequestError(f"query parameter 'next_token': {exc}") from exc
-
-
-def _query(
+def _findings_page(
     *,
     status: StatusFilter,
     severity: Severity | None,
@@ -149,10 +142,11 @@ def _query(
     since: datetime | None,
     limit: int,
     next_token: str | None,
-) -> FindingQuery:
+) -> FindingPage:
+    """One page of findings for a route's parameters; a bad next_token is a 400."""
     if cluster is not None:
         account, region = _default_scope(account, region)
-    return FindingQuery(
+    q = FindingQuery(
         status=None if status == "ALL" else Status(status),
         min_severity=severity,
         cluster=cluster,
@@ -163,6 +157,10 @@ def _query(
         limit=limit,
         next_token=next_token,
     )
+    try:
+        return store().query(q)
+    except InvalidToken as exc:
+        raise BadRequestError(f"query parameter 'next_token': {exc}") from exc
 
 
 StatusParam = Annotated[StatusFilter, Query(description="finding status; ALL for every status")]
@@ -203,7 +201,7 @@ def list_findings(
     limit: LimitParam = 50,
     next_token: TokenParam = None,
 ) -> FindingPage:
-    q = _query(
+    return _findings_page(
         status=status,
         severity=severity,
         cluster=cluster,
@@ -214,7 +212,6 @@ def list_findings(
         limit=limit,
         next_token=next_token,
     )
-    return _page(q)
 
 
 @app.get(
@@ -236,7 +233,7 @@ def list_cluster_findings(
     limit: LimitParam = 50,
     next_token: TokenParam = None,
 ) -> FindingPage:
-    q = _query(
+    return _findings_page(
         status=status,
         severity=severity,
         cluster=cluster,
@@ -247,7 +244,6 @@ def list_cluster_findings(
         limit=limit,
         next_token=next_token,
     )
-    return _page(q)
 
 
 def _history_item(entry: HistoryEntry) -> HistoryItem:

@@ -18,7 +18,7 @@ from eks_auditor.collect.errors import ClusterUnavailable
 from eks_auditor.metrics import MetricSink, NullSink
 from eks_auditor.model.check import Check, CheckSpec, Outcome, Result, could_not_evaluate
 from eks_auditor.model.evaluation import Evaluation
-from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status, finding_id
+from eks_auditor.model.finding import ChangeKind, Finding, StateChange, finding_from_spec
 from eks_auditor.model.snapshot import ClusterSnapshot
 
 if TYPE_CHECKING:
@@ -111,50 +111,37 @@ def to_evaluation(
 def _finding(
     snapshot: ClusterSnapshot, spec: CheckSpec, outcome: Outcome, source: str, evaluated_at: datetime
 ) -> Finding:
-    return Finding(
-        id=finding_id(snapshot.account, snapshot.region, snapshot.name, spec.id, outcome.resource),
-        check_id=spec.id,
-        severity=outcome.severity or spec.severity,
-        status=Status.OPEN,
+    return finding_from_spec(
+        spec,
         account=snapshot.account,
         region=snapshot.region,
         cluster=snapshot.name,
         cluster_arn=snapshot.arn,
         resource=outcome.resource,
-        title=outcome.title or spec.title,
-        description=outcome.description or spec.description,
-        evidence=dict(outcome.evidence),
-        remediation=outcome.remediation or spec.remediation,
-        references=spec.references,
-        first_seen=evaluated_at,
-        last_seen=evaluated_at,
+        evidence=outcome.evidence,
         source=source,
         evaluated_at=evaluated_at,
+        severity=outcome.severity,
+        title=outcome.title,
+        description=outcome.description,
+        remediation=outcome.remediation,
     )
 
 
 def _incomplete(snapshot: ClusterSnapshot, outcome: Outcome, source: str, evaluated_at: datetime) -> Finding:
-    resource = f"{outcome.check_id}:{outcome.resource}"
     reason = outcome.reason or "unknown reason"
-    return Finding(
-        id=finding_id(snapshot.account, snapshot.region, snapshot.name, AUDIT_INCOMPLETE.id, resource),
-        check_id=AUDIT_INCOMPLETE.id,
-        severity=AUDIT_INCOMPLETE.severity,
-        status=Status.OPEN,
+    return finding_from_spec(
+        AUDIT_INCOMPLETE,
         account=snapshot.account,
         region=snapshot.region,
         cluster=snapshot.name,
         cluster_arn=snapshot.arn,
-        resource=resource,
-        title=f"{outcome.check_id} could not be evaluated",
-        description=f"{AUDIT_INCOMPLETE.description} Reason: {reason}",
+        resource=f"{outcome.check_id}:{outcome.resource}",
         evidence={"check_id": outcome.check_id, "resource": outcome.resource, "reason": reason},
-        remediation=AUDIT_INCOMPLETE.remediation,
-        references=AUDIT_INCOMPLETE.references,
-        first_seen=evaluated_at,
-        last_seen=evaluated_at,
         source=source,
         evaluated_at=evaluated_at,
+        title=f"{outcome.check_id} could not be evaluated",
+        description=f"{AUDIT_INCOMPLETE.description} Reason: {reason}",
     )
 
 

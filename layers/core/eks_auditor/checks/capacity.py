@@ -120,6 +120,18 @@ def _other_cni(snapshot: ClusterSnapshot) -> bool:
 _OTHER_CNI = "no aws-node DaemonSet in kube-system: the cluster does not run the Amazon VPC CNI"
 
 
+def _early_outcome(spec: CheckSpec, snapshot: ClusterSnapshot) -> Outcome | None:
+    """The one outcome when the check cannot start: a part not collected, no node groups, another CNI."""
+    missing = _missing_part(spec, snapshot)
+    if missing is not None:
+        return missing
+    if not snapshot.nodegroups:
+        return not_applicable(spec, snapshot.arn, "the cluster has no node groups")
+    if _other_cni(snapshot):
+        return not_applicable(spec, snapshot.arn, _OTHER_CNI)
+    return None
+
+
 def _nodegroup_resource(snapshot: ClusterSnapshot, group: NodeGroup) -> str:
     return group.arn or f"{snapshot.arn}/nodegroup/{group.name}"
 
@@ -131,13 +143,9 @@ def check_ip_capacity_exhaustion_risk(
     pods_per_node: int | None = None,
 ) -> list[Outcome]:
     spec = IP_CAPACITY_EXHAUSTION_RISK
-    missing = _missing_part(spec, snapshot)
-    if missing:
-        return [missing]
-    if not snapshot.nodegroups:
-        return [not_applicable(spec, snapshot.arn, "the cluster has no node groups")]
-    if _other_cni(snapshot):
-        return [not_applicable(spec, snapshot.arn, _OTHER_CNI)]
+    early = _early_outcome(spec, snapshot)
+    if early is not None:
+        return [early]
     forecast = forecast_subnets(snapshot, pods_per_node=pods_per_node)
     source = _settings_source(snapshot, forecast.settings)
     outcomes = [_subnet_outcome(snapshot, forecast, subnet, headroom, source) for subnet in forecast.subnets]
@@ -301,19 +309,15 @@ def _remediation(snapshot: ClusterSnapshot, forecast: Forecast, subnet: SubnetFo
 
 def check_ip_prefix_delegation_recommended(snapshot: ClusterSnapshot) -> list[Outcome]:
     spec = IP_PREFIX_DELEGATION_RECOMMENDED
-    missing = _missing_part(spec, snapshot)
-    if missing:
-        return [missing]
-    if not snapshot.nodegroups:
-        return [not_applicable(spec, snapshot.arn, "the cluster has no node groups")]
-    if _other_cni(snapshot):
-        return [not_applicable(spec, snapshot.arn, _OTHER_CNI)]
+    early = _early_outcome(spec, snapshot)
+    if early is not None:
+        return [early]
     kubernetes = snapshot.kubernetes
     settings = effective_settings(kubernetes.aws_node_settings if kubernetes else None)
     source = _settings_source(snapshot, settings)
     types = snapshot.instance_types or {}
     outcomes: list[Outcome] = []
-    for group in snapshot.nodegroups:
+    for group in snapshot.nodegroups or ():
         resource = _nodegroup_resource(snapshot, group)
         names = tuple(dict.fromkeys(group.instance_types))
         infos = [types[n] for n in names if n in types]

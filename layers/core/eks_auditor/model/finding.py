@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from eks_auditor.model.check import Severity
+from eks_auditor.model.check import CheckSpec, Severity
 
 
 class Status(StrEnum):
@@ -57,6 +57,49 @@ class Finding(BaseModel):
     source: str  # the event id or scan id of the evaluation that last changed it
     evaluated_at: datetime
     expires_at: datetime | None = None  # transient findings (spot notices) carry a TTL
+
+
+def finding_from_spec(
+    spec: CheckSpec,
+    *,
+    account: str,
+    region: str,
+    cluster: str,
+    cluster_arn: str,
+    resource: str,
+    evidence: Mapping[str, Any],
+    source: str,
+    evaluated_at: datetime,
+    seen_at: datetime | None = None,
+    severity: Severity | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    remediation: str | None = None,
+    expires_at: datetime | None = None,
+) -> Finding:
+    """An OPEN finding of `spec`; the text and severity given override the spec's, `seen_at` the time."""
+    seen = seen_at or evaluated_at
+    return Finding(
+        id=finding_id(account, region, cluster, spec.id, resource),
+        check_id=spec.id,
+        severity=severity or spec.severity,
+        status=Status.OPEN,
+        account=account,
+        region=region,
+        cluster=cluster,
+        cluster_arn=cluster_arn,
+        resource=resource,
+        title=title or spec.title,
+        description=description or spec.description,
+        evidence=dict(evidence),
+        remediation=remediation or spec.remediation,
+        references=spec.references,
+        first_seen=seen,
+        last_seen=seen,
+        source=source,
+        evaluated_at=evaluated_at,
+        expires_at=expires_at,
+    )
 
 
 class StateChange(BaseModel):

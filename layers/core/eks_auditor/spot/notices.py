@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from eks_auditor.metrics import MetricSink, NullSink
 from eks_auditor.model.check import CheckSpec, Severity
-from eks_auditor.model.finding import Finding, StateChange, Status, finding_id
+from eks_auditor.model.finding import Finding, StateChange, finding_from_spec
 from eks_auditor.spot.events import SignalKind, SpotEventError, SpotSignal, parse_spot_event, partition_of
 from eks_auditor.spot.mapping import EksNode, InstanceLookup, NodeGroupKind, look_up_instances
 
@@ -401,7 +401,6 @@ def notice_finding(signal: SpotSignal, node: EksNode | None, *, now: datetime, t
     spec = SPOT_INTERRUPTION_NOTICE
     cluster = node.cluster if node else UNKNOWN_CLUSTER
     arn = cluster_arn(signal.account, signal.region, cluster) if node else ""
-    resource = signal.instance_arn
     instance = node.instance if node else None
     where = f"{cluster}/{node.node_group}" if node and node.node_group else cluster
     if signal.kind is SignalKind.INTERRUPTION_WARNING and signal.deadline and signal.action:
@@ -441,25 +440,19 @@ def notice_finding(signal: SpotSignal, node: EksNode | None, *, now: datetime, t
         "instance_lifecycle": instance.lifecycle if instance else None,
         "instance_state": instance.state if instance else INSTANCE_NOT_FOUND,
     }
-    return Finding(
-        id=finding_id(signal.account, signal.region, cluster, spec.id, resource),
-        check_id=spec.id,
-        severity=spec.severity,
-        status=Status.OPEN,
+    return finding_from_spec(
+        spec,
         account=signal.account,
         region=signal.region,
         cluster=cluster,
         cluster_arn=arn,
-        resource=resource,
-        title=title,
-        description=f"{what} {spec.description}",
+        resource=signal.instance_arn,
         evidence=evidence,
-        remediation=spec.remediation,
-        references=spec.references,
-        first_seen=signal.time,
-        last_seen=signal.time,
         source=signal.event_id,
         evaluated_at=now,
+        seen_at=signal.time,
+        title=title,
+        description=f"{what} {spec.description}",
         expires_at=now + ttl,
     )
 
@@ -484,11 +477,8 @@ def burst_finding(
         f"Spot interruption burst: {count} interruptions in {node.cluster}/{group} "
         f"within {minutes} min ({_clock(window_start, now)}-{_clock(window_end, now)})"
     )
-    return Finding(
-        id=finding_id(signal.account, signal.region, node.cluster, spec.id, resource),
-        check_id=spec.id,
-        severity=spec.severity,
-        status=Status.OPEN,
+    return finding_from_spec(
+        spec,
         account=signal.account,
         region=signal.region,
         cluster=node.cluster,
@@ -512,12 +502,9 @@ def burst_finding(
             "instance_type": node.instance.instance_type,
             "availability_zone": node.instance.availability_zone,
         },
-        remediation=spec.remediation,
-        references=spec.references,
-        first_seen=signal.time,
-        last_seen=signal.time,
         source=signal.event_id,
         evaluated_at=now,
+        seen_at=signal.time,
         expires_at=now + ttl,
     )
 

@@ -193,16 +193,7 @@ class FindingStore:
         new = update.value({"S": timestamp(at)})
         conditions = [f"(attribute_not_exists(deleted_at) OR deleted_at < {new})"]
         conditions += [f"{update.name(name)} <= {new}" for name in checks]
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": pk}, "sk": {"S": AUDIT_SK}},
-                UpdateExpression=update.expression,
-                ConditionExpression=" AND ".join(conditions),
-                ExpressionAttributeNames=update.names,
-                ExpressionAttributeValues=update.values,
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
+        if not self._update_audit(pk, update, conditions):
             logger.info("deletion of %s at %s ignored: the cluster was evaluated or deleted later", pk, at)
             return []
         stored = {item["id"]["S"]: finding_from_item(item) for item in items}
@@ -383,6 +374,10 @@ class FindingStore:
         update.set("cluster", {"S": evaluation.cluster})
         update.set("registry", {"S": registry_key(evaluation.account, evaluation.region)})
         update.set("deleted", {"BOOL": False})
+        return self._update_audit(pk, update, conditions)
+
+    def _update_audit(self, pk: str, update: _Update, conditions: list[str]) -> bool:
+        """Update the cluster's audit item; False when a condition does not hold."""
         try:
             self.client.update_item(
                 TableName=self.table_name,

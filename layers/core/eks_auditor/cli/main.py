@@ -27,7 +27,7 @@ _COMMANDS: tuple[str, ...] = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eks-auditor", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO (debug with -vv)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log at INFO (DEBUG with -vv)")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in _COMMANDS:
         try:
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

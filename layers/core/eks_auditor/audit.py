@@ -227,7 +227,7 @@ class Auditor:
             )
         if self.store is not None:
             result.changes = self.store.apply_evaluation(evaluation)
-            self.publish(result.changes)
+            self.publish(result.changes, counted_at=evaluated_at)
         return result
 
     def resolve_deleted(self, account: str, region: str, cluster: str, *, source: str) -> AuditResult:
@@ -239,10 +239,15 @@ class Auditor:
             self.publish(result.changes)
         return result
 
-    def publish(self, changes: Sequence[StateChange]) -> None:
-        """Publish each change once, then mark it notified (the outbox: see README, "Exactly one alert")."""
+    def publish(self, changes: Sequence[StateChange], *, counted_at: datetime | None = None) -> None:
+        """Publish each change once, then mark it notified (the outbox: see README, "Exactly one alert").
+
+        With `counted_at`, only the changes of that evaluation are counted in the metrics: earlier
+        changes the store hands back for re-publishing were counted when they happened.
+        """
         for change in changes:
-            self.metrics.count(_metric_name(change))
+            if counted_at is None or change.changed_at == counted_at:
+                self.metrics.count(_metric_name(change))
             if self.notifier is None or self.store is None:
                 continue
             self.notifier.publish(change)

@@ -209,7 +209,7 @@ def run(out: TextIO, steps: list[Callable[[Demo], None]] | None = None) -> int:
     demo.say()
     demo.say(
         f"done in {time.perf_counter() - started:.1f}s; "
-        f"Lambda logs (JSON) in {log_path} ({errors} ERROR lines)"
+        f"Lambda logs (JSON) in {log_path} ({errors} ERROR lines: the bad input the demo sends on purpose)"
     )
     return 0
 

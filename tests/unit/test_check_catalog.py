@@ -114,6 +114,13 @@ def test_design_table_matches_the_ids_here() -> None:
     assert ids == DESIGN_CHECK_IDS
 
 
+def test_readme_table_lists_exactly_the_design_ids() -> None:
+    # The README's catalog is what operators read (and it ships with the checkout, unlike DESIGN.md).
+    readme = (UNIT_TESTS.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## What it checks", 1)[1].split("\n## ", 1)[0]
+    assert set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE)) == DESIGN_CHECK_IDS
+
+
 def test_registered_ids_are_unique_and_from_the_design_table() -> None:
     ids = [check.spec.id for module in registry._MODULES for check in importlib.import_module(module).CHECKS]
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)

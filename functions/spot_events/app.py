@@ -45,6 +45,9 @@ def handler(event: dict, context: object) -> dict:
         burst_window=settings.spot_burst_window,
         metrics=runtime.metrics,
     )
+    if runtime.security_hub is not None:
+        # An instance already gone maps to no cluster: Security Hub needs the cluster as the resource.
+        runtime.security_hub.export([c for c in result.changes if c.finding.cluster_arn])
     for failed in result.failed:
         logger.error("spot event failed: %s", failed.reason, extra={"event_id": failed.event_id})
         failures.append(ids[failed.index])

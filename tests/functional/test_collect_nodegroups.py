@@ -170,8 +170,9 @@ def test_self_managed_calls_are_batched(world: World) -> None:
         "eks:DescribeNodegroup": 1,
         # One filtered call, not a listing of every ASG in the region.
         "autoscaling:DescribeAutoScalingGroups": 1,
-        # Only sm-lt names no instance type of its own; the mixed groups' overrides do.
-        "ec2:DescribeLaunchTemplateVersions": 1,
+        # One per distinct template of the self-managed groups: their security groups live there
+        # (nodegroup_ssh_open), even when the mixed groups' overrides name the types.
+        "ec2:DescribeLaunchTemplateVersions": 4,
         # sm-lc and sm-lc-od in one batched call.
         "autoscaling:DescribeLaunchConfigurations": 1,
     }

@@ -138,7 +138,7 @@ def test_spec_metadata_is_complete(check: Check) -> None:
     assert len(spec.remediation) >= 60, "remediation must say what to do (CLI or console action)"
     assert spec.references, "at least one AWS doc URL"
     assert all(url.startswith("https://") for url in spec.references), spec.references
-    parts = (*spec.requires, *getattr(spec, "requires_any", ()))
+    parts = (*spec.requires, *spec.requires_any, *spec.reads)
     assert set(parts) <= set(ClusterSnapshot.model_fields), parts
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eks_auditor.checks.nodegroup import nodegroup_resource
 from eks_auditor.model.check import Result
-from eks_auditor.model.network import RouteTable
+from eks_auditor.model.network import IngressRule, RouteTable, SecurityGroup
 from eks_auditor.model.snapshot import ClusterSnapshot, NodeGroup
 from snapshots import (
     ARN,
@@ -41,7 +41,34 @@ def in_public_subnet() -> ClusterSnapshot:
     return with_nodegroup(BASE, subnet_ids=(PUBLIC_A, PRIVATE_A))
 
 
+SG_NODES = "sg-0123456789abcdef0"
+SG_BASTION = "sg-0fedcba9876543210"
+
+
+def self_managed(*rules: IngressRule, collected: bool = True) -> ClusterSnapshot:
+    group = NodeGroup(name="legacy", kind="self-managed", security_group_ids=(SG_NODES, SG_BASTION))
+    snapshot = with_nodegroups(BASE, group)
+    if not collected:
+        return snapshot.model_copy(
+            update={"gaps": {"node_security_groups": "AccessDenied on ec2:DescribeSecurityGroups"}}
+        )
+    return snapshot.model_copy(
+        update={
+            "node_security_groups": {
+                SG_NODES: SecurityGroup(id=SG_NODES, ingress=rules),
+                SG_BASTION: SecurityGroup(id=SG_BASTION),
+            }
+        }
+    )
+
+
+SSH_FROM_WORLD = IngressRule(protocol="tcp", from_port=22, to_port=22, cidrs=("0.0.0.0/0",))
+SSH_FROM_OFFICE = IngressRule(protocol="tcp", from_port=22, to_port=22, cidrs=("198.51.100.0/24",))
+
+
 COVERAGE = [
+    (SSH, Result.FAIL, lambda: self_managed(SSH_FROM_WORLD)),
+    (SSH, Result.PASS, lambda: self_managed(SSH_FROM_OFFICE)),
     (SSH, Result.FAIL, ssh_open),
     (SSH, Result.PASS, lambda: BASE),
     (SSH, Result.NOT_APPLICABLE, lambda: with_nodegroups(BASE)),
@@ -200,3 +227,44 @@ def test_missing_parts_are_errors() -> None:
     assert only(PUBLIC, without(BASE, "network")).result is Result.ERROR
     assert only(PUBLIC, without(BASE, "nodegroups")).result is Result.ERROR
     assert only(PUBLIC, with_nodegroups(BASE)).result is Result.NOT_APPLICABLE
+
+
+# --- self-managed node groups: their security groups ----------------------------------------------
+
+
+def test_self_managed_group_with_ssh_from_the_world_fails() -> None:
+    outcome = only(SSH, self_managed(SSH_FROM_OFFICE, SSH_FROM_WORLD))
+    assert outcome.result is Result.FAIL
+    assert outcome.evidence == {
+        "nodegroup": "legacy",
+        "security_groups": [SG_NODES, SG_BASTION],
+        "port": 22,
+        "open_rules": [
+            {
+                "security_group_id": SG_NODES,
+                "protocol": "tcp",
+                "from_port": 22,
+                "to_port": 22,
+                "open_to": ["0.0.0.0/0"],
+            }
+        ],
+    }
+
+
+def test_all_traffic_or_a_port_range_from_ipv6_anywhere_counts() -> None:
+    everything = IngressRule(protocol="-1", cidrs=("::/0",))
+    low_ports = IngressRule(protocol="tcp", from_port=0, to_port=1024, cidrs=("0.0.0.0/0", "10.0.0.0/8"))
+    assert only(SSH, self_managed(everything)).result is Result.FAIL
+    assert only(SSH, self_managed(low_ports)).evidence["open_rules"][0]["open_to"] == ["0.0.0.0/0"]
+
+
+def test_other_ports_or_udp_from_the_world_pass() -> None:
+    https = IngressRule(protocol="tcp", from_port=443, to_port=443, cidrs=("0.0.0.0/0",))
+    udp = IngressRule(protocol="udp", from_port=22, to_port=22, cidrs=("0.0.0.0/0",))
+    assert only(SSH, self_managed(https, udp, SSH_FROM_OFFICE)).result is Result.PASS
+
+
+def test_security_groups_not_collected_is_error_not_pass() -> None:
+    outcome = only(SSH, self_managed(collected=False))
+    assert outcome.result is Result.ERROR
+    assert outcome.reason == "node security groups: AccessDenied on ec2:DescribeSecurityGroups"

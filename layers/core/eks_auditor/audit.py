@@ -45,6 +45,7 @@ def required_parts(checks: Iterable[Check]) -> frozenset[str]:
     for check in checks:
         parts.update(check.spec.requires)
         parts.update(check.spec.requires_any)
+        parts.update(check.spec.reads)
     return frozenset(parts)
 
 

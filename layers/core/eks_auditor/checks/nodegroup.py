@@ -36,7 +36,9 @@ SSH_OPEN = CheckSpec(
     severity=Severity.HIGH,
     description=(
         "The managed node group has remote access with an EC2 key pair and no source security groups: "
-        "EKS then opens port 22 (3389 for Windows) on the nodes to 0.0.0.0/0."
+        "EKS then opens port 22 (3389 for Windows) on the nodes to 0.0.0.0/0. For a self-managed node "
+        "group: one of its launch template's security groups allows port 22 (or all traffic) from "
+        "0.0.0.0/0 or ::/0."
     ),
     remediation=(
         "Remote access cannot be changed on an existing managed node group. Create a replacement: aws eks "
@@ -45,8 +47,13 @@ SSH_OPEN = CheckSpec(
         "Manager), move the workloads, then aws eks delete-nodegroup --nodegroup-name <old>. Until then, "
         "narrow the port-22 rule of the node group's remote-access security group in the EC2 console."
     ),
-    references=(_REMOTE_ACCESS_API, _MANAGED_DOC),
+    references=(
+        _REMOTE_ACCESS_API,
+        _MANAGED_DOC,
+        "https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html",
+    ),
     requires=("nodegroups",),
+    reads=("node_security_groups",),
 )
 
 PUBLIC_SUBNET = CheckSpec(
@@ -91,7 +98,7 @@ def check_ssh_open(snapshot: ClusterSnapshot) -> list[Outcome]:
     for group in snapshot.nodegroups:
         resource = nodegroup_resource(snapshot, group)
         if group.kind != "managed":
-            outcomes.append(not_applicable(spec, resource, "remote access is a managed node group setting"))
+            outcomes.append(_self_managed_ssh(snapshot, group, resource))
             continue
         evidence: dict[str, Any] = {
             "nodegroup": group.name,
@@ -104,6 +111,44 @@ def check_ssh_open(snapshot: ClusterSnapshot) -> list[Outcome]:
         else:
             outcomes.append(passed(spec, resource, evidence=evidence))
     return outcomes
+
+
+_WORLD = ("0.0.0.0/0", "::/0")
+
+
+def _self_managed_ssh(snapshot: ClusterSnapshot, group: NodeGroup, resource: str) -> Outcome:
+    """Self-managed nodes: port 22 open to the world in any of the group's security groups."""
+    spec = SSH_OPEN
+    if not group.security_group_ids:
+        return not_applicable(spec, resource, "no security groups known for this self-managed group")
+    groups = snapshot.node_security_groups
+    if groups is None:
+        reason = snapshot.gaps.get("node_security_groups", "not collected")
+        return could_not_evaluate(spec, resource, f"node security groups: {reason}")
+    missing = [sg for sg in group.security_group_ids if sg not in groups]
+    open_rules = [
+        {"security_group_id": sg, "protocol": rule.protocol, "from_port": rule.from_port,
+         "to_port": rule.to_port, "open_to": [c for c in rule.cidrs if c in _WORLD]}
+        for sg in group.security_group_ids if sg in groups
+        for rule in groups[sg].ingress
+        if rule.allows_port(22) and any(c in _WORLD for c in rule.cidrs)
+    ]  # fmt: skip
+    evidence: dict[str, Any] = {"nodegroup": group.name, "security_groups": list(group.security_group_ids)}
+    if open_rules:
+        return fail(
+            spec,
+            resource,
+            evidence={**evidence, "port": 22, "open_rules": open_rules},
+            description="A security group of this self-managed node group allows SSH from the internet.",
+            remediation=(
+                "Remove the rule: aws ec2 revoke-security-group-ingress --group-id <sg> --protocol tcp "
+                "--port 22 --cidr 0.0.0.0/0 (and ::/0), and reach nodes through SSM Session Manager or "
+                "a bastion's security group instead."
+            ),
+        )
+    if missing:
+        return could_not_evaluate(spec, resource, f"security groups not described: {', '.join(missing)}")
+    return passed(spec, resource, evidence=evidence)
 
 
 def _why_public(network: VpcNetwork, subnet_id: str) -> dict[str, Any] | None:

@@ -187,7 +187,8 @@ def describe_self_managed_groups(
 def collect_nodegroups(
     eks: EKSClient, autoscaling: AutoScalingClient, ec2: EC2Client, cluster_name: str
 ) -> tuple[NodeGroup, ...]:
-    """Managed node groups, then self-managed ASGs; launch templates read only where types are unknown."""
+    """Managed node groups, then self-managed ASGs; one DescribeLaunchTemplateVersions per distinct
+    template that a managed group needs for its types or a self-managed group uses."""
     managed = describe_managed_nodegroups(eks, cluster_name)
     self_managed = describe_self_managed_groups(autoscaling, cluster_name)
     refs: dict[int, TemplateRef] = {}
@@ -212,16 +213,17 @@ def collect_nodegroups(
 
 
 def _template_needed(raw: Mapping[str, Any]) -> TemplateRef | None:
-    """The launch template to read, only when the group's own description lacks its instance types."""
+    """The launch template to read: a managed group's only when its description lacks the instance
+    types; a self-managed group's always (its security groups are there)."""
     if "nodegroupName" in raw:
         if raw.get("instanceTypes"):
             return None
         return TemplateRef.from_spec(raw.get("launchTemplate"), camel=True)
     mixed = raw.get("MixedInstancesPolicy")
     if mixed:
+        # Read even when the overrides name the types: a self-managed group's security groups (for
+        # nodegroup_ssh_open) live only in its launch template.
         template = mixed.get("LaunchTemplate") or {}
-        if _override_types(template.get("Overrides")):
-            return None
         return TemplateRef.from_spec(template.get("LaunchTemplateSpecification"), camel=False)
     return TemplateRef.from_spec(raw.get("LaunchTemplate"), camel=False)
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from eks_auditor.model.network import (
+    IngressRule,
     NatGateway,
     Route,
     RouteTable,
     RouteTarget,
+    SecurityGroup,
     Subnet,
     VpcEndpoint,
     VpcNetwork,
@@ -196,3 +198,23 @@ class VpcNetworkCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+def describe_security_groups(ec2: Any, group_ids: Sequence[str]) -> dict[str, SecurityGroup]:
+    """The ingress rules of the given security groups: one filtered, paginated DescribeSecurityGroups."""
+    groups: dict[str, SecurityGroup] = {}
+    paginator = ec2.get_paginator("describe_security_groups")
+    for page in paginator.paginate(Filters=[{"Name": "group-id", "Values": list(group_ids)}]):
+        for raw in page.get("SecurityGroups", []):
+            rules = tuple(
+                IngressRule(
+                    protocol=str(perm.get("IpProtocol", "-1")),
+                    from_port=perm.get("FromPort"),
+                    to_port=perm.get("ToPort"),
+                    cidrs=tuple(r["CidrIp"] for r in perm.get("IpRanges", []) if "CidrIp" in r)
+                    + tuple(r["CidrIpv6"] for r in perm.get("Ipv6Ranges", []) if "CidrIpv6" in r),
+                )
+                for perm in raw.get("IpPermissions", [])
+            )
+            groups[raw["GroupId"]] = SecurityGroup(id=raw["GroupId"], ingress=rules)
+    return groups

@@ -24,6 +24,7 @@ REQUIRED_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "autoscaling:DescribeLaunchConfigurations",
     ),
     "instance_types": ("ec2:DescribeInstanceTypes",),
+    "node_security_groups": ("ec2:DescribeSecurityGroups",),
     "iam_oidc_providers": ("iam:ListOpenIDConnectProviders",),
     "version_support": ("eks:DescribeClusterVersions",),
     # Kubernetes reads call no AWS API: the endpoint and CA come from DescribeCluster ("cluster"), the

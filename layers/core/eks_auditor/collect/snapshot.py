@@ -24,7 +24,7 @@ from eks_auditor.collect.network import VpcNetworkCache
 from eks_auditor.collect.permissions import action_for
 from eks_auditor.collect.versions import CalendarLookup, calendar_lookup, describe_cluster_versions
 from eks_auditor.model.kubernetes import AccessEntry
-from eks_auditor.model.network import VpcNetwork
+from eks_auditor.model.network import SecurityGroup, VpcNetwork
 from eks_auditor.model.snapshot import (
     ClusterInfo,
     ClusterSnapshot,
@@ -43,6 +43,7 @@ AWS_PARTS = frozenset(
         "network",
         "nodegroups",
         "instance_types",
+        "node_security_groups",
         "iam_oidc_providers",
         "version_support",
         "access_entries",
@@ -118,6 +119,7 @@ class SnapshotCollector:
             PartCollector("network", self._network),
             PartCollector("nodegroups", self._nodegroups),
             PartCollector("instance_types", self._instance_types, requires=("nodegroups",)),
+            PartCollector("node_security_groups", self._node_security_groups, requires=("nodegroups",)),
             PartCollector("iam_oidc_providers", self._oidc_providers),
             PartCollector("version_support", self._version_support),
             PartCollector("access_entries", self._access_entries),
@@ -319,6 +321,13 @@ class SnapshotCollector:
         unknown = [t for t in wanted if t not in found]
         gaps = {"instance_types.unknown": f"EC2 does not describe {', '.join(unknown)}"} if unknown else {}
         return PartResult(dict(found), gaps)
+
+    def _node_security_groups(self, context: PartContext) -> dict[str, SecurityGroup]:
+        from eks_auditor.collect.network import describe_security_groups
+
+        groups: tuple[NodeGroup, ...] = context.collected["nodegroups"]  # type: ignore[assignment]
+        wanted = sorted({sg for g in groups if g.kind == "self-managed" for sg in g.security_group_ids})
+        return describe_security_groups(self.clients.ec2(context.region), wanted) if wanted else {}
 
     def _oidc_providers(self, context: PartContext) -> frozenset[str]:
         with self._lock:

@@ -60,6 +60,9 @@ class CheckSpec(BaseModel):
     # Parts of which one is enough: the collector fetches all of them, the engine runs the check when
     # any was collected, and the check itself reports (ERROR) what it could not read.
     requires_any: tuple[str, ...] = ()
+    # Parts read for some resources only: fetched with the others, never a reason to skip the check;
+    # the check reports ERROR for the resources that needed a part that is missing.
+    reads: tuple[str, ...] = ()
 
 
 class Outcome(BaseModel):

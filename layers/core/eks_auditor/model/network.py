@@ -66,6 +66,33 @@ class VpcEndpoint(BaseModel):
     subnet_ids: tuple[str, ...] = ()
 
 
+class IngressRule(BaseModel):
+    """One security-group ingress permission, reduced to what exposure checks read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    protocol: str  # "tcp", "udp", "icmp", or "-1" for all traffic
+    from_port: int | None = None  # None for all traffic
+    to_port: int | None = None
+    cidrs: tuple[str, ...] = ()  # IPv4 and IPv6 ranges
+
+    def allows_port(self, port: int, protocol: str = "tcp") -> bool:
+        if self.protocol == "-1":
+            return True
+        if self.protocol != protocol:
+            return False
+        low = self.from_port if self.from_port is not None else 0
+        high = self.to_port if self.to_port is not None else 65535
+        return low <= port <= high
+
+
+class SecurityGroup(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    ingress: tuple[IngressRule, ...] = ()
+
+
 class VpcNetwork(BaseModel):
     """Everything the network checks read about one VPC; collected once per VPC per scan."""
 

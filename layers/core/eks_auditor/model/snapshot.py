@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from eks_auditor.model.kubernetes import AccessEntry, KubernetesState
-from eks_auditor.model.network import VpcNetwork
+from eks_auditor.model.network import SecurityGroup, VpcNetwork
 
 
 class KubernetesVersion(BaseModel):
@@ -151,6 +151,8 @@ class ClusterSnapshot(BaseModel):
     network: VpcNetwork | None = None
     nodegroups: tuple[NodeGroup, ...] | None = None
     instance_types: Mapping[str, InstanceTypeInfo] | None = None
+    # The security groups of self-managed node groups (managed ones: EKS owns remote access), by id.
+    node_security_groups: Mapping[str, SecurityGroup] | None = None
     kubernetes: KubernetesState | None = None
     access_entries: tuple[AccessEntry, ...] | None = None
     iam_oidc_providers: frozenset[str] | None = None  # issuer host/path, without https://

@@ -20,12 +20,12 @@ from eks_auditor.checks.registry import CHECKS, select
 from eks_auditor.collect.clients import AwsClients
 from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable
 from eks_auditor.collect.snapshot import SnapshotCollector
-from eks_auditor.demo.fleet import ACCOUNT, Fleet, build_fleet
+from eks_auditor.demo.fleet import ACCOUNT, Fleet
 from eks_auditor.metrics import CountingSink
 from eks_auditor.model.check import Check, Result, Severity
 from eks_auditor.model.finding import ChangeKind, StateChange, Status, finding_id
 from eks_auditor.store import FindingStore
-from moto import mock_aws
+from fleet_world import demo_fleet_in_moto
 from table import create_table
 
 REGION = "us-east-1"
@@ -42,16 +42,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        for name, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", REGION),
-        ):
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
-        session = boto3.Session(region_name=REGION)
-        fleet = build_fleet(session, REGION)
+    with demo_fleet_in_moto() as (session, fleet):
         dynamodb = session.client("dynamodb")
         # No outbox grace: a change left pending by a failed publish is due on the very next audit.
         store = FindingStore(create_table(dynamodb), client=dynamodb, outbox_grace=timedelta(0))

@@ -20,14 +20,14 @@ from botocore.exceptions import ClientError
 from eks_auditor.audit import Auditor, AuditResult
 from eks_auditor.collect.clients import AwsClients
 from eks_auditor.collect.snapshot import SnapshotCollector
-from eks_auditor.demo.fleet import ACCOUNT, Fleet, build_fleet
+from eks_auditor.demo.fleet import ACCOUNT, Fleet
 from eks_auditor.dispatch import Dispatcher, resolve_vpcs
 from eks_auditor.model.check import Result
 from eks_auditor.model.finding import ChangeKind, Status
 from eks_auditor.store import FindingQuery, FindingStore
 from eks_auditor.triggers import AuditRequest, VpcReference, requests_from_event
 from fleet import Fleet as FleetBuilder
-from moto import mock_aws
+from fleet_world import demo_fleet_in_moto
 from table import create_table
 
 REGION = "us-east-1"
@@ -48,16 +48,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        for name, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", REGION),
-        ):
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
-        session = boto3.Session(region_name=REGION)
-        fleet = build_fleet(session, REGION)
+    with demo_fleet_in_moto() as (session, fleet):
         store = FindingStore(create_table(session.client("dynamodb")), client=session.client("dynamodb"))
         other = FleetBuilder(OTHER_REGION, session)
         vpc = other.create_vpc(cidr="10.9.0.0/16")

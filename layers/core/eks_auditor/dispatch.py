@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from eks_auditor.audit import Auditor, AuditResult
 from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable
-from eks_auditor.triggers import AuditRequest, VpcReference
+from eks_auditor.triggers import AuditRequest, VpcReference, merge_checks
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +121,7 @@ class Dispatcher:
         except ClusterNotFound:
             logger.info("cluster %s/%s no longer exists: resolving its findings", region, cluster)
             result = self.auditor.resolve_deleted(request.account, region, cluster, source=request.source)
-        previous = self._done.get(key, frozenset())
-        self._done[key] = None if check_ids is None or previous is None else previous | check_ids
+        self._done[key] = merge_checks((self._done.get(key, frozenset()), check_ids))
         return result
 
 

@@ -132,6 +132,8 @@ class Runtime:
         from eks_auditor.dispatch import Dispatcher
 
         self.collector.start_scan()
+        if self.settings.findings_table:
+            self.store.start_batch()
         self._dispatcher = Dispatcher(
             self.auditor,
             list_clusters=self.collector.list_clusters,

@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
-SCHEDULED_DETAIL_TYPE = "Scheduled Event"
 
 ENDPOINT = frozenset(
     {"endpoint_public_unrestricted", "endpoint_private_access_disabled", "endpoint_nodes_blocked_by_cidrs"}

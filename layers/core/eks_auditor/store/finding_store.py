@@ -12,7 +12,7 @@ Write protocol of apply_evaluation, for one cluster:
     evaluation for the finding's check (not superseded, not deleted since), the finding Update (condition:
     new, or stored evaluated_at older) with the change as `pending#<change id>`, and the history Put.
     Quiet refreshes (heartbeat) are one conditional UpdateItem and no change.
-An unchanged re-scan costs 1 UpdateItem + 2 Query.
+An unchanged re-scan costs 1 UpdateItem + 2 Query (1 Query plus one per batch after start_batch()).
 
 Outbox: a change stays `pending#<change id>` on its finding until mark_notified removes it. apply_evaluation
 returns the new changes followed by the cluster's earlier pending changes (see _outbox), so a handler that
@@ -153,6 +153,15 @@ class FindingStore:
         self.client: DynamoDBClient = client if client is not None else _default_client()
         self.heartbeat = heartbeat
         self.outbox_grace = outbox_grace
+        # Off until start_batch(): the CLI and one-off callers always read the current suppressions.
+        self._batch_caching = False
+        self._batch_suppressions: list[Suppression] | None = None
+
+    def start_batch(self) -> None:
+        """Read the suppressions once for the evaluations of one batch (a Lambda invocation), not once
+        per cluster; the next start_batch() reads them again, and put/delete invalidate them."""
+        self._batch_caching = True
+        self._batch_suppressions = None
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -349,12 +358,18 @@ class FindingStore:
 
     def put_suppression(self, suppression: Suppression) -> None:
         put_suppression(self.client, self.table_name, suppression)
+        self._batch_suppressions = None
 
     def suppressions(self) -> list[Suppression]:
         """Every stored suppression, expired ones included (one Query on their fixed partition)."""
-        return load_suppressions(self.client, self.table_name)
+        if not self._batch_caching:
+            return load_suppressions(self.client, self.table_name)
+        if self._batch_suppressions is None:
+            self._batch_suppressions = load_suppressions(self.client, self.table_name)
+        return self._batch_suppressions
 
     def delete_suppression(self, suppression_id: str) -> bool:
+        self._batch_suppressions = None
         return delete_suppression(self.client, self.table_name, suppression_id)
 
     # --- internals -------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ test: lint typecheck
 	$(BIN)/pytest -q -n auto
 
 bench: $(STAMP)
-	@$(BIN)/python -m eks_auditor.bench
+	@$(BIN)/python -m eks_auditor_tools.bench
 
 build: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/sam build --template-file template.yaml

@@ -7,8 +7,9 @@ from contextlib import contextmanager
 
 import boto3
 import pytest
-from eks_auditor.demo.fleet import REGION, Fleet, build_fleet
 from moto import mock_aws
+
+from eks_auditor_tools.demo.fleet import REGION, Fleet, build_fleet
 
 
 @contextmanager

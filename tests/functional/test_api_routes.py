@@ -10,13 +10,14 @@ from typing import Any
 import boto3
 import pytest
 from eks_auditor import api
-from eks_auditor.demo.api_events import http_api_event
-from eks_auditor.demo.lambdas import LambdaContext, forget_handlers, load_handler
 from eks_auditor.model.check import Severity
 from eks_auditor.store import FindingStore
 from eks_auditor.suppressions import Suppression
 from moto import mock_aws
 from table import ACCOUNT, REGION, T0, TABLE, CallCounter, create_table, later, make_evaluation, make_finding
+
+from eks_auditor_tools.demo.api_events import http_api_event
+from eks_auditor_tools.demo.lambdas import LambdaContext, forget_handlers, load_handler
 
 ENDPOINT = "endpoint_public_unrestricted"
 LOGGING = "control_plane_logging_disabled"

@@ -20,13 +20,14 @@ from eks_auditor.checks.registry import CHECKS, select
 from eks_auditor.collect.clients import AwsClients
 from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable
 from eks_auditor.collect.snapshot import SnapshotCollector
-from eks_auditor.demo.fleet import ACCOUNT, Fleet
 from eks_auditor.metrics import CountingSink
 from eks_auditor.model.check import Check, Result, Severity
 from eks_auditor.model.finding import ChangeKind, StateChange, Status, finding_id
 from eks_auditor.store import FindingStore
 from fleet_world import demo_fleet_in_moto
 from table import create_table
+
+from eks_auditor_tools.demo.fleet import ACCOUNT, Fleet
 
 REGION = "us-east-1"
 ALL_CHECKS = list(CHECKS)

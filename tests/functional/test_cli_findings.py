@@ -17,12 +17,13 @@ from typing import Any
 
 import boto3
 import pytest
-from eks_auditor.cli.main import main
 from eks_auditor.model.check import Severity
 from eks_auditor.store import FindingStore
 from eks_auditor.suppressions import Suppression
 from moto import mock_aws
 from table import ACCOUNT, REGION, T0, TABLE, create_table, later, make_evaluation, make_finding
+
+from eks_auditor_tools.cli.main import main
 
 ENDPOINT = "endpoint_public_unrestricted"
 LOGGING = "control_plane_logging_disabled"

@@ -15,12 +15,13 @@ from typing import Any
 
 import boto3
 import pytest
-from eks_auditor.cli.main import main
-from eks_auditor.demo.fleet import ACCOUNT, Fleet, build_fleet
 from eks_auditor.model.finding import Status, finding_id
 from eks_auditor.store import FindingStore
 from moto import mock_aws
 from table import create_table
+
+from eks_auditor_tools.cli.main import main
+from eks_auditor_tools.demo.fleet import ACCOUNT, Fleet, build_fleet
 
 REGION = "us-east-1"
 REPO = Path(__file__).resolve().parents[2]

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-from eks_auditor.cli.main import main
-from eks_auditor.demo.fleet import ACCOUNT, REGION, build_fleet
-from eks_auditor.demo.kube_server import EKS_HOST, RunningServer, make_tls, running_server
-from eks_auditor.demo.kubernetes import cluster_states
 from moto import mock_aws
+
+from eks_auditor_tools.cli.main import main
+from eks_auditor_tools.demo.fleet import ACCOUNT, REGION, build_fleet
+from eks_auditor_tools.demo.kube_server import EKS_HOST, RunningServer, make_tls, running_server
+from eks_auditor_tools.demo.kubernetes import cluster_states
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import json
 import re
 
 import pytest
-from eks_auditor.demo.run import run
+
+from eks_auditor_tools.demo.run import run
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")

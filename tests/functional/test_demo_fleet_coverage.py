@@ -9,9 +9,10 @@ from eks_auditor.audit import Auditor
 from eks_auditor.checks.registry import CHECKS
 from eks_auditor.collect.snapshot import SnapshotCollector
 from eks_auditor.config import Settings
-from eks_auditor.demo import run as demo_run
 from eks_auditor.model.check import Result
 from eks_auditor.runtime import Runtime
+
+from eks_auditor_tools.demo import run as demo_run
 
 
 def test_every_check_fails_and_passes_somewhere_in_the_demo_fleet() -> None:

@@ -1,6 +1,6 @@
 """Dispatcher under moto with the demo fleet: which clusters an event audits, with which checks, how often.
 
-The fleet (eks_auditor.demo.fleet) has prod-web, analytics, batch and platform in the shared VPC and
+The fleet (eks_auditor_tools.demo.fleet) has prod-web, analytics, batch and platform in the shared VPC and
 payments alone in the isolated VPC. No Kubernetes API is served here: the collector has no
 "kubernetes" part, so the checks that need it are audit_incomplete (never a pass).
 Deletion tests use their own clusters in us-west-2 so the us-east-1 fleet stays as built.
@@ -20,7 +20,6 @@ from botocore.exceptions import ClientError
 from eks_auditor.audit import Auditor, AuditResult
 from eks_auditor.collect.clients import AwsClients
 from eks_auditor.collect.snapshot import SnapshotCollector
-from eks_auditor.demo.fleet import ACCOUNT, Fleet
 from eks_auditor.dispatch import Dispatcher, resolve_vpcs
 from eks_auditor.model.check import Result
 from eks_auditor.model.finding import ChangeKind, Status
@@ -29,6 +28,8 @@ from eks_auditor.triggers import AuditRequest, VpcReference, requests_from_event
 from fleet import Fleet as FleetBuilder
 from fleet_world import demo_fleet_in_moto
 from table import create_table
+
+from eks_auditor_tools.demo.fleet import ACCOUNT, Fleet
 
 REGION = "us-east-1"
 OTHER_REGION = "us-west-2"

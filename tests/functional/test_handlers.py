@@ -18,13 +18,14 @@ from typing import Any
 
 import boto3
 import pytest
-from eks_auditor.demo.account import DemoAccount
-from eks_auditor.demo.fleet import ACCOUNT, REGION, Fleet
-from eks_auditor.demo.lambdas import LogSink, invoke, load_handler, sqs_event
-from eks_auditor.demo.run import embedded_account
 from eks_auditor.model.finding import Status
 from eks_auditor.store import FindingQuery, FindingStore
 from table import make_evaluation, make_finding
+
+from eks_auditor_tools.demo.account import DemoAccount
+from eks_auditor_tools.demo.fleet import ACCOUNT, REGION, Fleet
+from eks_auditor_tools.demo.lambdas import LogSink, invoke, load_handler, sqs_event
+from eks_auditor_tools.demo.run import embedded_account
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")

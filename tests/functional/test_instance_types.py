@@ -18,11 +18,12 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from eks_auditor.capacity.max_pods import compute_max_pods
-from eks_auditor.cli import max_pods as max_pods_cli
 from eks_auditor.collect import instance_types
 from eks_auditor.collect.instance_types import clear_cache, describe_instance_types, parse_instance_type
 from moto import mock_aws
 from moto.ec2.models.instance_types import INSTANCE_TYPES as MOTO_INSTANCE_TYPES
+
+from eks_auditor_tools.cli import max_pods as max_pods_cli
 
 ENI_MAX_PODS_ROWS = {
     "t2.micro": 4,

@@ -7,16 +7,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from eks_auditor.demo.kube_server import (
-    EKS_HOST,
-    KubeState,
-    RunningServer,
-    TlsFiles,
-    closed_port,
-    fixture,
-    make_tls,
-    running_server,
-)
 from eks_auditor.kube.client import KubeClient, ssl_context
 from eks_auditor.kube.errors import (
     KubeApiError,
@@ -26,6 +16,17 @@ from eks_auditor.kube.errors import (
     KubeUnreachable,
 )
 from eks_auditor.kube.token import generate_token
+
+from eks_auditor_tools.demo.kube_server import (
+    EKS_HOST,
+    KubeState,
+    RunningServer,
+    TlsFiles,
+    closed_port,
+    fixture,
+    make_tls,
+    running_server,
+)
 
 DEPLOYMENTS = "/apis/apps/v1/deployments"
 AWS_NODE = "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"

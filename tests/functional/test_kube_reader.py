@@ -21,16 +21,6 @@ from eks_auditor.collect.kubernetes import (
     ENI_CONFIGS_PATH,
     read_kubernetes,
 )
-from eks_auditor.demo.kube_server import (
-    EKS_HOST,
-    KubeState,
-    RunningServer,
-    TlsFiles,
-    closed_port,
-    fixture,
-    make_tls,
-    running_server,
-)
 from eks_auditor.kube.token import TokenCache
 from eks_auditor.model.check import Result, Severity
 from eks_auditor.model.kubernetes import AwsAuthMapping, AwsNodeSettings, EniConfig, KubernetesState
@@ -41,6 +31,17 @@ from eks_auditor.model.snapshot import (
     EndpointAccess,
     KubernetesVersion,
     NodeGroup,
+)
+
+from eks_auditor_tools.demo.kube_server import (
+    EKS_HOST,
+    KubeState,
+    RunningServer,
+    TlsFiles,
+    closed_port,
+    fixture,
+    make_tls,
+    running_server,
 )
 
 CLUSTER = "prod"

@@ -6,9 +6,10 @@ import boto3
 from eks_auditor.audit import Auditor
 from eks_auditor.collect.clients import AwsClients, CallCounter
 from eks_auditor.collect.snapshot import SnapshotCollector
-from eks_auditor.demo.fleet import REGION, build_fleet
 from eks_auditor.model.check import Result
 from moto import mock_aws
+
+from eks_auditor_tools.demo.fleet import REGION, build_fleet
 
 
 def _self_managed_group(session: boto3.Session, vpc: str, subnet: str, *, ssh_cidr: str) -> str:

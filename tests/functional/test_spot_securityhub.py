@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from eks_auditor.demo import run as demo_run
-from eks_auditor.demo.fleet import ACCOUNT, REGION
-from eks_auditor.demo.lambdas import invoke, sqs_event
-from eks_auditor.demo.paths import repo_root
+from eks_auditor_tools.demo import run as demo_run
+from eks_auditor_tools.demo.fleet import ACCOUNT, REGION
+from eks_auditor_tools.demo.lambdas import invoke, sqs_event
+from eks_auditor_tools.demo.paths import repo_root
 
 
 def test_spot_notice_is_imported_into_security_hub() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 from eks_auditor.collect import instance_types
-from eks_auditor.demo import run as demo_run
-from eks_auditor.demo.fleet import ACCOUNT, REGION
-from eks_auditor.demo.lambdas import invoke, sqs_event
+
+from eks_auditor_tools.demo import run as demo_run
+from eks_auditor_tools.demo.fleet import ACCOUNT, REGION
+from eks_auditor_tools.demo.lambdas import invoke, sqs_event
 
 
 def test_one_describe_instance_types_for_a_batch_of_clusters() -> None:

@@ -28,7 +28,7 @@ FIELDS = {"id", "check_id", "severity", "status", "account", "region", "cluster"
 def test_read_only_scan_of_the_callers_account() -> None:
     # The conftest leaves the real AWS environment alone for tests marked live.
     done = subprocess.run(
-        [sys.executable, "-m", "eks_auditor.cli.main", "scan", "--output", "json"],
+        [sys.executable, "-m", "eks_auditor_tools.cli.main", "scan", "--output", "json"],
         capture_output=True,
         text=True,
         timeout=600,

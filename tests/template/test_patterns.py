@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eks_auditor.patterns import PatternError, Target, load_rules, matches, matching_rules, validate
+
+from eks_auditor_tools.patterns import PatternError, Target, load_rules, matches, matching_rules, validate
 
 EVENT: dict[str, Any] = {
     "version": "0",

@@ -8,9 +8,10 @@ from typing import Any
 
 import boto3
 import pytest
-from eks_auditor.patterns import Rule, load_rules, matching_rules
 from moto import mock_aws
 from template_helpers import EVENTS, TEMPLATE, load_event
+
+from eks_auditor_tools.patterns import Rule, load_rules, matching_rules
 
 CLOUDTRAIL_RULES = ("EksApiCallsRule", "Ec2ApiCallsRule", "IamOidcRule")
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from eks_auditor.patterns import load_template
 from template_helpers import REPO, TEMPLATE
+
+from eks_auditor_tools.patterns import load_template
 
 BIN = Path(sys.executable).parent
 
@@ -81,11 +82,18 @@ def test_sam_build(tmp_path: Path) -> None:
 def check_layer_holds_the_package_under_python(build: Build) -> None:
     python = build.directory / "CoreLayer" / "python"
     assert (python / "eks_auditor" / "__init__.py").is_file()
-    assert (python / "eks_auditor" / "patterns.py").is_file()
+    assert (python / "eks_auditor" / "audit.py").is_file()
     assert (python / "eks_auditor" / "data" / "eks_versions.yaml").is_file()
     assert (python / "aws_lambda_powertools" / "__init__.py").is_file()
     for package in ("pydantic", "yaml", "aws_xray_sdk", "boto3", "botocore"):
         assert (python / package / "__init__.py").is_file(), package
+    # The layer carries only the runtime: the CLI, demo, benchmark and report tooling live in src/.
+    assert not (python / "eks_auditor_tools").exists()
+    shipped = {
+        p.relative_to(python / "eks_auditor").as_posix() for p in (python / "eks_auditor").rglob("*.py")
+    }
+    tooling = {"cli", "demo", "bench.py", "report.py", "patterns.py", "prowler.py"}
+    assert {path for path in shipped if path.split("/")[0] in tooling} == set()
 
 
 def check_layer_wheels_are_built_for_arm64(build: Build) -> None:

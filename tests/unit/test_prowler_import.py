@@ -6,7 +6,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from eks_auditor.prowler import MutelistError, import_mutelist
+
+from eks_auditor_tools.prowler import MutelistError, import_mutelist
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 EXPIRES = T0 + timedelta(days=30)

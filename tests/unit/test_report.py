@@ -9,7 +9,8 @@ from typing import Any
 
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import Finding, Status, finding_id
-from eks_auditor.report import headroom, render_report
+
+from eks_auditor_tools.report import headroom, render_report
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ACCOUNT = "123456789012"

@@ -8,8 +8,9 @@ import sys
 import uuid
 from typing import Any
 
-from eks_auditor.cli.output import findings_table, to_json
 from eks_auditor.model.finding import Finding
+
+from eks_auditor_tools.cli.output import findings_table, to_json
 
 logger = logging.getLogger(__name__)
 

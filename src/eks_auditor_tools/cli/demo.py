@@ -14,7 +14,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from eks_auditor.demo.run import run as run_demo
+        from eks_auditor_tools.demo.run import run as run_demo
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("moto"):
             print("the demo needs moto: pip install -e '.[demo]' (make demo does this)", file=sys.stderr)

@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from eks_auditor.demo.account import DemoAccount, deploy
-from eks_auditor.demo.api_events import http_api_event
-from eks_auditor.demo.fleet import ACCOUNT, REGION, Fleet, build_fleet, update_endpoint
-from eks_auditor.demo.kubernetes import serve_clusters
-from eks_auditor.demo.lambdas import LogSink, forget_handlers, invoke, sqs_event
-from eks_auditor.demo.paths import repo_root
+from eks_auditor_tools.demo.account import DemoAccount, deploy
+from eks_auditor_tools.demo.api_events import http_api_event
+from eks_auditor_tools.demo.fleet import ACCOUNT, REGION, Fleet, build_fleet, update_endpoint
+from eks_auditor_tools.demo.kubernetes import serve_clusters
+from eks_auditor_tools.demo.lambdas import LogSink, forget_handlers, invoke, sqs_event
+from eks_auditor_tools.demo.paths import repo_root
 
 # Which function consumes which queue, as the template's SQS event sources say.
 CONSUMERS = {"EventsQueue": "event_audit", "AuditQueue": "cluster_worker", "SpotQueue": "spot_events"}
@@ -170,7 +170,7 @@ class Demo:
             )
 
     def show_open_findings(self) -> None:
-        from eks_auditor.cli.output import findings_table
+        from eks_auditor_tools.cli.output import findings_table
 
         findings = _open_findings(self.store())
         self.say(findings_table(findings))
@@ -301,7 +301,7 @@ def bad_input(demo: Demo) -> None:
 
 def security_team(demo: Demo) -> None:
     demo.section("8. The security team asks: what is open and HIGH or worse, since when?")
-    from eks_auditor.cli.main import main as cli
+    from eks_auditor_tools.cli.main import main as cli
 
     with contextlib.redirect_stdout(demo.out):
         cli(["findings", "--severity", "HIGH", "--table", demo.account.findings_table])

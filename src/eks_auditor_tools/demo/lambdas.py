@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from eks_auditor.demo.paths import repo_root
+from eks_auditor_tools.demo.paths import repo_root
 
 _loaded: dict[str, ModuleType] = {}
 

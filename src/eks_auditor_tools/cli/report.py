@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from eks_auditor.cli.findings import add_table_argument, open_store, table_name
 from eks_auditor.model.finding import Finding, Status
+
+from eks_auditor_tools.cli.findings import add_table_argument, open_store, table_name
 
 if TYPE_CHECKING:
     from eks_auditor.store import FindingStore
@@ -49,7 +50,8 @@ def current_findings(store: FindingStore) -> list[Finding]:
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from eks_auditor.audit import utcnow
-    from eks_auditor.report import render_report
+
+    from eks_auditor_tools.report import render_report
 
     out = out or sys.stdout
     findings = current_findings(open_store(args))

@@ -11,9 +11,10 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
-from eks_auditor.cli.findings import add_table_argument, open_store
-from eks_auditor.cli.output import table
 from eks_auditor.suppressions import ANY_CHECK, Suppression, parse_expiry
+
+from eks_auditor_tools.cli.findings import add_table_argument, open_store
+from eks_auditor_tools.cli.output import table
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -162,7 +163,7 @@ def run_import_prowler(
 ) -> int:
     from pathlib import Path
 
-    from eks_auditor.prowler import MutelistError, import_mutelist
+    from eks_auditor_tools.prowler import MutelistError, import_mutelist
 
     out = out or sys.stdout
     err = err or sys.stderr

@@ -37,7 +37,6 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     """Print the figures; exit 1 when a type is unknown in the region, 2 when the API call fails."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
-
     from eks_auditor.collect.instance_types import describe_instance_types
 
     out = out or sys.stdout

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from eks_auditor.demo.paths import repo_root
-from eks_auditor.patterns import load_rules
+from eks_auditor_tools.demo.paths import repo_root
+from eks_auditor_tools.patterns import load_rules
 
 # A Slack channel (through AWS Chatbot) takes HIGH and CRITICAL; a security queue takes everything.
 SLACK_FILTER_POLICY = {"severity": ["CRITICAL", "HIGH"]}

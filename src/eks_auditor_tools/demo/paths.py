@@ -6,8 +6,8 @@ from pathlib import Path
 
 
 def repo_root() -> Path:
-    # layers/core/eks_auditor/demo/paths.py -> the checkout root
-    root = Path(__file__).resolve().parents[4]
+    # src/eks_auditor_tools/demo/paths.py -> the checkout root
+    root = Path(__file__).resolve().parents[3]
     if not (root / "template.yaml").exists():
         raise FileNotFoundError(
             f"template.yaml not found at {root}: run the demo from a checkout (pip install -e .)"

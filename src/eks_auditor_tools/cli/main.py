@@ -14,14 +14,14 @@ from collections.abc import Sequence
 
 # Each module registers one subcommand with `register(subparsers)`; imported lazily per command.
 _COMMANDS: tuple[str, ...] = (
-    "eks_auditor.cli.demo",
-    "eks_auditor.cli.scan",
-    "eks_auditor.cli.replay",
-    "eks_auditor.cli.findings",
-    "eks_auditor.cli.suppress",
-    "eks_auditor.cli.report",
-    "eks_auditor.cli.openapi",
-    "eks_auditor.cli.max_pods",
+    "eks_auditor_tools.cli.demo",
+    "eks_auditor_tools.cli.scan",
+    "eks_auditor_tools.cli.replay",
+    "eks_auditor_tools.cli.findings",
+    "eks_auditor_tools.cli.suppress",
+    "eks_auditor_tools.cli.report",
+    "eks_auditor_tools.cli.openapi",
+    "eks_auditor_tools.cli.max_pods",
 )
 
 

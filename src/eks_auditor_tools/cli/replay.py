@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from eks_auditor.cli.output import findings_table, to_json
 from eks_auditor.model.finding import Finding
+
+from eks_auditor_tools.cli.output import findings_table, to_json
 
 # The queue each rule targets decides which function handles the event (template.yaml).
 SPOT_QUEUE = "SpotQueue"
@@ -35,7 +36,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from eks_auditor.patterns import load_rules
+    from eks_auditor_tools.patterns import load_rules
 
     template = args.template or _default_template()
     rules = load_rules(template)
@@ -109,8 +110,8 @@ def _environment(args: argparse.Namespace) -> Iterator[tuple[Any, dict[str, str]
     if not args.embedded:
         yield Runtime(settings=Settings(findings_table=args.table or "", topic_arn=args.topic or "")), {}
         return
-    from eks_auditor.demo.fleet import sample_ids
-    from eks_auditor.demo.run import embedded_account
+    from eks_auditor_tools.demo.fleet import sample_ids
+    from eks_auditor_tools.demo.run import embedded_account
 
     with embedded_account() as (session, fleet, _account):
         yield Runtime(settings=Settings.from_env(), session=session), sample_ids(fleet)
@@ -128,6 +129,6 @@ def _substitute(event: dict[str, Any], replacements: dict[str, str]) -> dict[str
 
 
 def _default_template() -> Path:
-    from eks_auditor.demo.paths import repo_root
+    from eks_auditor_tools.demo.paths import repo_root
 
     return repo_root() / "template.yaml"

@@ -12,9 +12,10 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from eks_auditor.cli.output import finding_list_table, to_csv, to_json
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import Status
+
+from eks_auditor_tools.cli.output import finding_list_table, to_csv, to_json
 
 if TYPE_CHECKING:
     from eks_auditor.api import FindingDetail
@@ -34,7 +35,6 @@ def table_name(args: argparse.Namespace) -> str:
 def open_store(args: argparse.Namespace) -> FindingStore:
     import boto3
     from botocore.config import Config
-
     from eks_auditor.store import FindingStore
 
     client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
@@ -108,9 +108,8 @@ def _default_region() -> str:
 
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    from pydantic import ValidationError
-
     from eks_auditor.store import FindingQuery, InvalidToken
+    from pydantic import ValidationError
 
     out = out or sys.stdout
     err = err or sys.stderr

@@ -79,8 +79,8 @@ def _published(counts: Counter[str]) -> int:
 
 
 def measure_scans() -> dict[str, Any]:
-    from eks_auditor.demo import run as demo_run
-    from eks_auditor.demo.lambdas import LogSink, invoke
+    from eks_auditor_tools.demo import run as demo_run
+    from eks_auditor_tools.demo.lambdas import LogSink, invoke
 
     result: dict[str, Any] = {}
     calls = _Calls()
@@ -213,7 +213,7 @@ def measure_scans() -> dict[str, Any]:
 
 
 def _measure_spot(demo: Any, fleet: Any, calls: _Calls) -> dict[str, Any]:
-    from eks_auditor.demo.lambdas import invoke, sqs_event
+    from eks_auditor_tools.demo.lambdas import invoke, sqs_event
 
     instance = fleet.instances["spot-0"]
     event = demo.sample("spot-interruption-warning.json", {"i-0123456789abcdef0": instance})
@@ -266,7 +266,7 @@ def _measure_spot(demo: Any, fleet: Any, calls: _Calls) -> dict[str, Any]:
 
 def measure_imports(repeat: int = 5) -> dict[str, Any]:
     """Cold import of each handler module vs `import boto3`, each in a fresh interpreter, medians."""
-    from eks_auditor.demo.paths import repo_root
+    from eks_auditor_tools.demo.paths import repo_root
 
     root = repo_root()
     env = {

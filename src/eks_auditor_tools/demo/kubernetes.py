@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from eks_auditor.demo.fleet import ACCOUNT, NODE_ROLE, Fleet
-from eks_auditor.demo.kube_server import KubeState, RunningServer, fixture, make_tls, running_server
+from eks_auditor_tools.demo.fleet import ACCOUNT, NODE_ROLE, Fleet
+from eks_auditor_tools.demo.kube_server import KubeState, RunningServer, fixture, make_tls, running_server
 
 DEPLOYMENTS = "/apis/apps/v1/deployments"
 AWS_NODE = "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"

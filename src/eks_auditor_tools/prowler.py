@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 import yaml
-
 from eks_auditor.suppressions import Suppression
 
 # Prowler check -> the eks-auditor check for the same risk on the same cluster (both report the cluster).

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from eks_auditor.checks.spot import SPOT_INTERRUPTION_BURST, SPOT_INTERRUPTION_NOTICE
 from eks_auditor.metrics import MetricSink, NullSink
-from eks_auditor.model.check import CheckSpec, Severity
+from eks_auditor.model.check import CheckSpec
 from eks_auditor.model.finding import Finding, StateChange, finding_from_spec
 from eks_auditor.spot.events import SignalKind, SpotEventError, SpotSignal, parse_spot_event, partition_of
 from eks_auditor.spot.mapping import EksNode, InstanceLookup, NodeGroupKind, look_up_instances
@@ -38,53 +39,7 @@ logger = logging.getLogger(__name__)
 UNKNOWN_CLUSTER = "unknown"
 INSTANCE_NOT_FOUND = "not found at DescribeInstances"
 
-SPOT_INTERRUPTION_NOTICE = CheckSpec(
-    id="spot_interruption_notice",
-    title="Spot node received an interruption warning or rebalance recommendation",
-    severity=Severity.MEDIUM,
-    description=(
-        "EC2 is reclaiming this spot instance (interruption warning: two minutes before the action) or "
-        "warns that it is at elevated risk of interruption (rebalance recommendation). Pods on the node "
-        "must be drained before the deadline."
-    ),
-    remediation=(
-        "Make sure the node is cordoned and drained before the deadline (aws-node-termination-handler, "
-        "Karpenter interruption handling, or managed node group capacity rebalancing), that workloads "
-        "have PodDisruptionBudgets and more than one replica, and that the node group can launch a "
-        "replacement from other instance types or Availability Zones."
-    ),
-    references=(
-        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html",
-        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/rebalance-recommendations.html",
-        "https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types",
-    ),
-    requires=(),
-)
-
-SPOT_INTERRUPTION_BURST = CheckSpec(
-    id="spot_interruption_burst",
-    title="Burst of spot interruptions in one node group",
-    severity=Severity.HIGH,
-    description=(
-        "Several instances of one node group received spot interruption warnings within a short window. "
-        "The group draws from spot capacity pools that EC2 is reclaiming; it may not be able to replace "
-        "the nodes and pods may stay pending."
-    ),
-    remediation=(
-        "Diversify the node group: add more instance types of similar size (same vCPU and memory), allow "
-        "more Availability Zones, and use the price-capacity-optimized (or capacity-optimized) allocation "
-        "strategy so EC2 launches from the deepest spot pools. Consider an on-demand base capacity for "
-        "workloads that cannot tolerate the loss."
-    ),
-    references=(
-        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-best-practices.html",
-        "https://docs.aws.amazon.com/autoscaling/ec2/userguide/allocation-strategies.html",
-        "https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types",
-    ),
-    requires=(),
-)
-
-# Event-born checks: never run at scan time, so they are kept out of checks.registry.
+# Event-born checks (kind EVENT in the catalog): never run at scan time.
 EVENT_CHECK_SPECS: tuple[CheckSpec, ...] = (SPOT_INTERRUPTION_NOTICE, SPOT_INTERRUPTION_BURST)
 _EVENT_CHECK_IDS = frozenset(spec.id for spec in EVENT_CHECK_SPECS)
 

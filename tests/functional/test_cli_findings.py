@@ -232,6 +232,20 @@ def test_suppress_add_rejects(fleet: Any, capsys: Any, argv: list[str], message:
     assert err.startswith(message)
 
 
+@pytest.mark.parametrize(
+    "check_id", ["spot_interruption_burst", "spot_interruption_notice", "audit_incomplete"]
+)
+def test_suppress_add_accepts_checks_the_engine_does_not_run(fleet: Any, capsys: Any, check_id: str) -> None:
+    # Event-born and engine-born findings are in the catalog, so they can be accepted like any other.
+    code, out, err = run(
+        capsys, "suppress", "add", "--check", check_id, "--reason", "r", "--author", "a", "--expires", "1d"
+    )
+    assert (code, err.startswith("unknown check id")) == (0, False)
+    assert f"(check {check_id}" in out
+    code, out, _ = run(capsys, "suppress", "list", "--output", "json")
+    assert [s["check_id"] for s in json.loads(out)] == [check_id]
+
+
 def test_expired_suppressions_are_listed_only_with_all(fleet: Any, capsys: Any) -> None:
     store = FindingStore(TABLE)
     store.put_suppression(

@@ -33,6 +33,23 @@ MAIN_QUEUES = {"EventsQueue": "EventsDLQ", "AuditQueue": "AuditDLQ", "SpotQueue"
 DEAD_LETTER_QUEUES = ("EventsDLQ", "AuditDLQ", "SpotDLQ", "TargetsDLQ")
 
 
+def _pipeline_data() -> dict[str, Any]:
+    import importlib.resources
+    import json
+
+    return json.loads(importlib.resources.files("eks_auditor").joinpath("data/pipeline.json").read_text())
+
+
+PIPELINE_DATA = _pipeline_data()
+
+
+def _pairs(resources: Any) -> str:
+    """The "LogicalId=${LogicalId},..." list the functions read back (every rule or queue of the data file)."""
+    ids = [item["logical_id"] for item in resources] if isinstance(resources, list) else list(resources)
+    order = list(raw_template()["Resources"])
+    return ",".join(f"{i}=${{{i}}}" for i in sorted(ids, key=order.index))
+
+
 def resources(resource_type: str) -> dict[str, dict[str, Any]]:
     return resources_of_type(raw_template(), resource_type)
 
@@ -135,6 +152,10 @@ def test_environment_from_globals() -> None:
         "SPOT_BURST_THRESHOLD": {"Ref": "SpotBurstThreshold"},
         "SPOT_BURST_WINDOW_MINUTES": {"Ref": "SpotBurstWindowMinutes"},
         "SECURITY_HUB_ENABLED": {"Ref": "EnableSecurityHub"},
+        "STACK_NAME": {"Ref": "AWS::StackName"},
+        # Every rule and queue eks_auditor/data/pipeline.json expects, with its deployed name or URL.
+        "PIPELINE_RULES": {"Fn::Sub": _pairs(PIPELINE_DATA["rules"])},
+        "PIPELINE_QUEUES": {"Fn::Sub": _pairs(PIPELINE_DATA["queues"])},
     }
     own = {
         name: spec["Properties"].get("Environment", {}).get("Variables", {})

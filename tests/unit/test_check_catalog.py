@@ -140,6 +140,10 @@ def test_the_engine_selects_only_snapshot_checks() -> None:
         "spot_interruption_notice",
         "spot_interruption_burst",
         "audit_incomplete",
+        "pipeline_trail_missing",
+        "pipeline_rule_broken",
+        "pipeline_backlog",
+        "pipeline_silent",
     }
     assert [c.spec.id for c in registry.select()] == [i for i, k in kinds.items() if k is CheckKind.SNAPSHOT]
     with pytest.raises(KeyError):

@@ -36,6 +36,19 @@ class SnapshotSource(Protocol):
     ) -> ClusterSnapshot: ...
 
 
+class Subject(Protocol):
+    """What an evaluation is about: a ClusterSnapshot, or a PipelineSnapshot (cluster "-")."""
+
+    @property
+    def account(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def arn(self) -> str: ...
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -85,7 +98,7 @@ def _missing_reason(snapshot: ClusterSnapshot, missing: Sequence[Part]) -> str:
 
 
 def to_evaluation(
-    snapshot: ClusterSnapshot,
+    snapshot: Subject,
     checks: Sequence[Check],
     outcomes: Sequence[Outcome],
     *,
@@ -119,7 +132,7 @@ def to_evaluation(
 
 
 def _finding(
-    snapshot: ClusterSnapshot, spec: CheckSpec, outcome: Outcome, source: str, evaluated_at: datetime
+    snapshot: Subject, spec: CheckSpec, outcome: Outcome, source: str, evaluated_at: datetime
 ) -> Finding:
     return finding_from_spec(
         spec,
@@ -138,7 +151,7 @@ def _finding(
     )
 
 
-def _incomplete(snapshot: ClusterSnapshot, outcome: Outcome, source: str, evaluated_at: datetime) -> Finding:
+def _incomplete(snapshot: Subject, outcome: Outcome, source: str, evaluated_at: datetime) -> Finding:
     reason = outcome.reason or "unknown reason"
     return finding_from_spec(
         AUDIT_INCOMPLETE,

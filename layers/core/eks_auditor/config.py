@@ -21,6 +21,13 @@ class Settings(BaseModel):
     spot_burst_threshold: int = 3
     spot_burst_window: timedelta = timedelta(minutes=15)
     security_hub_enabled: bool = False
+    # The auditor's own pipeline (pipeline_* checks): the stack's region, its rules and queues by logical id.
+    home_region: str = ""
+    stack_name: str = "eks-auditor"
+    pipeline_rules: Mapping[str, str] = {}
+    pipeline_queues: Mapping[str, str] = {}
+    pipeline_quiet_period: timedelta = timedelta(hours=168)
+    pipeline_backlog_age: timedelta = timedelta(minutes=30)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,4 +46,16 @@ class Settings(BaseModel):
             spot_burst_threshold=int(env.get("SPOT_BURST_THRESHOLD", "3")),
             spot_burst_window=timedelta(minutes=float(env.get("SPOT_BURST_WINDOW_MINUTES", "15"))),
             security_hub_enabled=env.get("SECURITY_HUB_ENABLED", "false").lower() == "true",
+            home_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",
+            stack_name=env.get("STACK_NAME", "eks-auditor"),
+            pipeline_rules=_pairs(env.get("PIPELINE_RULES", "")),
+            pipeline_queues=_pairs(env.get("PIPELINE_QUEUES", "")),
+            pipeline_quiet_period=timedelta(hours=float(env.get("PIPELINE_QUIET_HOURS", "168"))),
+            pipeline_backlog_age=timedelta(minutes=float(env.get("PIPELINE_BACKLOG_MINUTES", "30"))),
         )
+
+
+def _pairs(value: str) -> dict[str, str]:
+    """ "A=x,B=y" -> {"A": "x", "B": "y"} (the template joins logical ids and their names or URLs so)."""
+    pairs = (item.partition("=") for item in value.split(",") if item.strip())
+    return {key.strip(): val.strip() for key, sep, val in pairs if sep and key.strip() and val.strip()}

@@ -9,6 +9,7 @@ from typing import Any
 
 from eks_auditor.audit import AuditResult
 from eks_auditor.dispatch import Dispatcher
+from eks_auditor.model.pipeline import ACCOUNT_REGION
 from eks_auditor.triggers import AuditRequest, InvalidEvent, requests_from_event
 
 logger = logging.getLogger(__name__)
@@ -33,9 +34,17 @@ def summarize(results: list[AuditResult]) -> dict[str, Any]:
     }
 
 
-def audit_cloudtrail_event(event: Mapping[str, Any], dispatcher: Dispatcher) -> dict[str, Any]:
-    """Re-audit what one CloudTrail-via-EventBridge event can have changed. Raises InvalidEvent."""
+def audit_cloudtrail_event(
+    event: Mapping[str, Any], dispatcher: Dispatcher, heartbeats: Any = None
+) -> dict[str, Any]:
+    """Re-audit what one CloudTrail-via-EventBridge event can have changed. Raises InvalidEvent.
+
+    With `heartbeats` (eks_auditor.store.heartbeat.HeartbeatStore), note that the pipeline delivered an
+    event of the account-region: a failed call (errorCode) was delivered too.
+    """
     requests = requests_from_event(event)
+    if heartbeats is not None:
+        record_heartbeat(event, heartbeats)
     if not requests:
         logger.info("event %s skipped: the API call failed (errorCode set)", event.get("id"))
         return {"skipped": "errorCode", "audits": []}
@@ -43,6 +52,23 @@ def audit_cloudtrail_event(event: Mapping[str, Any], dispatcher: Dispatcher) -> 
     for request in requests:
         results.extend(dispatcher.handle(request))
     return summarize(results)
+
+
+def record_heartbeat(event: Mapping[str, Any], heartbeats: Any) -> None:
+    from datetime import UTC, datetime
+
+    account, region = event.get("account"), event.get("region")
+    if not account or not region:
+        return
+    detail = event.get("detail")
+    name = detail.get("eventName") if isinstance(detail, Mapping) else None
+    heartbeats.record_event(
+        str(account),
+        str(region),
+        event_id=str(event.get("id") or ""),
+        event_name=str(name or event.get("detail-type") or ""),
+        at=datetime.now(UTC),
+    )
 
 
 def parse_queued_cluster(body: str) -> AuditRequest:
@@ -66,8 +92,17 @@ def parse_queued_cluster(body: str) -> AuditRequest:
     )
 
 
-def audit_queued_cluster(body: str, dispatcher: Dispatcher) -> dict[str, Any]:
-    return summarize(dispatcher.handle(parse_queued_cluster(body)))
+def audit_queued_cluster(body: str, dispatcher: Dispatcher, pipeline: Any = None) -> dict[str, Any]:
+    """One fan-out message: a cluster, or (cluster "-") the pipeline of an account-region."""
+    request = parse_queued_cluster(body)
+    if request.cluster == ACCOUNT_REGION:
+        if pipeline is None:
+            raise InvalidEvent("a pipeline audit message reached a worker without a pipeline auditor")
+        auditor = pipeline(request.region)
+        return summarize(
+            [auditor.audit(request.account, request.region, source=request.source, scheduled=True)]
+        )
+    return summarize(dispatcher.handle(request))
 
 
 def fan_out_scan(
@@ -83,7 +118,8 @@ def fan_out_scan(
     """Enumerate clusters per region and send one audit message per cluster (10 per SendMessageBatch).
 
     Clusters the table knows but ListClusters no longer returns were deleted while no event reached
-    us: they get a message too, so the worker resolves their findings.
+    us: they get a message too, so the worker resolves their findings. Each region also gets one message
+    for the pseudo-cluster "-": the worker audits the auditor's own pipeline there.
     """
     messages: list[dict[str, Any]] = []
     for region in regions:
@@ -94,6 +130,7 @@ def fan_out_scan(
             {"account": account, "region": region, "cluster": c, "scan_id": scan_id, "deleted": True}
             for c in gone
         ]
+        messages.append({"account": account, "region": region, "cluster": ACCOUNT_REGION, "scan_id": scan_id})
     failed: list[str] = []
     for start in range(0, len(messages), 10):
         chunk = messages[start : start + 10]
@@ -121,7 +158,7 @@ def prefetch_batch(bodies: Iterable[str], collector: Any) -> None:
             request = parse_queued_cluster(body)
         except InvalidEvent:
             continue
-        if request.cluster and not request.delete_cluster:
+        if request.cluster and request.cluster != ACCOUNT_REGION and not request.delete_cluster:
             by_region.setdefault(request.region, []).append(request.cluster)
     for region, clusters in by_region.items():
         collector.prefetch_instance_types(region, clusters)

@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from eks_auditor.collect.snapshot import SnapshotCollector
     from eks_auditor.dispatch import Dispatcher
     from eks_auditor.notify import Notifier
+    from eks_auditor.pipeline_audit import PipelineAuditor
     from eks_auditor.securityhub import SecurityHubExporter
     from eks_auditor.store import FindingStore
+    from eks_auditor.store.heartbeat import HeartbeatStore
 
 
 class PowertoolsSink:
@@ -111,6 +113,35 @@ class Runtime:
             metrics=self.metrics,
             security_hub=self.security_hub,
         )
+
+    @cached_property
+    def heartbeats(self) -> HeartbeatStore | None:
+        """The pipeline's heartbeat per account-region (in the findings table); None without a table."""
+        from eks_auditor.store.heartbeat import HeartbeatStore
+
+        if not self.settings.findings_table:
+            return None
+        return HeartbeatStore(self.settings.findings_table, client=self.client("dynamodb"))
+
+    def pipeline_auditor(self, region: str | None = None) -> PipelineAuditor:
+        """The auditor of this account's own pipeline (home region: the stack's, else `region`)."""
+        from eks_auditor.collect.pipeline import PipelineCollector, PipelineSettings
+        from eks_auditor.pipeline_audit import PipelineAuditor
+
+        settings = self.settings
+        collector = PipelineCollector(
+            self.client,
+            PipelineSettings(
+                home_region=settings.home_region or region or self.boto_session.region_name or "",
+                rule_names=settings.pipeline_rules,
+                stack_name=settings.stack_name,
+                queue_urls=settings.pipeline_queues,
+                backlog_age=settings.pipeline_backlog_age,
+                quiet_period=settings.pipeline_quiet_period,
+            ),
+            heartbeats=self.heartbeats,
+        )
+        return PipelineAuditor(collector, self.auditor, scans=self.heartbeats)
 
     @cached_property
     def security_hub(self) -> SecurityHubExporter | None:

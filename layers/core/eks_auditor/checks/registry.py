@@ -18,6 +18,7 @@ from eks_auditor.checks import (
     incomplete,
     nodegroup,
     oidc,
+    pipeline,
     spot,
     version,
     vpc_endpoints,
@@ -46,6 +47,7 @@ CATALOG: dict[str, Check] = _index(
         *autoscaler.CHECKS,
         *access.CHECKS,
         *capacity.CHECKS,
+        *pipeline.CHECKS,
         *incomplete.CHECKS,
     )
 )
@@ -53,6 +55,12 @@ CATALOG: dict[str, Check] = _index(
 # The checks the engine runs on a snapshot.
 CHECKS: dict[str, Check] = {
     check_id: check for check_id, check in CATALOG.items() if check.spec.kind is CheckKind.SNAPSHOT
+}
+
+
+# The checks run on a PipelineSnapshot of one account-region (the auditor's own pipeline).
+REGION_CHECKS: dict[str, Check] = {
+    check_id: check for check_id, check in CATALOG.items() if check.spec.kind is CheckKind.ACCOUNT_REGION
 }
 
 

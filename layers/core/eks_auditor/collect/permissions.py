@@ -43,6 +43,13 @@ REQUIRED_PERMISSIONS: dict[Part, tuple[str, ...]] = {
     ),
     # Not a snapshot part: the spot event handler's one DescribeInstances per batch (eks_auditor.spot).
     Part.SPOT_INSTANCES: ("ec2:DescribeInstances",),
+    # The auditor's own pipeline (eks_auditor.collect.pipeline), per account-region.
+    Part.TRAILS: ("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"),
+    # ListRules only where the rule names are not configured (the CLI finds them by the stack's prefix).
+    Part.RULES: ("events:DescribeRule", "events:ListTargetsByRule", "events:ListRules"),
+    Part.QUEUES: ("sqs:GetQueueAttributes", "cloudwatch:GetMetricData"),
+    # The heartbeat lives in the findings table, which the audit functions already read and write.
+    Part.HEARTBEAT: (),
 }
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from eks_auditor.model.part import Part
 
 if TYPE_CHECKING:
+    from eks_auditor.model.pipeline import PipelineSnapshot
     from eks_auditor.model.snapshot import ClusterSnapshot
 
 
@@ -77,6 +78,8 @@ class CheckKind(StrEnum):
     EVENT = "event"
     # Recorded by the engine itself (audit_incomplete: another check could not run).
     ENGINE = "engine"
+    # Run on a PipelineSnapshot of one account-region (the auditor's own pipeline), cluster "-".
+    ACCOUNT_REGION = "account_region"
 
 
 class CheckSpec(BaseModel):
@@ -140,6 +143,7 @@ class Outcome(BaseModel):
 
 
 CheckFunction = Callable[["ClusterSnapshot"], list[Outcome]]
+RegionCheckFunction = Callable[["PipelineSnapshot"], list[Outcome]]
 
 
 class Check(BaseModel):
@@ -150,11 +154,15 @@ class Check(BaseModel):
     spec: CheckSpec
     # None for EVENT and ENGINE checks: their outcomes are not computed from a snapshot.
     run: CheckFunction | None = None
+    # ACCOUNT_REGION checks only: the function over a PipelineSnapshot.
+    run_region: RegionCheckFunction | None = None
 
     @model_validator(mode="after")
     def _run_matches_kind(self) -> Check:
         if (self.run is not None) != (self.spec.kind is CheckKind.SNAPSHOT):
             raise ValueError(f"{self.spec.id}: only a snapshot check has a run function ({self.spec.kind})")
+        if (self.run_region is not None) != (self.spec.kind is CheckKind.ACCOUNT_REGION):
+            raise ValueError(f"{self.spec.id}: only an account-region check has a run_region function")
         return self
 
     def evaluate(self, snapshot: ClusterSnapshot) -> list[Outcome]:
@@ -196,12 +204,16 @@ def could_not_evaluate(spec: CheckSpec, resource: str, reason: str) -> Outcome:
 
 
 def _resolve_forward_refs() -> None:
-    # `Check.run` names ClusterSnapshot, imported here only for type checkers. Resolve it once, so that a
+    # `Check.run` names ClusterSnapshot (`run_region` PipelineSnapshot), imported here only for type
+    # checkers. Resolve them once, so that a
     # Check can be built anywhere (pydantic otherwise looks the name up in the caller's frame, which
     # fails inside a factory function).
+    from eks_auditor.model.pipeline import PipelineSnapshot
     from eks_auditor.model.snapshot import ClusterSnapshot
 
-    Check.model_rebuild(_types_namespace={"ClusterSnapshot": ClusterSnapshot})
+    Check.model_rebuild(
+        _types_namespace={"ClusterSnapshot": ClusterSnapshot, "PipelineSnapshot": PipelineSnapshot}
+    )
 
 
 _resolve_forward_refs()

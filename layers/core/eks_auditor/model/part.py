@@ -19,6 +19,12 @@ class Part(StrEnum):
     ACCESS_ENTRIES = "access_entries"
     # Not a snapshot field: the spot event handler's one DescribeInstances per batch (eks_auditor.spot).
     SPOT_INSTANCES = "spot_instances"
+    # Account-region parts: fields of the PipelineSnapshot (eks_auditor.model.pipeline), not of a cluster.
+    TRAILS = "trails"
+    RULES = "rules"
+    QUEUES = "queues"
+    HEARTBEAT = "heartbeat"
 
 
-SNAPSHOT_PARTS: frozenset[Part] = frozenset(Part) - {Part.SPOT_INSTANCES}
+PIPELINE_PARTS: frozenset[Part] = frozenset({Part.TRAILS, Part.RULES, Part.QUEUES, Part.HEARTBEAT})
+SNAPSHOT_PARTS: frozenset[Part] = frozenset(Part) - {Part.SPOT_INSTANCES} - PIPELINE_PARTS

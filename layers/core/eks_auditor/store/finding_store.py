@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict
 from eks_auditor.model.check import Severity
 from eks_auditor.model.evaluation import Evaluation
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status
+from eks_auditor.model.pipeline import ACCOUNT_REGION
 from eks_auditor.store.lifecycle import Write, plan_deletion, plan_evaluation, state_change
 from eks_auditor.store.query import FindingPage, FindingQuery, run_query
 from eks_auditor.store.schema import (
@@ -341,14 +342,18 @@ class FindingStore:
         return [HistoryEntry(**history_fields(item)) for item in items]
 
     def known_clusters(self, account: str, region: str) -> list[str]:
-        """Clusters audited in this account and region and not deleted since (GSI by_registry)."""
+        """Clusters audited in this account and region and not deleted since (GSI by_registry).
+
+        Not the pseudo-cluster "-" of account-region findings: it is no EKS cluster, and the schedule would
+        otherwise take it for one deleted while no event reached us and resolve its findings.
+        """
         items = self._query_all(
             IndexName=BY_REGISTRY,
             KeyConditionExpression="#r = :r",
             ExpressionAttributeNames={"#r": "registry"},
             ExpressionAttributeValues={":r": {"S": registry_key(account, region)}},
         )
-        return sorted(item["cluster"]["S"] for item in items)
+        return sorted(item["cluster"]["S"] for item in items if item["cluster"]["S"] != ACCOUNT_REGION)
 
     def query(self, q: FindingQuery) -> FindingPage:
         """One page of findings (Query on the table or a GSI, never Scan); see FindingQuery."""

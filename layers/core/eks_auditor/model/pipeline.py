@@ -1,0 +1,167 @@
+"""What the auditor reads about its own event pipeline in one account-region: the PipelineSnapshot.
+
+Account-region findings are stored under the pseudo-cluster ACCOUNT_REGION ("-"): no EKS cluster can
+have that name (cluster names start with a letter or digit), so it never collides with a real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from eks_auditor.model.part import Part
+
+ACCOUNT_REGION = "-"
+
+
+def region_resource(region: str) -> str:
+    """The resource of an account-region finding about something that does not exist."""
+    return f"region/{region}"
+
+
+class ManagementEvents(StrEnum):
+    """Which management events a trail records (read-only events alone do not carry changes)."""
+
+    ALL = "all"
+    WRITE = "write"
+    READ = "read"
+    NONE = "none"
+
+
+class TrailView(BaseModel):
+    """One trail that applies to the region, normalized from DescribeTrails/GetTrailStatus/selectors."""
+
+    model_config = ConfigDict(frozen=True)
+
+    arn: str
+    name: str
+    home_region: str
+    multi_region: bool
+    organization: bool
+    # None: GetTrailStatus / GetEventSelectors could not be read (the reason is in `error`).
+    logging: bool | None
+    management_events: ManagementEvents | None
+    error: str | None = None
+
+    @property
+    def delivers_changes(self) -> bool:
+        return bool(self.logging) and self.management_events in (ManagementEvents.ALL, ManagementEvents.WRITE)
+
+
+class ExpectedTarget(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    dead_letter: bool
+    role: bool
+
+
+class ExpectedRule(BaseModel):
+    """A rule as template.yaml declares it (eks_auditor/data/pipeline_rules.json)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    logical_id: str
+    pattern: Mapping[str, Any]
+    targets: tuple[ExpectedTarget, ...]
+
+
+class RuleTarget(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    arn: str
+    dead_letter_arn: str | None = None
+    role_arn: str | None = None
+
+
+class RuleView(BaseModel):
+    """A deployed rule, or a rule that could not be found (`arn` None) or read (`error`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    logical_id: str
+    name: str | None
+    arn: str | None = None
+    state: str | None = None
+    pattern: Mapping[str, Any] | None = None
+    targets: tuple[RuleTarget, ...] = ()
+    error: str | None = None
+
+
+class QueueView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    logical_id: str
+    url: str
+    arn: str | None = None
+    dead_letter: bool
+    messages: int | None = None
+    # ApproximateAgeOfOldestMessage's latest datapoint; None when CloudWatch has none in the window.
+    oldest_age_seconds: float | None = None
+    error: str | None = None
+
+
+class MissedChange(BaseModel):
+    """A finding the schedule opened for a check the event path would have re-run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    finding_id: str
+    check_id: str
+    cluster: str
+    resource: str
+    opened_at: datetime
+    events: tuple[str, ...]
+
+
+class Heartbeat(BaseModel):
+    """What the store knows of the events processed for the account-region, and of the previous scan."""
+
+    model_config = ConfigDict(frozen=True)
+
+    last_event_at: datetime | None = None
+    last_event_id: str | None = None
+    last_event_name: str | None = None
+    previous_scan_at: datetime | None = None
+    # The first scan that watched this account-region: the quiet period counts from it until an event.
+    watch_started_at: datetime | None = None
+    missed_changes: tuple[MissedChange, ...] = ()
+
+
+class PipelineSnapshot(BaseModel):
+    """The pipeline as seen from one account-region. A None part was not collected (see `gaps`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    account: str
+    region: str
+    collected_at: datetime
+    # Where the stack's rules and queues live; rules and queues are evaluated there only.
+    home_region: str
+    trails: tuple[TrailView, ...] | None = None
+    rules: tuple[RuleView, ...] | None = None
+    expected_rules: tuple[ExpectedRule, ...] = ()
+    queues: tuple[QueueView, ...] | None = None
+    backlog_age: timedelta = timedelta(minutes=30)
+    heartbeat: Heartbeat | None = None
+    quiet_period: timedelta = timedelta(hours=24)
+    gaps: Mapping[Part, str] = Field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The pseudo-cluster its findings are stored under."""
+        return ACCOUNT_REGION
+
+    @property
+    def arn(self) -> str:
+        """The resource of an outcome that concerns the account-region as a whole."""
+        return region_resource(self.region)
+
+    @property
+    def is_home(self) -> bool:
+        return self.region == self.home_region

@@ -1,0 +1,107 @@
+"""Audits the auditor's own event pipeline for one account-region: collect -> pipeline checks -> store.
+
+Findings are stored under the pseudo-cluster "-" through the same store API and published through the
+same Auditor.publish as cluster findings, so they alert like any other.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from eks_auditor.audit import Auditor, AuditResult, to_evaluation, utcnow
+from eks_auditor.checks.registry import REGION_CHECKS
+from eks_auditor.model.check import Check, Outcome, Result, could_not_evaluate
+from eks_auditor.model.part import Part
+from eks_auditor.model.pipeline import ACCOUNT_REGION, PipelineSnapshot
+
+if TYPE_CHECKING:
+    from eks_auditor.collect.pipeline import PipelineCollector
+
+logger = logging.getLogger(__name__)
+
+
+class ScanRecorder(Protocol):
+    def record_scan(self, account: str, region: str, *, at: datetime) -> bool: ...
+
+
+def select_region_checks(check_ids: Iterable[str] | None = None) -> list[Check]:
+    if check_ids is None:
+        return list(REGION_CHECKS.values())
+    wanted = set(check_ids)
+    return [check for check_id, check in REGION_CHECKS.items() if check_id in wanted]
+
+
+def evaluate_region(snapshot: PipelineSnapshot, checks: Sequence[Check]) -> list[Outcome]:
+    """Each check in its own error boundary; a part that could not be collected is ERROR, never PASS."""
+    outcomes: list[Outcome] = []
+    for check in checks:
+        missing = [part for part in check.spec.requires if getattr(snapshot, part.value, None) is None]
+        if missing:
+            reasons = "; ".join(f"{part}: {snapshot.gaps.get(part, 'not collected')}" for part in missing)
+            outcomes.append(could_not_evaluate(check.spec, snapshot.arn, f"could not collect {reasons}"))
+            continue
+        assert check.run_region is not None
+        try:
+            outcomes.extend(check.run_region(snapshot))
+        except Exception as exc:  # one check's bug must not hide the others' results
+            logger.exception("check %s raised on %s", check.spec.id, snapshot.arn)
+            outcomes.append(
+                could_not_evaluate(check.spec, snapshot.arn, f"check raised {type(exc).__name__}: {exc}")
+            )
+    return outcomes
+
+
+class PipelineAuditor:
+    """Evaluates the pipeline checks of one account-region; stores and publishes through `auditor`."""
+
+    def __init__(
+        self,
+        collector: PipelineCollector,
+        auditor: Auditor,
+        *,
+        scans: ScanRecorder | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.collector = collector
+        self.auditor = auditor
+        self.scans = scans
+        self.clock = clock
+
+    def audit(
+        self,
+        account: str,
+        region: str,
+        *,
+        source: str,
+        check_ids: Iterable[str] | None = None,
+        scheduled: bool = False,
+    ) -> AuditResult:
+        """Audit the pipeline of `account` in `region`; a scheduled run becomes the next "previous scan"."""
+        checks = select_region_checks(check_ids)
+        parts = frozenset(part for check in checks for part in check.spec.requires) or frozenset(
+            {Part.TRAILS}
+        )
+        now = self.clock()
+        snapshot = self.collector.collect(account, region, parts, now=now)
+        outcomes = evaluate_region(snapshot, checks)
+        evaluation = to_evaluation(snapshot, checks, outcomes, source=source, evaluated_at=now)
+        result = AuditResult(region=region, cluster=ACCOUNT_REGION, outcomes=outcomes, evaluation=evaluation)
+        incomplete = [o for o in outcomes if o.result is Result.ERROR]
+        if incomplete:
+            self.auditor.metrics.count("ChecksIncomplete", len(incomplete))
+            logger.warning(
+                "pipeline audit of %s/%s incomplete: %s",
+                account,
+                region,
+                "; ".join(f"{o.check_id}: {o.reason}" for o in incomplete),
+            )
+        store = self.auditor.store
+        if store is not None:
+            result.changes = store.apply_evaluation(evaluation)
+            self.auditor.publish(result.changes, counted_at=now)
+        if scheduled and self.scans is not None:
+            self.scans.record_scan(account, region, at=now)
+        return result

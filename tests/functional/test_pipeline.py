@@ -321,3 +321,37 @@ def test_pseudo_cluster_is_never_taken_for_a_deleted_cluster(aws: dict[str, Any]
     ]
     # One pipeline audit for the region, and no "deleted" message for the pseudo-cluster.
     assert bodies == [{"account": ACCOUNT, "region": REGION, "cluster": ACCOUNT_REGION, "scan_id": "scan-2"}]
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------
+
+
+def test_cli_scan_evaluates_a_pipeline_check_for_every_requested_region(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from eks_auditor_tools.cli.main import main
+
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        session.client("s3").create_bucket(Bucket="trail")
+        session.client("cloudtrail").create_trail(Name="management", S3BucketName="trail")
+        session.client("cloudtrail").start_logging(Name="management")
+        code = main(
+            [
+                "scan",
+                "--check",
+                "pipeline_trail_missing",
+                "--region",
+                REGION,
+                "--region",
+                "eu-west-1",
+                "--output",
+                "json",
+            ]
+        )
+    assert code == 0
+    findings = json.loads(capsys.readouterr().out)
+    # No cluster anywhere; the single-region trail covers us-east-1 only.
+    assert [(f["check_id"], f["cluster"], f["resource"]) for f in findings] == [
+        ("pipeline_trail_missing", ACCOUNT_REGION, "region/eu-west-1")
+    ]

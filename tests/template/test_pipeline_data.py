@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from eks_auditor.collect.pipeline import expected_pipeline
+
 from eks_auditor_tools.pipeline_data import DATA_FILE, TEMPLATE, pipeline_data, render
 
 

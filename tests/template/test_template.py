@@ -44,7 +44,7 @@ PIPELINE_DATA = _pipeline_data()
 
 
 def _pairs(resources: Any) -> str:
-    """The "LogicalId=${LogicalId},..." list the functions read back (every rule or queue of the data file)."""
+    """ "LogicalId=${LogicalId},..." for every rule or queue of the data file, in template order."""
     ids = [item["logical_id"] for item in resources] if isinstance(resources, list) else list(resources)
     order = list(raw_template()["Resources"])
     return ",".join(f"{i}=${{{i}}}" for i in sorted(ids, key=order.index))

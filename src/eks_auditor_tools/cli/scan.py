@@ -54,17 +54,20 @@ def kube_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from eks_auditor.checks.registry import CHECKS
+    from eks_auditor.checks.registry import CHECKS, REGION_CHECKS
     from eks_auditor.collect.errors import ClusterNotFound
     from eks_auditor.config import Settings
     from eks_auditor.runtime import Runtime
 
     if args.topic and not args.table:
         raise SystemExit("--topic needs --table (alerts are sent on state changes the table records)")
-    unknown = sorted(set(args.check) - set(CHECKS))
+    unknown = sorted(set(args.check) - set(CHECKS) - set(REGION_CHECKS))
     if unknown:
         # The engine skips ids it does not know: a typo would print no findings, like a clean cluster.
-        raise SystemExit(f"unknown check id(s) {', '.join(unknown)}; known: {', '.join(CHECKS)}")
+        known = ", ".join([*CHECKS, *REGION_CHECKS])
+        raise SystemExit(f"unknown check id(s) {', '.join(unknown)}; known: {known}")
+    region_checks = [check for check in args.check if check in REGION_CHECKS]
+    cluster_checks = [check for check in args.check if check in CHECKS]
     runtime = Runtime(
         settings=Settings(findings_table=args.table or "", topic_arn=args.topic or ""),
         kube_overrides=kube_overrides(args),
@@ -75,10 +78,18 @@ def run(args: argparse.Namespace) -> int:
     findings: list[Finding] = []
     errors = 0
     for region in regions:
+        if region_checks:
+            # The caller's own account-region, whether or not it has clusters.
+            account = runtime.client("sts", region).get_caller_identity()["Account"]
+            pipeline = runtime.pipeline_auditor(region)
+            result = pipeline.audit(account, region, source=scan_id, check_ids=region_checks)
+            findings.extend(result.failing)
+        if args.check and not cluster_checks:
+            continue
         names = args.cluster or runtime.collector.list_clusters(region)
         for name in names:
             try:
-                result = runtime.auditor.audit(region, name, check_ids=args.check or None, source=scan_id)
+                result = runtime.auditor.audit(region, name, check_ids=cluster_checks or None, source=scan_id)
             except ClusterNotFound:
                 print(f"cluster {name} not found in {region}", file=sys.stderr)
                 errors += 1

@@ -186,11 +186,15 @@ def test_fan_out_sends_one_message_per_cluster_in_batches_of_ten(sqs: tuple[Any,
         sqs=client,
         queue_url=url,
     )
-    assert result == {"scan_id": "scan-42", "enqueued": 14, "regions": ["us-east-1", "eu-west-1"]}
-    assert sent == [10, 4]
+    # 14 cluster messages and one pipeline audit ("-") per region.
+    assert result == {"scan_id": "scan-42", "enqueued": 16, "regions": ["us-east-1", "eu-west-1"]}
+    assert sent == [10, 6]
     bodies = sorted(drain(client, url), key=lambda b: (b["region"], b["cluster"]))
     expected = [
+        # One pipeline audit per region, the pseudo-cluster "-".
+        {"account": ACCOUNT, "region": "eu-west-1", "cluster": "-", "scan_id": "scan-42"},
         {"account": ACCOUNT, "region": "eu-west-1", "cluster": "west-a", "scan_id": "scan-42"},
+        {"account": ACCOUNT, "region": "us-east-1", "cluster": "-", "scan_id": "scan-42"},
         *(
             {"account": ACCOUNT, "region": "us-east-1", "cluster": c, "scan_id": "scan-42"}
             for c in clusters["us-east-1"]
@@ -210,7 +214,7 @@ def test_fan_out_sends_one_message_per_cluster_in_batches_of_ten(sqs: tuple[Any,
         assert request.delete_cluster is (body["cluster"] == "retired")
 
 
-def test_fan_out_without_clusters_sends_nothing(sqs: tuple[Any, str]) -> None:
+def test_fan_out_without_clusters_sends_only_the_pipeline_audit(sqs: tuple[Any, str]) -> None:
     client, url = sqs
     result = fan_out_scan(
         account=ACCOUNT,
@@ -221,8 +225,8 @@ def test_fan_out_without_clusters_sends_nothing(sqs: tuple[Any, str]) -> None:
         sqs=client,
         queue_url=url,
     )
-    assert result["enqueued"] == 0
-    assert drain(client, url) == []
+    assert result["enqueued"] == 1
+    assert [body["cluster"] for body in drain(client, url)] == ["-"]
 
 
 def test_fan_out_raises_when_some_messages_were_not_enqueued() -> None:

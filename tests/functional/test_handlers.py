@@ -195,16 +195,17 @@ def test_schedule_enqueues_one_audit_message_per_cluster(world: Embedded) -> Non
     queue = world.account.queues["AuditQueue"]
     world.account.delete(queue, world.account.receive(queue, max_messages=100))
     result = invoke("schedule", sample("scheduled.json"), account=ACCOUNT, region=REGION, logs=LogSink())
-    assert result == {"scan_id": "scan-d32c5kddcf5bb8c3", "enqueued": 5, "regions": [REGION]}
+    # Every cluster and one pipeline audit ("-") for the region.
+    assert result == {"scan_id": "scan-d32c5kddcf5bb8c3", "enqueued": 6, "regions": [REGION]}
 
     messages = world.account.receive(queue, max_messages=100)
     world.account.delete(queue, messages)
     bodies = sorted((json.loads(m["Body"]) for m in messages), key=lambda body: body["cluster"])
     assert bodies == [
         {"account": ACCOUNT, "region": REGION, "cluster": name, "scan_id": "scan-d32c5kddcf5bb8c3"}
-        for name in sorted(world.fleet.clusters)
+        for name in sorted(["-", *world.fleet.clusters])
     ]
-    assert len(bodies) == 5
+    assert len(bodies) == 6
 
 
 # --- cluster_worker ----------------------------------------------------------------------------------

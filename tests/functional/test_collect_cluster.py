@@ -14,8 +14,9 @@ from eks_auditor.collect.cluster import normalize_cluster
 from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable
 from eks_auditor.collect.snapshot import SnapshotCollector
 from eks_auditor.model.snapshot import EndpointAccess, KubernetesVersion
-from fleet import Fleet
 from moto import mock_aws
+
+from eks_auditor_tools.fleet import Fleet
 
 REGION = "us-east-1"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -51,11 +51,12 @@ class Topic:
         self.sns.subscribe(TopicArn=self.arn, Protocol="sqs", Endpoint=arn, Attributes=policy)
         return url
 
-    def drain(self, url: str) -> list[dict[str, Any]]:
-        """Every SNS envelope waiting in the queue, deleted as read."""
-        envelopes: list[dict[str, Any]] = []
-        while messages := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-            for message in messages:
-                envelopes.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return envelopes
+
+def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    """Every SNS envelope waiting in the queue, deleted as read."""
+    envelopes: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            envelopes.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return envelopes

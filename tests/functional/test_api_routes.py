@@ -13,7 +13,6 @@ from eks_auditor import api
 from eks_auditor.model.check import Severity
 from eks_auditor.store import FindingStore
 from eks_auditor.suppressions import Suppression
-from moto import mock_aws
 from table import ACCOUNT, REGION, T0, TABLE, CallCounter, create_table, later, make_evaluation, make_finding
 
 from eks_auditor_tools.demo.api_events import http_api_event
@@ -56,14 +55,11 @@ def publish(store: FindingStore, changes: list[Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def table_world() -> Iterator[tuple[Fleet, Any]]:
+def table_world(module_aws: boto3.Session) -> tuple[Fleet, Any]:
     """One table for the module: the routes only read (a test that writes a suppression removes it)."""
-    with mock_aws():
-        client = boto3.client(
-            "dynamodb", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-        )
-        create_table(client)
-        yield Fleet(FindingStore(TABLE, client=client)), client
+    client = module_aws.client("dynamodb")
+    create_table(client)
+    return Fleet(FindingStore(TABLE, client=client)), client
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ Deletion tests use their own clusters in us-west-2 so the us-east-1 fleet stays 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,10 @@ from eks_auditor.model.check import Result
 from eks_auditor.model.finding import ChangeKind, Status
 from eks_auditor.store import FindingQuery, FindingStore
 from eks_auditor.triggers import AuditRequest, VpcReference, requests_from_event
-from fleet import Fleet as FleetBuilder
-from fleet_world import demo_fleet_in_moto
 from table import create_table
 
 from eks_auditor_tools.demo.fleet import ACCOUNT, Fleet
+from eks_auditor_tools.fleet import Fleet as FleetBuilder
 
 REGION = "us-east-1"
 OTHER_REGION = "us-west-2"
@@ -48,12 +47,12 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    with demo_fleet_in_moto() as (session, fleet):
-        store = FindingStore(create_table(session.client("dynamodb")), client=session.client("dynamodb"))
-        other = FleetBuilder(OTHER_REGION, session)
-        vpc = other.create_vpc(cidr="10.9.0.0/16")
-        yield World(session, fleet, store, other, vpc.private_subnet_ids)
+def world(demo_fleet: tuple[boto3.Session, Fleet]) -> World:
+    session, fleet = demo_fleet
+    store = FindingStore(create_table(session.client("dynamodb")), client=session.client("dynamodb"))
+    other = FleetBuilder(OTHER_REGION, session)
+    vpc = other.create_vpc(cidr="10.9.0.0/16")
+    return World(session, fleet, store, other, vpc.private_subnet_ids)
 
 
 class RecordingAuditor(Auditor):

@@ -52,9 +52,8 @@ def _fresh_cache() -> Iterator[None]:
 
 
 @pytest.fixture
-def ec2() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("ec2", region_name="us-east-1")
+def ec2(aws: None) -> Any:
+    return boto3.client("ec2", region_name="us-east-1")
 
 
 def count_calls(client: Any) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,14 +16,16 @@ from typing import Any
 
 import boto3
 import pytest
+from accounts import Topic, drain
 from eks_auditor.metrics import CountingSink
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind
 from eks_auditor.notify import Notifier
 from eks_auditor.spot.notices import EventOutcome, SpotBatchResult, process_spot_events, window_start_of
 from eks_auditor.store import FindingStore
-from moto import mock_aws
-from table import CallCounter, create_table
+from table import CallCounter
+
+from eks_auditor_tools.fleet import MOTO_AMI
 
 EVENTS = Path(__file__).parent / "spot_events"
 REGION = "us-east-1"
@@ -85,47 +86,22 @@ class Account:
 
     def messages(self, queue_url: str | None = None) -> list[dict[str, Any]]:
         """Every SNS message delivered so far (SNS -> SQS envelope), drained."""
-        out: list[dict[str, Any]] = []
-        while True:
-            got = self.sqs.receive_message(QueueUrl=queue_url or self.queue_url, MaxNumberOfMessages=10)
-            if not got.get("Messages"):
-                return out
-            for message in got["Messages"]:
-                out.append(json.loads(message["Body"]))
-                self.sqs.delete_message(
-                    QueueUrl=queue_url or self.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+        return drain(self.sqs, queue_url or self.queue_url)
 
 
 @pytest.fixture
-def account() -> Iterator[Account]:
-    with mock_aws():
-        ec2 = boto3.client("ec2", region_name=REGION)
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        sns = boto3.client("sns", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        table = create_table(dynamodb)
-        topic = sns.create_topic(Name="eks-auditor-findings")["TopicArn"]
-        queues = []
-        for name, policy in (("all", None), ("spot-only", {"check_id": ["spot_interruption_notice"]})):
-            url = sqs.create_queue(QueueName=name)["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-            attributes = {"FilterPolicy": json.dumps(policy)} if policy else {}
-            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=attributes)
-            queues.append(url)
-        yield Account(
-            ec2=ec2,
-            store=FindingStore(table, client=dynamodb),
-            notifier=Notifier(topic, client=sns),
-            queue_url=queues[0],
-            spot_only_queue_url=queues[1],
-            sqs=sqs,
-            ec2_calls=CallCounter(ec2),
-            # One of moto's built-in AMIs; listing them all costs seconds per test.
-            image_id="ami-12c6146b",
-        )
+def account(topic: Topic, store: FindingStore) -> Account:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    return Account(
+        ec2=ec2,
+        store=store,
+        notifier=Notifier(topic.arn, client=topic.sns),
+        queue_url=topic.subscribe("all"),
+        spot_only_queue_url=topic.subscribe("spot-only", {"check_id": ["spot_interruption_notice"]}),
+        sqs=topic.sqs,
+        ec2_calls=CallCounter(ec2),
+        image_id=MOTO_AMI,
+    )
 
 
 def event(

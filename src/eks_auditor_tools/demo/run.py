@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from eks_auditor_tools.demo.account import DemoAccount, deploy
 from eks_auditor_tools.demo.api_events import http_api_event
-from eks_auditor_tools.demo.fleet import ACCOUNT, REGION, Fleet, build_fleet, update_endpoint
+from eks_auditor_tools.demo.fleet import ACCOUNT, REGION, Fleet, build_fleet
 from eks_auditor_tools.demo.kubernetes import serve_clusters
 from eks_auditor_tools.demo.lambdas import LogSink, forget_handlers, invoke, sqs_event
 from eks_auditor_tools.demo.paths import repo_root
@@ -247,7 +247,7 @@ def risky_change(demo: Demo) -> None:
 def fix_and_resolve(demo: Demo) -> None:
     demo.section("3. The fix: prod-web's endpoint restricted to the office and NAT, private access on")
     cidrs = ["203.0.113.0/24", f"{demo.fleet.nat_ip}/32"]
-    update_endpoint(demo.session, demo.fleet, "prod-web", public=True, private=True, cidrs=cidrs)
+    demo.fleet.update_endpoint("prod-web", public=True, private=True, cidrs=cidrs)
     event = demo.sample("eks-update-cluster-config-public-cidrs.json", {"demo-public": "prod-web"})
     event["detail"]["requestParameters"]["resourcesVpcConfig"] = {
         "endpointPublicAccess": True,

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from eks_auditor.store import FindingStore
 
 
+_shared: Runtime | None = None
+
+
 class PowertoolsSink:
     """Forwards core counts to Powertools Metrics (CloudWatch EMF)."""
 
@@ -173,4 +176,16 @@ class Runtime:
 
 
 def lambda_runtime(metrics: MetricSink) -> Runtime:
-    return Runtime(settings=Settings.from_env(), metrics=metrics)
+    """The handler module's runtime, which becomes the process's shared one (see shared_runtime)."""
+    global _shared
+    _shared = Runtime(settings=Settings.from_env(), metrics=metrics)
+    return _shared
+
+
+def shared_runtime() -> Runtime:
+    """The process's runtime for code that is not handed one (the HTTP API's routes): the handler's, else
+    one built from the environment on first use."""
+    global _shared
+    if _shared is None:
+        _shared = Runtime(settings=Settings.from_env())
+    return _shared

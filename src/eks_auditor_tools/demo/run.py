@@ -357,7 +357,8 @@ def accepted_risk(demo: Demo) -> None:
             reason="spot-3 is being retired with its node group (OPS-77)",
             author="sre@example.com",
             created_at=now,
-            expires_at=now + timedelta(seconds=3),
+            # Long enough for a slow machine: this step shows the suppression, not its expiry.
+            expires_at=now + timedelta(hours=1),
         )
     )
     rebalance = demo.sample("spot-rebalance-recommendation.json", {"i-0123456789abcdef0": spare})

@@ -347,6 +347,25 @@ def accepted_risk(demo: Demo) -> None:
     invoke("schedule", demo.sample("scheduled.json"), account=ACCOUNT, region=REGION, logs=demo.logs)
     demo.say(f"scan with the suppression active: {json.dumps(demo.drain('AuditQueue'))}")
     demo.show_alerts("Slack", everything=True)
+    # Spot findings go through the same suppressions: a node being retired on purpose stays quiet.
+    spare = demo.fleet.instances["spot-3"]
+    store.put_suppression(
+        Suppression(
+            check_id="spot_interruption_notice",
+            cluster="batch",
+            resource=f".*/{spare}",
+            reason="spot-3 is being retired with its node group (OPS-77)",
+            author="sre@example.com",
+            created_at=now,
+            # Long enough for a slow machine: this step shows the suppression, not its expiry.
+            expires_at=now + timedelta(hours=1),
+        )
+    )
+    rebalance = demo.sample("spot-rebalance-recommendation.json", {"i-0123456789abcdef0": spare})
+    rebalance["id"] = "demo-spot-suppressed"
+    demo.route(rebalance)
+    demo.say(f"spot worker (a rebalance recommendation for spot-3): {json.dumps(demo.drain('SpotQueue'))}")
+    demo.show_alerts("Slack", everything=True)
     from eks_auditor.model.finding import Status
     from eks_auditor.store import FindingQuery
 

@@ -169,3 +169,39 @@ def test_non_utf8_stdout_does_not_crash(endpoint: str) -> None:
     assert result.returncode == 0, result.stderr
     assert "?" in result.stdout  # the elision mark, replaced
     assert max(len(line) for line in result.stdout.splitlines()) <= 120
+
+
+def test_after_the_demo_the_local_endpoint_serves_findings_and_suppress(
+    endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eks_auditor.model.check import Severity
+    from eks_auditor.store import FindingStore
+    from table import create_table, make_evaluation, make_finding
+
+    from eks_auditor_tools.cli import local
+
+    # What `make demo` leaves: the state file of a running endpoint and the findings copied into it.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    FindingStore(create_table(dynamodb, "demo-source"), client=dynamodb).apply_evaluation(
+        make_evaluation([make_finding("endpoint_public_unrestricted", "arn-1", severity=Severity.HIGH)])
+    )
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    local.state_file().parent.mkdir(parents=True)
+    local.state_file().write_text(json.dumps({"endpoint": endpoint, "pid": sleeper.pid}))
+    assert local.keep(dynamodb, source_table="demo-source") == endpoint
+
+    env = environment(None, XDG_STATE_HOME=str(tmp_path))
+    exports = cli(env, "local", "env")
+    assert exports.returncode == 0, exports.stderr
+    for line in exports.stdout.splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        env[name] = value
+    listed = cli(env, "findings", "--output", "json", "--fail-on", "HIGH")
+    assert listed.returncode == 3, listed.stderr
+    assert [f["check_id"] for f in json.loads(listed.stdout)] == ["endpoint_public_unrestricted"]
+    stopped = cli(env, "local", "stop")
+    assert stopped.stdout == f"stopped the local endpoint at {endpoint}\n"
+    assert sleeper.wait(timeout=10) == -15
+    assert not local.state_file().exists()

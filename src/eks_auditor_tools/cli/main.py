@@ -28,6 +28,7 @@ _COMMANDS: tuple[str, ...] = (
     "eks_auditor_tools.cli.report",
     "eks_auditor_tools.cli.openapi",
     "eks_auditor_tools.cli.max_pods",
+    "eks_auditor_tools.cli.local",
 )
 
 

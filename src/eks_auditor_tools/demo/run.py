@@ -193,7 +193,12 @@ def _open_findings(store: Any) -> list[Any]:
             return findings
 
 
-def run(out: TextIO, steps: list[Callable[[Demo], None]] | None = None) -> int:
+def run(
+    out: TextIO,
+    steps: list[Callable[[Demo], None]] | None = None,
+    keep: Callable[[Any], str] | None = None,
+) -> int:
+    """`keep`, when given, receives the findings table's client before the embedded account goes."""
     started = time.perf_counter()
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     log_path = Path(tempfile.gettempdir()) / "eks-auditor-demo.log"
@@ -206,6 +211,8 @@ def run(out: TextIO, steps: list[Callable[[Demo], None]] | None = None) -> int:
         for step in steps or STEPS:
             step(demo)
         errors = len(demo.logs.error_records())
+        if keep is not None:
+            demo.say(f"\nfindings copied to the local endpoint at {keep(account.client('dynamodb'))}")
     demo.say()
     demo.say(
         f"done in {time.perf_counter() - started:.1f}s; "

@@ -5,10 +5,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from eks_auditor.api import app
+from eks_auditor.redaction import install as install_redaction
 
 logger = Logger()
 tracer = Tracer()
 copy_config_to_registered_loggers(source_logger=logger)
+install_redaction()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

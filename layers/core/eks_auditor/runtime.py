@@ -143,4 +143,8 @@ class Runtime:
 
 
 def lambda_runtime(metrics: MetricSink) -> Runtime:
+    from eks_auditor import redaction
+
+    # Before any client exists: with LOG_LEVEL=DEBUG botocore logs headers, signatures and tokens.
+    redaction.install()
     return Runtime(settings=Settings.from_env(), metrics=metrics)

@@ -139,6 +139,7 @@ class Runtime:
             list_clusters=self.collector.list_clusters,
             cluster_vpc=self.collector.cluster_vpc,
             ec2_client=lambda region: self.client("ec2", region),
+            eks_client=lambda region: self.client("eks", region),
         )
 
 

@@ -35,23 +35,24 @@ def debug_log() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    botocore_logger = logging.getLogger("botocore")
-    botocore_level = botocore_logger.level
-    botocore_logger.setLevel(logging.DEBUG)
+    # Handlers on each logger, not only the root: in a worker where Powertools configured loggers
+    # earlier, botocore's and ours may not propagate.
+    names = ("", "botocore", "eks_auditor")
+    saved = [(logging.getLogger(name), logging.getLogger(name).level) for name in names]
+    for target, _ in saved:
+        target.addHandler(handler)
+        target.setLevel(logging.DEBUG)
     # moto's own DEBUG lines (its expression parser) are not ours and slow the test down tenfold.
     moto_logger = logging.getLogger("moto")
+    moto_level = moto_logger.level
     moto_logger.setLevel(logging.INFO)
     try:
         yield stream
     finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
-        botocore_logger.setLevel(botocore_level)
-        moto_logger.setLevel(logging.NOTSET)
+        for target, level in saved:
+            target.removeHandler(handler)
+            target.setLevel(level)
+        moto_logger.setLevel(moto_level)
 
 
 def test_debug_logs_of_a_full_audit_hold_no_credentials(

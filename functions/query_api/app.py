@@ -11,7 +11,7 @@ from eks_auditor.runtime import lambda_runtime
 logger = Logger()
 tracer = Tracer()
 copy_config_to_registered_loggers(source_logger=logger)
-# The routes read through this runtime's store (eks_auditor.api.finding_reader).
+# The routes read through this runtime's store (eks_auditor.api.finding_reader); it installs redaction.
 runtime = lambda_runtime(NullSink())
 
 

@@ -172,11 +172,16 @@ class Runtime:
             list_clusters=self.collector.list_clusters,
             cluster_vpc=self.collector.cluster_vpc,
             ec2_client=lambda region: self.client("ec2", region),
+            eks_client=lambda region: self.client("eks", region),
         )
 
 
 def lambda_runtime(metrics: MetricSink) -> Runtime:
     """The handler module's runtime, which becomes the process's shared one (see shared_runtime)."""
+    from eks_auditor import redaction
+
+    # Before any client exists: with LOG_LEVEL=DEBUG botocore logs headers, signatures and tokens.
+    redaction.install()
     global _shared
     _shared = Runtime(settings=Settings.from_env(), metrics=metrics)
     return _shared

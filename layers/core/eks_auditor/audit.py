@@ -18,9 +18,10 @@ from eks_auditor.collect.errors import ClusterUnavailable
 from eks_auditor.metrics import MetricSink, NullSink
 from eks_auditor.model.check import Check, CheckSpec, Outcome, Result, could_not_evaluate
 from eks_auditor.model.evaluation import Evaluation
-from eks_auditor.model.finding import ChangeKind, Finding, StateChange, finding_from_spec
+from eks_auditor.model.finding import Finding, StateChange, finding_from_spec
 from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot
+from eks_auditor.publish import Publisher
 
 if TYPE_CHECKING:
     from eks_auditor.notify import Notifier
@@ -195,6 +196,7 @@ class Auditor:
         metrics: MetricSink | None = None,
         clock: Callable[[], datetime] = utcnow,
         security_hub: SecurityHubExporter | None = None,
+        publisher: Publisher | None = None,
     ) -> None:
         self.collector = collector
         self.store = store
@@ -202,6 +204,9 @@ class Auditor:
         self.security_hub = security_hub
         self.metrics: MetricSink = metrics or NullSink()
         self.clock = clock
+        self.publisher = publisher or Publisher(
+            store, notifier, security_hub=security_hub, metrics=self.metrics
+        )
 
     def audit(
         self,
@@ -263,21 +268,8 @@ class Auditor:
         return result
 
     def publish(self, changes: Sequence[StateChange], *, counted_at: datetime | None = None) -> None:
-        """Publish each change once, then mark it notified (the outbox: see README, "Exactly one alert").
-
-        With `counted_at`, only the changes of that evaluation are counted in the metrics: earlier
-        changes the store hands back for re-publishing were counted when they happened.
-        """
-        for change in changes:
-            if counted_at is None or change.changed_at == counted_at:
-                self.metrics.count(_metric_name(change))
-            if self.notifier is None or self.store is None:
-                continue
-            self.notifier.publish(change)
-            self.store.mark_notified(change)
-        if self.security_hub is not None and changes:
-            # Suppressed and resolved changes too: Security Hub mirrors workflow and record state.
-            self.security_hub.export(changes)
+        """Publish through the one publisher (eks_auditor.publish), metrics counted once per change."""
+        self.publisher.publish(changes, counted_at=counted_at)
 
 
 def _known(check_ids: Iterable[str] | None) -> list[Check]:
@@ -285,9 +277,3 @@ def _known(check_ids: Iterable[str] | None) -> list[Check]:
         return select()
     wanted = set(check_ids)
     return [check for check in CHECKS.values() if check.spec.id in wanted]
-
-
-def _metric_name(change: StateChange) -> str:
-    if change.kind in (ChangeKind.OPENED, ChangeKind.REOPENED):
-        return f"FindingsOpened{change.finding.severity.value.title()}"
-    return f"Findings{change.kind.value.title().replace('_', '')}"

@@ -36,7 +36,7 @@ def alerts(text: str) -> list[str]:
 
 
 def test_all_steps_ran(steps: dict[str, str]) -> None:
-    assert {"0", "1", "2", "3", "4", "5", "6", "7"} <= set(steps)
+    assert {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"} <= set(steps)
     assert "clusters: prod-web, analytics, payments, batch, platform" in steps["0"]
     assert (
         "EventBridge rules from template.yaml: Ec2ApiCallsRule, EksApiCallsRule, IamOidcRule, SpotRule"
@@ -46,8 +46,9 @@ def test_all_steps_ran(steps: dict[str, str]) -> None:
 
 def test_step1_scheduled_scan_finds_every_severity(steps: dict[str, str]) -> None:
     text = steps["1"]
-    assert 'fan-out: {"scan_id": "scan-d32c5kddcf5bb8c3", "enqueued": 5, "regions": ["us-east-1"]}' in text
-    assert 'worker: {"delivered": 5, "failed": 0}' in text
+    # Five clusters and one pipeline audit (the pseudo-cluster "-") for the one region.
+    assert 'fan-out: {"scan_id": "scan-d32c5kddcf5bb8c3", "enqueued": 6, "regions": ["us-east-1"]}' in text
+    assert 'worker: {"delivered": 6, "failed": 0}' in text
     [counts_line] = [line for line in text.splitlines() if line.startswith("open findings: ")]
     counts = json.loads(counts_line.split(" ", 3)[3])
     assert all(counts.get(severity, 0) >= 1 for severity in SEVERITIES), counts
@@ -66,6 +67,8 @@ def test_step1_scheduled_scan_finds_every_severity(steps: dict[str, str]) -> Non
         assert row in rows, row
     # The healthy reference cluster has nothing HIGH or worse.
     assert not any(row[2] == "platform" and row[0] in ("CRITICAL", "HIGH") for row in rows)
+    # The demo account's pipeline is whole (a logging trail, the template's rules): no pipeline finding.
+    assert not any(row[3].startswith("pipeline_") for row in rows), rows
     # Slack receives only HIGH and CRITICAL (the subscription's filter policy).
     assert alerts(text) and all(re.match(r"\[(CRITICAL|HIGH)\] OPENED ", a) for a in alerts(text))
 
@@ -88,7 +91,7 @@ def test_step3_fix_resolves_the_public_endpoint(steps: dict[str, str]) -> None:
 
 
 def test_step5_unchanged_rescan_is_quiet(steps: dict[str, str]) -> None:
-    assert 'worker: {"delivered": 5, "failed": 0}' in steps["5"]
+    assert 'worker: {"delivered": 6, "failed": 0}' in steps["5"]
     assert "SNS messages on an unchanged re-scan: 0" in steps["5"]
     assert alerts(steps["5"]) == []
 
@@ -112,3 +115,13 @@ def test_step9_suppressed_spot_notice_is_stored_without_an_alert(steps: dict[str
     assert 'spot worker (a rebalance recommendation for spot-3): {"delivered": 1, "failed": 0}' in spot
     assert "Slack: 0 message(s); security-team queue (everything): 0" in spot
     assert "stored as SUPPRESSED: spot_interruption_notice on batch" in text
+
+
+def test_step10_disabled_rule_opens_and_resolves_a_pipeline_finding(steps: dict[str, str]) -> None:
+    text = steps["10"]
+    disabled, enabled = text.split("aws events enable-rule --name EksApiCallsRule")
+    assert 'scan (the pipeline audit rides the schedule): {"delivered": 6, "failed": 0}' in disabled
+    # Only the pipeline finding: the clusters are re-audited unchanged, and the trail still logs.
+    assert alerts(disabled) == ["[HIGH] OPENED pipeline_rule_broken on - (123456789012/us-east-1)"]
+    assert "arn:aws:events:us-east-1:123456789012:rule/EksApiCallsRule: state is DISABLED" in disabled
+    assert alerts(enabled) == ["[HIGH] RESOLVED pipeline_rule_broken on - (123456789012/us-east-1)"]

@@ -267,3 +267,23 @@ def test_spot_events_fails_only_the_malformed_message(world: Embedded) -> None:
     assert instance in notice.resource
     assert notice.evidence["deadline"]
     assert ("OPENED", "spot_interruption_notice", "OPEN", "batch") in received(world)
+
+
+def test_spot_events_record_the_pipeline_heartbeat(world: Embedded) -> None:
+    from eks_auditor.store.heartbeat import HeartbeatStore
+
+    instance = world.fleet.instances["spot-3"]
+    event_id = str(uuid.uuid4())
+    warning = message(
+        sample("spot-interruption-warning.json", {"i-0123456789abcdef0": instance}, id=event_id)
+    )
+
+    response = run(world, "spot_events", "SpotQueue", [warning], LogSink())
+
+    assert failures(response) == []
+    heartbeat = HeartbeatStore(world.account.findings_table, client=world.account.client("dynamodb")).read(
+        ACCOUNT, REGION
+    )
+    # pipeline_silent counts spot notices as events the pipeline delivered, like CloudTrail calls.
+    assert (heartbeat.last_event_id, heartbeat.last_event_name) == (event_id, "interruption_warning")
+    received(world)

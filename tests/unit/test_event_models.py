@@ -21,6 +21,11 @@ def test_a_fan_out_message_is_typed() -> None:
     )
 
 
+def test_the_pipeline_pseudo_cluster_is_a_valid_fan_out_target() -> None:
+    # cluster "-" asks the worker to audit the account-region's pipeline (model.pipeline.ACCOUNT_REGION).
+    assert parse_cluster_audit_message(json.dumps({**GOOD, "cluster": "-"})).cluster == "-"
+
+
 @pytest.mark.parametrize(
     ("patch", "message"),
     [
@@ -29,6 +34,8 @@ def test_a_fan_out_message_is_typed() -> None:
         ({"region": "eu-west-1 "}, "audit message is malformed: region: String should match pattern"),
         ({"account": "12345"}, "audit message is malformed: account: String should match pattern"),
         ({"cluster": "", "scan_id": None}, "audit message lacks cluster, scan_id"),
+        ({"cluster": "--"}, "audit message is malformed: cluster: String should match pattern"),
+        ({"cluster": "-prod"}, "audit message is malformed: cluster: String should match pattern"),
     ],
 )
 def test_malformed_fan_out_messages_are_rejected(patch: dict[str, object], message: str) -> None:

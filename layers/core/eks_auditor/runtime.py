@@ -145,6 +145,7 @@ class Runtime:
             burst_threshold=self.settings.spot_burst_threshold,
             burst_window=self.settings.spot_burst_window,
             metrics=self.metrics,
+            heartbeats=self.heartbeats,
         )
 
     @cached_property

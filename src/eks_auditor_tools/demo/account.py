@@ -29,6 +29,8 @@ class DemoAccount:
     queues: dict[str, str] = field(default_factory=dict)  # logical id -> URL
     slack_queue: str = ""
     security_queue: str = ""
+    rules: dict[str, str] = field(default_factory=dict)  # logical id -> deployed name
+    trail_arn: str = ""
 
     def client(self, service: str) -> Any:
         return self.session.client(service, region_name=self.region)
@@ -51,6 +53,9 @@ class DemoAccount:
             "SPOT_BURST_THRESHOLD": "3",
             "SPOT_BURST_WINDOW_MINUTES": "15",
             "SECURITY_HUB_ENABLED": "true",
+            # The pipeline_* checks read the rules and queues back, as the template's Globals name them.
+            "PIPELINE_RULES": ",".join(f"{logical}={name}" for logical, name in self.rules.items()),
+            "PIPELINE_QUEUES": ",".join(f"{logical}={url}" for logical, url in self.queues.items()),
         }
 
     def put_event(self, event: dict[str, Any]) -> str:
@@ -137,17 +142,39 @@ def deploy(session: Any, region: str, account: str) -> DemoAccount:
     events = demo.client("events")
     for name, rule in load_rules(repo_root() / "template.yaml").items():
         events.put_rule(Name=name, EventPattern=json.dumps(rule.pattern), State="ENABLED")
+        demo.rules[name] = name
         targets = []
         for target in rule.targets:
             if target.resource not in demo.queues:
                 demo.queues[str(target.resource)] = sqs.create_queue(QueueName=str(target.resource))[
                     "QueueUrl"
                 ]
-            targets.append(
-                {"Id": target.id or str(target.resource), "Arn": demo.queue_arn(str(target.resource))}
-            )
+            entry: dict[str, Any] = {
+                "Id": target.id or str(target.resource),
+                "Arn": demo.queue_arn(str(target.resource)),
+            }
+            if target.dead_letter_resource:
+                entry["DeadLetterConfig"] = {"Arn": demo.queue_arn(target.dead_letter_resource)}
+            targets.append(entry)
         events.put_targets(Rule=name, Targets=targets)
+    demo.trail_arn = _management_trail(demo)
     return demo
+
+
+def _management_trail(demo: DemoAccount) -> str:
+    """A multi-region trail, logging, with its default selector (all management events): the account's
+    API calls reach EventBridge, so pipeline_trail_missing passes."""
+    bucket = f"cloudtrail-{demo.account}"
+    location = (
+        {}
+        if demo.region == "us-east-1"
+        else {"CreateBucketConfiguration": {"LocationConstraint": demo.region}}
+    )
+    demo.client("s3").create_bucket(Bucket=bucket, **location)
+    cloudtrail = demo.client("cloudtrail")
+    trail = cloudtrail.create_trail(Name="management", S3BucketName=bucket, IsMultiRegionTrail=True)
+    cloudtrail.start_logging(Name="management")
+    return str(trail["TrailARN"])
 
 
 def _subscribed_queue(demo: DemoAccount, name: str, filter_policy: dict[str, Any] | None) -> str:

@@ -229,7 +229,7 @@ def _rule_names(account: DemoAccount) -> list[str]:
 
 
 def scheduled_scan(demo: Demo) -> None:
-    demo.section("1. The schedule fires: one audit message per cluster, audited by the worker")
+    demo.section("1. The schedule fires: a message per cluster, one for the pipeline, audited by the worker")
     result = invoke("schedule", demo.sample("scheduled.json"), account=ACCOUNT, region=REGION, logs=demo.logs)
     demo.say(f"fan-out: {json.dumps(result)}")
     demo.say(f"worker: {json.dumps(demo.drain('AuditQueue'))}")
@@ -385,6 +385,35 @@ def accepted_risk(demo: Demo) -> None:
     demo.show_alerts("Slack", everything=True)
 
 
+def pipeline_rule_disabled(demo: Demo) -> None:
+    demo.section("10. The auditor audits itself: someone disables one of its EventBridge rules")
+    from eks_auditor.model.pipeline import ACCOUNT_REGION
+    from eks_auditor.store import FindingQuery
+
+    events = demo.account.client("events")
+    name = demo.account.rules["EksApiCallsRule"]
+    demo.say(
+        f"pipeline: trail {demo.account.trail_arn} logging; rules {', '.join(sorted(demo.account.rules))}"
+    )
+    events.disable_rule(Name=name)
+    demo.say(f"aws events disable-rule --name {name}: EKS API calls no longer reach the auditor")
+    invoke("schedule", demo.sample("scheduled.json"), account=ACCOUNT, region=REGION, logs=demo.logs)
+    demo.say(f"scan (the pipeline audit rides the schedule): {json.dumps(demo.drain('AuditQueue'))}")
+    demo.show_alerts("Slack", everything=True)
+    page = demo.store().query(
+        FindingQuery(
+            account=ACCOUNT, region=REGION, cluster=ACCOUNT_REGION, check_id="pipeline_rule_broken", limit=10
+        )
+    )
+    for finding in page.items:
+        demo.say(f"  {finding.resource}: {'; '.join(finding.evidence.get('problems', []))}")
+    events.enable_rule(Name=name)
+    demo.say(f"aws events enable-rule --name {name}")
+    invoke("schedule", demo.sample("scheduled.json"), account=ACCOUNT, region=REGION, logs=demo.logs)
+    demo.say(f"scan: {json.dumps(demo.drain('AuditQueue'))}")
+    demo.show_alerts("Slack", everything=True)
+
+
 STEPS: list[Callable[[Demo], None]] = [
     scheduled_scan,
     risky_change,
@@ -394,4 +423,5 @@ STEPS: list[Callable[[Demo], None]] = [
     bad_input,
     security_team,
     accepted_risk,
+    pipeline_rule_disabled,
 ]

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from eks_auditor.notify import Notifier
     from eks_auditor.securityhub import SecurityHubExporter
     from eks_auditor.store import FindingStore
+    from eks_auditor.store.heartbeat import HeartbeatStore
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +197,7 @@ class SpotBatch:
         burst_window: timedelta = timedelta(minutes=15),
         metrics: MetricSink | None = None,
         ec2_client_for: Callable[[str], EC2Client] | None = None,
+        heartbeats: HeartbeatStore | None = None,
     ) -> None:
         if burst_threshold < 1:
             raise ValueError("burst_threshold must be at least 1")
@@ -207,6 +209,8 @@ class SpotBatch:
         self.lookups: dict[str, InstanceLookup] = {}
         self.lookup_errors: dict[str, str] = {}
         self.describe_calls = 0
+        self.heartbeats = heartbeats
+        self.now = now
         self._processor = _Processor(store, publisher, self.metrics, now, ttl, burst_threshold, burst_window)
 
     def prefetch(self, signals: Iterable[SpotSignal]) -> None:
@@ -219,6 +223,7 @@ class SpotBatch:
 
     def handle(self, signal: SpotSignal, *, index: int = 0) -> tuple[SpotEventResult, list[StateChange]]:
         """Store and publish what one event means; raises SpotEventFailed (retryable) when it cannot."""
+        self._heartbeat(signal)
         if signal.region not in self.lookups and signal.region not in self.lookup_errors:
             self.prefetch([signal])  # not in the prefetched batch: look it up on its own
         if signal.region in self.lookup_errors:
@@ -229,6 +234,25 @@ class SpotBatch:
             logger.exception("spot event %s failed", signal.event_id)
             self.metrics.count("SpotEventsFailed")
             raise SpotEventFailed(self._failed(index, signal, f"{type(exc).__name__}: {exc}")) from exc
+
+    def _heartbeat(self, signal: SpotSignal) -> None:
+        """The pipeline delivered an event of the account-region (pipeline_silent reads it).
+
+        Best effort: the alert matters more than the heartbeat, so a failed write is logged, not raised.
+        """
+        if self.heartbeats is None:
+            return
+        try:
+            self.heartbeats.record_event(
+                signal.account,
+                signal.region,
+                event_id=signal.event_id,
+                event_name=signal.kind.value,
+                at=self.now,
+            )
+        except Exception:
+            logger.warning("could not record the heartbeat of spot event %s", signal.event_id, exc_info=True)
+            self.metrics.count("HeartbeatsFailed")
 
     @staticmethod
     def _failed(index: int, signal: SpotSignal, reason: str) -> SpotEventResult:

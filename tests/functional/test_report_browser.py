@@ -139,6 +139,11 @@ def test_screenshot_renders_the_report(page: Path, tmp_path: Path) -> None:
     # The severity chart's CRITICAL bar is drawn near the top of the page in its colour.
     critical = bytes.fromhex(COLORS[Severity.CRITICAL].lstrip("#"))
     assert critical in colours
+    # The page uses the window: a heading's rule (#e5e7eb) runs across nearly all 1400 pixels (the old
+    # 72rem max-width stopped it at 1152).
+    rule = bytes.fromhex("e5e7eb")
+    longest = max(sum(1 for i in range(0, len(row), 3) if row[i : i + 3] == rule) for row in rows)
+    assert longest > 1250, longest
 
 
 class Rows(HTMLParser):

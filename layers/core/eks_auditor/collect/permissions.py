@@ -14,6 +14,16 @@ REQUIRED_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "ec2:DescribeRouteTables",
         "ec2:DescribeNatGateways",
         "ec2:DescribeVpcEndpoints",
+        "ec2:DescribeVpcAttribute",
+    ),
+    # Not a part of its own: read by the network part only behind a default route to a transit gateway
+    # or to a `vpce-` endpoint the VPC does not list (a Network Firewall endpoint).
+    "network_egress": (
+        "ec2:DescribeTransitGatewayAttachments",
+        "ec2:SearchTransitGatewayRoutes",
+        "ec2:DescribeTransitGatewayVpcAttachments",
+        "network-firewall:ListFirewalls",
+        "network-firewall:DescribeFirewall",
     ),
     "nodegroups": (
         "eks:ListNodegroups",

@@ -39,6 +39,7 @@ _GATEWAY_PREFIXES: tuple[tuple[str, RouteTarget], ...] = (("igw-", "igw"), ("vpc
 
 
 FirewallClientFactory = Callable[[], Any]
+GONE_ENDPOINT_STATES = frozenset({"deleted", "deleting", "failed", "rejected", "expired"})
 KNOWN_EGRESS_REASON = "declared with known egress by the operator (KNOWN_EGRESS_TRANSIT_GATEWAYS)"
 
 
@@ -93,7 +94,7 @@ def resolve_next_hops(
         for table in network.route_tables
         if (route := table.default_route()) is not None and route.target_type in ("vpce", "tgw")
     }
-    listed = {e.id for e in network.vpc_endpoints}
+    listed = {e.id for e in network.vpc_endpoints if e.state.lower() not in GONE_ENDPOINT_STATES}
     unresolved: dict[str, str] = {}
     firewall_endpoints: dict[str, str] = {}
     unknown_vpce = sorted(t for t, kind in targets.items() if kind == "vpce" and t not in listed)

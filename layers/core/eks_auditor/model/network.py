@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+_GONE = frozenset({"deleted", "deleting", "failed", "rejected", "expired"})
 NAT_DOWN_STATES = frozenset({"failed", "deleting", "deleted"})
 
 RouteTarget = Literal["igw", "eigw", "nat", "tgw", "vpce", "pcx", "eni", "instance", "local", "other"]
@@ -213,7 +214,9 @@ class VpcNetwork(BaseModel):
 
     def endpoint_subnets(self, endpoint_id: str) -> tuple[str, ...]:
         """The subnets of a GWLB endpoint (DescribeVpcEndpoints) or a Network Firewall endpoint."""
-        listed = next((e for e in self.vpc_endpoints if e.id == endpoint_id), None)
+        listed = next(
+            (e for e in self.vpc_endpoints if e.id == endpoint_id and e.state.lower() not in _GONE), None
+        )
         if listed is not None and listed.subnet_ids:
             return listed.subnet_ids
         firewall = self.firewall_endpoints.get(endpoint_id)

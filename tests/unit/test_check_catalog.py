@@ -68,6 +68,8 @@ DESIGN_CHECK_IDS = frozenset(
         "audit_incomplete",
     }
 )
+# DESIGN.md's "ids that open work adds": each joins the catalog and README in the change that builds it.
+OPEN_WORK_IDS = frozenset({"cluster_subnet_ip_low"})
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
 FORBIDDEN_IMPORTS = frozenset({"boto3", "botocore", "aws_lambda_powertools"})
 
@@ -118,13 +120,15 @@ def test_readme_table_lists_exactly_the_design_ids() -> None:
     # The README's catalog is what operators read (and it ships with the checkout, unlike DESIGN.md).
     readme = (UNIT_TESTS.parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## What it checks", 1)[1].split("\n## ", 1)[0]
-    assert set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE)) == DESIGN_CHECK_IDS
+    assert (
+        set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE)) == DESIGN_CHECK_IDS | OPEN_WORK_IDS
+    )
 
 
 def test_registered_ids_are_unique_and_from_the_design_table() -> None:
     ids = [check.spec.id for module in registry._MODULES for check in importlib.import_module(module).CHECKS]
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
-    assert sorted(set(ids) - DESIGN_CHECK_IDS) == []
+    assert sorted(set(ids) - DESIGN_CHECK_IDS - OPEN_WORK_IDS) == []
     assert list(registry.CHECKS) == ids
 
 

@@ -18,6 +18,7 @@ _MODULES: tuple[str, ...] = (
     "eks_auditor.checks.autoscaler",
     "eks_auditor.checks.access",
     "eks_auditor.checks.capacity",
+    "eks_auditor.checks.cluster_subnets",
 )
 
 

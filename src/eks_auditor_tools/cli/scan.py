@@ -10,18 +10,20 @@ from typing import Any
 
 from eks_auditor.model.finding import Finding
 
-from eks_auditor_tools.cli.output import findings_table, to_json
+from eks_auditor_tools.cli import aws
+from eks_auditor_tools.cli.gate import add_gate_arguments, gate, load_suppressions
+from eks_auditor_tools.cli.output import render_findings
+from eks_auditor_tools.cli.progress import Progress
 
 logger = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("scan", help="audit clusters now and print findings")
-    parser.add_argument("--region", action="append", default=[], help="region to scan (repeatable)")
     parser.add_argument("--cluster", action="append", default=[], help="cluster name (repeatable)")
     parser.add_argument("--check", action="append", default=[], help="only this check id (repeatable)")
-    parser.add_argument("--output", choices=("table", "json"), default="table")
     parser.add_argument("--table", help="DynamoDB findings table to record results in (default: none)")
+    add_gate_arguments(parser)
     parser.add_argument("--topic", help="SNS topic to publish state changes to (needs --table)")
     add_kube_arguments(parser)
     parser.set_defaults(func=run)
@@ -65,18 +67,24 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         # The engine skips ids it does not know: a typo would print no findings, like a clean cluster.
         raise SystemExit(f"unknown check id(s) {', '.join(unknown)}; known: {', '.join(CHECKS)}")
+    regions = aws.regions(args)
+    suppressions = None if args.table else load_suppressions(args)
     runtime = Runtime(
         settings=Settings(findings_table=args.table or "", topic_arn=args.topic or ""),
+        session=aws.session(args, regions[0]),
         kube_overrides=kube_overrides(args),
     )
-    regions = args.region or [runtime.boto_session.region_name or "us-east-1"]
     runtime.start_batch()
+    if args.table:
+        suppressions = runtime.store.suppressions()
     scan_id = f"cli-scan-{uuid.uuid4()}"
     findings: list[Finding] = []
-    errors = 0
+    errors = audited = 0
+    progress = Progress("scan")
     for region in regions:
         names = args.cluster or runtime.collector.list_clusters(region)
         for name in names:
+            progress.step(f"{region}/{name}")
             try:
                 result = runtime.auditor.audit(region, name, check_ids=args.check or None, source=scan_id)
             except ClusterNotFound:
@@ -88,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"audit of {region}/{name} failed: {exc}", file=sys.stderr)
                 errors += 1
                 continue
+            audited += 1
             findings.extend(result.failing)
-    print(to_json(findings) if args.output == "json" else findings_table(findings))
-    return 1 if errors else 0
+    progress.done()
+    print(render_findings(findings, args.output))
+    if errors and not audited:
+        return aws.FAILED
+    return gate(findings, args.fail_on, suppressions or [], fallback=aws.FAILED if errors else 0)

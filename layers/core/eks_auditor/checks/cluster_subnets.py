@@ -10,15 +10,18 @@ Resource id: `<cluster_arn>/cluster-subnet/<subnet id>`, one per cluster subnet.
 
 from __future__ import annotations
 
+from eks_auditor.checks import events
 from eks_auditor.model.check import (
     Check,
     CheckSpec,
     Outcome,
     Severity,
+    collected,
     could_not_evaluate,
     fail,
     passed,
 )
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot
 
 MINIMUM_FREE_IPS = 6
@@ -29,6 +32,7 @@ SPEC = CheckSpec(
     id="cluster_subnet_ip_low",
     title="A cluster subnet has too few free IP addresses for the control plane's ENIs",
     severity=Severity.HIGH,
+    severity_rule="HIGH / MEDIUM",
     description=(
         "EKS places the control plane's network interfaces in the subnets given at cluster creation and "
         "needs at least 6 free IP addresses in each (16 recommended). With fewer, an upgrade or an ENI "
@@ -40,7 +44,10 @@ SPEC = CheckSpec(
         "subnetIds=<subnet>,<subnet> (subnets in at least two AZs, each with 16 or more free IPs)."
     ),
     references=(_SUBNET_REQUIREMENTS_DOC,),
-    requires=("cluster", "network"),
+    requires=(Part.CLUSTER, Part.NETWORK),
+    # ENIs of pods and load balancers use addresses up without an event of their own: the schedule
+    # catches those; these calls change which subnets the cluster uses or how many addresses they have.
+    events=events.CLUSTER_CONFIG + events.CLUSTER_VERSION + events.SUBNET_CREATED + events.SUBNET_DELETED,
 )
 
 
@@ -49,9 +56,8 @@ def resource(snapshot: ClusterSnapshot, subnet_id: str) -> str:
 
 
 def check(snapshot: ClusterSnapshot) -> list[Outcome]:
-    cluster, network = snapshot.cluster, snapshot.network
-    if cluster is None or network is None:
-        return [could_not_evaluate(SPEC, snapshot.arn, "cluster or network not collected")]
+    cluster = collected(snapshot.cluster, Part.CLUSTER)
+    network = collected(snapshot.network, Part.NETWORK)
     if not cluster.subnet_ids:
         return [could_not_evaluate(SPEC, snapshot.arn, "DescribeCluster listed no subnets")]
     outcomes: list[Outcome] = []

@@ -156,6 +156,7 @@ def test_environment_from_globals() -> None:
         # Every rule and queue eks_auditor/data/pipeline.json expects, with its deployed name or URL.
         "PIPELINE_RULES": {"Fn::Sub": _pairs(PIPELINE_DATA["rules"])},
         "PIPELINE_QUEUES": {"Fn::Sub": _pairs(PIPELINE_DATA["queues"])},
+        "KNOWN_EGRESS_TRANSIT_GATEWAYS": {"Fn::Join": [",", {"Ref": "KnownEgressTransitGateways"}]},
     }
     own = {
         name: spec["Properties"].get("Environment", {}).get("Variables", {})
@@ -180,6 +181,7 @@ def test_environment_is_what_settings_read() -> None:
     assert settings.audit_regions == ("eu-west-1",)
     assert settings.security_hub_enabled is False
     assert variables["SECURITY_HUB_ENABLED"] == "false"
+    assert settings.known_egress_tgws == frozenset()
 
 
 def test_parameters_and_defaults() -> None:
@@ -193,6 +195,7 @@ def test_parameters_and_defaults() -> None:
         "SpotNoticeTtlDays": ("Number", 7),
         "SpotBurstThreshold": ("Number", 3),
         "SpotBurstWindowMinutes": ("Number", 15),
+        "KnownEgressTransitGateways": ("CommaDelimitedList", ""),
         "LogLevel": ("String", "INFO"),
         "LogRetentionDays": ("Number", 30),
     }

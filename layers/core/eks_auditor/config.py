@@ -28,6 +28,8 @@ class Settings(BaseModel):
     pipeline_queues: Mapping[str, str] = {}
     pipeline_quiet_period: timedelta = timedelta(hours=168)
     pipeline_backlog_age: timedelta = timedelta(minutes=30)
+    # Transit gateways the operator declares as leading to internet egress (KNOWN_EGRESS_TRANSIT_GATEWAYS).
+    known_egress_tgws: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +54,9 @@ class Settings(BaseModel):
             pipeline_queues=_pairs(env.get("PIPELINE_QUEUES", "")),
             pipeline_quiet_period=timedelta(hours=float(env.get("PIPELINE_QUIET_HOURS", "168"))),
             pipeline_backlog_age=timedelta(minutes=float(env.get("PIPELINE_BACKLOG_MINUTES", "30"))),
+            known_egress_tgws=frozenset(
+                t.strip() for t in env.get("KNOWN_EGRESS_TRANSIT_GATEWAYS", "").split(",") if t.strip()
+            ),
         )
 
 

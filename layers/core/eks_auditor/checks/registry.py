@@ -14,6 +14,7 @@ from eks_auditor.checks import (
     autoscaler,
     capacity,
     cluster_config,
+    cluster_subnets,
     endpoint,
     incomplete,
     nodegroup,
@@ -48,6 +49,7 @@ CATALOG: dict[str, Check] = _index(
         *access.CHECKS,
         *capacity.CHECKS,
         *pipeline.CHECKS,
+        *cluster_subnets.CHECKS,
         *incomplete.CHECKS,
     )
 )

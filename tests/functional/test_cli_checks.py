@@ -44,9 +44,14 @@ def test_json_lists_every_check_with_its_events_and_permissions(capsys: Any) -> 
                 "event_name": "DeleteOpenIDConnectProvider",
             },
         ],
+        "schedule_only": {
+            "cluster": "the OIDC issuer is fixed when the cluster is created (CreateCluster runs every check)"
+        },
         "permissions": ["eks:ListClusters", "eks:DescribeCluster", "iam:ListOpenIDConnectProviders"],
         "references": list(CATALOG["oidc_provider_missing"].spec.references),
     }
+    assert set(records["version_end_of_standard_support"]["schedule_only"]) == {"version_support"}
+    assert records["endpoint_public_unrestricted"]["schedule_only"] == {}
     burst = records["spot_interruption_burst"]
     assert (burst["kind"], burst["severity"], burst["permissions"]) == (
         "event",

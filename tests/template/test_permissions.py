@@ -29,6 +29,12 @@ CATALOG_READS = frozenset(action for check in CATALOG.values() for action in che
 EXTRA_READS = {
     "ec2:DescribeSecurityGroups": "eks_auditor/dispatch.py resolve_vpcs",
     "ec2:DescribeNetworkInterfaces": "eks_auditor/dispatch.py resolve_vpcs",
+    "ec2:DescribeVpcPeeringConnections": "eks_auditor/dispatch.py resolve_vpcs (pcx- to both VPCs)",
+    "ec2:GetTransitGatewayRouteTableAssociations": "eks_auditor/dispatch.py resolve_vpcs (tgw-rtb-)",
+    # Also collector reads (network, nodegroups parts); the dispatcher needs them on its own.
+    "ec2:DescribeTransitGatewayAttachments": "eks_auditor/dispatch.py resolve_vpcs (tgw-, tgw-attach-)",
+    "autoscaling:DescribeAutoScalingGroups": "eks_auditor/dispatch.py resolve_scope (groups, templates)",
+    "network-firewall:DescribeFirewall": "eks_auditor/dispatch.py resolve_scope (firewall to its VPC)",
 }
 # AWS services without resource-level permissions for these actions.
 UNSCOPABLE_WRITES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}

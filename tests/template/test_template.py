@@ -209,7 +209,7 @@ def test_every_sqs_event_source_reports_batch_item_failures() -> None:
 
 def test_every_eventbridge_target_retries_and_dead_letters() -> None:
     rules = resources("AWS::Events::Rule")
-    assert len(rules) == 4
+    assert len(rules) == 6
     for name, rule in rules.items():
         for target in rule["Properties"]["Targets"]:
             assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}, name
@@ -268,12 +268,25 @@ def test_queue_policies_let_only_the_right_rules_send() -> None:
 
     assert senders("EventsQueuePolicy") == (
         "EventsQueue",
-        ["EksApiCallsRule", "Ec2ApiCallsRule", "IamOidcRule"],
+        [
+            "EksApiCallsRule",
+            "Ec2ApiCallsRule",
+            "IamOidcRule",
+            "AutoScalingApiCallsRule",
+            "NetworkFirewallApiCallsRule",
+        ],
     )
     assert senders("SpotQueuePolicy") == ("SpotQueue", ["SpotRule"])
     assert senders("TargetsDLQPolicy") == (
         "TargetsDLQ",
-        ["EksApiCallsRule", "Ec2ApiCallsRule", "IamOidcRule", "SpotRule"],
+        [
+            "EksApiCallsRule",
+            "Ec2ApiCallsRule",
+            "IamOidcRule",
+            "AutoScalingApiCallsRule",
+            "NetworkFirewallApiCallsRule",
+            "SpotRule",
+        ],
     )
 
 

@@ -7,7 +7,8 @@ not repeated: a batch of ten route changes in one VPC audits each of its cluster
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from eks_auditor.audit import Auditor, AuditResult
 from eks_auditor.collect.cluster import describe_cluster
 from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable, describe_error
-from eks_auditor.triggers import AuditRequest, VpcReference, merge_checks
+from eks_auditor.triggers import AuditRequest, VpcReference, clusters_in_tag, merge_checks
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +44,169 @@ def resolve_vpcs(ec2: Any, refs: VpcReference) -> frozenset[str] | None:
             response = getattr(ec2, operation)(**{parameter: list(ids)})
         except ClientError as exc:
             # A deleted endpoint or NAT gateway may already be gone; the VPC id may still be elsewhere.
-            logger.info("could not resolve %s %s to a VPC: %s", kind, ids, exc.response["Error"]["Code"])
+            logger.info("could not resolve %s %s to a VPC: %s", kind, ids, _code(exc))
             continue
         items = response.get(key, [])
         if key == "Reservations":
             items = [instance for reservation in items for instance in reservation.get("Instances", [])]
         vpcs.update(item["VpcId"] for item in items if item.get("VpcId"))
+    for kind, resolve in _EGRESS_LOOKUPS.items():
+        ids = refs.of(kind)
+        if not ids:
+            continue
+        try:
+            vpcs.update(resolve(ec2, ids))
+        except ClientError as exc:
+            logger.info("could not resolve %s %s to VPCs: %s", kind, ids, _code(exc))
     return frozenset(vpcs) or None
+
+
+def _attached_vpcs(ec2: Any, filters: list[dict[str, Any]]) -> set[str]:
+    pages = ec2.get_paginator("describe_transit_gateway_attachments").paginate(
+        Filters=[*filters, {"Name": "resource-type", "Values": ["vpc"]}]
+    )
+    return {a["ResourceId"] for page in pages for a in page.get("TransitGatewayAttachments", [])}
+
+
+def _tgw_vpcs(ec2: Any, tgw_ids: Iterable[str]) -> set[str]:
+    # Every VPC attached to the gateway: any of them may send its default route to the attachment, or the
+    # route table, that changed (an egress VPC's attachment serves all the others).
+    return _attached_vpcs(ec2, [{"Name": "transit-gateway-id", "Values": sorted(tgw_ids)}])
+
+
+def _attachment_vpcs(ec2: Any, ids: Iterable[str]) -> set[str]:
+    response = ec2.describe_transit_gateway_attachments(TransitGatewayAttachmentIds=list(ids))
+    tgws = {a["TransitGatewayId"] for a in response.get("TransitGatewayAttachments", [])}
+    return _tgw_vpcs(ec2, tgws) if tgws else set()
+
+
+def _route_table_vpcs(ec2: Any, ids: Iterable[str]) -> set[str]:
+    # The VPCs whose attachment is associated with the table: their traffic is routed by it.
+    vpcs: set[str] = set()
+    paginator = ec2.get_paginator("get_transit_gateway_route_table_associations")
+    for table in ids:
+        for page in paginator.paginate(
+            TransitGatewayRouteTableId=table, Filters=[{"Name": "resource-type", "Values": ["vpc"]}]
+        ):
+            vpcs.update(a["ResourceId"] for a in page.get("Associations", []) if a.get("ResourceId"))
+    return vpcs
+
+
+def _peering_vpcs(ec2: Any, ids: Iterable[str]) -> set[str]:
+    # Both sides: a route to the connection may sit in either VPC. Deleted connections stay listed a while.
+    response = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=list(ids))
+    return {
+        side["VpcId"]
+        for connection in response.get("VpcPeeringConnections", [])
+        for side in (connection.get("AccepterVpcInfo") or {}, connection.get("RequesterVpcInfo") or {})
+        if side.get("VpcId")
+    }
+
+
+_EGRESS_LOOKUPS: dict[str, Callable[[Any, tuple[str, ...]], set[str]]] = {
+    "transit_gateway": _tgw_vpcs,
+    "transit_gateway_attachment": _attachment_vpcs,
+    "transit_gateway_route_table": _route_table_vpcs,
+    "vpc_peering_connection": _peering_vpcs,
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a resource-scoped call resolved to: every cluster in `vpcs`, and `clusters` by name."""
+
+    vpcs: frozenset[str] = frozenset()
+    clusters: frozenset[str] = frozenset()
+
+
+def resolve_scope(refs: VpcReference, ec2: Any, client: Callable[[str], Any] | None = None) -> Scope | None:
+    """The VPCs and clusters a call touched; None when nothing could be resolved (the caller widens).
+
+    `client(service)` gives the Auto Scaling and Network Firewall clients. An Auto Scaling group that is
+    not a cluster's, or a launch template no group follows, resolves to an empty scope: nothing to audit.
+    """
+    vpcs = set(resolve_vpcs(ec2, refs) or ())
+    resolved = bool(vpcs)
+    clusters = set(refs.of("cluster"))
+    resolved |= bool(clusters)
+    groups, templates, firewalls = (
+        refs.of("auto_scaling_group"),
+        refs.of("launch_template"),
+        refs.of("firewall"),
+    )
+    if (groups or templates) and client is not None:
+        try:
+            found = _group_clusters(client("autoscaling"), groups, templates)
+        except ClientError as exc:
+            logger.info("could not resolve %s to clusters: %s", groups + templates, _code(exc))
+        else:
+            if found is not None:
+                clusters |= found
+                resolved = True
+    if firewalls and client is not None:
+        firewall_vpcs = _firewall_vpcs(client("network-firewall"), firewalls)
+        vpcs |= firewall_vpcs
+        resolved |= bool(firewall_vpcs)
+    return Scope(frozenset(vpcs), frozenset(clusters)) if resolved else None
+
+
+def _group_clusters(autoscaling: Any, names: tuple[str, ...], templates: tuple[str, ...]) -> set[str] | None:
+    """Clusters of the named groups and of every group whose launch template (plain or in a mixed-instances
+    policy) is one of `templates`. None when no template was named and none of the groups exists any more:
+    a deleted group is gone from DescribeAutoScalingGroups, so whose it was is unknown, not "nobody's"."""
+    clusters: set[str] = set()
+    found = list(_groups(autoscaling, AutoScalingGroupNames=list(names))) if names else []
+    if not found and not templates:
+        return None
+    for group in found:
+        clusters |= _tag_clusters(group)
+    if templates:
+        # No filter selects groups by launch template: read the region's groups, 100 a page.
+        for group in _groups(autoscaling):
+            if _template_of(group) & set(templates):
+                clusters |= _tag_clusters(group)
+    return clusters
+
+
+def _groups(autoscaling: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(**kwargs):
+        yield from page.get("AutoScalingGroups", [])
+
+
+def _template_of(group: dict[str, Any]) -> set[str]:
+    spec = group.get("LaunchTemplate") or (
+        ((group.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {}).get(
+            "LaunchTemplateSpecification"
+        )
+        or {}
+    )
+    return {value for value in (spec.get("LaunchTemplateId"), spec.get("LaunchTemplateName")) if value}
+
+
+def _tag_clusters(group: dict[str, Any]) -> set[str]:
+    return {
+        cluster
+        for tag in group.get("Tags") or ()
+        for cluster in clusters_in_tag(str(tag.get("Key") or ""), str(tag.get("Value") or ""))
+    }
+
+
+def _firewall_vpcs(firewall: Any, names: tuple[str, ...]) -> set[str]:
+    vpcs: set[str] = set()
+    for name in names:
+        key = "FirewallArn" if name.startswith("arn:") else "FirewallName"
+        try:
+            vpc = (firewall.describe_firewall(**{key: name}).get("Firewall") or {}).get("VpcId")
+        except ClientError as exc:
+            logger.info("could not resolve firewall %s to a VPC: %s", name, _code(exc))
+            continue
+        if vpc:
+            vpcs.add(vpc)
+    return vpcs
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code"))
 
 
 def cluster_status(eks: Any, region: str, cluster: str) -> str | None:
@@ -69,9 +226,12 @@ class Dispatcher:
         cluster_vpc: Callable[[str, str], str | None],
         ec2_client: Callable[[str], Any],
         eks_client: Callable[[str], Any],
+        client: Callable[[str, str], Any] | None = None,
     ) -> None:
         self.auditor = auditor
         self.eks_client = eks_client
+        # (service, region) -> client, for the Auto Scaling and Network Firewall references of events.
+        self.client = client
         self.list_clusters = list_clusters
         self.cluster_vpc = cluster_vpc
         self.ec2_client = ec2_client
@@ -119,8 +279,15 @@ class Dispatcher:
 
     def _clusters_for(self, request: AuditRequest) -> list[str]:
         names = self.list_clusters(request.region)
-        vpcs = resolve_vpcs(self.ec2_client(request.region), request.vpc) if request.vpc else None
-        if vpcs is None:
+        scope = None
+        if request.vpc is not None:
+            client = self.client
+            scope = resolve_scope(
+                request.vpc,
+                self.ec2_client(request.region),
+                None if client is None else lambda service: client(service, request.region),
+            )
+        if scope is None:
             if request.vpc is not None:
                 logger.warning(
                     "event %s (%s): no VPC resolved from %s; re-auditing every cluster in %s",
@@ -130,7 +297,11 @@ class Dispatcher:
                     request.region,
                 )
             return names
-        return [name for name in names if self._in_vpcs(request.region, name, vpcs)]
+        return [
+            name
+            for name in names
+            if name in scope.clusters or (scope.vpcs and self._in_vpcs(request.region, name, scope.vpcs))
+        ]
 
     def _in_vpcs(self, region: str, cluster: str, vpcs: frozenset[str]) -> bool:
         try:

@@ -177,6 +177,7 @@ class Runtime:
             cluster_vpc=self.collector.cluster_vpc,
             ec2_client=lambda region: self.client("ec2", region),
             eks_client=lambda region: self.client("eks", region),
+            client=self.client,
         )
 
 

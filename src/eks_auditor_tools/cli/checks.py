@@ -36,6 +36,8 @@ def check_record(check: Check) -> dict[str, Any]:
         "title": spec.title,
         "parts": [part.value for part in spec.parts],
         "events": [event_record(event) for event in spec.events],
+        # Parts no routed event reports, with why: only the schedule re-reads them.
+        "schedule_only": {part.value: reason for part, reason in spec.schedule_only.items()},
         "permissions": list(spec.permissions),
         "references": list(spec.references),
     }

@@ -33,7 +33,12 @@ from eks_auditor.model.snapshot import ClusterSnapshot, NodeGroup
 _MANAGED_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/create-managed-node-group.html"
 _REMOTE_ACCESS_API = "https://docs.aws.amazon.com/eks/latest/APIReference/API_RemoteAccessConfig.html"
 
-_NODEGROUP_CHANGES = events.NODEGROUPS_ADDED_OR_REMOVED + events.NODEGROUP_CONFIG + events.NODEGROUP_VERSION
+_NODEGROUP_CHANGES = (
+    events.NODEGROUPS_ADDED_OR_REMOVED
+    + events.NODEGROUP_CONFIG
+    + events.NODEGROUP_VERSION
+    + events.SELF_MANAGED_GROUPS
+)
 
 SSH_OPEN = CheckSpec(
     id="nodegroup_ssh_open",
@@ -59,7 +64,8 @@ SSH_OPEN = CheckSpec(
     ),
     requires=(Part.NODEGROUPS,),
     reads=(Part.NODE_SECURITY_GROUPS,),
-    events=_NODEGROUP_CHANGES + events.SECURITY_GROUP_RULES,
+    # A self-managed group's security groups live in its launch template.
+    events=_NODEGROUP_CHANGES + events.LAUNCH_TEMPLATES + events.SECURITY_GROUP_RULES,
 )
 
 PUBLIC_SUBNET = CheckSpec(

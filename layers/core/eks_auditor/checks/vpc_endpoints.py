@@ -97,7 +97,12 @@ REQUIRED_SERVICES: tuple[RequiredService, ...] = (
 )
 
 _EVENTS = (
-    events.CLUSTER_CONFIG + events.NODEGROUPS_ADDED_OR_REMOVED + events.VPC_ENDPOINTS + events.NODE_EGRESS
+    events.CLUSTER_CONFIG
+    + events.NODEGROUPS_ADDED_OR_REMOVED
+    + events.SELF_MANAGED_GROUPS
+    + events.VPC_ENDPOINTS
+    + events.NODE_EGRESS
+    + events.EGRESS_PATHS
 )
 
 ENDPOINT_MISSING = CheckSpec(
@@ -124,7 +129,14 @@ ENDPOINT_MISSING = CheckSpec(
     # Which services are required depends on the features in use: IRSA (OIDC providers) and
     # cluster-autoscaler (Kubernetes). Unread, the service is assumed required.
     reads=(Part.IAM_OIDC_PROVIDERS, Part.KUBERNETES),
-    events=_EVENTS,
+    # IRSA (an IAM OIDC provider for the cluster's issuer) makes sts required.
+    events=_EVENTS + events.OIDC_PROVIDERS,
+    schedule_only={
+        Part.KUBERNETES: (
+            "cluster-autoscaler (which makes autoscaling and sts required) is installed, changed and removed "
+            "through the Kubernetes API"
+        )
+    },
 )
 
 PRIVATE_DNS_DISABLED = CheckSpec(
@@ -143,7 +155,7 @@ PRIVATE_DNS_DISABLED = CheckSpec(
     ),
     references=(_PRIVATE_CLUSTERS_DOC, _PRIVATE_DNS_DOC),
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS),
-    events=_EVENTS,
+    events=_EVENTS + events.VPC_DNS,
 )
 
 

@@ -213,11 +213,10 @@ def collect_nodegroups(
 
 
 def _template_needed(raw: Mapping[str, Any]) -> TemplateRef | None:
-    """The launch template to read: a managed group's only when its description lacks the instance
-    types; a self-managed group's always (its security groups are there)."""
+    """The launch template to read, whenever a group has one: the node security groups (for
+    nodegroup_ssh_open) live only there, and so do a managed group's instance types when its
+    description lacks them."""
     if "nodegroupName" in raw:
-        if raw.get("instanceTypes"):
-            return None
         return TemplateRef.from_spec(raw.get("launchTemplate"), camel=True)
     mixed = raw.get("MixedInstancesPolicy")
     if mixed:

@@ -332,7 +332,7 @@ class SnapshotCollector:
         from eks_auditor.collect.network import describe_security_groups
 
         groups: tuple[NodeGroup, ...] = context.collected[Part.NODEGROUPS]  # type: ignore[assignment]
-        wanted = sorted({sg for g in groups if g.kind == "self-managed" for sg in g.security_group_ids})
+        wanted = sorted(node_security_group_ids(groups, context.cluster.cluster_security_group_id))
         return describe_security_groups(self.clients.ec2(context.region), wanted) if wanted else {}
 
     def _oidc_providers(self, context: PartContext) -> frozenset[str]:
@@ -406,6 +406,15 @@ class SnapshotCollector:
             region=context.region,
         )
         return PartResult(state, gaps)
+
+
+def node_security_group_ids(groups: Sequence[NodeGroup], cluster_sg: str | None) -> set[str]:
+    """The security groups on the nodes: each group's launch-template (or launch-configuration) groups;
+    a managed group whose template names none gets the cluster security group from EKS."""
+    wanted = {sg for g in groups for sg in g.security_group_ids}
+    if cluster_sg and any(g.kind == "managed" and not g.security_group_ids for g in groups):
+        wanted.add(cluster_sg)
+    return wanted
 
 
 def _account_of(arn: str) -> str:

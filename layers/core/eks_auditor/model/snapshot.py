@@ -151,7 +151,7 @@ class ClusterSnapshot(BaseModel):
     network: VpcNetwork | None = None
     nodegroups: tuple[NodeGroup, ...] | None = None
     instance_types: Mapping[str, InstanceTypeInfo] | None = None
-    # The security groups of self-managed node groups (managed ones: EKS owns remote access), by id.
+    # The nodes' security groups (launch template / launch configuration, else the cluster SG), by id.
     node_security_groups: Mapping[str, SecurityGroup] | None = None
     kubernetes: KubernetesState | None = None
     access_entries: tuple[AccessEntry, ...] | None = None

@@ -27,7 +27,6 @@ from eks_auditor.model.check import (
     not_applicable,
     passed,
 )
-
 from eks_auditor.model.network import VpcNetwork
 from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot, NodeGroup
@@ -120,7 +119,8 @@ def check_ssh_open(snapshot: ClusterSnapshot) -> list[Outcome]:
             outcomes.append(fail(spec, resource, evidence={**evidence, "port": port, "open_to": "0.0.0.0/0"}))
             continue
         # EKS puts the cluster security group on a managed group's nodes unless its launch template
-        # names security groups of its own (EKS user guide, "Customizing managed nodes with launch templates").
+        # names security groups of its own (EKS user guide, "Customize managed nodes with launch
+        # templates").
         node_groups = group.security_group_ids or ((cluster_sg,) if cluster_sg else ())
         if not node_groups:
             outcomes.append(passed(spec, resource, evidence=evidence))

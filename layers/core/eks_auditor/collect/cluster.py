@@ -81,6 +81,8 @@ def normalize_cluster(raw: Mapping[str, Any]) -> ClusterInfo:
         encrypted_resources=encrypted,
         oidc_issuer=((raw.get("identity") or {}).get("oidc") or {}).get("issuer"),
         authentication_mode=(raw.get("accessConfig") or {}).get("authenticationMode"),
+        # Clusters created before IPv6 support (2022) omit kubernetesNetworkConfig.ipFamily: IPv4.
+        ip_family=str((raw.get("kubernetesNetworkConfig") or {}).get("ipFamily") or "ipv4").lower(),
         created_at=raw.get("createdAt"),
         tags=dict(raw.get("tags") or {}),
     )

@@ -83,6 +83,8 @@ class ClusterInfo(BaseModel):
     # accessConfig.authenticationMode: CONFIG_MAP (aws-auth only), API (access entries only), or
     # API_AND_CONFIG_MAP; None when DescribeCluster did not say.
     authentication_mode: str | None = None
+    # kubernetesNetworkConfig.ipFamily, lower case: "ipv4" (also when DescribeCluster omits it) or "ipv6".
+    ip_family: str = "ipv4"
     created_at: datetime | None = None
     tags: Mapping[str, str] = Field(default_factory=dict)
 

@@ -145,6 +145,9 @@ def healthy() -> ClusterSnapshot:
             ),
         ),
         iam_oidc_providers=frozenset({f"oidc.eks.{REGION}.amazonaws.com/id/{OIDC_ID}"}),
+        # The default add-ons of a new cluster; no Pod Identity.
+        addons=frozenset({"vpc-cni", "kube-proxy", "coredns"}),
+        pod_identity_associations=(),
         version_support=VersionSupport(
             version="1.33",
             end_of_standard_support=date(2026, 7, 29),
@@ -236,6 +239,7 @@ INTERFACE_SUFFIXES = (
     "logs",
     "elasticloadbalancing",
     "autoscaling",
+    "eks-auth",
     "eks",
 )
 

@@ -44,6 +44,7 @@ from eks_auditor.model.check import (
     Outcome,
     Severity,
     collected,
+    could_not_evaluate,
     fail,
     not_applicable,
     passed,
@@ -81,6 +82,11 @@ INTERFACE_SERVICES: tuple[RequiredService, ...] = (
     ),
     RequiredService(
         "autoscaling", Severity.LOW, "cluster-autoscaler cannot read or resize Auto Scaling groups"
+    ),
+    RequiredService(
+        "eks-auth",
+        Severity.HIGH,
+        "pods using EKS Pod Identity cannot get credentials (AssumeRoleForPodIdentity)",
     ),
     RequiredService(
         "eks",
@@ -121,9 +127,9 @@ ENDPOINT_MISSING = CheckSpec(
     ),
     references=(_PRIVATE_CLUSTERS_DOC, _INTERFACE_DOC, _S3_GATEWAY_DOC, _ECR_DOC),
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS),
-    # Which services are required depends on the features in use: IRSA (OIDC providers) and
-    # cluster-autoscaler (Kubernetes). Unread, the service is assumed required.
-    reads=(Part.IAM_OIDC_PROVIDERS, Part.KUBERNETES),
+    # Which services are required depends on the features in use: IRSA (OIDC providers),
+    # cluster-autoscaler and log shippers (Kubernetes), Pod Identity (associations, add-ons).
+    reads=(Part.IAM_OIDC_PROVIDERS, Part.KUBERNETES, Part.ADDONS, Part.POD_IDENTITY),
     events=_EVENTS,
 )
 
@@ -203,23 +209,76 @@ def _uses_irsa(snapshot: ClusterSnapshot) -> bool | None:
     return issuer.removeprefix("https://") in snapshot.iam_oidc_providers
 
 
-def requirement(snapshot: ClusterSnapshot, service: RequiredService) -> tuple[Severity | None, str]:
-    """(severity, why) for a service by the features the cluster uses; None severity: not needed."""
+POD_IDENTITY_AGENT_ADDON = "eks-pod-identity-agent"
+CLOUDWATCH_OBSERVABILITY_ADDON = "amazon-cloudwatch-observability"
+
+
+def _uses_pod_identity(snapshot: ClusterSnapshot) -> tuple[bool | None, str]:
+    associations, addons = snapshot.pod_identity_associations, snapshot.addons
+    if associations:
+        return True, f"{len(associations)} EKS Pod Identity association(s)"
+    if addons is not None and POD_IDENTITY_AGENT_ADDON in addons:
+        return True, f"the {POD_IDENTITY_AGENT_ADDON} add-on is installed"
+    unread = [
+        f"{part}: {snapshot.gaps.get(part, 'not collected')}"
+        for part, value in ((Part.POD_IDENTITY, associations), (Part.ADDONS, addons))
+        if value is None
+    ]
+    if unread:
+        return None, "EKS Pod Identity use could not be read (" + "; ".join(unread) + ")"
+    return False, f"no EKS Pod Identity association and no {POD_IDENTITY_AGENT_ADDON} add-on"
+
+
+def _ships_logs(snapshot: ClusterSnapshot) -> tuple[bool | None, str]:
+    addons = snapshot.addons
+    if addons is not None and CLOUDWATCH_OBSERVABILITY_ADDON in addons:
+        return True, f"the {CLOUDWATCH_OBSERVABILITY_ADDON} add-on ships logs to CloudWatch"
+    kubernetes = snapshot.kubernetes
+    shippers = kubernetes.log_shippers if kubernetes else None
+    if shippers:
+        names = ", ".join(f"{w.namespace}/{w.name}" for w in shippers)
+        return True, f"log shipper DaemonSet(s) run: {names}"
+    if addons is None or shippers is None:
+        return None, "log shippers (add-ons, DaemonSets) could not be read: assumed in use"
+    return False, "no CloudWatch log shipper (add-on, Fluent Bit or CloudWatch agent DaemonSet)"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Whether a service is needed: `severity` None is not needed, unless `unknown` (then ERROR)."""
+
+    severity: Severity | None
+    why: str
+    unknown: bool = False
+
+
+def requirement(snapshot: ClusterSnapshot, service: RequiredService) -> Requirement:
+    """The service's severity by the features the cluster uses (EKS user guide, private clusters)."""
     autoscaler, irsa = _autoscaler_runs(snapshot), _uses_irsa(snapshot)
     if service.suffix == "autoscaling":
         if autoscaler:
-            return Severity.HIGH, "cluster-autoscaler runs in the cluster"
-        return (
-            service.severity,
-            "cluster-autoscaler not seen" if autoscaler is False else "Deployments not read",
-        )
+            return Requirement(Severity.HIGH, "cluster-autoscaler runs in the cluster")
+        why = "cluster-autoscaler not seen" if autoscaler is False else "Deployments not read"
+        return Requirement(service.severity, why)
     if service.suffix == "sts":
         if irsa or autoscaler:
-            return Severity.HIGH, "IRSA in use" if irsa else "cluster-autoscaler runs in the cluster"
+            return Requirement(
+                Severity.HIGH, "IRSA in use" if irsa else "cluster-autoscaler runs in the cluster"
+            )
         if irsa is None or autoscaler is None:
-            return Severity.HIGH, "IRSA / cluster-autoscaler use could not be read: assumed in use"
-        return None, "no IRSA (no IAM OIDC provider for the issuer) and no cluster-autoscaler"
-    return service.severity, "required for every isolated cluster"
+            return Requirement(
+                Severity.HIGH, "IRSA / cluster-autoscaler use could not be read: assumed in use"
+            )
+        return Requirement(None, "no IRSA (no IAM OIDC provider for the issuer) and no cluster-autoscaler")
+    if service.suffix == "eks-auth":
+        used, why = _uses_pod_identity(snapshot)
+        if used is None:
+            return Requirement(None, why, unknown=True)
+        return Requirement(service.severity if used else None, why)
+    if service.suffix == "logs":
+        ships, why = _ships_logs(snapshot)
+        return Requirement(None if ships is False else service.severity, why)
+    return Requirement(service.severity, "required for every isolated cluster")
 
 
 def _not_applicable_all(spec: CheckSpec, snapshot: ClusterSnapshot, suffixes: list[str]) -> list[Outcome]:
@@ -240,7 +299,10 @@ def _interface_outcome(
     resource = endpoint_resource(snapshot.arn, service.suffix)
     name = f"com.amazonaws.{snapshot.region}.{service.suffix}"
     interfaces = _of_type(usable_endpoints(network, snapshot.region, service.suffix), "interface")
-    severity, why = requirement(snapshot, service)
+    needed = requirement(snapshot, service)
+    severity, why = needed.severity, needed.why
+    if needed.unknown:
+        return could_not_evaluate(spec, resource, why)
     if severity is None:
         return not_applicable(spec, resource, f"not needed: {why}")
     if not interfaces:

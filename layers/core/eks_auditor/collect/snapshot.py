@@ -31,6 +31,7 @@ from eks_auditor.model.snapshot import (
     ClusterSnapshot,
     InstanceTypeInfo,
     NodeGroup,
+    PodIdentityAssociation,
     VersionSupport,
 )
 
@@ -48,6 +49,8 @@ AWS_PARTS = frozenset(
         Part.IAM_OIDC_PROVIDERS,
         Part.VERSION_SUPPORT,
         Part.ACCESS_ENTRIES,
+        Part.ADDONS,
+        Part.POD_IDENTITY,
     }
 )
 _SNAPSHOT_PARTS = frozenset(ClusterSnapshot.model_fields) - {
@@ -126,6 +129,8 @@ class SnapshotCollector:
             PartCollector(Part.IAM_OIDC_PROVIDERS, self._oidc_providers),
             PartCollector(Part.VERSION_SUPPORT, self._version_support),
             PartCollector(Part.ACCESS_ENTRIES, self._access_entries),
+            PartCollector(Part.ADDONS, self._addons),
+            PartCollector(Part.POD_IDENTITY, self._pod_identity),
             PartCollector(Part.KUBERNETES, self._kubernetes),
             *extra_parts,
         ):
@@ -392,6 +397,16 @@ class SnapshotCollector:
         from eks_auditor.collect.access_entries import read_access_entries
 
         return read_access_entries(self.clients.eks(context.region), context.cluster_name)
+
+    def _addons(self, context: PartContext) -> frozenset[str]:
+        from eks_auditor.collect.addons import list_addons
+
+        return list_addons(self.clients.eks(context.region), context.cluster_name)
+
+    def _pod_identity(self, context: PartContext) -> tuple[PodIdentityAssociation, ...]:
+        from eks_auditor.collect.addons import list_pod_identity_associations
+
+        return list_pod_identity_associations(self.clients.eks(context.region), context.cluster_name)
 
     def _kubernetes(self, context: PartContext) -> PartResult:
         from eks_auditor.collect.kubernetes import read_kubernetes

@@ -141,6 +141,16 @@ class VersionSupport(BaseModel):
     source: str  # "eks:DescribeClusterVersions" or the calendar's URL and read date
 
 
+class PodIdentityAssociation(BaseModel):
+    """One EKS Pod Identity association (ListPodIdentityAssociations summary)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    namespace: str
+    service_account: str
+    association_id: str | None = None
+
+
 class ClusterSnapshot(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -157,6 +167,8 @@ class ClusterSnapshot(BaseModel):
     node_security_groups: Mapping[str, SecurityGroup] | None = None
     kubernetes: KubernetesState | None = None
     access_entries: tuple[AccessEntry, ...] | None = None
+    addons: frozenset[str] | None = None  # EKS add-on names (ListAddons)
+    pod_identity_associations: tuple[PodIdentityAssociation, ...] | None = None
     iam_oidc_providers: frozenset[str] | None = None  # issuer host/path, without https://
     version_support: VersionSupport | None = None
     # part name -> why it could not be collected (e.g. "network": "AccessDenied on ec2:DescribeSubnets")

@@ -73,6 +73,8 @@ def default_route(target_type: Any, target_id: str, *, active: bool = True) -> R
 def _network() -> VpcNetwork:
     return VpcNetwork(
         vpc_id=VPC,
+        dns_support=True,
+        dns_hostnames=True,
         cidr_blocks=("10.0.0.0/16",),
         subnets={
             PUBLIC_A: _subnet(PUBLIC_A, "10.0.0.0/24", "us-east-1a", public=True),

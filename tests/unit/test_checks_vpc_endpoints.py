@@ -17,6 +17,7 @@ from snapshots import (
     RTB_MAIN,
     RTB_PRIVATE_A,
     RTB_PRIVATE_B,
+    VPC,
     by_resource,
     interface_endpoint,
     isolated,
@@ -71,6 +72,8 @@ COVERAGE = [
     (DNS, Result.FAIL, sts_without_private_dns),
     (DNS, Result.PASS, isolated),
     (DNS, Result.NOT_APPLICABLE, lambda: BASE),
+    (DNS, Result.FAIL, lambda: with_network(isolated(), dns_hostnames=False)),
+    (DNS, Result.ERROR, lambda: with_network(isolated(), dns_support=None)),
 ]
 
 
@@ -81,7 +84,7 @@ def results(check_id: str, snapshot: ClusterSnapshot) -> dict[str, Result]:
 
 def test_nat_egress_makes_every_service_not_applicable() -> None:
     assert results(MISSING, BASE) == {**dict.fromkeys(ALL_SERVICES, Result.NOT_APPLICABLE), **VERIFIED}
-    assert results(DNS, BASE) == dict.fromkeys(INTERFACE_SUFFIXES, Result.NOT_APPLICABLE)
+    assert results(DNS, BASE) == dict.fromkeys((*INTERFACE_SUFFIXES, "vpc-dns"), Result.NOT_APPLICABLE)
 
 
 def test_isolated_with_every_endpoint_passes_per_service() -> None:
@@ -90,7 +93,7 @@ def test_isolated_with_every_endpoint_passes_per_service() -> None:
         "eks-auth": Result.NOT_APPLICABLE,  # BASE uses no Pod Identity
         **VERIFIED,
     }
-    assert results(DNS, isolated()) == dict.fromkeys(INTERFACE_SUFFIXES, Result.PASS)
+    assert results(DNS, isolated()) == dict.fromkeys((*INTERFACE_SUFFIXES, "vpc-dns"), Result.PASS)
     outcome = by_resource(run(MISSING, isolated()))[res("ecr.dkr")]
     assert outcome.evidence == {
         "service": f"com.amazonaws.{REGION}.ecr.dkr",
@@ -137,7 +140,9 @@ def test_severity_by_service_when_nothing_exists() -> None:
         if not r.endswith(("egress-unverified", "eks-auth"))
     )
     # No endpoint at all: nothing for the private-DNS check to judge.
-    assert results(DNS, isolated(endpoints=())) == dict.fromkeys(INTERFACE_SUFFIXES, Result.NOT_APPLICABLE)
+    assert results(DNS, isolated(endpoints=())) == dict.fromkeys(
+        (*INTERFACE_SUFFIXES, "vpc-dns"), Result.NOT_APPLICABLE
+    )
 
 
 def test_s3_gateway_on_only_some_route_tables_fails() -> None:
@@ -350,3 +355,29 @@ def test_logs_assumed_needed_when_daemonsets_are_unread() -> None:
     assert outcome.evidence["required_because"] == (
         "log shippers (add-ons, DaemonSets) could not be read: assumed in use"
     )
+
+
+# --- the VPC's DNS attributes, where endpoints rely on private DNS ----------------------------------
+
+
+def test_vpc_dns_hostnames_off_fails_where_private_dns_is_relied_on() -> None:
+    outcome = by_resource(run(DNS, with_network(isolated(), dns_hostnames=False)))[res("vpc-dns")]
+    assert (outcome.result, outcome.severity) == (Result.FAIL, Severity.HIGH)
+    assert outcome.title == "The VPC has enableDnsHostnames off: endpoint private DNS names do not resolve"
+    assert outcome.evidence == {
+        "vpc_id": VPC,
+        "enableDnsSupport": True,
+        "enableDnsHostnames": False,
+        "private_dns_endpoint_ids": sorted(f"vpce-{s.replace('.', '')}" for s in INTERFACE_SUFFIXES),
+    }
+
+
+def test_vpc_dns_attributes_unread_is_an_error() -> None:
+    outcome = by_resource(run(DNS, with_network(isolated(), dns_support=None)))[res("vpc-dns")]
+    assert (outcome.result, outcome.reason) == (Result.ERROR, "VPC attributes not read: enableDnsSupport")
+
+
+def test_vpc_dns_not_applicable_without_private_dns_endpoints() -> None:
+    endpoints = tuple(interface_endpoint(s, private_dns=False) for s in INTERFACE_SUFFIXES)
+    snapshot = with_network(isolated(endpoints=endpoints), dns_support=False)
+    assert by_resource(run(DNS, snapshot))[res("vpc-dns")].result is Result.NOT_APPLICABLE

@@ -409,13 +409,58 @@ def _unverified_outcome(snapshot: ClusterSnapshot, scope: _Scope) -> Outcome:
     )
 
 
+VPC_DNS_RESOURCE = "vpc-dns"
+
+
+def _vpc_dns_outcome(snapshot: ClusterSnapshot, network: VpcNetwork) -> Outcome:
+    """Private DNS names resolve only with the VPC's enableDnsSupport and enableDnsHostnames on
+    (PrivateLink guide, "DNS attributes for your VPC")."""
+    spec = PRIVATE_DNS_DISABLED
+    resource = endpoint_resource(snapshot.arn, VPC_DNS_RESOURCE)
+    relied_on = sorted(
+        e.id
+        for service in INTERFACE_SERVICES
+        for e in _of_type(usable_endpoints(network, snapshot.region, service.suffix), "interface")
+        if e.private_dns_enabled
+    )
+    if not relied_on:
+        return not_applicable(spec, resource, "no required interface endpoint relies on private DNS")
+    attributes = {"enableDnsSupport": network.dns_support, "enableDnsHostnames": network.dns_hostnames}
+    off = [name for name, value in attributes.items() if value is False]
+    evidence = {"vpc_id": network.vpc_id, **attributes, "private_dns_endpoint_ids": relied_on}
+    if off:
+        return fail(
+            spec,
+            resource,
+            evidence=evidence,
+            severity=Severity.HIGH,
+            title=f"The VPC has {' and '.join(off)} off: endpoint private DNS names do not resolve",
+            description=(
+                "Interface endpoints have private DNS on, but the VPC's DNS attributes are off: the "
+                "services' standard host names do not resolve to the endpoints, so nodes reach for public "
+                "addresses they cannot use."
+            ),
+            remediation=(
+                f"aws ec2 modify-vpc-attribute --vpc-id {network.vpc_id} --enable-dns-support; then "
+                f"aws ec2 modify-vpc-attribute --vpc-id {network.vpc_id} --enable-dns-hostnames "
+                "(console: VPC > Your VPCs > Actions > Edit VPC settings)."
+            ),
+        )
+    unread = [name for name, value in attributes.items() if value is None]
+    if unread:
+        return could_not_evaluate(spec, resource, f"VPC attributes not read: {', '.join(unread)}")
+    return passed(spec, resource, evidence=evidence)
+
+
 def check_private_dns_disabled(snapshot: ClusterSnapshot) -> list[Outcome]:
     spec = PRIVATE_DNS_DISABLED
     network = collected(snapshot.network, Part.NETWORK)
     scope = _scope(snapshot, network)
     if not scope.isolated:
-        return _not_applicable_all(spec, snapshot, [s.suffix for s in INTERFACE_SERVICES])
-    outcomes: list[Outcome] = []
+        return _not_applicable_all(
+            spec, snapshot, [*(s.suffix for s in INTERFACE_SERVICES), VPC_DNS_RESOURCE]
+        )
+    outcomes: list[Outcome] = [_vpc_dns_outcome(snapshot, network)]
     for service in INTERFACE_SERVICES:
         resource = endpoint_resource(snapshot.arn, service.suffix)
         interfaces = _of_type(usable_endpoints(network, snapshot.region, service.suffix), "interface")

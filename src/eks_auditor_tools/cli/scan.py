@@ -14,6 +14,9 @@ from eks_auditor_tools.cli.output import findings_table, to_json
 
 logger = logging.getLogger(__name__)
 
+# The services a scan's collectors call in each region (created up front, shared by the threads).
+SCAN_SERVICES = ("eks", "ec2", "autoscaling", "sts")
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("scan", help="audit clusters now and print findings")
@@ -23,6 +26,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--output", choices=("table", "json"), default="table")
     parser.add_argument("--table", help="DynamoDB findings table to record results in (default: none)")
     parser.add_argument("--topic", help="SNS topic to publish state changes to (needs --table)")
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="cluster audits in flight (default 16, at most 8 per account-region; 1 = one at a time)",
+    )
     add_kube_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -56,6 +66,7 @@ def kube_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from eks_auditor.checks.registry import CHECKS
     from eks_auditor.collect.errors import ClusterNotFound
+    from eks_auditor.concurrency import limiter_key, map_bounded
     from eks_auditor.config import Settings
     from eks_auditor.runtime import Runtime
 
@@ -65,29 +76,50 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         # The engine skips ids it does not know: a typo would print no findings, like a clean cluster.
         raise SystemExit(f"unknown check id(s) {', '.join(unknown)}; known: {', '.join(CHECKS)}")
+    if args.max_concurrency is not None and args.max_concurrency < 1:
+        raise SystemExit("--max-concurrency must be at least 1")
+    limits = {} if args.max_concurrency is None else {"max_concurrency": args.max_concurrency}
     runtime = Runtime(
-        settings=Settings(findings_table=args.table or "", topic_arn=args.topic or ""),
+        settings=Settings(findings_table=args.table or "", topic_arn=args.topic or "", **limits),
         kube_overrides=kube_overrides(args),
     )
     regions = args.region or [runtime.boto_session.region_name or "us-east-1"]
+    # Clients are created before the threads start (a boto3 Session is not thread-safe).
+    runtime.clients.prepare(SCAN_SERVICES, regions)
     runtime.start_batch()
     scan_id = f"cli-scan-{uuid.uuid4()}"
-    findings: list[Finding] = []
+    limiter = runtime.limiter
+    listed = map_bounded(
+        lambda region: args.cluster or runtime.collector.list_clusters(region),
+        regions,
+        key=lambda region: limiter_key("", region),
+        limiter=limiter,
+    )
+    targets: list[tuple[str, str]] = []
     errors = 0
-    for region in regions:
-        names = args.cluster or runtime.collector.list_clusters(region)
-        for name in names:
-            try:
-                result = runtime.auditor.audit(region, name, check_ids=args.check or None, source=scan_id)
-            except ClusterNotFound:
-                print(f"cluster {name} not found in {region}", file=sys.stderr)
-                errors += 1
-                continue
-            except Exception as exc:  # one cluster's failure must not stop the scan
-                logger.exception("audit of %s/%s failed", region, name)
-                print(f"audit of {region}/{name} failed: {exc}", file=sys.stderr)
-                errors += 1
-                continue
-            findings.extend(result.failing)
+    for region, names in zip(regions, listed, strict=True):
+        if names.error is not None:
+            print(f"listing clusters in {region} failed: {names.error}", file=sys.stderr)
+            errors += 1
+        targets += [(region, name) for name in names.value or ()]
+    audits = map_bounded(
+        lambda target: runtime.auditor.audit(
+            target[0], target[1], check_ids=args.check or None, source=scan_id
+        ),
+        targets,
+        key=lambda target: limiter_key("", target[0]),
+        limiter=limiter,
+    )
+    findings: list[Finding] = []
+    for (region, name), attempt in zip(targets, audits, strict=True):
+        if isinstance(attempt.error, ClusterNotFound):
+            print(f"cluster {name} not found in {region}", file=sys.stderr)
+            errors += 1
+        elif attempt.error is not None:  # one cluster's failure must not stop the scan
+            logger.error("audit of %s/%s failed", region, name, exc_info=attempt.error)
+            print(f"audit of {region}/{name} failed: {attempt.error}", file=sys.stderr)
+            errors += 1
+        elif attempt.value is not None:
+            findings.extend(attempt.value.failing)
     print(to_json(findings) if args.output == "json" else findings_table(findings))
     return 1 if errors else 0

@@ -141,6 +141,48 @@ def build_fleet(session: Any, region: str = REGION) -> Fleet:
     return fleet
 
 
+def clone_clusters(session: Any, fleet: Fleet, copies: int) -> list[str]:
+    """Add `copies` clones of each demo cluster (same VPC, subnets, endpoint and node groups) to the
+    region: larger fleets for the concurrency tests and the latency benchmark. Returns the new names."""
+    eks = session.client("eks", region_name=fleet.region)
+    created: list[str] = []
+    ssh: set[tuple[str, str]] = set()
+    for copy in range(1, copies + 1):
+        for spec in _CLUSTERS:
+            name = f"{spec.name}-{copy}"
+            restricted = [f"{fleet.nat_ip}/32", OFFICE_CIDR]
+            _cluster(
+                eks,
+                fleet,
+                name,
+                list(spec.subnets),
+                public=spec.public,
+                private=spec.private,
+                cidrs=list(spec.cidrs) if spec.cidrs is not None else restricted,
+                logging=ALL_LOG_TYPES if spec.hardened else None,
+                secrets=spec.hardened,
+                version=spec.version,
+            )
+            for group in spec.nodegroups:
+                extra: dict[str, Any] = {"remoteAccess": {"ec2SshKey": "ops-keypair"}} if group.ssh else {}
+                if group.ssh:
+                    ssh.add((name, group.name))
+                eks.create_nodegroup(
+                    clusterName=name,
+                    nodegroupName=group.name,
+                    nodeRole=NODE_ROLE,
+                    subnets=[fleet.subnets[s] for s in group.subnets],
+                    instanceTypes=list(group.types),
+                    capacityType=group.capacity,
+                    scalingConfig={"minSize": group.min, "maxSize": group.max, "desiredSize": group.desired},
+                    **extra,
+                )
+            created.append(name)
+    originals = {(c.name, g.name) for c in _CLUSTERS for g in c.nodegroups if g.ssh}
+    _match_real_eks(fleet, ssh_nodegroups=originals | ssh)
+    return created
+
+
 def _match_real_eks(fleet: Fleet, ssh_nodegroups: set[tuple[str, str]]) -> None:
     """Where moto's EKS differs from the real service, make the fake answer like the real one.
 

@@ -1,4 +1,4 @@
-"""One SSL context per cluster CA, built from the CA alone and cached by its bytes; one STS client per region."""
+"""One SSL context per cluster CA, from the CA alone, cached by its bytes; one STS client per region."""
 
 from __future__ import annotations
 

@@ -35,13 +35,15 @@ CRITICAL_PATH_CALLS = 5
 BASE_CLUSTERS_PER_REGION = 5
 # Clusters in flight for these runs: the defaults (eks_auditor.config); 3 regions x 8 per region > 16.
 FLEETS = (15, 60, 240)
+PIP_REQ = ("--disable-pip-version-check", "-r")
+UNCHECKED = ("--invalidation-mode", "unchecked-hash")
 
 
 # ------------------------------------------------------------------ moto process
 
 
 def serve_moto(clusters: int) -> None:
-    """Run moto over HTTP on 127.0.0.1 and build the fleet inside it; print READY <port>, serve until stdin closes."""
+    """moto over HTTP on 127.0.0.1 with the fleet built inside; prints READY <port>, serves until EOF."""
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -101,7 +103,7 @@ def serve_proxy(upstream_port: int, delay: float) -> None:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward  # noqa: N815
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
@@ -228,9 +230,10 @@ def measure_latency(fleets: tuple[int, ...] = FLEETS) -> dict[str, Any]:
         "fleets": {},
     }
     for size in fleets:
-        with _process("moto", str(size)) as moto_port, _process(
-            "proxy", str(moto_port), str(DELAY_SECONDS)
-        ) as proxy_port:
+        with (
+            _process("moto", str(size)) as moto_port,
+            _process("proxy", str(moto_port), str(DELAY_SECONDS)) as proxy_port,
+        ):
             direct = _scan(moto_port, MAX_CONCURRENCY)
             proxied = _scan(proxy_port, MAX_CONCURRENCY)
             sequential = _scan(proxy_port, 1) if size == 60 else None
@@ -263,9 +266,9 @@ def measure_latency(fleets: tuple[int, ...] = FLEETS) -> dict[str, Any]:
 
 def latency_targets(report: dict[str, Any]) -> dict[str, bool]:
     fleets = report["fleets"]
-    targets: dict[str, bool] = {"identical_findings_at_every_concurrency": all(
-        f["identical_findings"] for f in fleets.values()
-    )}
+    targets: dict[str, bool] = {
+        "identical_findings_at_every_concurrency": all(f["identical_findings"] for f in fleets.values())
+    }
     if "60" in fleets:
         targets["60_clusters_speedup_ge_8"] = fleets["60"].get("speedup_over_sequential", 0) >= 8
         targets["60_clusters_within_2_5x_of_bound"] = fleets["60"]["proxied_over_bound"] <= 2.5
@@ -300,7 +303,7 @@ def measure_layer_imports(repeat: int = 5) -> dict[str, Any]:
         try:
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
             subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(requirements)],
+                [str(python), "-m", "pip", "install", "-q", *PIP_REQ, str(requirements)],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -321,7 +324,7 @@ def measure_layer_imports(repeat: int = 5) -> dict[str, Any]:
         ).stdout.strip()
         for target in (str(layer), site):
             subprocess.run(
-                [str(python), "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", target],
+                [str(python), "-m", "compileall", "-q", "-j", "0", *UNCHECKED, target],
                 check=True,
                 capture_output=True,
             )

@@ -1,21 +1,38 @@
 # The two commands of the README: `make demo` and `make test`. Both bootstrap .venv themselves.
-PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12 $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.12 python3.13 python3 2>/dev/null))
+# Python 3.12+ explicitly: the first of these that is 3.12 or newer (a default python3 may be 3.11).
+NEW_ENOUGH := import sys; sys.exit(sys.version_info < (3, 12))
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach p,$(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3) \
+	$(shell command -v python3.13 python3.12 python3 2>/dev/null),$(shell $(p) -c '$(NEW_ENOUGH)' 2>/dev/null && echo $(p))))
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench build clean venv
+.PHONY: demo test lint typecheck unit bench build clean distclean venv python local-stop
 
-$(STAMP): pyproject.toml
+# A .venv made by another (older) interpreter is rebuilt, not reused.
+python:
+	@test -n "$(PYTHON)" && $(PYTHON) -c '$(NEW_ENOUGH)' 2>/dev/null || \
+		{ echo "eks-auditor needs Python 3.12 or newer: install python3.12 (or pass PYTHON=/path/to/python3.12)" >&2; exit 1; }
+	@if test -e $(VENV) && ! $(BIN)/python -c '$(NEW_ENOUGH)' 2>/dev/null; then \
+		echo "rebuilding $(VENV): it was made by another interpreter"; rm -rf $(VENV); fi
+
+$(STAMP): pyproject.toml | python
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -qq --upgrade pip
 	@$(BIN)/python -m pip install -qq -e '.[dev]'
 	@touch $(STAMP)
 
-venv: $(STAMP)
+venv: python $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/eks-auditor demo
+# The demo leaves its findings in a local endpoint (127.0.0.1:4566) for the README's next commands.
+demo: python $(STAMP)
+	$(BIN)/eks-auditor local start
+	$(BIN)/eks-auditor demo --keep
+
+local-stop: $(STAMP)
+	$(BIN)/eks-auditor local stop
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,3 +55,7 @@ build: $(STAMP)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	@echo "kept $(VENV) (make distclean removes it too)"
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

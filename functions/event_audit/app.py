@@ -1,7 +1,5 @@
 """CloudTrail EKS/EC2/IAM calls (EventBridge -> SQS): re-audit what the call can have changed."""
 
-import json
-
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
@@ -11,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyKeyError
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eks_auditor.entrypoints import audit_cloudtrail_event
+from eks_auditor.entrypoints import audit_cloudtrail_event, parse_event_body
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
 from eks_auditor.triggers import InvalidEvent
 
@@ -33,10 +31,10 @@ def process_event(event: dict) -> dict:
 
 def record_handler(record: SQSRecord) -> dict:
     try:
-        event = json.loads(record.body)
+        event = parse_event_body(record.body)
         logger.append_keys(event_id=event.get("id"), event_name=event.get("detail", {}).get("eventName"))
         return process_event(event=event)
-    except (InvalidEvent, IdempotencyKeyError, json.JSONDecodeError, AttributeError) as exc:
+    except (InvalidEvent, IdempotencyKeyError) as exc:
         logger.error("rejected event: %s", exc, extra={"message_id": record.message_id})
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
         raise

@@ -91,24 +91,20 @@ def make_finding(
 def make_incomplete(check_id: str, resource: str, *, at: datetime = T0, source: str = "scan-1") -> Finding:
     """An audit_incomplete finding as the engine builds it."""
     wrapped = f"{check_id}:{resource}"
-    return Finding(
-        id=finding_id(ACCOUNT, REGION, CLUSTER, "audit_incomplete", wrapped),
-        check_id="audit_incomplete",
+    return make_finding(
+        "audit_incomplete",
+        wrapped,
         severity=Severity.INFO,
-        status=Status.OPEN,
-        account=ACCOUNT,
-        region=REGION,
-        cluster=CLUSTER,
-        cluster_arn=f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{CLUSTER}",
-        resource=wrapped,
-        title=f"{check_id} could not be evaluated",
-        description="AccessDenied",
-        evidence={"check_id": check_id, "resource": resource, "reason": "AccessDenied"},
-        remediation="Grant the auditor role the missing permission.",
-        first_seen=at,
-        last_seen=at,
+        at=at,
         source=source,
-        evaluated_at=at,
+        evidence={"check_id": check_id, "resource": resource, "reason": "AccessDenied"},
+    ).model_copy(
+        update={
+            "title": f"{check_id} could not be evaluated",
+            "description": "AccessDenied",
+            "remediation": "Grant the auditor role the missing permission.",
+            "references": (),
+        }
     )
 
 

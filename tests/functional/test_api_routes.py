@@ -13,7 +13,6 @@ from eks_auditor import api
 from eks_auditor.model.check import Severity
 from eks_auditor.store import FindingStore
 from eks_auditor.suppressions import Suppression
-from moto import mock_aws
 from table import ACCOUNT, REGION, T0, TABLE, CallCounter, create_table, later, make_evaluation, make_finding
 
 from eks_auditor_tools.demo.api_events import http_api_event
@@ -56,14 +55,11 @@ def publish(store: FindingStore, changes: list[Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def table_world() -> Iterator[tuple[Fleet, Any]]:
+def table_world(module_aws: boto3.Session) -> tuple[Fleet, Any]:
     """One table for the module: the routes only read (a test that writes a suppression removes it)."""
-    with mock_aws():
-        client = boto3.client(
-            "dynamodb", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-        )
-        create_table(client)
-        yield Fleet(FindingStore(TABLE, client=client)), client
+    client = module_aws.client("dynamodb")
+    create_table(client)
+    return Fleet(FindingStore(TABLE, client=client)), client
 
 
 @pytest.fixture
@@ -72,11 +68,11 @@ def world(
 ) -> Iterator[tuple[Fleet, CallCounter]]:
     fleet, client = table_world
     monkeypatch.setenv("AWS_REGION", REGION)
-    api.use_store(FindingStore(TABLE, client=client))
+    api.app.dependency_overrides[api.finding_reader] = lambda: FindingStore(TABLE, client=client)
     calls = CallCounter(client)
     yield fleet, calls
     calls.detach()
-    api.use_store(None)
+    api.app.dependency_overrides.clear()
 
 
 def call(path: str, query: dict[str, str] | None = None, **kwargs: Any) -> tuple[int, dict[str, Any]]:
@@ -148,7 +144,7 @@ def test_one_finding_with_history(world: tuple[Fleet, CallCounter]) -> None:
 
 def test_finding_shows_the_suppression_that_covers_it(world: tuple[Fleet, CallCounter]) -> None:
     fleet, _ = world
-    api.store().put_suppression(
+    api.app.dependency_overrides[api.finding_reader]().put_suppression(
         Suppression(
             id="sup1",
             check_id=IP,
@@ -160,7 +156,7 @@ def test_finding_shows_the_suppression_that_covers_it(world: tuple[Fleet, CallCo
         )
     )
     status, body = call(f"/findings/{fleet.critical.id}")
-    assert api.store().delete_suppression("sup1")
+    assert api.app.dependency_overrides[api.finding_reader]().delete_suppression("sup1")
     assert status == 200
     assert (body["suppression"]["id"], body["suppression"]["author"]) == ("sup1", "alice")
 
@@ -231,7 +227,7 @@ def test_lambda_handler_serves_from_findings_table(
     world: tuple[Fleet, CallCounter], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fleet, _ = world
-    api.use_store(None)  # the handler builds its store from FINDINGS_TABLE, as in Lambda
+    api.app.dependency_overrides.clear()  # the handler builds its store from FINDINGS_TABLE, as in Lambda
     monkeypatch.setenv("FINDINGS_TABLE", TABLE)
     forget_handlers()
     module = load_handler("query_api")
@@ -240,3 +236,28 @@ def test_lambda_handler_serves_from_findings_table(
     forget_handlers()
     assert response["statusCode"] == 200
     assert [item["id"] for item in json.loads(response["body"])["items"]] == [fleet.critical.id]
+
+
+def test_without_an_override_the_routes_read_through_the_shared_runtime(
+    table_world: tuple[Fleet, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eks_auditor import runtime
+    from eks_auditor.metrics import NullSink
+
+    fleet, _ = table_world
+    for name, value in {
+        "FINDINGS_TABLE": TABLE,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(runtime, "_shared", None)
+    shared = runtime.lambda_runtime(NullSink())  # what the query_api handler module does at import
+
+    status, body = call("/findings", {"severity": "HIGH"})
+
+    assert status == 200
+    assert {item["id"] for item in body["items"]} == fleet.open_high_or_worse
+    assert api.finding_reader() is shared.store

@@ -7,7 +7,6 @@ injected with botocore event hooks on the collector's own clients; the rest of t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +23,6 @@ from eks_auditor.metrics import CountingSink
 from eks_auditor.model.check import Check, Result, Severity
 from eks_auditor.model.finding import ChangeKind, StateChange, Status, finding_id
 from eks_auditor.store import FindingStore
-from fleet_world import demo_fleet_in_moto
 from table import create_table
 
 from eks_auditor_tools.demo.fleet import ACCOUNT, Fleet
@@ -42,12 +40,12 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    with demo_fleet_in_moto() as (session, fleet):
-        dynamodb = session.client("dynamodb")
-        # No outbox grace: a change left pending by a failed publish is due on the very next audit.
-        store = FindingStore(create_table(dynamodb), client=dynamodb, outbox_grace=timedelta(0))
-        yield World(session, fleet, store)
+def world(demo_fleet: tuple[boto3.Session, Fleet]) -> World:
+    session, fleet = demo_fleet
+    dynamodb = session.client("dynamodb")
+    # No outbox grace: a change left pending by a failed publish is due on the very next audit.
+    store = FindingStore(create_table(dynamodb), client=dynamodb, outbox_grace=timedelta(0))
+    return World(session, fleet, store)
 
 
 class Clock:

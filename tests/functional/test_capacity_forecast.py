@@ -21,17 +21,15 @@ from eks_auditor.model.check import Result, Severity
 from eks_auditor.model.kubernetes import AwsNodeSettings, EniConfig, KubernetesState, Workload
 from eks_auditor.model.network import Subnet, VpcNetwork
 from eks_auditor.model.snapshot import ClusterInfo, ClusterSnapshot, EndpointAccess, NodeGroup
-from moto import mock_aws
 
 REGION = "us-east-1"
 ARN = f"arn:aws:eks:{REGION}:123456789012:cluster/prod"
 
 
 @pytest.fixture
-def ec2() -> Iterator[Any]:
+def ec2(aws: None) -> Iterator[Any]:
     clear_cache()
-    with mock_aws():
-        yield boto3.client("ec2", region_name=REGION)
+    yield boto3.client("ec2", region_name=REGION)
     clear_cache()
 
 

@@ -119,12 +119,9 @@ def test_cluster_filter_defaults_account_and_region(fleet: tuple[dict[str, Any],
     assert lines[0].split() == [
         "ID",
         "SEVERITY",
-        "STATUS",
         "CLUSTER",
         "CHECK",
         "RESOURCE",
-        "FIRST",
-        "SEEN",
         "LAST",
         "SEEN",
     ]
@@ -232,6 +229,20 @@ def test_suppress_add_rejects(fleet: Any, capsys: Any, argv: list[str], message:
     assert err.startswith(message)
 
 
+@pytest.mark.parametrize(
+    "check_id", ["spot_interruption_burst", "spot_interruption_notice", "audit_incomplete"]
+)
+def test_suppress_add_accepts_checks_the_engine_does_not_run(fleet: Any, capsys: Any, check_id: str) -> None:
+    # Event-born and engine-born findings are in the catalog, so they can be accepted like any other.
+    code, out, err = run(
+        capsys, "suppress", "add", "--check", check_id, "--reason", "r", "--author", "a", "--expires", "1d"
+    )
+    assert (code, err.startswith("unknown check id")) == (0, False)
+    assert f"(check {check_id}" in out
+    code, out, _ = run(capsys, "suppress", "list", "--output", "json")
+    assert [s["check_id"] for s in json.loads(out)] == [check_id]
+
+
 def test_expired_suppressions_are_listed_only_with_all(fleet: Any, capsys: Any) -> None:
     store = FindingStore(TABLE)
     store.put_suppression(
@@ -315,3 +326,29 @@ def test_missing_table_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("FINDINGS_TABLE", raising=False)
     with pytest.raises(SystemExit, match="no findings table: pass --table TABLE or set FINDINGS_TABLE"):
         main(["findings"])
+
+
+def test_findings_fail_on_gates_every_page_and_honours_a_suppressions_file(
+    fleet: tuple[dict[str, Any], Calls], capsys: Any, tmp_path: Path
+) -> None:
+    # --limit 1 prints one row; the gate still sees every open CRITICAL and HIGH finding.
+    code, out, err = run(capsys, "findings", "--limit", "1", "--output", "json", "--fail-on", "high")
+    assert code == 3
+    assert len(json.loads(out)) == 1
+    assert "eks-auditor: 4 open finding(s) at or above HIGH (--fail-on): exit 3" in err
+    assert run(capsys, "findings", "--check", LOGGING, "--fail-on", "HIGH")[0] == 0
+    code, out, _ = run(
+        capsys, "suppress", "add", "--check", IP, "--reason", "r", "--author", "a", "--expires", "7d"
+    )
+    assert code == 0
+    # The exported suppressions (what `suppress list --output json` prints) are what --suppressions reads.
+    exported = tmp_path / "accepted.json"
+    exported.write_text(_last_json(capsys, "suppress", "list", "--output", "json"))
+    assert run(capsys, "findings", "--fail-on", "CRITICAL")[0] == 3
+    assert run(capsys, "findings", "--fail-on", "CRITICAL", "--suppressions", str(exported))[0] == 0
+
+
+def _last_json(capsys: Any, *argv: str) -> str:
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    return out

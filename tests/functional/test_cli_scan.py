@@ -15,9 +15,9 @@ from typing import Any
 
 import boto3
 import pytest
+from accounts import moto_account
 from eks_auditor.model.finding import Status, finding_id
 from eks_auditor.store import FindingStore
-from moto import mock_aws
 from table import create_table
 
 from eks_auditor_tools.cli.main import main
@@ -42,15 +42,8 @@ FIELDS = [
 
 @pytest.fixture(scope="class")
 def fleet() -> Iterator[Fleet]:
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        for name, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", REGION),
-        ):
-            env.setenv(name, value)
-        env.delenv("AWS_PROFILE", raising=False)
-        yield build_fleet(boto3.Session(region_name=REGION), REGION)
+    with moto_account() as session:
+        yield build_fleet(session, REGION)
 
 
 def scan(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

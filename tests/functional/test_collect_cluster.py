@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,17 +13,16 @@ from eks_auditor.collect.cluster import normalize_cluster
 from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable
 from eks_auditor.collect.snapshot import SnapshotCollector
 from eks_auditor.model.snapshot import EndpointAccess, KubernetesVersion
-from fleet import Fleet
-from moto import mock_aws
+
+from eks_auditor_tools.fleet import Fleet
 
 REGION = "us-east-1"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def fleet() -> Iterator[Fleet]:
-    with mock_aws():
-        yield Fleet(REGION)
+def fleet(aws: None) -> Fleet:
+    return Fleet(REGION)
 
 
 def collector(counter: CallCounter | None = None) -> SnapshotCollector:

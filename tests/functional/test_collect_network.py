@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +12,8 @@ from eks_auditor.collect.clients import AwsClients, CallCounter
 from eks_auditor.collect.network import collect_vpc_network, route_target
 from eks_auditor.collect.snapshot import SnapshotCollector
 from eks_auditor.model.network import NatGateway, Route, RouteTable, Subnet, VpcEndpoint, VpcNetwork
-from fleet import ClusterIds, Fleet, VpcIds
-from moto import mock_aws
+
+from eks_auditor_tools.fleet import ClusterIds, Fleet, VpcIds
 
 REGION = "us-east-1"
 NETWORK = frozenset({"network"})
@@ -36,18 +35,16 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        env.delenv("AWS_PROFILE", raising=False)
-        fleet = Fleet(REGION)
-        vpc = fleet.create_vpc(isolated=True, secondary_cidrs=["100.64.0.0/16"])
-        endpoints = fleet.add_endpoints(vpc, ["s3", "ecr.api", "ecr.dkr"])
-        first = fleet.create_cluster("first", vpc.private_subnet_ids)
-        fleet.create_cluster("second", vpc.isolated_subnet_ids, public=False, private=True)
-        other = fleet.create_vpc(cidr="10.9.0.0/16", azs=("a",), nat="single")
-        fleet.add_endpoints(other, ["sts"])
-        fleet.create_cluster("elsewhere", other.private_subnet_ids)
-        yield World(vpc=vpc, endpoints=endpoints, other_vpc=other, first=first)
+def world(module_aws: boto3.Session) -> World:
+    fleet = Fleet(REGION, module_aws)
+    vpc = fleet.create_vpc(isolated=True, secondary_cidrs=["100.64.0.0/16"])
+    endpoints = fleet.add_endpoints(vpc, ["s3", "ecr.api", "ecr.dkr"])
+    first = fleet.create_cluster("first", vpc.private_subnet_ids)
+    fleet.create_cluster("second", vpc.isolated_subnet_ids, public=False, private=True)
+    other = fleet.create_vpc(cidr="10.9.0.0/16", azs=("a",), nat="single")
+    fleet.add_endpoints(other, ["sts"])
+    fleet.create_cluster("elsewhere", other.private_subnet_ids)
+    return World(vpc=vpc, endpoints=endpoints, other_vpc=other, first=first)
 
 
 def collector(counter: CallCounter | None = None) -> SnapshotCollector:

@@ -5,7 +5,6 @@ One moto account per module (moto's first calls per account are slow); one clust
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import boto3
@@ -14,8 +13,8 @@ from eks_auditor.collect.clients import AwsClients, CallCounter
 from eks_auditor.collect.cluster import normalize_self_managed_group
 from eks_auditor.collect.snapshot import SnapshotCollector
 from eks_auditor.model.snapshot import NodeGroup
-from fleet import Fleet, NodegroupIds, VpcIds
-from moto import mock_aws
+
+from eks_auditor_tools.fleet import Fleet, NodegroupIds, VpcIds
 
 REGION = "us-east-1"
 NODEGROUPS = frozenset({"nodegroups"})
@@ -28,57 +27,55 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        env.delenv("AWS_PROFILE", raising=False)
-        fleet = Fleet(REGION)
-        vpc = fleet.create_vpc(nat="single")
-        subnets = vpc.private_subnet_ids
-        for cluster in ("managed", "selfmanaged", "other", "empty"):
-            fleet.create_cluster(cluster, subnets)
-        spot_workers = fleet.create_nodegroup(
-            "managed",
-            "spot-workers",
-            subnets,
-            instance_types=["m5.large", "m5a.large"],
-            capacity_type="SPOT",
-            min_size=1,
-            max_size=10,
-            desired_size=3,
-            ssh_key="ops",
-            source_security_groups=["sg-0bastion"],
-            labels={"role": "worker"},
-            tags={"team": "platform"},
-        )
-        fleet.create_nodegroup("managed", "plain", subnets)
-        fleet.create_nodegroup("managed", "lt", subnets, launch_template_instance_type="c5.xlarge")
+def world(module_aws: boto3.Session) -> World:
+    fleet = Fleet(REGION, module_aws)
+    vpc = fleet.create_vpc(nat="single")
+    subnets = vpc.private_subnet_ids
+    for cluster in ("managed", "selfmanaged", "other", "empty"):
+        fleet.create_cluster(cluster, subnets)
+    spot_workers = fleet.create_nodegroup(
+        "managed",
+        "spot-workers",
+        subnets,
+        instance_types=["m5.large", "m5a.large"],
+        capacity_type="SPOT",
+        min_size=1,
+        max_size=10,
+        desired_size=3,
+        ssh_key="ops",
+        source_security_groups=["sg-0bastion"],
+        labels={"role": "worker"},
+        tags={"team": "platform"},
+    )
+    fleet.create_nodegroup("managed", "plain", subnets)
+    fleet.create_nodegroup("managed", "lt", subnets, launch_template_instance_type="c5.xlarge")
 
-        fleet.create_self_managed_group(
-            "selfmanaged",
-            "sm-spot",
-            subnets,
-            instance_types=["r5.large", "r5a.large", "r4.large"],
-            spot=True,
-            min_size=0,
-            max_size=20,
-            desired_size=2,
-            tags={"k8s.io/cluster-autoscaler/enabled": "true"},
-        )
-        fleet.create_self_managed_group("selfmanaged", "sm-od", subnets, instance_types=["m5.large"])
-        fleet.create_self_managed_group(
-            "selfmanaged", "sm-lt", subnets, instance_types=["c5.large"], spot=True, launch="template"
-        )
-        fleet.create_self_managed_group(
-            "selfmanaged", "sm-lc", subnets, instance_types=["t3.large"], spot=True, launch="configuration"
-        )
-        fleet.create_self_managed_group(
-            "selfmanaged", "sm-lc-od", subnets, instance_types=["t3.xlarge"], launch="configuration"
-        )
-        fleet.create_self_managed_group("selfmanaged", "sm-shared", subnets, cluster_tag_value="shared")
-        # EKS tags its own ASG with kubernetes.io/cluster/<name> too; eks:nodegroup-name tells them apart.
-        fleet.create_nodegroup("selfmanaged", "mng", subnets, with_asg=True)
-        fleet.create_self_managed_group("other", "theirs", subnets)
-        yield World(vpc=vpc, spot_workers=spot_workers)
+    fleet.create_self_managed_group(
+        "selfmanaged",
+        "sm-spot",
+        subnets,
+        instance_types=["r5.large", "r5a.large", "r4.large"],
+        spot=True,
+        min_size=0,
+        max_size=20,
+        desired_size=2,
+        tags={"k8s.io/cluster-autoscaler/enabled": "true"},
+    )
+    fleet.create_self_managed_group("selfmanaged", "sm-od", subnets, instance_types=["m5.large"])
+    fleet.create_self_managed_group(
+        "selfmanaged", "sm-lt", subnets, instance_types=["c5.large"], spot=True, launch="template"
+    )
+    fleet.create_self_managed_group(
+        "selfmanaged", "sm-lc", subnets, instance_types=["t3.large"], spot=True, launch="configuration"
+    )
+    fleet.create_self_managed_group(
+        "selfmanaged", "sm-lc-od", subnets, instance_types=["t3.xlarge"], launch="configuration"
+    )
+    fleet.create_self_managed_group("selfmanaged", "sm-shared", subnets, cluster_tag_value="shared")
+    # EKS tags its own ASG with kubernetes.io/cluster/<name> too; eks:nodegroup-name tells them apart.
+    fleet.create_nodegroup("selfmanaged", "mng", subnets, with_asg=True)
+    fleet.create_self_managed_group("other", "theirs", subnets)
+    return World(vpc=vpc, spot_workers=spot_workers)
 
 
 def nodegroups(cluster: str, counter: CallCounter | None = None) -> dict[str, NodeGroup]:

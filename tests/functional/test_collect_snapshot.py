@@ -27,8 +27,8 @@ from eks_auditor.collect.permissions import REQUIRED_PERMISSIONS
 from eks_auditor.collect.snapshot import AWS_PARTS, PartCollector, PartContext, PartResult, SnapshotCollector
 from eks_auditor.collect.versions import describe_cluster_versions
 from eks_auditor.model.snapshot import KubernetesVersion, VersionSupport
-from fleet import ClusterIds, Fleet, VpcIds
-from moto import mock_aws
+
+from eks_auditor_tools.fleet import ClusterIds, Fleet, VpcIds
 
 REGION = "us-east-1"
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -43,24 +43,20 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        env.delenv("AWS_PROFILE", raising=False)
-        fleet = Fleet(REGION)
-        vpc = fleet.create_vpc(isolated=True)
-        fleet.add_endpoints(vpc, ["s3", "ecr.api"])
-        prod = fleet.create_cluster("prod", vpc.private_subnet_ids, version="1.30", log_types=["audit"])
-        staging = fleet.create_cluster(
-            "staging", vpc.isolated_subnet_ids, version="1.31", public=False, private=True
-        )
-        fleet.register_oidc_provider(prod.oidc_issuer)
-        fleet.create_nodegroup("prod", "workers", vpc.private_subnet_ids, instance_types=["m5.large"])
-        fleet.create_nodegroup("prod", "lt", vpc.private_subnet_ids, launch_template_instance_type="c5.large")
-        fleet.create_self_managed_group("prod", "sm-lc", vpc.private_subnet_ids, launch="configuration")
-        fleet.create_self_managed_group(
-            "prod", "sm-spot", vpc.private_subnet_ids, instance_types=["r5.large"]
-        )
-        yield World(vpc=vpc, prod=prod, staging=staging)
+def world(module_aws: boto3.Session) -> World:
+    fleet = Fleet(REGION, module_aws)
+    vpc = fleet.create_vpc(isolated=True)
+    fleet.add_endpoints(vpc, ["s3", "ecr.api"])
+    prod = fleet.create_cluster("prod", vpc.private_subnet_ids, version="1.30", log_types=["audit"])
+    staging = fleet.create_cluster(
+        "staging", vpc.isolated_subnet_ids, version="1.31", public=False, private=True
+    )
+    fleet.register_oidc_provider(prod.oidc_issuer)
+    fleet.create_nodegroup("prod", "workers", vpc.private_subnet_ids, instance_types=["m5.large"])
+    fleet.create_nodegroup("prod", "lt", vpc.private_subnet_ids, launch_template_instance_type="c5.large")
+    fleet.create_self_managed_group("prod", "sm-lc", vpc.private_subnet_ids, launch="configuration")
+    fleet.create_self_managed_group("prod", "sm-spot", vpc.private_subnet_ids, instance_types=["r5.large"])
+    return World(vpc=vpc, prod=prod, staging=staging)
 
 
 def clients(counter: CallCounter | None = None) -> AwsClients:

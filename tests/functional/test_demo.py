@@ -104,3 +104,11 @@ def test_step6_spot_burst_escalates(steps: dict[str, str]) -> None:
 
 def test_step7_malformed_message_fails_alone(steps: dict[str, str]) -> None:
     assert 'event audit: {"delivered": 1, "failed": 1} (the failed item goes to the DLQ)' in steps["7"]
+
+
+def test_step9_suppressed_spot_notice_is_stored_without_an_alert(steps: dict[str, str]) -> None:
+    text = steps["9"]
+    spot = text[text.index("spot worker (a rebalance recommendation for spot-3)") :]
+    assert 'spot worker (a rebalance recommendation for spot-3): {"delivered": 1, "failed": 0}' in spot
+    assert "Slack: 0 message(s); security-team queue (everything): 0" in spot
+    assert "stored as SUPPRESSED: spot_interruption_notice on batch" in text

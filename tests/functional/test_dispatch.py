@@ -9,7 +9,7 @@ Deletion tests use their own clusters in us-west-2 so the us-east-1 fleet stays 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,19 +17,21 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from eks_auditor.audit import Auditor, AuditResult
 from eks_auditor.collect.clients import AwsClients
+from eks_auditor.collect.errors import ClusterUnavailable
 from eks_auditor.collect.snapshot import SnapshotCollector
 from eks_auditor.dispatch import Dispatcher, resolve_vpcs
+from eks_auditor.entrypoints import parse_queued_cluster
 from eks_auditor.model.check import Result
 from eks_auditor.model.finding import ChangeKind, Status
 from eks_auditor.store import FindingQuery, FindingStore
 from eks_auditor.triggers import AuditRequest, VpcReference, requests_from_event
-from fleet import Fleet as FleetBuilder
-from fleet_world import demo_fleet_in_moto
 from table import create_table
 
 from eks_auditor_tools.demo.fleet import ACCOUNT, Fleet
+from eks_auditor_tools.fleet import Fleet as FleetBuilder
 
 REGION = "us-east-1"
 OTHER_REGION = "us-west-2"
@@ -48,12 +50,12 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    with demo_fleet_in_moto() as (session, fleet):
-        store = FindingStore(create_table(session.client("dynamodb")), client=session.client("dynamodb"))
-        other = FleetBuilder(OTHER_REGION, session)
-        vpc = other.create_vpc(cidr="10.9.0.0/16")
-        yield World(session, fleet, store, other, vpc.private_subnet_ids)
+def world(demo_fleet: tuple[boto3.Session, Fleet]) -> World:
+    session, fleet = demo_fleet
+    store = FindingStore(create_table(session.client("dynamodb")), client=session.client("dynamodb"))
+    other = FleetBuilder(OTHER_REGION, session)
+    vpc = other.create_vpc(cidr="10.9.0.0/16")
+    return World(session, fleet, store, other, vpc.private_subnet_ids)
 
 
 class RecordingAuditor(Auditor):
@@ -78,6 +80,7 @@ def make_dispatcher(world: World, *, store: bool = False) -> tuple[Dispatcher, R
         list_clusters=collector.list_clusters,
         cluster_vpc=collector.cluster_vpc,
         ec2_client=lambda region: world.session.client("ec2", region_name=region),
+        eks_client=lambda region: world.session.client("eks", region_name=region),
     )
     return dispatcher, auditor
 
@@ -314,14 +317,88 @@ def test_delete_cluster_event_resolves_the_clusters_findings(world: World) -> No
     assert {f.id for f in open_findings(world, "retired")} == opened
     assert "endpoint_public_unrestricted" in {f.check_id for f in open_findings(world, "retired")}
 
+    world.session.client("eks", region_name=OTHER_REGION).delete_cluster(name="retired")
     event = sample("eks-delete-cluster.json", {"demo-retired": "retired", "us-east-1": OTHER_REGION})
     [result] = dispatch(dispatcher, event)
     assert result.deleted
     assert {c.finding.id for c in result.changes} == opened
     assert {(c.kind, c.finding.status) for c in result.changes} == {(ChangeKind.RESOLVED, Status.RESOLVED)}
     assert open_findings(world, "retired") == []
-    # Resolving does not audit: the cluster is gone.
+    # Resolving does not audit: the cluster is gone (moto removes it at once; see the DELETING case).
     assert len(auditor.audits) == 1
+
+
+def test_delete_cluster_event_for_a_live_cluster_reaudits_and_resolves_nothing(world: World) -> None:
+    world.other.create_cluster("forged", world.other_subnets)
+    dispatcher, _ = make_dispatcher(world, store=True)
+    dispatcher.handle(request("forged", None, region=OTHER_REGION, source="scan-1"))
+    before = {f.id for f in open_findings(world, "forged")}
+    assert before
+
+    later, later_auditor = make_dispatcher(world, store=True)
+    event = sample("eks-delete-cluster.json", {"demo-retired": "forged", "us-east-1": OTHER_REGION})
+    [result] = dispatch(later, event)
+    assert not result.deleted
+    assert later_auditor.audits == [("forged", None)]  # every check, not the delete's
+    assert {f.id for f in open_findings(world, "forged")} == before
+    assert ChangeKind.RESOLVED not in {c.kind for c in result.changes}
+
+
+def test_worker_deleted_message_for_a_live_cluster_reaudits(world: World) -> None:
+    world.other.create_cluster("still-here", world.other_subnets)
+    dispatcher, auditor = make_dispatcher(world, store=True)
+    [result] = dispatcher.handle(
+        parse_queued_cluster(
+            json.dumps(
+                {
+                    "account": ACCOUNT,
+                    "region": OTHER_REGION,
+                    "cluster": "still-here",
+                    "scan_id": "scan-9",
+                    "deleted": True,
+                }
+            )
+        )
+    )
+    assert not result.deleted
+    assert auditor.audits == [("still-here", None)]
+    assert open_findings(world, "still-here") != []
+
+
+def test_delete_cluster_resolves_while_eks_reports_deleting(world: World) -> None:
+    # Real EKS answers DescribeCluster with status DELETING for minutes; moto deletes at once, so
+    # botocore's Stubber gives the DELETING answer.
+    world.other.create_cluster("going", world.other_subnets)
+    dispatcher, auditor = make_dispatcher(world, store=True)
+    dispatcher.handle(request("going", None, region=OTHER_REGION, source="scan-1"))
+    assert open_findings(world, "going") != []
+    eks = boto3.client("eks", region_name=OTHER_REGION)
+    stubber = Stubber(eks)
+    stubber.add_response(
+        "describe_cluster", {"cluster": {"name": "going", "status": "DELETING"}}, {"name": "going"}
+    )
+    dispatcher.eks_client = lambda region: eks
+    with stubber:
+        [result] = dispatch(
+            dispatcher,
+            sample("eks-delete-cluster.json", {"demo-retired": "going", "us-east-1": OTHER_REGION}),
+        )
+    stubber.assert_no_pending_responses()
+    assert result.deleted
+    assert {c.kind for c in result.changes} == {ChangeKind.RESOLVED}
+    assert open_findings(world, "going") == []
+    assert len(auditor.audits) == 1
+
+
+def test_delete_cluster_is_retried_when_describe_cluster_fails(world: World) -> None:
+    eks = boto3.client("eks", region_name=OTHER_REGION)
+    stubber = Stubber(eks)
+    stubber.add_client_error("describe_cluster", "ThrottlingException", "Rate exceeded")
+    dispatcher, auditor = make_dispatcher(world, store=True)
+    dispatcher.eks_client = lambda region: eks
+    with stubber, pytest.raises(ClusterUnavailable, match="ThrottlingException"):
+        dispatcher.handle(request("any", None, region=OTHER_REGION, delete_cluster=True))
+    assert auditor.audits == []
 
 
 def test_missing_cluster_is_resolved_not_crashed(world: World) -> None:

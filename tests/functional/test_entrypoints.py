@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from eks_auditor.entrypoints import (
 )
 from eks_auditor.model.finding import ChangeKind, StateChange
 from eks_auditor.triggers import AuditRequest, InvalidEvent
-from moto import mock_aws
 from table import ACCOUNT, REGION, make_evaluation, make_finding
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -150,10 +148,9 @@ def test_summary_is_json_and_names_each_change() -> None:
 
 
 @pytest.fixture
-def sqs() -> Iterator[tuple[Any, str]]:
-    with mock_aws():
-        client = boto3.client("sqs", region_name=REGION)
-        yield client, client.create_queue(QueueName="AuditQueue")["QueueUrl"]
+def sqs(aws: None) -> tuple[Any, str]:
+    client = boto3.client("sqs", region_name=REGION)
+    return client, client.create_queue(QueueName="AuditQueue")["QueueUrl"]
 
 
 def drain(client: Any, url: str) -> list[dict[str, Any]]:

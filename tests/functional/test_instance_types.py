@@ -6,7 +6,6 @@ max-pods figures are the rows of aws/amazon-vpc-cni-k8s misc/eni-max-pods.txt.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
@@ -24,6 +23,7 @@ from moto import mock_aws
 from moto.ec2.models.instance_types import INSTANCE_TYPES as MOTO_INSTANCE_TYPES
 
 from eks_auditor_tools.cli import max_pods as max_pods_cli
+from eks_auditor_tools.cli.main import build_parser
 
 ENI_MAX_PODS_ROWS = {
     "t2.micro": 4,
@@ -52,9 +52,8 @@ def _fresh_cache() -> Iterator[None]:
 
 
 @pytest.fixture
-def ec2() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("ec2", region_name="us-east-1")
+def ec2(aws: None) -> Any:
+    return boto3.client("ec2", region_name="us-east-1")
 
 
 def count_calls(client: Any) -> list[dict[str, Any]]:
@@ -255,9 +254,8 @@ def test_unparseable_invalid_instance_type_error_propagates() -> None:
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="eks-auditor")
-    max_pods_cli.register(parser.add_subparsers())
-    args = parser.parse_args(["max-pods", *argv])
+    # The real parser: --region and --output are global options (accepted before or after max-pods).
+    args = build_parser().parse_args(["max-pods", *argv])
     out, err = io.StringIO(), io.StringIO()
     with mock_aws():
         code = max_pods_cli.run(args, out=out, err=err)

@@ -200,3 +200,34 @@ def test_ca_that_is_not_pem_is_tls_error() -> None:
 def test_plain_http_endpoint_is_refused() -> None:
     with pytest.raises(KubeApiError):
         KubeClient("http://127.0.0.1:8080", token="t", context=ssl_context())
+
+
+PROXY_PAGE = b"<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/html", PROXY_PAGE),
+        ("application/json", b'{"message": "no Route matched with those values"}'),
+        ("application/json", b'{"kind": "Status", "reason": "Forbidden", "code": 404}'),
+        ("application/json", b"[" * 5000),
+    ],
+    ids=["html-proxy-page", "json-not-a-status", "status-other-reason", "deeply-nested"],
+)
+def test_a_404_that_is_not_a_kubernetes_status_is_an_error_not_absence(
+    server: RunningServer, content_type: str, body: bytes
+) -> None:
+    server.state.raw[AWS_NODE] = (404, content_type, body)
+    with pytest.raises(KubeApiError) as caught:
+        client_for(server).get(AWS_NODE)
+    assert not isinstance(caught.value, KubeNotFound)
+    assert caught.value.status == 404
+    assert "without a Kubernetes Status body" in caught.value.reason
+
+
+def test_a_404_kubernetes_status_not_found_is_absence(server: RunningServer) -> None:
+    status = b'{"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}'
+    server.state.raw[AWS_NODE] = (404, "application/json", status)
+    with pytest.raises(KubeNotFound):
+        client_for(server).get(AWS_NODE)

@@ -390,3 +390,25 @@ def test_autoscaler_check_errors_when_deployments_are_forbidden(server: RunningS
     (outcome,) = autoscaler_check(private_snapshot(state, gaps, server.tls))
     assert outcome.result is Result.ERROR
     assert outcome.reason is not None and "AmazonEKSViewPolicy" in outcome.reason
+
+
+PROXY_404 = (404, "text/html", b"<html><body><h1>404 Not Found</h1>nginx</body></html>")
+
+
+def test_a_proxy_404_is_a_gap_never_an_absent_object(server: RunningServer) -> None:
+    server.state.raw[AWS_NODE_PATH] = PROXY_404
+    server.state.raw[AWS_AUTH_PATH] = PROXY_404
+    state, gaps = read(server)
+    assert state is not None
+    assert state.aws_auth is None  # unknown, where a real NotFound reads as () (no mappings)
+    assert state.aws_node is None and state.aws_node_settings is None
+    assert set(gaps) == {"kubernetes.aws_node", "kubernetes.aws_auth"}
+    assert all("HTTP 404 without a Kubernetes Status body" in reason for reason in gaps.values())
+
+
+def test_autoscaler_check_is_incomplete_when_a_proxy_answers_404(server: RunningServer) -> None:
+    server.state.raw[DEPLOYMENTS_PATH] = PROXY_404
+    state, gaps = read(server)
+    (outcome,) = autoscaler_check(private_snapshot(state, gaps, server.tls))
+    assert outcome.result is Result.ERROR
+    assert outcome.reason is not None and "404" in outcome.reason

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
+from accounts import Topic, drain
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status
 from eks_auditor.notify import MAX_MESSAGE_BYTES, Notifier, render
 from eks_auditor.store import FindingStore, change_id
-from moto import mock_aws
-from table import REGION, T0, TABLE, create_table, later, make_evaluation, make_finding
+from table import T0, later, make_evaluation, make_finding
 
 ENDPOINT = "endpoint_public_unrestricted"
 TITLE = (
@@ -32,43 +30,18 @@ class World:
     urgent: str  # queue URL, FilterPolicy severity in (CRITICAL, HIGH)
 
 
-def subscribe(sns: Any, sqs: Any, topic_arn: str, name: str, filter_policy: dict[str, Any] | None) -> str:
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    attributes = {"RawMessageDelivery": "false"}
-    if filter_policy is not None:
-        attributes["FilterPolicy"] = json.dumps(filter_policy)
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
-    return url
-
-
 @pytest.fixture
-def world() -> Iterator[World]:
-    with mock_aws():
-        sns = boto3.client("sns", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        create_table(dynamodb)
-        topic = sns.create_topic(Name="eks-auditor-findings")["TopicArn"]
-        yield World(
-            notifier=Notifier(topic, client=sns),
-            store=FindingStore(TABLE, client=dynamodb),
-            sqs=sqs,
-            everything=subscribe(sns, sqs, topic, "everything", None),
-            urgent=subscribe(sns, sqs, topic, "urgent", {"severity": ["CRITICAL", "HIGH"]}),
-        )
+def world(topic: Topic, store: FindingStore) -> World:
+    return World(
+        notifier=Notifier(topic.arn, client=topic.sns),
+        store=store,
+        sqs=topic.sqs,
+        everything=topic.subscribe("everything"),
+        urgent=topic.subscribe("urgent", {"severity": ["CRITICAL", "HIGH"]}),
+    )
 
 
-def received(sqs: Any, url: str) -> list[dict[str, Any]]:
-    """Every SNS envelope waiting in the queue (and delete them)."""
-    envelopes = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return envelopes
-        for message in messages:
-            envelopes.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+received = drain  # (sqs, queue URL) -> every SNS envelope waiting, deleted as read
 
 
 def opened(finding: Finding | None = None) -> StateChange:

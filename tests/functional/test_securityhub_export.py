@@ -7,7 +7,6 @@ them as Security Hub would (every finding processed). FailedCount handling is te
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -18,7 +17,6 @@ from botocore.stub import Stubber
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status, finding_id
 from eks_auditor.securityhub import SecurityHubExporter, asff_id
-from moto import mock_aws
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ACCOUNT = "123456789012"  # moto's default account: the caller owns the findings it imports
@@ -82,11 +80,10 @@ class SecurityHubCalls:
 
 
 @pytest.fixture
-def hub() -> Iterator[tuple[Any, SecurityHubCalls]]:
-    with mock_aws():
-        client = boto3.client("securityhub", region_name=REGION)
-        client.enable_security_hub()
-        yield client, SecurityHubCalls(client)
+def hub(aws: None) -> tuple[Any, SecurityHubCalls]:
+    client = boto3.client("securityhub", region_name=REGION)
+    client.enable_security_hub()
+    return client, SecurityHubCalls(client)
 
 
 def all_findings(client: Any) -> dict[str, dict[str, Any]]:

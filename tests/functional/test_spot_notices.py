@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,14 +16,16 @@ from typing import Any
 
 import boto3
 import pytest
+from accounts import Topic, drain
 from eks_auditor.metrics import CountingSink
 from eks_auditor.model.check import Severity
-from eks_auditor.model.finding import ChangeKind
+from eks_auditor.model.finding import ChangeKind, Status
 from eks_auditor.notify import Notifier
 from eks_auditor.spot.notices import EventOutcome, SpotBatchResult, process_spot_events, window_start_of
 from eks_auditor.store import FindingStore
-from moto import mock_aws
-from table import CallCounter, create_table
+from table import CallCounter
+
+from eks_auditor_tools.fleet import MOTO_AMI
 
 EVENTS = Path(__file__).parent / "spot_events"
 REGION = "us-east-1"
@@ -85,47 +86,22 @@ class Account:
 
     def messages(self, queue_url: str | None = None) -> list[dict[str, Any]]:
         """Every SNS message delivered so far (SNS -> SQS envelope), drained."""
-        out: list[dict[str, Any]] = []
-        while True:
-            got = self.sqs.receive_message(QueueUrl=queue_url or self.queue_url, MaxNumberOfMessages=10)
-            if not got.get("Messages"):
-                return out
-            for message in got["Messages"]:
-                out.append(json.loads(message["Body"]))
-                self.sqs.delete_message(
-                    QueueUrl=queue_url or self.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+        return drain(self.sqs, queue_url or self.queue_url)
 
 
 @pytest.fixture
-def account() -> Iterator[Account]:
-    with mock_aws():
-        ec2 = boto3.client("ec2", region_name=REGION)
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        sns = boto3.client("sns", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        table = create_table(dynamodb)
-        topic = sns.create_topic(Name="eks-auditor-findings")["TopicArn"]
-        queues = []
-        for name, policy in (("all", None), ("spot-only", {"check_id": ["spot_interruption_notice"]})):
-            url = sqs.create_queue(QueueName=name)["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-            attributes = {"FilterPolicy": json.dumps(policy)} if policy else {}
-            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=attributes)
-            queues.append(url)
-        yield Account(
-            ec2=ec2,
-            store=FindingStore(table, client=dynamodb),
-            notifier=Notifier(topic, client=sns),
-            queue_url=queues[0],
-            spot_only_queue_url=queues[1],
-            sqs=sqs,
-            ec2_calls=CallCounter(ec2),
-            # One of moto's built-in AMIs; listing them all costs seconds per test.
-            image_id="ami-12c6146b",
-        )
+def account(topic: Topic, store: FindingStore) -> Account:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    return Account(
+        ec2=ec2,
+        store=store,
+        notifier=Notifier(topic.arn, client=topic.sns),
+        queue_url=topic.subscribe("all"),
+        spot_only_queue_url=topic.subscribe("spot-only", {"check_id": ["spot_interruption_notice"]}),
+        sqs=topic.sqs,
+        ec2_calls=CallCounter(ec2),
+        image_id=MOTO_AMI,
+    )
 
 
 def event(
@@ -498,13 +474,14 @@ def test_alert_lost_to_an_sns_failure_goes_out_on_the_retry(account: Account) ->
     assert [(r.outcome, r.retryable) for r in failed.results] == [(EventOutcome.FAILED, True)]
     sns.meta.events.unregister("before-call.sns.Publish", throttle)
 
-    # A concurrent duplicate (younger than republish_after) leaves the publish to the first invocation.
+    # A concurrent duplicate (younger than the store's outbox grace) leaves the publish to the first
+    # invocation; SQS redelivers the failed message after the SpotQueue's visibility timeout (6 minutes).
     too_soon = account.process([sent], now=NOW + timedelta(seconds=5))
     assert too_soon.changes == ()
-    retried = account.process([sent], now=NOW + timedelta(minutes=1))
+    retried = account.process([sent], now=NOW + timedelta(minutes=6))
     assert [(r.outcome, r.duplicate) for r in retried.results] == [(EventOutcome.HANDLED, True)]
     assert [c.finding.check_id for c in retried.changes] == ["spot_interruption_notice"]
-    again = account.process([sent], now=NOW + timedelta(minutes=2))
+    again = account.process([sent], now=NOW + timedelta(minutes=7))
     assert again.changes == ()
     assert len(account.messages()) == 1
 
@@ -522,3 +499,95 @@ def test_without_a_notifier_changes_are_recorded_and_returned_unpublished(accoun
     assert account.messages() == []
     # The change stays in the outbox for a publisher to pick up.
     assert [c.change_id for c in account.store.pending_changes(ACCOUNT, REGION, "prod")] == [change.change_id]
+
+
+# --- suppressions: the same store path as the engine's findings ----------------------------------------
+
+
+def suppress(account: Account, check_id: str, *, until: datetime, resource: str | None = None) -> None:
+    from eks_auditor.suppressions import Suppression
+
+    account.store.put_suppression(
+        Suppression(
+            check_id=check_id,
+            cluster="prod",
+            resource=resource,
+            reason="ng-spot is being diversified (OPS-42)",
+            author="sre@example.com",
+            created_at=NOW - timedelta(hours=1),
+            expires_at=until,
+        )
+    )
+
+
+def sent_checks(account: Account) -> list[tuple[str, str]]:
+    return sorted(
+        (m["MessageAttributes"]["check_id"]["Value"], m["MessageAttributes"]["change"]["Value"])
+        for m in account.messages()
+    )
+
+
+def test_suppressed_burst_is_stored_suppressed_without_an_alert(account: Account) -> None:
+    suppress(account, "spot_interruption_burst", until=NOW + timedelta(days=1))
+    instances = [account.launch(MANAGED) for _ in range(6)]
+
+    first = account.process([event(instance_id=i, at=WINDOW_START - WINDOW) for i in instances[:3]])
+
+    [burst] = [c for c in first.changes if c.finding.check_id == "spot_interruption_burst"]
+    assert (burst.kind, burst.finding.status) == (ChangeKind.SUPPRESSED, Status.SUPPRESSED)
+    assert "OPS-42" in (burst.reason or "")
+    assert sent_checks(account) == [("spot_interruption_notice", "OPENED")] * 3
+    stored = account.store.get(burst.finding.id)
+    assert stored is not None and stored.status is Status.SUPPRESSED
+    assert account.store.pending_changes(ACCOUNT, REGION, "prod") == []  # recorded, nothing left to send
+
+    # Still accepted in the next window: the burst is recorded again quietly, no change and no alert.
+    second = account.process([event(instance_id=i, at=WINDOW_START) for i in instances[3:]])
+    assert [c.finding.check_id for c in second.changes] == ["spot_interruption_notice"] * 3
+    assert sent_checks(account) == [("spot_interruption_notice", "OPENED")] * 3
+    assert [e.kind for e in account.store.history(burst.finding.id)] == [ChangeKind.SUPPRESSED]
+
+
+def test_burst_after_the_suppression_expired_is_unsuppressed_and_alerts(account: Account) -> None:
+    suppress(account, "spot_interruption_burst", until=NOW + timedelta(minutes=1))
+    instances = [account.launch(MANAGED) for _ in range(6)]
+    account.process([event(instance_id=i, at=WINDOW_START - WINDOW) for i in instances[:3]])
+    account.messages()
+
+    later = account.process(
+        [event(instance_id=i, at=WINDOW_START) for i in instances[3:]], now=NOW + timedelta(minutes=2)
+    )
+
+    [burst] = [c for c in later.changes if c.finding.check_id == "spot_interruption_burst"]
+    assert (burst.kind, burst.previous_status, burst.finding.status) == (
+        ChangeKind.UNSUPPRESSED,
+        Status.SUPPRESSED,
+        Status.OPEN,
+    )
+    assert (burst.reason or "").startswith("expired: suppression ")
+    messages = account.messages()
+    [alert] = [m for m in messages if m["MessageAttributes"]["check_id"]["Value"].endswith("_burst")]
+    assert alert["MessageAttributes"]["change"]["Value"] == "UNSUPPRESSED"
+    assert alert["MessageAttributes"]["severity"]["Value"] == "HIGH"
+    assert "[HIGH] UNSUPPRESSED spot_interruption_burst on prod" in alert["Subject"]
+    assert [e.kind for e in account.store.history(burst.finding.id)] == [
+        ChangeKind.SUPPRESSED,
+        ChangeKind.UNSUPPRESSED,
+    ]
+
+
+def test_suppressed_notice_of_one_instance_sends_nothing(account: Account) -> None:
+    quiet, loud = account.launch(MANAGED), account.launch(MANAGED)
+    suppress(account, "spot_interruption_notice", until=NOW + timedelta(days=1), resource=f".*/{quiet}")
+
+    result = account.process([event(instance_id=quiet, at=NOW), event(instance_id=loud, at=NOW)])
+
+    assert [(c.kind, c.finding.resource.rsplit("/", 1)[-1]) for c in result.changes] == [
+        (ChangeKind.SUPPRESSED, quiet),
+        (ChangeKind.OPENED, loud),
+    ]
+    assert [m["MessageAttributes"]["change"]["Value"] for m in account.messages()] == ["OPENED"]
+    # A redelivery of the suppressed event is a duplicate, as for any other event.
+    again = account.process([event(instance_id=quiet, at=NOW, event_id=result.results[0].event_id)])
+    assert [(r.duplicate, r.outcome) for r in again.results] == [(True, EventOutcome.HANDLED)]
+    assert again.changes == ()

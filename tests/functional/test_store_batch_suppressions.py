@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
-import pytest
 from eks_auditor.model.finding import ChangeKind
 from eks_auditor.store import FindingStore
 from eks_auditor.suppressions import Suppression
-from moto import mock_aws
-from table import REGION, T0, TABLE, CallCounter, create_table, later, make_evaluation, make_finding
-
-
-@pytest.fixture
-def client() -> Iterator[Any]:
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        create_table(dynamodb)
-        yield dynamodb
+from table import T0, TABLE, CallCounter, later, make_evaluation, make_finding
 
 
 def test_one_suppressions_query_per_batch_and_put_refreshes_it(client: Any) -> None:

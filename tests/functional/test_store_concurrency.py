@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +15,6 @@ from eks_auditor.model.evaluation import Evaluation
 from eks_auditor.model.finding import ChangeKind, StateChange, Status
 from eks_auditor.store import FindingStore
 from eks_auditor.store.schema import cluster_pk, finding_sk
-from moto import mock_aws
 from table import (
     ACCOUNT,
     CLUSTER,
@@ -23,7 +22,6 @@ from table import (
     T0,
     TABLE,
     CallCounter,
-    create_table,
     later,
     make_evaluation,
     make_finding,
@@ -33,11 +31,8 @@ ENDPOINT = "endpoint_public_unrestricted"
 LOGGING = "control_plane_logging_disabled"
 
 
-@pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        create_table(boto3.client("dynamodb", region_name=REGION))
-        yield
+# Every test writes to the findings table (conftest's `dynamodb`), through stores of its own.
+pytestmark = pytest.mark.usefixtures("dynamodb")
 
 
 def new_store() -> tuple[FindingStore, Any]:

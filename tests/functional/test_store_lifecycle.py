@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import boto3
-import pytest
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, StateChange, Status
 from eks_auditor.store import FindingStore, change_id
 from eks_auditor.suppressions import Suppression
-from moto import mock_aws
 from table import (
     ACCOUNT,
     CLUSTER,
     REGION,
     T0,
-    TABLE,
     CallCounter,
-    create_table,
     later,
     make_evaluation,
     make_finding,
@@ -29,19 +23,6 @@ from table import (
 
 ENDPOINT = "endpoint_public_unrestricted"
 LOGGING = "control_plane_logging_disabled"
-
-
-@pytest.fixture
-def client() -> Iterator[Any]:
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        create_table(dynamodb)
-        yield dynamodb
-
-
-@pytest.fixture
-def store(client: Any) -> FindingStore:
-    return FindingStore(TABLE, client=client)
 
 
 def publish_all(store: FindingStore, changes: list[StateChange]) -> list[tuple[ChangeKind, str]]:

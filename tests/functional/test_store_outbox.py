@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import boto3
-import pytest
 from eks_auditor.model.finding import ChangeKind
 from eks_auditor.store import FindingStore
-from moto import mock_aws
-from table import ACCOUNT, CLUSTER, REGION, T0, TABLE, create_table, later, make_evaluation, make_finding
-
-
-@pytest.fixture
-def store() -> Iterator[FindingStore]:
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        create_table(client)
-        yield FindingStore(TABLE, client=client)
+from table import ACCOUNT, CLUSTER, REGION, T0, later, make_evaluation, make_finding
 
 
 def test_retry_after_a_crash_between_write_and_publish(store: FindingStore) -> None:

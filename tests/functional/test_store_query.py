@@ -11,7 +11,6 @@ import pytest
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import Finding, Status
 from eks_auditor.store import FindingQuery, FindingStore, InvalidToken
-from moto import mock_aws
 from table import ACCOUNT, REGION, T0, TABLE, CallCounter, create_table, later, make_evaluation, make_finding
 
 ENDPOINT = "endpoint_public_unrestricted"
@@ -20,14 +19,11 @@ SEVERITIES = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, S
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[tuple[Any, dict[str, list[Finding]]]]:
+def world(module_aws: boto3.Session) -> tuple[Any, dict[str, list[Finding]]]:
     """One table for the module (queries only read): built once, as building it is the slow part."""
-    with mock_aws():
-        dynamodb = boto3.client(
-            "dynamodb", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-        )
-        create_table(dynamodb)
-        yield dynamodb, build_fleet(dynamodb)
+    dynamodb = module_aws.client("dynamodb")
+    create_table(dynamodb)
+    return dynamodb, build_fleet(dynamodb)
 
 
 @pytest.fixture

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
+from accounts import Topic, drain
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, StateChange, Status
 from eks_auditor.notify import Notifier, render
 from eks_auditor.store import FindingQuery, FindingStore
 from eks_auditor.suppressions import Suppression, alerts
-from moto import mock_aws
-from table import REGION, T0, TABLE, CallCounter, create_table, later, make_evaluation, make_finding
+from table import T0, CallCounter, later, make_evaluation, make_finding
 
 ENDPOINT = "endpoint_public_unrestricted"
 LOGGING = "control_plane_logging_disabled"
@@ -49,42 +47,25 @@ class World:
             self.store.mark_notified(change)
 
     def received(self, url: str) -> list[tuple[str, str]]:
-        got: list[tuple[str, str]] = []
-        while True:
-            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                return got
-            for message in messages:
-                envelope = json.loads(message["Body"])
-                attributes = envelope["MessageAttributes"]
-                got.append((attributes["change"]["Value"], attributes["severity"]["Value"]))
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def subscribe(sns: Any, sqs: Any, topic: str, name: str, policy: dict[str, Any] | None) -> str:
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    attributes = {"FilterPolicy": json.dumps(policy)} if policy is not None else {}
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=attributes)
-    return url
+        return [
+            (
+                envelope["MessageAttributes"]["change"]["Value"],
+                envelope["MessageAttributes"]["severity"]["Value"],
+            )
+            for envelope in drain(self.sqs, url)
+        ]
 
 
 @pytest.fixture
-def world(repo_root: Any) -> Iterator[World]:
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        sns = boto3.client("sns", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        create_table(dynamodb)
-        topic = sns.create_topic(Name="eks-auditor-alerts")["TopicArn"]
-        yield World(
-            store=FindingStore(TABLE, client=dynamodb),
-            notifier=Notifier(topic, client=sns),
-            sqs=sqs,
-            slack=subscribe(sns, sqs, topic, "slack", documented_slack_policy(repo_root)),
-            everything=subscribe(sns, sqs, topic, "security-team", None),
-            dynamodb=dynamodb,
-        )
+def world(repo_root: Any, topic: Topic, store: FindingStore, dynamodb: Any) -> World:
+    return World(
+        store=store,
+        notifier=Notifier(topic.arn, client=topic.sns),
+        sqs=topic.sqs,
+        slack=topic.subscribe("slack", documented_slack_policy(repo_root)),
+        everything=topic.subscribe("security-team"),
+        dynamodb=dynamodb,
+    )
 
 
 def suppression(**fields: Any) -> Suppression:

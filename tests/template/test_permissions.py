@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from eks_auditor.collect.permissions import REQUIRED_PERMISSIONS
+from eks_auditor.checks.registry import CATALOG
+from eks_auditor.collect.permissions import all_actions
 from template_helpers import (
     as_list,
     function_role,
@@ -22,11 +23,12 @@ from template_helpers import (
 
 # Functions that collect snapshots and write findings.
 AUDIT_FUNCTIONS = ("EventAuditFunction", "ClusterWorkerFunction", "SpotEventFunction")
+# What the checks' declared parts need (the spot notices' DescribeInstances included).
+CATALOG_READS = frozenset(action for check in CATALOG.values() for action in check.spec.permissions)
 # Reads made outside the collectors, with the code that makes them.
 EXTRA_READS = {
     "ec2:DescribeSecurityGroups": "eks_auditor/dispatch.py resolve_vpcs",
     "ec2:DescribeNetworkInterfaces": "eks_auditor/dispatch.py resolve_vpcs",
-    "ec2:DescribeInstances": "eks_auditor/spot/mapping.py describe_instances",
 }
 # AWS services without resource-level permissions for these actions.
 UNSCOPABLE_WRITES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
@@ -93,18 +95,21 @@ def test_every_function_has_its_own_role(cfn: dict[str, Any]) -> None:
 @pytest.mark.parametrize("function", AUDIT_FUNCTIONS)
 def test_audit_functions_may_call_everything_the_collectors_call(cfn: dict[str, Any], function: str) -> None:
     granted = granted_actions(cfn, function)
-    required = {action for actions in REQUIRED_PERMISSIONS.values() for action in actions}
-    assert {a for a in required if not is_granted(a, granted)} == set()
-    for action in required | set(EXTRA_READS):
+    assert {a for a in CATALOG_READS if not is_granted(a, granted)} == set()
+    for action in CATALOG_READS | set(EXTRA_READS):
         # Discovered resources: the grant must cover any of them.
         assert "*" in granted[action], action
 
 
+def test_every_collected_permission_is_needed_by_some_check() -> None:
+    # A part no check declares would be granted (and collected) for nothing.
+    assert all_actions() == CATALOG_READS
+
+
 def test_read_grants_are_exactly_what_the_code_calls(cfn: dict[str, Any]) -> None:
-    required = {action for actions in REQUIRED_PERMISSIONS.values() for action in actions}
     policy = cfn["Resources"]["AuditReadPolicy"]["Properties"]["PolicyDocument"]
     granted = {a for s in policy["Statement"] for a in as_list(s["Action"])}
-    assert granted == required | set(EXTRA_READS)
+    assert granted == CATALOG_READS | set(EXTRA_READS)
 
 
 def test_writes_are_scoped_to_this_stack(cfn: dict[str, Any]) -> None:

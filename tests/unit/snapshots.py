@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
+from eks_auditor.audit import evaluate
 from eks_auditor.checks.registry import CHECKS
-from eks_auditor.model.check import Outcome
+from eks_auditor.model.check import Outcome, Result
 from eks_auditor.model.network import NatGateway, Route, RouteTable, Subnet, VpcEndpoint, VpcNetwork
 from eks_auditor.model.snapshot import (
     ClusterInfo,
@@ -277,9 +278,17 @@ def without_endpoint(snapshot: ClusterSnapshot, suffix: str) -> ClusterSnapshot:
 
 
 def run(check_id: str, snapshot: ClusterSnapshot) -> list[Outcome]:
-    """The registered check's outcomes; every outcome must carry the check's id."""
-    outcomes = CHECKS[check_id].run(snapshot)
+    """The registered check's outcomes through the engine's gate; every outcome must carry the check's id.
+
+    The engine turns a missing required part into ERROR, so checks never test for it themselves. A check
+    that raises is a bug the engine would hide as ERROR: here it fails the test.
+    """
+    outcomes = evaluate(snapshot, [CHECKS[check_id]])
     assert outcomes, f"{check_id} returned no outcome"
+    raised = [
+        o.reason for o in outcomes if o.result is Result.ERROR and (o.reason or "").startswith("check raised")
+    ]
+    assert raised == [], raised
     assert all(o.check_id == check_id for o in outcomes)
     return outcomes
 

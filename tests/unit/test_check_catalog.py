@@ -14,8 +14,9 @@ COVERAGE CONVENTION -- every test module that tests a registered check follows i
 - `COVERAGE` is a module-level list (or tuple) of (check id, expected Result, zero-argument callable that
   returns a ClusterSnapshot). Put it in any tests/unit/test_*.py; rows from all modules are merged.
 - `test_coverage_rows_hold` imports every tests/unit/test_*.py, runs each row's snapshot through the
-  registered check (`registry.CHECKS[check_id].run`) and requires an outcome with that result, so a row
-  is a claim that is executed, not a label.
+  registered check behind the engine's gate (`snapshots.run`: a required part that is missing is ERROR
+  there, never in the check) and requires an outcome with that result, so a row is a claim that is
+  executed, not a label.
 - `test_every_registered_check_has_fail_and_pass_coverage` fails (never skips) for any registered check
   without at least one FAIL row and one PASS row. Register a check and add its rows in the same commit.
 - The module's own tests still assert the exact outcomes (resource, severity, evidence); the rows only
@@ -37,37 +38,15 @@ from typing import Any
 import eks_auditor
 import pytest
 from eks_auditor.checks import registry
-from eks_auditor.model.check import Check, Result
+from eks_auditor.model.check import CLOUDTRAIL_DETAIL_TYPE, Check, CheckKind, Result
+from eks_auditor.model.part import SNAPSHOT_PARTS, Part
 from eks_auditor.model.snapshot import ClusterSnapshot
+from snapshots import run
 
 UNIT_TESTS = Path(__file__).resolve().parent
 PACKAGE = Path(eks_auditor.__file__).resolve().parent
 DESIGN_MD = UNIT_TESTS.parents[2] / "shared" / "DESIGN.md"  # CI clones main with shared/ beside it
 
-# DESIGN.md "Check ids": the public interface (SNS filters, suppressions, security teams' queries).
-DESIGN_CHECK_IDS = frozenset(
-    {
-        "endpoint_public_unrestricted",
-        "endpoint_private_access_disabled",
-        "endpoint_nodes_blocked_by_cidrs",
-        "vpc_endpoint_missing",
-        "vpc_endpoint_private_dns_disabled",
-        "autoscaler_dynamic_instance_list",
-        "ip_capacity_exhaustion_risk",
-        "ip_prefix_delegation_recommended",
-        "spot_interruption_notice",
-        "spot_interruption_burst",
-        "spot_single_instance_type",
-        "control_plane_logging_disabled",
-        "version_end_of_standard_support",
-        "oidc_provider_missing",
-        "secrets_encryption_disabled",
-        "nodegroup_ssh_open",
-        "nodes_public_subnet",
-        "cluster_admin_broad",
-        "audit_incomplete",
-    }
-)
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
 FORBIDDEN_IMPORTS = frozenset({"boto3", "botocore", "aws_lambda_powertools"})
 
@@ -100,46 +79,116 @@ def _coverage_rows() -> Iterator[tuple[str, Row]]:
             yield path.stem, row
 
 
-# --- ids -------------------------------------------------------------------------------------------
+# --- ids ---------------------------------------------------------------------------------------------
 
 
-def test_design_ids_are_snake_case() -> None:
-    assert [i for i in sorted(DESIGN_CHECK_IDS) if not SNAKE_CASE.match(i)] == []
+def _table_rows(markdown: str, heading: str) -> dict[str, str]:
+    """`| `id` | ... | last column |` rows of the section under `heading`: id -> last column."""
+    section = markdown.split(heading, 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([^`]+)` \|.*\| ([^|]+?) \|$", section, flags=re.MULTILINE)
+    return dict(rows)
+
+
+def _design_ids(markdown: str) -> tuple[set[str], set[str]]:
+    """DESIGN.md's "Check ids" table, and the ids its "Ids that open work adds" list names."""
+    section = markdown.split("### Check ids", 1)[1].split("\n## ", 1)[0]
+    table = set(_table_rows(section, "| id |"))
+    planned = section.split("Ids that open work adds", 1)[1] if "Ids that open work adds" in section else ""
+    listed = set(re.findall(r"^- (.+?): ", planned, flags=re.MULTILINE | re.DOTALL))
+    return table, {i for item in listed for i in re.findall(r"`([a-z0-9_]+)`", item)}
+
+
+def test_catalog_ids_are_snake_case() -> None:
+    assert [i for i in registry.CATALOG if not SNAKE_CASE.match(i)] == []
+
+
+def test_design_parser_reads_the_table_and_the_planned_list() -> None:
+    text = (
+        "### Check ids\n\n| id | when | severity |\n|---|---|---|\n| `a_b` | x | HIGH |\n\n"
+        "Ids that open work adds (...):\n- `c_d`: words (HIGH).\n"
+        "- `e_f` (LOW), `g_h`\n  (HIGH): more.\n\n## Next\n"
+        "| `not_me` | x | LOW |\n"
+    )
+    assert _design_ids(text) == ({"a_b"}, {"c_d", "e_f", "g_h"})
 
 
 @pytest.mark.skipif(not DESIGN_MD.exists(), reason="shared/DESIGN.md is not beside this checkout")
-def test_design_table_matches_the_ids_here() -> None:
-    section = DESIGN_MD.read_text(encoding="utf-8").split("### Check ids", 1)[1].split("\n## ", 1)[0]
-    ids = set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE))
-    assert ids == DESIGN_CHECK_IDS
+def test_catalog_and_design_table_agree() -> None:
+    # The catalog may run ahead of DESIGN.md's table (ids that open work adds), never outside both.
+    table, planned = _design_ids(DESIGN_MD.read_text(encoding="utf-8"))
+    assert table, "no ids found in DESIGN.md's Check ids table"
+    assert sorted(table - set(registry.CATALOG)) == []
+    assert sorted(set(registry.CATALOG) - table - planned) == []
 
 
-def test_readme_table_lists_exactly_the_design_ids() -> None:
+def test_readme_table_is_the_catalog() -> None:
     # The README's catalog is what operators read (and it ships with the checkout, unlike DESIGN.md).
     readme = (UNIT_TESTS.parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## What it checks", 1)[1].split("\n## ", 1)[0]
-    assert set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE)) == DESIGN_CHECK_IDS
+    rows = _table_rows(readme, "## What it checks")
+    assert rows == {check_id: check.spec.severity_label for check_id, check in registry.CATALOG.items()}
 
 
-def test_registered_ids_are_unique_and_from_the_design_table() -> None:
-    ids = [check.spec.id for module in registry._MODULES for check in importlib.import_module(module).CHECKS]
-    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
-    assert sorted(set(ids) - DESIGN_CHECK_IDS) == []
-    assert list(registry.CHECKS) == ids
+def test_the_catalog_refuses_a_duplicate_id() -> None:
+    check = registry.CATALOG["audit_incomplete"]
+    with pytest.raises(ValueError, match="duplicate check id 'audit_incomplete'"):
+        registry._index([check, check])
+
+
+def test_the_engine_selects_only_snapshot_checks() -> None:
+    kinds = {check_id: check.spec.kind for check_id, check in registry.CATALOG.items()}
+    assert {i for i, kind in kinds.items() if kind is not CheckKind.SNAPSHOT} == {
+        "spot_interruption_notice",
+        "spot_interruption_burst",
+        "audit_incomplete",
+    }
+    assert [c.spec.id for c in registry.select()] == [i for i, k in kinds.items() if k is CheckKind.SNAPSHOT]
+    with pytest.raises(KeyError):
+        registry.select(["spot_interruption_burst"])
+
+
+def test_the_spot_checks_declare_the_detail_types_the_spot_pipeline_parses() -> None:
+    from eks_auditor.spot.events import SPOT_DETAIL_TYPES
+
+    declared = {
+        event.detail_type
+        for check in registry.CATALOG.values()
+        if check.spec.kind is CheckKind.EVENT
+        for event in check.spec.events
+    }
+    assert declared == set(SPOT_DETAIL_TYPES)
 
 
 # --- metadata --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("check", _registered(), ids=lambda c: c.spec.id)
+@pytest.mark.parametrize("check", list(registry.CATALOG.values()), ids=lambda c: c.spec.id)
 def test_spec_metadata_is_complete(check: Check) -> None:
     spec = check.spec
     assert spec.title.strip() and spec.description.strip()
     assert len(spec.remediation) >= 60, "remediation must say what to do (CLI or console action)"
     assert spec.references, "at least one AWS doc URL"
     assert all(url.startswith("https://") for url in spec.references), spec.references
-    parts = (*spec.requires, *spec.requires_any, *spec.reads)
-    assert set(parts) <= set(ClusterSnapshot.model_fields), parts
+    if spec.kind is CheckKind.SNAPSHOT:
+        assert set(spec.parts) <= SNAPSHOT_PARTS, spec.parts
+        assert set(SNAPSHOT_PARTS) <= set(ClusterSnapshot.model_fields)
+        # Every snapshot check is re-run by some API call, or only the schedule would ever resolve it.
+        assert any(e.detail_type == CLOUDTRAIL_DETAIL_TYPE and e.name for e in spec.events), spec.events
+    if spec.kind is CheckKind.EVENT:
+        assert spec.events, "an event check names the events it is born of"
+    assert len(set(spec.events)) == len(spec.events), "an event declared twice"
+
+
+def test_permissions_follow_from_the_declared_parts() -> None:
+    from eks_auditor.collect.permissions import REQUIRED_PERMISSIONS
+
+    assert set(REQUIRED_PERMISSIONS) == set(Part)
+    nodes = registry.CATALOG["nodegroup_ssh_open"].spec
+    assert (
+        nodes.permissions
+        == REQUIRED_PERMISSIONS[Part.NODEGROUPS] + REQUIRED_PERMISSIONS[Part.NODE_SECURITY_GROUPS]
+    )
+    assert registry.CATALOG["spot_interruption_burst"].spec.permissions == ("ec2:DescribeInstances",)
+    assert registry.CATALOG["audit_incomplete"].spec.permissions == ()
 
 
 # --- purity ----------------------------------------------------------------------------------------
@@ -232,9 +281,7 @@ def _row_id(item: Any) -> str:
 def test_coverage_rows_hold(item: tuple[str, Row]) -> None:
     module, (check_id, result, build) = item
     assert check_id in registry.CHECKS, f"{module} covers {check_id!r}, which is not registered"
-    outcomes = registry.CHECKS[check_id].run(build())
-    assert outcomes, f"{check_id} returned no outcome"
-    assert {o.check_id for o in outcomes} == {check_id}
+    outcomes = run(check_id, build())
     assert Result(result) in {o.result for o in outcomes}, [
         (o.resource, o.result, o.reason) for o in outcomes
     ]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from eks_auditor.checks.autoscaler import (
-    check,
+    SPEC,
     discovery_specs,
     image_minor,
     static_list_setting,
@@ -245,8 +245,13 @@ def test_unreadable_deployments_are_an_error_with_the_gap() -> None:
 
 
 def test_missing_kubernetes_state_is_an_error() -> None:
-    outcome = check(without(NO_EC2, "kubernetes"))[0]
-    assert outcome.result is Result.ERROR
+    # The engine's gate decides it (the check declares the part), with the collector's reason.
+    snap = without(NO_EC2, "kubernetes").model_copy(update={"gaps": {"kubernetes": "connection refused"}})
+    outcome = only(SPEC.id, snap)
+    assert (outcome.result, outcome.reason) == (
+        Result.ERROR,
+        "could not collect kubernetes: connection refused",
+    )
 
 
 def test_container_that_cannot_be_identified_is_an_error() -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from eks_auditor.audit import evaluate
 from eks_auditor.checks.capacity import (
     CHECKS,
     Headroom,
@@ -367,14 +368,15 @@ def test_subnet_missing_from_the_vpc_is_an_error() -> None:
 
 
 def test_missing_snapshot_parts_are_errors() -> None:
+    # The engine's gate decides it from the declared parts; the checks never see the snapshot.
     snap = snapshot(ROOMY, network=None, gaps={"network": "AccessDenied on ec2:DescribeSubnets"})
-    assert [(o.resource, o.result, o.reason) for o in check_ip_capacity_exhaustion_risk(snap)] == [
-        (ARN, Result.ERROR, "network: AccessDenied on ec2:DescribeSubnets")
+    assert [(o.resource, o.result, o.reason) for o in evaluate(snap, CHECKS[:1])] == [
+        (ARN, Result.ERROR, "could not collect network: AccessDenied on ec2:DescribeSubnets")
     ]
     snap = snapshot(ROOMY, instance_types=None, gaps={"instance_types": "AccessDenied"})
     for check in CHECKS:
-        assert [(o.result, o.reason) for o in check.run(snap)] == [
-            (Result.ERROR, "instance_types: AccessDenied")
+        assert [(o.result, o.reason) for o in evaluate(snap, [check])] == [
+            (Result.ERROR, "could not collect instance_types: AccessDenied")
         ]
 
 

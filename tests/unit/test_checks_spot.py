@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from eks_auditor.checks.spot import CHECKS, SPOT_SINGLE_INSTANCE_TYPE, check_spot_single_instance_type
-from eks_auditor.model.check import Outcome, Result
+from eks_auditor.audit import evaluate
+from eks_auditor.checks.spot import (
+    CHECKS,
+    SPOT_INTERRUPTION_BURST,
+    SPOT_INTERRUPTION_NOTICE,
+    SPOT_SINGLE_INSTANCE_TYPE,
+    check_spot_single_instance_type,
+)
+from eks_auditor.model.check import CheckKind, Outcome, Result
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot, NodeGroup
 
 ARN = "arn:aws:eks:us-east-1:123456789012:cluster/prod"
@@ -34,8 +42,13 @@ def snapshot(*groups: NodeGroup) -> ClusterSnapshot:
 
 
 def test_registered_with_nodegroups_requirement() -> None:
-    assert [c.spec for c in CHECKS] == [SPOT_SINGLE_INSTANCE_TYPE]
-    assert SPOT_SINGLE_INSTANCE_TYPE.requires == ("nodegroups",)
+    assert [(c.spec, c.spec.kind) for c in CHECKS] == [
+        (SPOT_INTERRUPTION_NOTICE, CheckKind.EVENT),
+        (SPOT_INTERRUPTION_BURST, CheckKind.EVENT),
+        (SPOT_SINGLE_INSTANCE_TYPE, CheckKind.SNAPSHOT),
+    ]
+    assert SPOT_SINGLE_INSTANCE_TYPE.requires == (Part.NODEGROUPS,)
+    assert SPOT_INTERRUPTION_BURST.requires == (Part.SPOT_INSTANCES,)
 
 
 def test_diverse_spot_group_passes_and_on_demand_is_not_applicable() -> None:
@@ -129,12 +142,12 @@ def test_node_groups_not_collected_is_an_error() -> None:
     missing = snapshot().model_copy(
         update={"nodegroups": None, "gaps": {"nodegroups": "AccessDenied on eks:ListNodegroups"}}
     )
-    assert check_spot_single_instance_type(missing) == [
+    assert evaluate(missing, [CHECKS[2]]) == [
         Outcome(
             check_id="spot_single_instance_type",
             resource=ARN,
             result=Result.ERROR,
-            reason="AccessDenied on eks:ListNodegroups",
+            reason="could not collect nodegroups: AccessDenied on eks:ListNodegroups",
         )
     ]
 

@@ -13,7 +13,7 @@ import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Depends, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -22,11 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import Finding, Status
+from eks_auditor.store import FindingStore
 from eks_auditor.store.query import FindingPage, FindingQuery, InvalidToken
 from eks_auditor.suppressions import Suppression, match
 
 if TYPE_CHECKING:
-    from eks_auditor.store import FindingStore, HistoryEntry
+    from eks_auditor.store import HistoryEntry
 
 API_TITLE = "eks-auditor findings API"
 API_VERSION = "1.0.0"
@@ -82,27 +83,21 @@ _BAD_REQUEST: OpenAPIResponse = {
     "content": _ERROR_CONTENT,
 }
 
-# --- the store (built on first use from FINDINGS_TABLE; tests and the demo may set their own) ------------
-
-_store: FindingStore | None = None
+# --- the reader (injected: routes ask for it, tests override it) ----------------------------------------
 
 
-def use_store(store: FindingStore | None) -> None:
-    """Serve from this store (None: build one from FINDINGS_TABLE on next use)."""
-    global _store
-    _store = store
+def finding_reader() -> FindingStore:
+    """The findings reader of the process's shared runtime (built on first use from FINDINGS_TABLE).
+
+    Routes receive it through Depends; tests and the demo replace it with
+    `app.dependency_overrides[finding_reader] = lambda: their_store`.
+    """
+    from eks_auditor.runtime import shared_runtime
+
+    return shared_runtime().store
 
 
-def store() -> FindingStore:
-    global _store
-    if _store is None:
-        from eks_auditor.store import FindingStore
-
-        table = os.environ.get("FINDINGS_TABLE", "")
-        if not table:
-            raise RuntimeError("FINDINGS_TABLE is not set")
-        _store = FindingStore(table)
-    return _store
+Reader = Annotated[FindingStore, Depends(finding_reader)]
 
 
 # --- errors --------------------------------------------------------------------------------------------
@@ -132,6 +127,7 @@ def _default_scope(account: str | None, region: str | None) -> tuple[str, str]:
 
 
 def _findings_page(
+    reader: FindingStore,
     *,
     status: StatusFilter,
     severity: Severity | None,
@@ -158,7 +154,7 @@ def _findings_page(
         next_token=next_token,
     )
     try:
-        return store().query(q)
+        return reader.query(q)
     except InvalidToken as exc:
         raise BadRequestError(f"query parameter 'next_token': {exc}") from exc
 
@@ -191,6 +187,7 @@ TokenParam = Annotated[
     responses={200: {"description": "one page of findings"}, 400: _BAD_REQUEST},
 )
 def list_findings(
+    reader: Reader,
     status: StatusParam = "OPEN",
     severity: SeverityParam = None,
     cluster: Annotated[str | None, Query(pattern=_CLUSTER_PATTERN, description="EKS cluster name")] = None,
@@ -202,6 +199,7 @@ def list_findings(
     next_token: TokenParam = None,
 ) -> FindingPage:
     return _findings_page(
+        reader,
         status=status,
         severity=severity,
         cluster=cluster,
@@ -223,6 +221,7 @@ def list_findings(
     responses={200: {"description": "one page of the cluster's findings"}, 400: _BAD_REQUEST},
 )
 def list_cluster_findings(
+    reader: Reader,
     cluster: Annotated[str, Path(pattern=_CLUSTER_PATTERN, description="EKS cluster name")],
     status: StatusParam = "OPEN",
     severity: SeverityParam = None,
@@ -234,6 +233,7 @@ def list_cluster_findings(
     next_token: TokenParam = None,
 ) -> FindingPage:
     return _findings_page(
+        reader,
         status=status,
         severity=severity,
         cluster=cluster,
@@ -281,11 +281,12 @@ def finding_detail(findings: FindingStore, finding_id: str, at: datetime) -> Fin
     },
 )
 def get_finding(
+    reader: Reader,
     finding_id: Annotated[str, Path(pattern=_FINDING_ID_PATTERN, description="the 32-hex-digit finding id")],
 ) -> FindingDetail:
     from eks_auditor.audit import utcnow
 
-    detail = finding_detail(store(), finding_id, utcnow())
+    detail = finding_detail(reader, finding_id, utcnow())
     if detail is None:
         raise NotFoundError(f"finding {finding_id} not found")
     return detail

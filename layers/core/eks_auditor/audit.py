@@ -18,8 +18,10 @@ from eks_auditor.collect.errors import ClusterUnavailable
 from eks_auditor.metrics import MetricSink, NullSink
 from eks_auditor.model.check import Check, CheckSpec, Outcome, Result, could_not_evaluate
 from eks_auditor.model.evaluation import Evaluation
-from eks_auditor.model.finding import ChangeKind, Finding, StateChange, finding_from_spec
+from eks_auditor.model.finding import Finding, StateChange, finding_from_spec
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot
+from eks_auditor.publish import Publisher
 
 if TYPE_CHECKING:
     from eks_auditor.notify import Notifier
@@ -39,26 +41,34 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def required_parts(checks: Iterable[Check]) -> frozenset[str]:
+def required_parts(checks: Iterable[Check]) -> frozenset[Part]:
     """The snapshot parts the given checks read; the collector fetches only these."""
-    parts = {"cluster"}
+    parts = {Part.CLUSTER}
     for check in checks:
-        parts.update(check.spec.requires)
-        parts.update(check.spec.requires_any)
-        parts.update(check.spec.reads)
+        parts.update(check.spec.parts)
     return frozenset(parts)
+
+
+def missing_parts(snapshot: ClusterSnapshot, spec: CheckSpec) -> list[Part]:
+    """The required parts that were not collected (empty: run the check).
+
+    This is the only "was it collected?" gate: checks read their `requires` parts as present. Which of
+    the `requires_any` parts a check needs depends on the data (cluster_admin_broad reads aws-auth or
+    access entries by the cluster's authentication mode), so the check decides that one itself.
+    """
+    return [part for part in spec.requires if getattr(snapshot, part, None) is None]
 
 
 def evaluate(snapshot: ClusterSnapshot, checks: Sequence[Check]) -> list[Outcome]:
     """Run each check in its own error boundary; a missing snapshot part is ERROR, never PASS."""
     outcomes: list[Outcome] = []
     for check in checks:
-        missing = [part for part in check.spec.requires if getattr(snapshot, part, None) is None]
+        missing = missing_parts(snapshot, check.spec)
         if missing:
             outcomes.append(could_not_evaluate(check.spec, snapshot.arn, _missing_reason(snapshot, missing)))
             continue
         try:
-            outcomes.extend(check.run(snapshot))
+            outcomes.extend(check.evaluate(snapshot))
         except Exception as exc:  # one check's bug must not hide the others' results
             logger.exception("check %s raised on %s", check.spec.id, snapshot.arn)
             outcomes.append(
@@ -67,10 +77,10 @@ def evaluate(snapshot: ClusterSnapshot, checks: Sequence[Check]) -> list[Outcome
     return outcomes
 
 
-def _missing_reason(snapshot: ClusterSnapshot, missing: Sequence[str]) -> str:
-    if snapshot.cluster is None and "cluster" in snapshot.gaps:
+def _missing_reason(snapshot: ClusterSnapshot, missing: Sequence[Part]) -> str:
+    if snapshot.cluster is None and Part.CLUSTER in snapshot.gaps:
         # Nothing else is collected without DescribeCluster: its failure is every check's reason.
-        return f"could not collect cluster: {snapshot.gaps['cluster']}"
+        return f"could not collect cluster: {snapshot.gaps[Part.CLUSTER]}"
     reasons = "; ".join(f"{part}: {snapshot.gaps.get(part, 'not collected')}" for part in missing)
     return f"could not collect {reasons}"
 
@@ -173,6 +183,7 @@ class Auditor:
         metrics: MetricSink | None = None,
         clock: Callable[[], datetime] = utcnow,
         security_hub: SecurityHubExporter | None = None,
+        publisher: Publisher | None = None,
     ) -> None:
         self.collector = collector
         self.store = store
@@ -180,6 +191,9 @@ class Auditor:
         self.security_hub = security_hub
         self.metrics: MetricSink = metrics or NullSink()
         self.clock = clock
+        self.publisher = publisher or Publisher(
+            store, notifier, security_hub=security_hub, metrics=self.metrics
+        )
 
     def audit(
         self,
@@ -207,7 +221,7 @@ class Auditor:
                 name=cluster,
                 arn=f"arn:aws:eks:{region}:{account}:cluster/{cluster}",
                 collected_at=self.clock(),
-                gaps={"cluster": exc.reason},
+                gaps={Part.CLUSTER: exc.reason},
             )
         evaluated_at = snapshot.collected_at
         outcomes = evaluate(snapshot, checks)
@@ -241,21 +255,8 @@ class Auditor:
         return result
 
     def publish(self, changes: Sequence[StateChange], *, counted_at: datetime | None = None) -> None:
-        """Publish each change once, then mark it notified (the outbox: see README, "Exactly one alert").
-
-        With `counted_at`, only the changes of that evaluation are counted in the metrics: earlier
-        changes the store hands back for re-publishing were counted when they happened.
-        """
-        for change in changes:
-            if counted_at is None or change.changed_at == counted_at:
-                self.metrics.count(_metric_name(change))
-            if self.notifier is None or self.store is None:
-                continue
-            self.notifier.publish(change)
-            self.store.mark_notified(change)
-        if self.security_hub is not None and changes:
-            # Suppressed and resolved changes too: Security Hub mirrors workflow and record state.
-            self.security_hub.export(changes)
+        """Publish through the one publisher (eks_auditor.publish), metrics counted once per change."""
+        self.publisher.publish(changes, counted_at=counted_at)
 
 
 def _known(check_ids: Iterable[str] | None) -> list[Check]:
@@ -263,9 +264,3 @@ def _known(check_ids: Iterable[str] | None) -> list[Check]:
         return select()
     wanted = set(check_ids)
     return [check for check in CHECKS.values() if check.spec.id in wanted]
-
-
-def _metric_name(change: StateChange) -> str:
-    if change.kind in (ChangeKind.OPENED, ChangeKind.REOPENED):
-        return f"FindingsOpened{change.finding.severity.value.title()}"
-    return f"Findings{change.kind.value.title().replace('_', '')}"

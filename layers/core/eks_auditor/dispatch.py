@@ -11,10 +11,11 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from eks_auditor.audit import Auditor, AuditResult
-from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable
+from eks_auditor.collect.cluster import describe_cluster
+from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable, describe_error
 from eks_auditor.concurrency import Limiter, limiter_key, map_bounded
 from eks_auditor.triggers import AuditRequest, VpcReference, merge_checks
 
@@ -53,6 +54,14 @@ def resolve_vpcs(ec2: Any, refs: VpcReference) -> frozenset[str] | None:
     return frozenset(vpcs) or None
 
 
+def cluster_status(eks: Any, region: str, cluster: str) -> str | None:
+    """The cluster's DescribeCluster status, fresh (never cached); None when it does not exist."""
+    try:
+        return str(describe_cluster(eks, region, cluster).get("status") or "UNKNOWN")
+    except ClusterNotFound:
+        return None
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -61,9 +70,11 @@ class Dispatcher:
         list_clusters: Callable[[str], list[str]],
         cluster_vpc: Callable[[str, str], str | None],
         ec2_client: Callable[[str], Any],
+        eks_client: Callable[[str], Any],
         limiter: Limiter | None = None,
     ) -> None:
         self.auditor = auditor
+        self.eks_client = eks_client
         self.list_clusters = list_clusters
         self.cluster_vpc = cluster_vpc
         self.ec2_client = ec2_client
@@ -82,11 +93,24 @@ class Dispatcher:
         if request.delete_cluster and request.cluster:
             with self._cluster_lock(request.region, request.cluster):
                 self._done.pop((request.region, request.cluster), None)
-                return [
-                    self.auditor.resolve_deleted(
-                        request.account, request.region, request.cluster, source=request.source
-                    )
-                ]
+                status = self._live_status(request.region, request.cluster)
+                if status is None or status == "DELETING":
+                    return [
+                        self.auditor.resolve_deleted(
+                            request.account, request.region, request.cluster, source=request.source
+                        )
+                    ]
+            # A forged, replayed or failed delete (or a cluster re-created under the same name): the
+            # cluster is live, so it is audited, never resolved on the event's word.
+            logger.warning(
+                "%s for %s/%s from %s, but the cluster is %s: re-auditing instead of resolving",
+                request.event_name,
+                request.region,
+                request.cluster,
+                request.source,
+                status,
+            )
+            request = request.model_copy(update={"delete_cluster": False, "check_ids": None})
         clusters = [request.cluster] if request.cluster else self._clusters_for(request)
         attempts = map_bounded(
             lambda cluster: self._audit_once(request.region, cluster, request.check_ids, request),
@@ -102,6 +126,17 @@ class Dispatcher:
     def _cluster_lock(self, region: str, cluster: str) -> threading.Lock:
         with self._locks_lock:
             return self._cluster_locks.setdefault((region, cluster), threading.Lock())
+
+    def _live_status(self, region: str, cluster: str) -> str | None:
+        """DescribeCluster's status now; None when EKS no longer knows the cluster.
+
+        Real EKS keeps a deleted cluster in DELETING for minutes. Any other failure raises
+        ClusterUnavailable: nothing is resolved, and the message is retried later.
+        """
+        try:
+            return cluster_status(self.eks_client(region), region, cluster)
+        except (ClientError, BotoCoreError) as exc:
+            raise ClusterUnavailable(region, cluster, describe_error(exc)) from exc
 
     def _clusters_for(self, request: AuditRequest) -> list[str]:
         names = self.list_clusters(request.region)

@@ -10,6 +10,7 @@ from typing import Any
 from eks_auditor.audit import AuditResult
 from eks_auditor.concurrency import Attempt, Limiter, map_bounded
 from eks_auditor.dispatch import Dispatcher
+from eks_auditor.model.events import MalformedMessage, parse_cloudtrail_event, parse_cluster_audit_message
 from eks_auditor.triggers import AuditRequest, InvalidEvent, requests_from_event
 
 logger = logging.getLogger(__name__)
@@ -47,24 +48,27 @@ def audit_cloudtrail_event(event: Mapping[str, Any], dispatcher: Dispatcher) -> 
 
 
 def parse_queued_cluster(body: str) -> AuditRequest:
-    """A scheduler fan-out message: {"account", "region", "cluster", "scan_id"}. Raises InvalidEvent."""
+    """A scheduler fan-out message (model.events.ClusterAuditMessage) -> AuditRequest. Raises InvalidEvent."""
     try:
-        message = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise InvalidEvent(f"audit message is not JSON: {exc}") from exc
-    if not isinstance(message, dict):
-        raise InvalidEvent("audit message is not a JSON object")
-    missing = [key for key in ("account", "region", "cluster", "scan_id") if not message.get(key)]
-    if missing:
-        raise InvalidEvent(f"audit message lacks {', '.join(missing)}")
+        message = parse_cluster_audit_message(body)
+    except MalformedMessage as exc:
+        raise InvalidEvent(str(exc)) from exc
     return AuditRequest(
-        source=str(message["scan_id"]),
+        source=message.scan_id,
         event_name="ScheduledScan",
-        account=str(message["account"]),
-        region=str(message["region"]),
-        cluster=str(message["cluster"]),
-        delete_cluster=bool(message.get("deleted", False)),
+        account=message.account,
+        region=message.region,
+        cluster=message.cluster,
+        delete_cluster=message.deleted,
     )
+
+
+def parse_event_body(body: str) -> dict[str, Any]:
+    """An SQS body holding a CloudTrail EventBridge event, its envelope validated. Raises InvalidEvent."""
+    try:
+        return parse_cloudtrail_event(body)
+    except MalformedMessage as exc:
+        raise InvalidEvent(str(exc)) from exc
 
 
 def audit_queued_cluster(body: str, dispatcher: Dispatcher) -> dict[str, Any]:

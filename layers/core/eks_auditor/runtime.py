@@ -16,6 +16,8 @@ from eks_auditor.config import Settings
 from eks_auditor.metrics import MetricSink, NullSink
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import boto3
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
@@ -24,8 +26,13 @@ if TYPE_CHECKING:
     from eks_auditor.concurrency import Limiter
     from eks_auditor.dispatch import Dispatcher
     from eks_auditor.notify import Notifier
+    from eks_auditor.publish import Publisher
     from eks_auditor.securityhub import SecurityHubExporter
+    from eks_auditor.spot.notices import SpotBatch
     from eks_auditor.store import FindingStore
+
+
+_shared: Runtime | None = None
 
 
 class PowertoolsSink:
@@ -115,6 +122,14 @@ class Runtime:
         )
 
     @cached_property
+    def publisher(self) -> Publisher:
+        """The one publisher of stored changes (engine and spot alike)."""
+        from eks_auditor.publish import Publisher
+
+        store = self.store if self.settings.findings_table else None
+        return Publisher(store, self.notifier, security_hub=self.security_hub, metrics=self.metrics)
+
+    @cached_property
     def auditor(self) -> Auditor:
         from eks_auditor.audit import Auditor
 
@@ -125,6 +140,24 @@ class Runtime:
             notifier=self.notifier,
             metrics=self.metrics,
             security_hub=self.security_hub,
+            publisher=self.publisher,
+        )
+
+    def spot_batch(self, now: datetime) -> SpotBatch:
+        """A fresh spot batch per invocation: its instance lookups and suppressions must not outlive it."""
+        from eks_auditor.spot.notices import SpotBatch
+
+        self.store.start_batch()
+        return SpotBatch(
+            ec2_client=self.client("ec2"),
+            ec2_client_for=lambda region: self.client("ec2", region),
+            store=self.store,
+            publisher=self.publisher,
+            now=now,
+            ttl=self.settings.spot_notice_ttl,
+            burst_threshold=self.settings.spot_burst_threshold,
+            burst_window=self.settings.spot_burst_window,
+            metrics=self.metrics,
         )
 
     @cached_property
@@ -155,8 +188,25 @@ class Runtime:
             cluster_vpc=self.collector.cluster_vpc,
             ec2_client=lambda region: self.client("ec2", region),
             limiter=self.limiter,
+            eks_client=lambda region: self.client("eks", region),
         )
 
 
 def lambda_runtime(metrics: MetricSink) -> Runtime:
-    return Runtime(settings=Settings.from_env(), metrics=metrics)
+    """The handler module's runtime, which becomes the process's shared one (see shared_runtime)."""
+    from eks_auditor import redaction
+
+    # Before any client exists: with LOG_LEVEL=DEBUG botocore logs headers, signatures and tokens.
+    redaction.install()
+    global _shared
+    _shared = Runtime(settings=Settings.from_env(), metrics=metrics)
+    return _shared
+
+
+def shared_runtime() -> Runtime:
+    """The process's runtime for code that is not handed one (the HTTP API's routes): the handler's, else
+    one built from the environment on first use."""
+    global _shared
+    if _shared is None:
+        _shared = Runtime(settings=Settings.from_env())
+    return _shared

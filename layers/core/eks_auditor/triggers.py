@@ -12,77 +12,32 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+from eks_auditor.checks.registry import CHECKS
+from eks_auditor.model.check import CLOUDTRAIL_DETAIL_TYPE
 
-ENDPOINT = frozenset(
-    {"endpoint_public_unrestricted", "endpoint_private_access_disabled", "endpoint_nodes_blocked_by_cidrs"}
-)
-VPC_ENDPOINTS = frozenset({"vpc_endpoint_missing", "vpc_endpoint_private_dns_disabled"})
-CAPACITY = frozenset({"ip_capacity_exhaustion_risk", "ip_prefix_delegation_recommended"})
-NODEGROUP = frozenset({"nodegroup_ssh_open", "nodes_public_subnet", "spot_single_instance_type"})
-AUTOSCALER = frozenset({"autoscaler_dynamic_instance_list"})
-ACCESS = frozenset({"cluster_admin_broad"})
-# Anything that changes how node subnets reach the outside world.
-NODE_NETWORK = (
-    frozenset({"endpoint_nodes_blocked_by_cidrs", "nodes_public_subnet"}) | VPC_ENDPOINTS | AUTOSCALER
-)
+# Calls about the cluster as a whole rather than some checks: a new cluster gets every check, a deleted
+# one has its findings resolved.
+EVERY_CHECK_EVENTS = frozenset({"CreateCluster"})
+EKS_DELETE_EVENTS = frozenset({"DeleteCluster"})
+
+
+def _routes(source: str) -> dict[str, frozenset[str]]:
+    """eventName -> the snapshot checks that declare the call (source, eventName) among their events."""
+    routes: dict[str, dict[str, None]] = {}
+    for check in CHECKS.values():
+        for event in check.spec.events:
+            if event.source == source and event.name and event.detail_type == CLOUDTRAIL_DETAIL_TYPE:
+                routes.setdefault(event.name, {})[check.spec.id] = None
+    return {name: frozenset(ids) for name, ids in routes.items()}
+
 
 # eventName -> the checks the call can change. None means every check.
 EKS_EVENT_CHECKS: Mapping[str, frozenset[str] | None] = {
-    "CreateCluster": None,
-    "UpdateClusterConfig": ENDPOINT
-    | VPC_ENDPOINTS
-    | AUTOSCALER
-    | ACCESS
-    | frozenset({"control_plane_logging_disabled"}),
-    "UpdateClusterVersion": frozenset({"version_end_of_standard_support"}) | AUTOSCALER,
-    "AssociateEncryptionConfig": frozenset({"secrets_encryption_disabled"}),
-    "CreateNodegroup": NODEGROUP | CAPACITY | NODE_NETWORK,
-    "UpdateNodegroupConfig": NODEGROUP | CAPACITY | AUTOSCALER,
-    "UpdateNodegroupVersion": NODEGROUP | AUTOSCALER,
-    "DeleteNodegroup": NODEGROUP | CAPACITY | NODE_NETWORK,
-    "CreateAccessEntry": ACCESS,
-    "UpdateAccessEntry": ACCESS,
-    "DeleteAccessEntry": ACCESS,
-    "AssociateAccessPolicy": ACCESS,
-    "DisassociateAccessPolicy": ACCESS,
-    "AssociateIdentityProviderConfig": ACCESS,
-    "DisassociateIdentityProviderConfig": ACCESS,
-    # The VPC CNI add-on's configuration is the aws-node DaemonSet's env.
-    "CreateAddon": CAPACITY | AUTOSCALER,
-    "UpdateAddon": CAPACITY | AUTOSCALER,
-    "DeleteAddon": CAPACITY | AUTOSCALER,
+    **dict.fromkeys(EVERY_CHECK_EVENTS, None),
+    **_routes("aws.eks"),
 }
-EKS_DELETE_EVENTS = frozenset({"DeleteCluster"})
-
-EC2_EVENT_CHECKS: Mapping[str, frozenset[str]] = {
-    "CreateVpcEndpoint": VPC_ENDPOINTS | AUTOSCALER,
-    "DeleteVpcEndpoints": VPC_ENDPOINTS | AUTOSCALER,
-    "ModifyVpcEndpoint": VPC_ENDPOINTS | AUTOSCALER,
-    "CreateRoute": NODE_NETWORK,
-    "DeleteRoute": NODE_NETWORK,
-    "ReplaceRoute": NODE_NETWORK,
-    "CreateRouteTable": NODE_NETWORK,
-    "DeleteRouteTable": NODE_NETWORK,
-    "AssociateRouteTable": NODE_NETWORK,
-    "DisassociateRouteTable": NODE_NETWORK,
-    "ReplaceRouteTableAssociation": NODE_NETWORK,
-    "CreateNatGateway": NODE_NETWORK,
-    "DeleteNatGateway": NODE_NETWORK,
-    "CreateSubnet": CAPACITY | frozenset({"nodes_public_subnet"}),
-    "DeleteSubnet": CAPACITY | NODE_NETWORK,
-    "AssociateSubnetCidrBlock": CAPACITY,
-    "ModifySubnetAttribute": frozenset({"nodes_public_subnet"}),
-    "AssociateAddress": frozenset({"endpoint_nodes_blocked_by_cidrs"}),
-    "DisassociateAddress": frozenset({"endpoint_nodes_blocked_by_cidrs"}),
-    "AuthorizeSecurityGroupIngress": frozenset({"nodegroup_ssh_open"}),
-    "RevokeSecurityGroupIngress": frozenset({"nodegroup_ssh_open"}),
-}
-
-IAM_EVENT_CHECKS: Mapping[str, frozenset[str]] = {
-    "CreateOpenIDConnectProvider": frozenset({"oidc_provider_missing"}),
-    "DeleteOpenIDConnectProvider": frozenset({"oidc_provider_missing"}),
-}
+EC2_EVENT_CHECKS: Mapping[str, frozenset[str]] = _routes("aws.ec2")
+IAM_EVENT_CHECKS: Mapping[str, frozenset[str]] = _routes("aws.iam")
 
 # CloudTrail field names (camelCase, any nesting: EC2 wraps its parameters in a "...Request" object)
 # that point at a VPC-scoped resource, and the resource kind they name.

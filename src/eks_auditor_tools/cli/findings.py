@@ -12,14 +12,17 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import Status
 
+from eks_auditor_tools.cli import aws
+from eks_auditor_tools.cli.gate import add_gate_arguments, blocking, load_suppressions, severity, verdict
 from eks_auditor_tools.cli.output import finding_list_table, to_csv, to_json
 
 if TYPE_CHECKING:
     from eks_auditor.api import FindingDetail
-    from eks_auditor.store import FindingStore
+    from eks_auditor.model.check import Severity
+    from eks_auditor.store import FindingQuery, FindingStore
+    from eks_auditor.suppressions import Suppression
 
 STATUS_CHOICES = (*(status.value for status in Status), "ALL")
 
@@ -33,12 +36,10 @@ def table_name(args: argparse.Namespace) -> str:
 
 
 def open_store(args: argparse.Namespace) -> FindingStore:
-    import boto3
-    from botocore.config import Config
     from eks_auditor.store import FindingStore
 
-    client = boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
-    return FindingStore(table_name(args), client=client)
+    name = table_name(args)
+    return FindingStore(name, client=aws.client(args, "dynamodb"))
 
 
 def _iso_time(text: str) -> datetime:
@@ -47,15 +48,6 @@ def _iso_time(text: str) -> datetime:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def _severity(text: str) -> Severity:
-    try:
-        return Severity(text.upper())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"unknown severity {text!r} (one of {', '.join(s.value for s in Severity)})"
-        ) from exc
 
 
 def add_table_argument(parser: argparse.ArgumentParser, *, default: Any = None) -> None:
@@ -72,39 +64,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     parser.add_argument("--status", type=str.upper, choices=STATUS_CHOICES, default="OPEN")
-    parser.add_argument("--severity", type=_severity, metavar="MIN", help="minimum severity, e.g. HIGH")
+    parser.add_argument("--severity", type=severity, metavar="MIN", help="minimum severity, e.g. HIGH")
     parser.add_argument("--cluster", help="cluster name")
     parser.add_argument("--account", help="AWS account id")
-    parser.add_argument("--region", help="AWS region of the findings (and default for --cluster)")
     parser.add_argument("--check", dest="check_id", metavar="CHECK", help="check id")
     parser.add_argument("--since", type=_iso_time, metavar="ISO", help="state changed at or after this time")
     parser.add_argument("--limit", type=int, default=50, metavar="N", help="page size (1-1000, default 50)")
     parser.add_argument("--next-token", metavar="T", help="continue from the token a previous page printed")
-    parser.add_argument("--output", choices=("table", "json", "csv"), default="table")
     add_table_argument(parser)
+    add_gate_arguments(parser)
     parser.set_defaults(func=run)
     commands = parser.add_subparsers(dest="findings_command", metavar="show")
     show = commands.add_parser("show", help="one finding with its history")
     show.add_argument("finding_id", metavar="ID")
-    show.add_argument("--output", choices=("table", "json"), default=argparse.SUPPRESS)
     # SUPPRESS: a value given before `show` (findings --table T show ID) must not be reset by this default.
     add_table_argument(show, default=argparse.SUPPRESS)
     show.set_defaults(func=run_show)
 
 
-def _caller_account() -> str:
-    import boto3
-
-    return str(boto3.client("sts").get_caller_identity()["Account"])
-
-
-def _default_region() -> str:
-    import boto3
-
-    region = boto3.session.Session().region_name
-    if not region:
-        raise SystemExit("--cluster needs --region (or AWS_REGION): the region is part of the cluster's key")
-    return region
+def _caller_account(args: argparse.Namespace) -> str:
+    return str(aws.client(args, "sts").get_caller_identity()["Account"])
 
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -113,10 +92,12 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
 
     out = out or sys.stdout
     err = err or sys.stderr
-    account, region = args.account, args.region
+    # An explicit --region filters; --cluster needs one (it is part of the cluster's key).
+    account, region = args.account, (args.region[-1] if args.region else None)
+    suppressions = load_suppressions(args)
     if args.cluster:
-        region = region or _default_region()
-        account = account or _caller_account()
+        region = region or aws.resolve_region(args)
+        account = account or _caller_account(args)
     try:
         query = FindingQuery(
             status=None if args.status == "ALL" else Status(args.status),
@@ -132,8 +113,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     except ValidationError as exc:
         print(f"invalid query: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", file=err)
         return 2
+    store = open_store(args)
     try:
-        page = open_store(args).query(query)
+        page = store.query(query)
     except InvalidToken as exc:
         print(f"--next-token: {exc}", file=err)
         return 2
@@ -145,7 +127,25 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         print(finding_list_table(page.items), file=out)
     if page.next_token:
         print(f"more findings: --next-token {page.next_token}", file=err)
-    return 0
+    if args.fail_on is None:
+        return 0
+    gate = query.model_copy(update={"status": Status.OPEN, "min_severity": args.fail_on, "next_token": None})
+    return _gate(store, gate, args.fail_on, suppressions, err)
+
+
+def _gate(
+    store: FindingStore, query: FindingQuery, fail_on: Severity, suppressions: list[Suppression], err: TextIO
+) -> int:
+    """Every page of the open findings at or above --fail-on, not only the page printed."""
+    found = 0
+    token: str | None = None
+    while True:
+        page = store.query(query.model_copy(update={"next_token": token, "limit": 1000}))
+        found += len(blocking(page.items, fail_on, suppressions))
+        token = page.next_token
+        if token is None:
+            break
+    return verdict(found, fail_on, err=err)
 
 
 def _when(value: datetime | None) -> str:
@@ -205,8 +205,10 @@ def run_show(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO
     if detail is None:
         print(f"finding {args.finding_id} not found", file=err)
         return 1
-    if getattr(args, "output", "table") == "json":
+    if args.output == "json":
         print(detail.model_dump_json(indent=2), file=out)
+    elif args.output == "csv":
+        out.write(to_csv([detail.finding]))
     else:
         print(render_detail(detail), file=out)
     return 0

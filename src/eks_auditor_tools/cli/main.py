@@ -10,7 +10,13 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from eks_auditor_tools.cli.aws import CliError, describe
+
+OUTPUTS = ("table", "json", "csv")
 
 # Each module registers one subcommand with `register(subparsers)`; imported lazily per command.
 _COMMANDS: tuple[str, ...] = (
@@ -22,12 +28,15 @@ _COMMANDS: tuple[str, ...] = (
     "eks_auditor_tools.cli.report",
     "eks_auditor_tools.cli.openapi",
     "eks_auditor_tools.cli.max_pods",
+    "eks_auditor_tools.cli.checks",
+    "eks_auditor_tools.cli.local",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eks-auditor", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log at INFO (DEBUG with -vv)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _add_global_options(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in _COMMANDS:
         try:
@@ -37,10 +46,65 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    for sub in _subcommands(parser):
+        _add_global_options(sub, top=False)
     return parser
 
 
+def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """-v, --output, --region, --profile on the top parser and on every subcommand.
+
+    In a subcommand their default is SUPPRESS: argparse copies a subparser's defaults over the values
+    parsed before the subcommand, so `--region R scan` would lose R otherwise.
+    """
+
+    def default(value: Any) -> Any:
+        return value if top else argparse.SUPPRESS
+
+    options = parser._option_string_actions
+    if "-v" not in options:
+        parser.add_argument(
+            "-v", "--verbose", action="count", default=default(0), help="log at INFO (-vv: DEBUG, tracebacks)"
+        )
+    if "--output" not in options:
+        parser.add_argument("--output", choices=OUTPUTS, default=default("table"), help="output format")
+    if "--region" not in options:
+        parser.add_argument(
+            "--region",
+            action="append",
+            default=default([]),
+            help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region)",
+        )
+    if "--profile" not in options:
+        parser.add_argument("--profile", default=default(None), help="AWS profile (default: AWS_PROFILE)")
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                yield sub
+                yield from _subcommands(sub)
+
+
+def _version() -> str:
+    try:
+        return version("eks-auditor")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _utf8_safe() -> None:
+    """A non-UTF-8 terminal or pipe gets replacement characters, not a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Exit codes: 0 ok, 1 no result, 2 usage or configuration error, 3 a finding at --fail-on."""
+    _utf8_safe()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -48,8 +112,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except CliError as exc:
+        return _fail(exc, args)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        error = describe(exc, args)
+        if error is None:
+            error = CliError(f"{type(exc).__name__}: {exc} (run with -vv for the traceback)")
+        error.__cause__ = exc
+        return _fail(error, args)
     return result
+
+
+def _fail(error: CliError, args: argparse.Namespace) -> int:
+    if args.verbose >= 2:
+        raise error
+    message = str(error).strip().splitlines() or [type(error.__cause__).__name__]
+    print(f"eks-auditor: {message[0]}", file=sys.stderr)
+    return error.code
 
 
 if __name__ == "__main__":

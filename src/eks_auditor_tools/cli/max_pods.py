@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from eks_auditor.capacity.max_pods import MaxPods, compute_max_pods
+
+from eks_auditor_tools.cli import aws
 
 _COLUMNS = ("type", "vCPUs", "ENIs", "IPv4/ENI", "Nitro", "mode", "max pods", "raw (uncapped)")
 
@@ -28,29 +31,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--custom-networking", action="store_true", help="AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG=true"
     )
-    parser.add_argument("--output", choices=("table", "json"), default="table")
-    parser.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Print the figures; exit 1 when a type is unknown in the region, 2 when the API call fails."""
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
     from eks_auditor.collect.instance_types import describe_instance_types
 
     out = out or sys.stdout
     err = err or sys.stderr
-    session = boto3.session.Session(region_name=args.region) if args.region else boto3.session.Session()
-    region = session.region_name
-    if not region:
-        print("eks-auditor max-pods: no AWS region (use --region or AWS_REGION)", file=err)
-        return 2
+    try:
+        region = aws.resolve_region(args)
+    except aws.CliError as error:
+        print(f"eks-auditor max-pods: {error}", file=err)
+        return error.code
     requested = list(dict.fromkeys(args.types))
     try:
-        infos = describe_instance_types(session.client("ec2"), region, requested)
+        infos = describe_instance_types(aws.session(args, region).client("ec2"), region, requested)
     except (ClientError, BotoCoreError) as error:
-        print(f"eks-auditor max-pods: DescribeInstanceTypes failed: {error}", file=err)
+        described = aws.describe(error, args)
+        print(f"eks-auditor max-pods: {described or error}", file=err)
         return 2
     results = [
         compute_max_pods(
@@ -63,6 +64,10 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     if args.output == "json":
         json.dump([_as_json(r) for r in results], out, indent=2)
         out.write("\n")
+    elif args.output == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(_COLUMNS)
+        writer.writerows(_cells(r) for r in results)
     else:
         _print_table(results, out)
     for result in results:
@@ -80,20 +85,21 @@ def _as_json(result: MaxPods) -> dict[str, Any]:
     return data
 
 
+def _cells(r: MaxPods) -> tuple[str, ...]:
+    return (
+        r.instance_type,
+        str(r.vcpus),
+        str(r.pod_enis) if r.pod_enis == r.max_enis else f"{r.pod_enis}/{r.max_enis}",
+        str(r.ipv4_per_eni),
+        "yes" if r.nitro else "no",
+        r.mode,
+        str(r.max_pods),
+        str(r.raw),
+    )
+
+
 def _print_table(results: Sequence[MaxPods], out: TextIO) -> None:
-    rows = [
-        (
-            r.instance_type,
-            str(r.vcpus),
-            str(r.pod_enis) if r.pod_enis == r.max_enis else f"{r.pod_enis}/{r.max_enis}",
-            str(r.ipv4_per_eni),
-            "yes" if r.nitro else "no",
-            r.mode,
-            str(r.max_pods),
-            str(r.raw),
-        )
-        for r in results
-    ]
+    rows = [_cells(r) for r in results]
     widths = [max(len(c), *(len(row[i]) for row in rows)) if rows else len(c) for i, c in enumerate(_COLUMNS)]
     for row in (_COLUMNS, *rows):
         out.write(

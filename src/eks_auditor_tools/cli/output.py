@@ -45,45 +45,83 @@ def to_csv(findings: Iterable[Finding]) -> str:
     return buffer.getvalue()
 
 
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+WIDTH = 120  # a table fits a 120-column terminal: long free text loses its middle, ids stay whole
+_MIN_ELIDED = 12
+
+
+def table(
+    rows: Sequence[Sequence[Any]],
+    headers: Sequence[str],
+    *,
+    elide: Sequence[str] = (),
+    width: int = WIDTH,
+) -> str:
+    """Columns named in `elide` (free text, never ids) shrink, widest first, until the table fits."""
     cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    shrinkable = [i for i, h in enumerate(headers) if h in elide]
+    while shrinkable and sum(widths) + 2 * (len(widths) - 1) > width:
+        widest = max(shrinkable, key=lambda i: widths[i])
+        if widths[widest] <= max(_MIN_ELIDED, len(headers[widest])):
+            break
+        excess = sum(widths) + 2 * (len(widths) - 1) - width
+        widths[widest] = max(_MIN_ELIDED, len(headers[widest]), widths[widest] - excess)
+    for row in cells[1:]:
+        for i in shrinkable:
+            row[i] = elide_middle(row[i], widths[i])
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def elide_middle(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
+
+
+def render_findings(findings: Sequence[Finding], output: str) -> str:
+    """`scan` and `replay` output: the promised JSON fields, CSV, or a table sorted worst first."""
+    if output == "json":
+        return to_json(findings)
+    if output == "csv":
+        return to_csv(findings).rstrip("\n")
+    return findings_table(findings)
 
 
 def findings_table(findings: Sequence[Finding]) -> str:
     if not findings:
         return "(no findings)"
     rows = [
-        (f.severity.value, f.status.value, f.cluster, f.check_id, _short(f.resource), _short(f.title, 60))
+        (f.severity.value, f.status.value, f.cluster, f.check_id, f.resource, f.title)
         for f in sorted(findings, key=lambda f: (-f.severity.rank, f.cluster, f.check_id, f.resource))
     ]
-    return table(rows, ("SEVERITY", "STATUS", "CLUSTER", "CHECK", "RESOURCE", "TITLE"))
-
-
-def _short(text: str, limit: int = 48) -> str:
-    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+    return table(
+        rows, ("SEVERITY", "STATUS", "CLUSTER", "CHECK", "RESOURCE", "TITLE"), elide=("RESOURCE", "TITLE")
+    )
 
 
 def finding_list_table(findings: Sequence[Finding]) -> str:
-    """Query results in their order (newest change first), with the id `findings show` takes."""
+    """Query results in their order (newest change first), with the id `findings show` takes whole.
+
+    STATUS only when the page mixes statuses, and the last-seen date alone: 120 columns hold a
+    32-character id; `findings show ID` has the rest.
+    """
     if not findings:
         return "(no findings)"
+    mixed = len({f.status for f in findings}) > 1
+    headers = ("ID", "SEVERITY", *(("STATUS",) if mixed else ()), "CLUSTER", "CHECK", "RESOURCE", "LAST SEEN")
     rows = [
         (
             f.id,
             f.severity.value,
-            f.status.value,
+            *((f.status.value,) if mixed else ()),
             f.cluster,
             f.check_id,
-            _short(f.resource, 40),
-            f.first_seen.strftime("%Y-%m-%d %H:%M"),
-            f.last_seen.strftime("%Y-%m-%d %H:%M"),
+            f.resource,
+            f.last_seen.strftime("%Y-%m-%d"),
         )
         for f in findings
     ]
-    return table(
-        rows, ("ID", "SEVERITY", "STATUS", "CLUSTER", "CHECK", "RESOURCE", "FIRST SEEN", "LAST SEEN")
-    )
+    return table(rows, headers, elide=("RESOURCE", "CLUSTER"))

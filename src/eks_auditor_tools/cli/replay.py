@@ -14,7 +14,7 @@ from typing import Any
 
 from eks_auditor.model.finding import Finding
 
-from eks_auditor_tools.cli.output import findings_table, to_json
+from eks_auditor_tools.cli.output import findings_table, render_findings
 
 # The queue each rule targets decides which function handles the event (template.yaml).
 SPOT_QUEUE = "SpotQueue"
@@ -31,7 +31,6 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--table", help="DynamoDB findings table (needed for spot events unless --embedded)")
     parser.add_argument("--topic", help="SNS topic to publish state changes to")
-    parser.add_argument("--output", choices=("table", "json"), default="table")
     parser.set_defaults(func=run)
 
 
@@ -57,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             except Exception as exc:  # one bad event must not hide the others' results
                 print(f"{path}: {type(exc).__name__}: {exc}", file=sys.stderr)
                 status = 1
-        print(to_json(findings) if args.output == "json" else _table(findings))
+        print(_table(findings) if args.output == "table" else render_findings(findings, args.output))
     return status
 
 
@@ -108,7 +107,15 @@ def _environment(args: argparse.Namespace) -> Iterator[tuple[Any, dict[str, str]
     from eks_auditor.runtime import Runtime
 
     if not args.embedded:
-        yield Runtime(settings=Settings(findings_table=args.table or "", topic_arn=args.topic or "")), {}
+        from eks_auditor_tools.cli import aws
+
+        yield (
+            Runtime(
+                settings=Settings(findings_table=args.table or "", topic_arn=args.topic or ""),
+                session=aws.session(args),
+            ),
+            {},
+        )
         return
     from eks_auditor_tools.demo.fleet import sample_ids
     from eks_auditor_tools.demo.run import embedded_account

@@ -10,7 +10,10 @@ from typing import Any
 
 from eks_auditor.model.finding import Finding
 
-from eks_auditor_tools.cli.output import findings_table, to_json
+from eks_auditor_tools.cli import aws
+from eks_auditor_tools.cli.gate import add_gate_arguments, gate, load_suppressions
+from eks_auditor_tools.cli.output import render_findings
+from eks_auditor_tools.cli.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -20,11 +23,10 @@ SCAN_SERVICES = ("eks", "ec2", "autoscaling", "sts")
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("scan", help="audit clusters now and print findings")
-    parser.add_argument("--region", action="append", default=[], help="region to scan (repeatable)")
     parser.add_argument("--cluster", action="append", default=[], help="cluster name (repeatable)")
     parser.add_argument("--check", action="append", default=[], help="only this check id (repeatable)")
-    parser.add_argument("--output", choices=("table", "json"), default="table")
     parser.add_argument("--table", help="DynamoDB findings table to record results in (default: none)")
+    add_gate_arguments(parser)
     parser.add_argument("--topic", help="SNS topic to publish state changes to (needs --table)")
     parser.add_argument(
         "--max-concurrency",
@@ -64,6 +66,7 @@ def kube_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from eks_auditor.audit import AuditResult
     from eks_auditor.checks.registry import CHECKS
     from eks_auditor.collect.errors import ClusterNotFound
     from eks_auditor.concurrency import limiter_key, map_bounded
@@ -79,14 +82,18 @@ def run(args: argparse.Namespace) -> int:
     if args.max_concurrency is not None and args.max_concurrency < 1:
         raise SystemExit("--max-concurrency must be at least 1")
     limits = {} if args.max_concurrency is None else {"max_concurrency": args.max_concurrency}
+    regions = aws.regions(args)
+    suppressions = None if args.table else load_suppressions(args)
     runtime = Runtime(
         settings=Settings(findings_table=args.table or "", topic_arn=args.topic or "", **limits),
+        session=aws.session(args, regions[0]),
         kube_overrides=kube_overrides(args),
     )
-    regions = args.region or [runtime.boto_session.region_name or "us-east-1"]
     # Clients are created before the threads start (a boto3 Session is not thread-safe).
     runtime.clients.prepare(SCAN_SERVICES, regions)
     runtime.start_batch()
+    if args.table:
+        suppressions = runtime.store.suppressions()
     scan_id = f"cli-scan-{uuid.uuid4()}"
     limiter = runtime.limiter
     listed = map_bounded(
@@ -96,20 +103,19 @@ def run(args: argparse.Namespace) -> int:
         limiter=limiter,
     )
     targets: list[tuple[str, str]] = []
-    errors = 0
+    errors = audited = 0
     for region, names in zip(regions, listed, strict=True):
         if names.error is not None:
             print(f"listing clusters in {region} failed: {names.error}", file=sys.stderr)
             errors += 1
         targets += [(region, name) for name in names.value or ()]
-    audits = map_bounded(
-        lambda target: runtime.auditor.audit(
-            target[0], target[1], check_ids=args.check or None, source=scan_id
-        ),
-        targets,
-        key=lambda target: limiter_key("", target[0]),
-        limiter=limiter,
-    )
+    progress = Progress("scan")
+
+    def audit(target: tuple[str, str]) -> AuditResult:
+        progress.step(f"{target[0]}/{target[1]}")
+        return runtime.auditor.audit(target[0], target[1], check_ids=args.check or None, source=scan_id)
+
+    audits = map_bounded(audit, targets, key=lambda target: limiter_key("", target[0]), limiter=limiter)
     findings: list[Finding] = []
     for (region, name), attempt in zip(targets, audits, strict=True):
         if isinstance(attempt.error, ClusterNotFound):
@@ -120,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"audit of {region}/{name} failed: {attempt.error}", file=sys.stderr)
             errors += 1
         elif attempt.value is not None:
+            audited += 1
             findings.extend(attempt.value.failing)
-    print(to_json(findings) if args.output == "json" else findings_table(findings))
-    return 1 if errors else 0
+    progress.done()
+    print(render_findings(findings, args.output))
+    if errors and not audited:
+        return aws.FAILED
+    return gate(findings, args.fail_on, suppressions or [], fallback=aws.FAILED if errors else 0)

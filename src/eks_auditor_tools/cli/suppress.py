@@ -34,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--cluster", default="*", metavar="GLOB", help="cluster name glob (default: *)")
     add.add_argument("--resource", metavar="REGEX", help="regular expression matching the whole resource id")
     add.add_argument("--account", help="AWS account id")
-    add.add_argument("--region", help="AWS region")
+    add.add_argument(
+        "--scope-region", dest="scope_region", metavar="REGION", help="only findings in this AWS region"
+    )
     add.add_argument("--reason", required=True, help="why the risk is accepted")
     add.add_argument("--author", required=True, help="who accepts it")
     add.add_argument("--expires", required=True, metavar="ISO|7d", help="an ISO 8601 time or 30m/12h/7d/2w")
@@ -43,7 +45,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     listing = commands.add_parser("list", help="list suppressions (active ones unless --all)")
     listing.add_argument("--all", action="store_true", help="include expired suppressions")
-    listing.add_argument("--output", choices=("table", "json"), default="table")
     add_table_argument(listing)
     listing.set_defaults(func=run_list)
 
@@ -72,10 +73,10 @@ def _now() -> datetime:
 
 
 def known_check_ids() -> set[str]:
-    from eks_auditor.checks.incomplete import AUDIT_INCOMPLETE
-    from eks_auditor.checks.registry import CHECKS
+    # The whole catalog: spot notices and audit_incomplete are findings one may accept too.
+    from eks_auditor.checks.registry import CATALOG
 
-    return {*CHECKS, AUDIT_INCOMPLETE.id}
+    return set(CATALOG)
 
 
 def run_add(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -93,7 +94,7 @@ def run_add(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO 
             cluster=args.cluster,
             resource=args.resource,
             account=args.account,
-            region=args.region,
+            region=args.scope_region,
             reason=args.reason,
             author=args.author,
             created_at=now,
@@ -126,8 +127,20 @@ def suppressions_table(suppressions: Sequence[Suppression], now: datetime) -> st
         for s in suppressions
     ]
     return table(
-        rows, ("ID", "CHECK", "CLUSTER", "RESOURCE", "ACCOUNT", "REGION", "EXPIRES", "AUTHOR", "REASON")
+        rows,
+        ("ID", "CHECK", "CLUSTER", "RESOURCE", "ACCOUNT", "REGION", "EXPIRES", "AUTHOR", "REASON"),
+        elide=("REASON", "RESOURCE", "AUTHOR"),
     )
+
+
+def _write_csv(suppressions: Sequence[Suppression], out: TextIO) -> None:
+    import csv
+
+    columns = list(Suppression.model_fields)
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for suppression in suppressions:
+        writer.writerow(suppression.model_dump(mode="json"))
 
 
 def run_list(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
@@ -141,6 +154,8 @@ def run_list(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     suppressions.sort(key=lambda s: (s.expires_at, s.id))
     if args.output == "json":
         print(json.dumps([s.model_dump(mode="json") for s in suppressions], indent=2), file=out)
+    elif args.output == "csv":
+        _write_csv(suppressions, out)
     else:
         print(suppressions_table(suppressions, now), file=out)
     return 0

@@ -11,15 +11,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from eks_auditor_tools.fleet import LOG_TYPES, Fleet, VpcIds
+
+__all__ = ["ACCOUNT", "NODE_ROLE", "REGION", "Fleet", "build_fleet", "sample_ids"]
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 OFFICE_CIDR = "203.0.113.0/24"
 NODE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/eks-node-role"
 CLUSTER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/eks-cluster-role"
-ALL_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
 @dataclass(frozen=True)
@@ -78,298 +81,115 @@ _CLUSTERS = (
 )  # fmt: skip
 
 
-@dataclass
-class Fleet:
-    region: str
-    vpcs: dict[str, str] = field(default_factory=dict)
-    subnets: dict[str, str] = field(default_factory=dict)
-    route_tables: dict[str, str] = field(default_factory=dict)
-    endpoints: dict[str, str] = field(default_factory=dict)
-    nat_gateway: str = ""
-    nat_ip: str = ""
-    clusters: dict[str, str] = field(default_factory=dict)  # name -> ARN
-    instances: dict[str, str] = field(default_factory=dict)  # label -> instance id
-
-
 def build_fleet(session: Any, region: str = REGION) -> Fleet:
     """Create the fleet with real API calls against whatever endpoint the session points at (moto)."""
-    ec2 = session.client("ec2", region_name=region)
-    eks = session.client("eks", region_name=region)
-    iam = session.client("iam", region_name=region)
-    fleet = Fleet(region=region)
-    _shared_vpc(ec2, fleet)
-    _isolated_vpc(ec2, fleet)
+    fleet = Fleet(region, session)
+    _shared_vpc(fleet)
+    _isolated_vpc(fleet)
 
-    restricted = [f"{fleet.nat_ip}/32", OFFICE_CIDR]
     for spec in _CLUSTERS:
-        _cluster(
-            eks,
-            fleet,
-            spec.name,
-            list(spec.subnets),
-            public=spec.public,
-            private=spec.private,
-            cidrs=list(spec.cidrs) if spec.cidrs is not None else restricted,
-            logging=ALL_LOG_TYPES if spec.hardened else None,
-            secrets=spec.hardened,
-            version=spec.version,
-        )
-        for group in spec.nodegroups:
-            extra: dict[str, Any] = {"remoteAccess": {"ec2SshKey": "ops-keypair"}} if group.ssh else {}
-            eks.create_nodegroup(
-                clusterName=spec.name,
-                nodegroupName=group.name,
-                nodeRole=NODE_ROLE,
-                subnets=[fleet.subnets[s] for s in group.subnets],
-                instanceTypes=list(group.types),
-                capacityType=group.capacity,
-                scalingConfig={"minSize": group.min, "maxSize": group.max, "desiredSize": group.desired},
-                **extra,
-            )
-    _match_real_eks(
-        fleet, ssh_nodegroups={(c.name, g.name) for c in _CLUSTERS for g in c.nodegroups if g.ssh}
-    )
+        _create_cluster(fleet, spec, spec.name)
     # IRSA works for every cluster but prod-web: register the others' OIDC issuers in IAM.
     for name in ("analytics", "payments", "batch", "platform"):
-        issuer = eks.describe_cluster(name=name)["cluster"]["identity"]["oidc"]["issuer"]
-        iam.create_open_id_connect_provider(
-            Url=issuer,
-            ClientIDList=["sts.amazonaws.com"],
-            ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"],
+        fleet.register_oidc_provider(
+            fleet.eks.describe_cluster(name=name)["cluster"]["identity"]["oidc"]["issuer"]
         )
-    _spot_nodes(ec2, fleet)
+    _spot_nodes(fleet)
     return fleet
+
+
+def _create_cluster(fleet: Fleet, spec: _ClusterSpec, name: str) -> None:
+    region = fleet.region
+    restricted = [f"{fleet.nat_ip}/32", OFFICE_CIDR]
+    fleet.create_cluster(
+        name,
+        [fleet.subnets[s] for s in spec.subnets],
+        version=spec.version,
+        public=spec.public,
+        private=spec.private,
+        public_cidrs=(list(spec.cidrs) if spec.cidrs is not None else restricted) if spec.public else None,
+        log_types=LOG_TYPES if spec.hardened else (),
+        secrets_key_arn=f"arn:aws:kms:{region}:{ACCOUNT}:key/demo" if spec.hardened else None,
+        role_arn=CLUSTER_ROLE,
+        cluster_security_group=False,
+    )
+    for group in spec.nodegroups:
+        fleet.create_nodegroup(
+            name,
+            group.name,
+            [fleet.subnets[s] for s in group.subnets],
+            instance_types=group.types,
+            capacity_type=group.capacity,
+            min_size=group.min,
+            max_size=group.max,
+            desired_size=group.desired,
+            ssh_key="ops-keypair" if group.ssh else None,
+            node_role=NODE_ROLE,
+        )
 
 
 def clone_clusters(session: Any, fleet: Fleet, copies: int) -> list[str]:
     """Add `copies` clones of each demo cluster (same VPC, subnets, endpoint and node groups) to the
     region: larger fleets for the concurrency tests and the latency benchmark. Returns the new names."""
-    eks = session.client("eks", region_name=fleet.region)
+    del session  # the fleet holds its session's clients
     created: list[str] = []
-    ssh: set[tuple[str, str]] = set()
     for copy in range(1, copies + 1):
         for spec in _CLUSTERS:
             name = f"{spec.name}-{copy}"
-            restricted = [f"{fleet.nat_ip}/32", OFFICE_CIDR]
-            _cluster(
-                eks,
-                fleet,
-                name,
-                list(spec.subnets),
-                public=spec.public,
-                private=spec.private,
-                cidrs=list(spec.cidrs) if spec.cidrs is not None else restricted,
-                logging=ALL_LOG_TYPES if spec.hardened else None,
-                secrets=spec.hardened,
-                version=spec.version,
-            )
-            for group in spec.nodegroups:
-                extra: dict[str, Any] = {"remoteAccess": {"ec2SshKey": "ops-keypair"}} if group.ssh else {}
-                if group.ssh:
-                    ssh.add((name, group.name))
-                eks.create_nodegroup(
-                    clusterName=name,
-                    nodegroupName=group.name,
-                    nodeRole=NODE_ROLE,
-                    subnets=[fleet.subnets[s] for s in group.subnets],
-                    instanceTypes=list(group.types),
-                    capacityType=group.capacity,
-                    scalingConfig={"minSize": group.min, "maxSize": group.max, "desiredSize": group.desired},
-                    **extra,
-                )
+            _create_cluster(fleet, spec, name)
             created.append(name)
-    originals = {(c.name, g.name) for c in _CLUSTERS for g in c.nodegroups if g.ssh}
-    _match_real_eks(fleet, ssh_nodegroups=originals | ssh)
     return created
 
 
-def _match_real_eks(fleet: Fleet, ssh_nodegroups: set[tuple[str, str]]) -> None:
-    """Where moto's EKS differs from the real service, make the fake answer like the real one.
-
-    - every cluster gets its own OIDC issuer id (moto shares one across clusters);
-    - DescribeCluster carries resourcesVpcConfig.vpcId (moto omits it);
-    - node groups created without remoteAccess have none (moto invents an SSH key "eksKeypair").
-    """
-    import hashlib
-
-    from moto.eks.models import eks_backends
-
-    backend = eks_backends[ACCOUNT][fleet.region]
-    vpc_of_subnet = {}
-    ec2 = _moto_ec2(fleet)
-    for subnet in ec2.describe_subnets()["Subnets"]:
-        vpc_of_subnet[subnet["SubnetId"]] = subnet["VpcId"]
-    for name, cluster in backend.clusters.items():
-        issuer_id = hashlib.sha256(name.encode()).hexdigest()[:32].upper()
-        cluster.identity = {
-            "oidc": {"issuer": f"https://oidc.eks.{fleet.region}.amazonaws.com/id/{issuer_id}"}
-        }
-        subnets = cluster.resources_vpc_config.get("subnetIds") or []
-        if subnets:
-            cluster.resources_vpc_config["vpcId"] = vpc_of_subnet[subnets[0]]
-        for nodegroup_name, nodegroup in cluster.nodegroups.items():
-            if (name, nodegroup_name) not in ssh_nodegroups:
-                nodegroup.remote_access = {}
-
-
-def _moto_ec2(fleet: Fleet) -> Any:
-    import boto3
-
-    return boto3.client("ec2", region_name=fleet.region)
-
-
-def update_endpoint(
-    session: Any, fleet: Fleet, name: str, *, public: bool, private: bool, cidrs: list[str]
-) -> None:
-    """UpdateClusterConfig; real EKS merges the new endpoint settings into the cluster's VPC config,
-    moto replaces it (losing subnets and VPC), so put those back."""
-    from moto.eks.models import eks_backends
-
-    cluster = eks_backends[ACCOUNT][fleet.region].clusters[name]
-    kept = {k: v for k, v in cluster.resources_vpc_config.items() if k in ("subnetIds", "vpcId")}
-    session.client("eks", region_name=fleet.region).update_cluster_config(
-        name=name,
-        resourcesVpcConfig={
-            "endpointPublicAccess": public,
-            "endpointPrivateAccess": private,
-            "publicAccessCidrs": cidrs,
-        },
-    )
-    cluster.resources_vpc_config.update(kept)
-
-
-def _shared_vpc(ec2: Any, fleet: Fleet) -> None:
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    fleet.vpcs["shared"] = vpc
-    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
-    public_rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2.create_route(RouteTableId=public_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-    fleet.route_tables["public"] = public_rt
-    for name, cidr, az in (("public-a", "10.0.0.0/24", "a"), ("public-b", "10.0.1.0/24", "b")):
-        subnet = _subnet(ec2, fleet, vpc, name, cidr, az)
-        ec2.associate_route_table(RouteTableId=public_rt, SubnetId=subnet)
-        ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
-    allocation = ec2.allocate_address(Domain="vpc")
-    fleet.nat_ip = allocation["PublicIp"]
-    nat = ec2.create_nat_gateway(SubnetId=fleet.subnets["public-a"], AllocationId=allocation["AllocationId"])
-    fleet.nat_gateway = nat["NatGateway"]["NatGatewayId"]
-    private_rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2.create_route(
-        RouteTableId=private_rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=fleet.nat_gateway
-    )
-    fleet.route_tables["private"] = private_rt
-    for name, cidr, az in (
+def _shared_vpc(fleet: Fleet) -> None:
+    vpc = fleet.vpcs["shared"] = fleet.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    igw = fleet.create_internet_gateway(vpc)
+    public = [fleet.create_subnet(vpc, cidr, az, name) for name, cidr, az in (
+        ("public-a", "10.0.0.0/24", "a"), ("public-b", "10.0.1.0/24", "b"),
+    )]  # fmt: skip
+    fleet.route_table(vpc, default_route={"GatewayId": igw}, subnet_ids=public, name="public")
+    for subnet in public:
+        fleet.ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
+    fleet.create_nat_gateway(fleet.subnets["public-a"])
+    private = [fleet.create_subnet(vpc, cidr, az, name) for name, cidr, az in (
         ("private-a", "10.0.16.0/20", "a"),
         ("private-b", "10.0.32.0/20", "b"),
         # /27: 32 addresses, 27 usable after AWS reserves five — far too few for ten m5.large nodes.
         ("tight-a", "10.0.48.0/27", "a"),
         ("tight-b", "10.0.48.32/27", "b"),
-    ):
-        subnet = _subnet(ec2, fleet, vpc, name, cidr, az)
-        ec2.associate_route_table(RouteTableId=private_rt, SubnetId=subnet)
+    )]  # fmt: skip
+    fleet.route_table(
+        vpc, default_route={"NatGatewayId": fleet.nat_gateway}, subnet_ids=private, name="private"
+    )
 
 
-def _isolated_vpc(ec2: Any, fleet: Fleet) -> None:
-    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-    fleet.vpcs["isolated"] = vpc
+def _isolated_vpc(fleet: Fleet) -> None:
+    ec2 = fleet.ec2
+    vpc = fleet.vpcs["isolated"] = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": True})
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     isolated = []
     for name, cidr, az in (("isolated-a", "10.1.0.0/20", "a"), ("isolated-b", "10.1.16.0/20", "b")):
-        subnet = _subnet(ec2, fleet, vpc, name, cidr, az)
-        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
-        fleet.route_tables[name] = table
-        isolated.append(subnet)
-    region = fleet.region
-    for service, private_dns in (("ecr.api", True), ("ecr.dkr", True), ("sts", False)):
-        endpoint = ec2.create_vpc_endpoint(
-            VpcId=vpc,
-            ServiceName=f"com.amazonaws.{region}.{service}",
-            VpcEndpointType="Interface",
-            SubnetIds=isolated,
-            PrivateDnsEnabled=private_dns,
-        )
-        fleet.endpoints[service] = endpoint["VpcEndpoint"]["VpcEndpointId"]
+        isolated.append(fleet.create_subnet(vpc, cidr, az, name))
+        fleet.route_table(vpc, subnet_ids=[isolated[-1]], name=name)
+    ids = VpcIds(vpc_id=vpc, azs=(), isolated_subnet_ids=tuple(isolated))
+    fleet.add_endpoints(ids, ["ecr.api", "ecr.dkr"])
+    fleet.add_endpoints(ids, ["sts"], private_dns=False)
     # The S3 gateway endpoint reaches only isolated-a's route table: image layers fail in isolated-b.
-    s3 = ec2.create_vpc_endpoint(
-        VpcId=vpc,
-        ServiceName=f"com.amazonaws.{region}.s3",
-        VpcEndpointType="Gateway",
-        RouteTableIds=[fleet.route_tables["isolated-a"]],
-    )
-    fleet.endpoints["s3"] = s3["VpcEndpoint"]["VpcEndpointId"]
+    fleet.add_endpoints(ids, ["s3"], route_table_ids=[fleet.route_tables["isolated-a"]])
 
 
-def _subnet(ec2: Any, fleet: Fleet, vpc: str, name: str, cidr: str, az: str) -> str:
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{fleet.region}{az}")
-    subnet_id: str = subnet["Subnet"]["SubnetId"]
-    ec2.create_tags(Resources=[subnet_id], Tags=[{"Key": "Name", "Value": name}])
-    fleet.subnets[name] = subnet_id
-    return subnet_id
-
-
-def _cluster(
-    eks: Any,
-    fleet: Fleet,
-    name: str,
-    subnets: list[str],
-    *,
-    public: bool,
-    private: bool,
-    cidrs: list[str],
-    logging: list[str] | None = None,
-    secrets: bool = False,
-    version: str = "1.34",
-) -> str:
-    vpc_config: dict[str, Any] = {
-        "subnetIds": [fleet.subnets[s] for s in subnets],
-        "endpointPublicAccess": public,
-        "endpointPrivateAccess": private,
+def _spot_nodes(fleet: Fleet) -> None:
+    image = fleet.ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0]["ImageId"]
+    tags = {
+        "eks:cluster-name": "batch",
+        "eks:nodegroup-name": "spot-workers",
+        "kubernetes.io/cluster/batch": "owned",
+        "aws:autoscaling:groupName": "eks-spot-workers-demo",
     }
-    if public:
-        vpc_config["publicAccessCidrs"] = cidrs
-    kwargs: dict[str, Any] = {}
-    if logging:
-        kwargs["logging"] = {"clusterLogging": [{"types": logging, "enabled": True}]}
-    if secrets:
-        kwargs["encryptionConfig"] = [
-            {
-                "resources": ["secrets"],
-                "provider": {"keyArn": f"arn:aws:kms:{fleet.region}:{ACCOUNT}:key/demo"},
-            }
-        ]
-    cluster = eks.create_cluster(
-        name=name, version=version, roleArn=CLUSTER_ROLE, resourcesVpcConfig=vpc_config, **kwargs
-    )["cluster"]
-    fleet.clusters[name] = cluster["arn"]
-    return str(cluster["arn"])
-
-
-def _spot_nodes(ec2: Any, fleet: Fleet) -> None:
-    image = ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0]["ImageId"]
     for index in range(4):
-        reservation = ec2.run_instances(
-            ImageId=image,
-            InstanceType="m5.large",
-            MinCount=1,
-            MaxCount=1,
-            SubnetId=fleet.subnets["tight-a" if index % 2 == 0 else "tight-b"],
-            InstanceMarketOptions={"MarketType": "spot"},
-            TagSpecifications=[
-                {
-                    "ResourceType": "instance",
-                    "Tags": [
-                        {"Key": "eks:cluster-name", "Value": "batch"},
-                        {"Key": "eks:nodegroup-name", "Value": "spot-workers"},
-                        {"Key": "kubernetes.io/cluster/batch", "Value": "owned"},
-                        {"Key": "aws:autoscaling:groupName", "Value": "eks-spot-workers-demo"},
-                    ],
-                }
-            ],
-        )
-        fleet.instances[f"spot-{index}"] = reservation["Instances"][0]["InstanceId"]
+        subnet = fleet.subnets["tight-a" if index % 2 == 0 else "tight-b"]
+        fleet.launch_instance(tags, subnet_id=subnet, label=f"spot-{index}", image_id=image)
 
 
 def sample_ids(fleet: Fleet) -> dict[str, str]:

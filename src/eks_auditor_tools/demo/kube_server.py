@@ -217,6 +217,7 @@ class KubeState:
     collections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # path -> items (list)
     forbidden: set[str] = field(default_factory=set)  # paths answering 403
     statuses: dict[str, int] = field(default_factory=dict)  # path -> forced status
+    raw: dict[str, tuple[int, str, bytes]] = field(default_factory=dict)  # path -> (status, type, body)
     delay: float = 0.0  # seconds before answering
     page_size: int | None = None  # server-side cap on `limit`, to exercise pagination
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
@@ -267,6 +268,10 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path in state.forbidden:
             self._send(403, _status(403, "Forbidden", _forbidden_message(parts.path)))
             return
+        if parts.path in state.raw:
+            code, content_type, data = state.raw[parts.path]
+            self._send_bytes(code, content_type, data)
+            return
         if parts.path in state.statuses:
             code = state.statuses[parts.path]
             self._send(code, _status(code, "InternalError", f"forced status {code}"))
@@ -295,9 +300,11 @@ class _Handler(BaseHTTPRequestHandler):
         return {"kind": "List", "apiVersion": "v1", "metadata": metadata, "items": page}
 
     def _send(self, code: int, body: Mapping[str, Any]) -> None:
-        data = json.dumps(body).encode()
+        self._send_bytes(code, "application/json", json.dumps(body).encode())
+
+    def _send_bytes(self, code: int, content_type: str, data: bytes) -> None:
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         # The client may have given up already (timeout tests).

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from eks_auditor_tools.demo.account import DemoAccount, deploy
 from eks_auditor_tools.demo.api_events import http_api_event
-from eks_auditor_tools.demo.fleet import ACCOUNT, REGION, Fleet, build_fleet, update_endpoint
+from eks_auditor_tools.demo.fleet import ACCOUNT, REGION, Fleet, build_fleet
 from eks_auditor_tools.demo.kubernetes import serve_clusters
 from eks_auditor_tools.demo.lambdas import LogSink, forget_handlers, invoke, sqs_event
 from eks_auditor_tools.demo.paths import repo_root
@@ -216,7 +216,12 @@ def _open_findings(store: Any) -> list[Any]:
             return findings
 
 
-def run(out: TextIO, steps: list[Callable[[Demo], None]] | None = None) -> int:
+def run(
+    out: TextIO,
+    steps: list[Callable[[Demo], None]] | None = None,
+    keep: Callable[[Any], str] | None = None,
+) -> int:
+    """`keep`, when given, receives the findings table's client before the embedded account goes."""
     started = time.perf_counter()
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     log_path = Path(tempfile.gettempdir()) / "eks-auditor-demo.log"
@@ -229,6 +234,8 @@ def run(out: TextIO, steps: list[Callable[[Demo], None]] | None = None) -> int:
         for step in steps or STEPS:
             step(demo)
         errors = len(demo.logs.error_records())
+        if keep is not None:
+            demo.say(f"\nfindings copied to the local endpoint at {keep(account.client('dynamodb'))}")
     demo.say()
     demo.say(
         f"done in {time.perf_counter() - started:.1f}s; "
@@ -270,7 +277,7 @@ def risky_change(demo: Demo) -> None:
 def fix_and_resolve(demo: Demo) -> None:
     demo.section("3. The fix: prod-web's endpoint restricted to the office and NAT, private access on")
     cidrs = ["203.0.113.0/24", f"{demo.fleet.nat_ip}/32"]
-    update_endpoint(demo.session, demo.fleet, "prod-web", public=True, private=True, cidrs=cidrs)
+    demo.fleet.update_endpoint("prod-web", public=True, private=True, cidrs=cidrs)
     event = demo.sample("eks-update-cluster-config-public-cidrs.json", {"demo-public": "prod-web"})
     event["detail"]["requestParameters"]["resourcesVpcConfig"] = {
         "endpointPublicAccess": True,
@@ -369,6 +376,25 @@ def accepted_risk(demo: Demo) -> None:
     )
     invoke("schedule", demo.sample("scheduled.json"), account=ACCOUNT, region=REGION, logs=demo.logs)
     demo.say(f"scan with the suppression active: {json.dumps(demo.drain('AuditQueue'))}")
+    demo.show_alerts("Slack", everything=True)
+    # Spot findings go through the same suppressions: a node being retired on purpose stays quiet.
+    spare = demo.fleet.instances["spot-3"]
+    store.put_suppression(
+        Suppression(
+            check_id="spot_interruption_notice",
+            cluster="batch",
+            resource=f".*/{spare}",
+            reason="spot-3 is being retired with its node group (OPS-77)",
+            author="sre@example.com",
+            created_at=now,
+            # Long enough for a slow machine: this step shows the suppression, not its expiry.
+            expires_at=now + timedelta(hours=1),
+        )
+    )
+    rebalance = demo.sample("spot-rebalance-recommendation.json", {"i-0123456789abcdef0": spare})
+    rebalance["id"] = "demo-spot-suppressed"
+    demo.route(rebalance)
+    demo.say(f"spot worker (a rebalance recommendation for spot-3): {json.dumps(demo.drain('SpotQueue'))}")
     demo.show_alerts("Slack", everything=True)
     from eks_auditor.model.finding import Status
     from eks_auditor.store import FindingQuery

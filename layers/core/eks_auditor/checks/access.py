@@ -20,8 +20,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from eks_auditor.checks import events
 from eks_auditor.model.check import Check, CheckSpec, Outcome, Severity, could_not_evaluate, fail, passed
 from eks_auditor.model.kubernetes import AccessEntry, AwsAuthMapping
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot
 
 MASTERS = "system:masters"
@@ -53,8 +55,9 @@ SPEC = CheckSpec(
         "https://docs.aws.amazon.com/eks/latest/userguide/auth-configmap.html",
         "https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html",
     ),
-    requires=("cluster",),
-    requires_any=("kubernetes", "access_entries"),
+    requires=(Part.CLUSTER,),
+    requires_any=(Part.KUBERNETES, Part.ACCESS_ENTRIES),
+    events=events.CLUSTER_CONFIG + events.ACCESS,
 )
 
 

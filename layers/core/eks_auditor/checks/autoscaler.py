@@ -31,11 +31,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from eks_auditor.checks import events
 from eks_auditor.model.check import (
     Check,
     CheckSpec,
     Outcome,
     Severity,
+    collected,
     could_not_evaluate,
     fail,
     not_applicable,
@@ -43,6 +45,7 @@ from eks_auditor.model.check import (
 )
 from eks_auditor.model.kubernetes import Container, Workload
 from eks_auditor.model.network import VpcNetwork
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot, NodeGroup
 
 STATIC_LIST_FLAG = "aws-use-static-instance-list"
@@ -63,6 +66,7 @@ SPEC = CheckSpec(
     id="autoscaler_dynamic_instance_list",
     title="cluster-autoscaler fetches instance types from an EC2 API its nodes cannot reach",
     severity=Severity.HIGH,
+    severity_rule="HIGH / LOW / MEDIUM",
     description=(
         "cluster-autoscaler runs without --aws-use-static-instance-list=true, so at startup it fetches the "
         "region's instance types from the EC2 API. Some node subnets have no route out and no usable ec2 "
@@ -74,7 +78,17 @@ SPEC = CheckSpec(
         "or args), and keep the autoscaling and ec2 interface endpoints (private DNS on) in the VPC."
     ),
     references=(_README, _PRIVATE_CLUSTERS_DOC),
-    requires=("cluster", "network", "nodegroups", "kubernetes"),
+    requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS, Part.KUBERNETES),
+    events=(
+        events.CLUSTER_CONFIG
+        + events.CLUSTER_VERSION
+        + events.NODEGROUPS_ADDED_OR_REMOVED
+        + events.NODEGROUP_CONFIG
+        + events.NODEGROUP_VERSION
+        + events.ADDONS
+        + events.VPC_ENDPOINTS
+        + events.NODE_EGRESS
+    ),
 )
 
 _LOW_DESCRIPTION = (
@@ -221,18 +235,9 @@ def image_minor(image: str) -> tuple[int, int] | None:
 
 
 def check(snapshot: ClusterSnapshot) -> list[Outcome]:
-    kubernetes = snapshot.kubernetes
-    if (
-        snapshot.cluster is None
-        or snapshot.network is None
-        or snapshot.nodegroups is None
-        or kubernetes is None
-    ):
-        return [
-            could_not_evaluate(
-                SPEC, snapshot.arn, "cluster, network, node groups or Kubernetes state missing"
-            )
-        ]
+    kubernetes = collected(snapshot.kubernetes, Part.KUBERNETES)
+    network = collected(snapshot.network, Part.NETWORK)
+    groups = collected(snapshot.nodegroups, Part.NODEGROUPS)
     if kubernetes.autoscalers is None:
         reason = snapshot.gaps.get("kubernetes.autoscalers", "Deployments were not read")
         return [could_not_evaluate(SPEC, snapshot.arn, f"cannot list Deployments: {reason}")]
@@ -247,8 +252,8 @@ def check(snapshot: ClusterSnapshot) -> list[Outcome]:
                 could_not_evaluate(SPEC, resource, "cannot tell which container runs cluster-autoscaler")
             )
             continue
-        outcomes.append(_static_list(snapshot, snapshot.network, workload, container, resource))
-        outcomes.extend(_discovery(snapshot, snapshot.nodegroups, container, resource))
+        outcomes.append(_static_list(snapshot, network, workload, container, resource))
+        outcomes.extend(_discovery(snapshot, groups, container, resource))
         outcomes.append(_version(snapshot, container, resource))
     return outcomes
 

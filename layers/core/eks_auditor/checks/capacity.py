@@ -23,16 +23,19 @@ from pydantic import BaseModel, ConfigDict
 from eks_auditor.capacity.footprint import SOURCE_ASSUMED, CniSettings, effective_settings
 from eks_auditor.capacity.forecast import Forecast, ForecastGap, SubnetForecast, forecast_subnets
 from eks_auditor.capacity.max_pods import compute_max_pods
+from eks_auditor.checks import events
 from eks_auditor.model.check import (
     Check,
     CheckSpec,
     Outcome,
     Severity,
+    collected,
     could_not_evaluate,
     fail,
     not_applicable,
     passed,
 )
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot, InstanceTypeInfo, NodeGroup
 
 _CNI_IP_DOC = "https://docs.aws.amazon.com/eks/latest/best-practices/ip-opt.html"
@@ -40,11 +43,21 @@ _PREFIX_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/cni-increase-ip-
 _CUSTOM_NETWORKING_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/cni-custom-network.html"
 _WARM_POOL_DOC = "https://github.com/aws/amazon-vpc-cni-k8s/blob/master/docs/eni-and-ip-target.md"
 _CIDR_RESERVATION_DOC = "https://docs.aws.amazon.com/vpc/latest/userguide/subnet-cidr-reservation.html"
+# Node groups, their subnets and the VPC CNI's configuration decide how many IPs the nodes hold.
+_EVENTS = (
+    events.NODEGROUPS_ADDED_OR_REMOVED
+    + events.NODEGROUP_CONFIG
+    + events.ADDONS
+    + events.SUBNET_CREATED
+    + events.SUBNET_DELETED
+    + events.SUBNET_CIDRS
+)
 
 IP_CAPACITY_EXHAUSTION_RISK = CheckSpec(
     id="ip_capacity_exhaustion_risk",
     title="Node subnet runs out of pod IPs before the node groups reach their maximum",
     severity=Severity.CRITICAL,
+    severity_rule="CRITICAL / HIGH",
     description=(
         "With the Amazon VPC CNI every pod takes a VPC IP and every node holds a warm pool of them. When a "
         "subnet runs dry, new nodes join but their pods stay in ContainerCreating ('failed to assign an IP "
@@ -56,7 +69,8 @@ IP_CAPACITY_EXHAUSTION_RISK = CheckSpec(
         "tune WARM_IP_TARGET / MINIMUM_IP_TARGET to shrink the warm pool."
     ),
     references=(_CNI_IP_DOC, _PREFIX_DOC, _CUSTOM_NETWORKING_DOC, _WARM_POOL_DOC),
-    requires=("cluster", "network", "nodegroups", "instance_types"),
+    requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS, Part.INSTANCE_TYPES),
+    events=_EVENTS,
 )
 
 IP_PREFIX_DELEGATION_RECOMMENDED = CheckSpec(
@@ -74,7 +88,8 @@ IP_PREFIX_DELEGATION_RECOMMENDED = CheckSpec(
         "contiguous /28 space free in the subnets (a subnet CIDR reservation for prefixes)."
     ),
     references=(_PREFIX_DOC, _CIDR_RESERVATION_DOC),
-    requires=("cluster", "nodegroups", "instance_types"),
+    requires=(Part.CLUSTER, Part.NODEGROUPS, Part.INSTANCE_TYPES),
+    events=_EVENTS,
 )
 
 
@@ -90,20 +105,11 @@ class Headroom(BaseModel):
 DEFAULT_HEADROOM = Headroom()
 
 
-def _missing_part(spec: CheckSpec, snapshot: ClusterSnapshot) -> Outcome | None:
-    for part in spec.requires:
-        if getattr(snapshot, part, None) is None:
-            return could_not_evaluate(
-                spec, snapshot.arn, f"{part}: {snapshot.gaps.get(part, 'not collected')}"
-            )
-    return None
-
-
 def _settings_source(snapshot: ClusterSnapshot, settings: CniSettings) -> str:
     if settings.read:
         return settings.source
     if snapshot.kubernetes is None:
-        why = snapshot.gaps.get("kubernetes", "Kubernetes API not read")
+        why = snapshot.gaps.get(Part.KUBERNETES, "Kubernetes API not read")
     else:
         why = snapshot.gaps.get("kubernetes.aws_node", "aws-node DaemonSet not read")
     return f"{SOURCE_ASSUMED}: {why}"
@@ -121,11 +127,8 @@ _OTHER_CNI = "no aws-node DaemonSet in kube-system: the cluster does not run the
 
 
 def _early_outcome(spec: CheckSpec, snapshot: ClusterSnapshot) -> Outcome | None:
-    """The one outcome when the check cannot start: a part not collected, no node groups, another CNI."""
-    missing = _missing_part(spec, snapshot)
-    if missing is not None:
-        return missing
-    if not snapshot.nodegroups:
+    """The one outcome when the check cannot start: no node groups, or another CNI."""
+    if not collected(snapshot.nodegroups, Part.NODEGROUPS):
         return not_applicable(spec, snapshot.arn, "the cluster has no node groups")
     if _other_cni(snapshot):
         return not_applicable(spec, snapshot.arn, _OTHER_CNI)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from eks_auditor.checks import events
 from eks_auditor.model.check import (
     Check,
     CheckSpec,
     Outcome,
     Severity,
-    could_not_evaluate,
+    collected,
     fail,
     passed,
 )
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot
 
 # The five types EKS accepts in `logging.clusterLogging[].types`.
@@ -61,13 +63,12 @@ def control_plane_logging_check(required: tuple[str, ...] = DEFAULT_REQUIRED_LOG
             "(console: EKS > cluster > Observability > Manage logging)."
         ),
         references=(_LOGS_DOC, _SECURITY_HUB_DOC),
-        requires=("cluster",),
+        requires=(Part.CLUSTER,),
+        events=events.CLUSTER_CONFIG,
     )
 
     def run(snapshot: ClusterSnapshot) -> list[Outcome]:
-        if snapshot.cluster is None:
-            return [could_not_evaluate(spec, snapshot.arn, "cluster description not collected")]
-        enabled = snapshot.cluster.enabled_log_types
+        enabled = collected(snapshot.cluster, Part.CLUSTER).enabled_log_types
         disabled = [t for t in required if t not in enabled]
         evidence = {"required": list(required), "enabled": sorted(enabled)}
         if disabled:
@@ -97,16 +98,16 @@ SECRETS_ENCRYPTION = CheckSpec(
         "https://docs.aws.amazon.com/eks/latest/userguide/envelope-encryption.html",
         _SECURITY_HUB_DOC,
     ),
-    requires=("cluster",),
+    requires=(Part.CLUSTER,),
+    events=events.eks("AssociateEncryptionConfig"),
 )
 
 
 def check_secrets_encryption(snapshot: ClusterSnapshot) -> list[Outcome]:
     spec = SECRETS_ENCRYPTION
-    if snapshot.cluster is None:
-        return [could_not_evaluate(spec, snapshot.arn, "cluster description not collected")]
-    resources = sorted(snapshot.cluster.encrypted_resources)
-    if "secrets" not in snapshot.cluster.encrypted_resources:
+    encrypted = collected(snapshot.cluster, Part.CLUSTER).encrypted_resources
+    resources = sorted(encrypted)
+    if "secrets" not in encrypted:
         return [fail(spec, snapshot.arn, evidence={"encrypted_resources": resources})]
     return [passed(spec, snapshot.arn, evidence={"encrypted_resources": resources})]
 

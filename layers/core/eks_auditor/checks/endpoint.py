@@ -20,18 +20,21 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from eks_auditor.checks import events
 from eks_auditor.model.check import (
     Check,
     CheckSpec,
     Outcome,
     Result,
     Severity,
+    collected,
     could_not_evaluate,
     fail,
     not_applicable,
     passed,
 )
 from eks_auditor.model.network import VpcNetwork
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot, EndpointAccess
 
 # DescribeCluster always returns publicAccessCidrs; EKS fills in 0.0.0.0/0 when none were given.
@@ -57,7 +60,8 @@ PUBLIC_UNRESTRICTED = CheckSpec(
         "in the list, or enable private access, or nodes lose the control plane."
     ),
     references=(_ENDPOINT_DOC, _SECURITY_HUB_DOC),
-    requires=("cluster",),
+    requires=(Part.CLUSTER,),
+    events=events.CLUSTER_CONFIG,
 )
 
 PRIVATE_ACCESS_DISABLED = CheckSpec(
@@ -74,7 +78,8 @@ PRIVATE_ACCESS_DISABLED = CheckSpec(
         "(console: EKS > cluster > Networking > Manage endpoint access > Private access)."
     ),
     references=(_ENDPOINT_DOC,),
-    requires=("cluster",),
+    requires=(Part.CLUSTER,),
+    events=events.CLUSTER_CONFIG,
 )
 
 NODES_BLOCKED = CheckSpec(
@@ -93,7 +98,10 @@ NODES_BLOCKED = CheckSpec(
         "without a route out needs private access (EKS requires it for nodes without internet access)."
     ),
     references=(_ENDPOINT_DOC, _PRIVATE_CLUSTERS_DOC),
-    requires=("cluster", "network", "nodegroups"),
+    requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS),
+    events=(
+        events.CLUSTER_CONFIG + events.NODEGROUPS_ADDED_OR_REMOVED + events.NODE_EGRESS + events.NAT_ADDRESSES
+    ),
 )
 
 _NAT_DOWN_STATES = frozenset({"failed", "deleting", "deleted"})
@@ -121,9 +129,7 @@ def open_to_world(cidrs: tuple[str, ...]) -> list[str]:
 
 def check_public_unrestricted(snapshot: ClusterSnapshot) -> list[Outcome]:
     spec = PUBLIC_UNRESTRICTED
-    if snapshot.cluster is None:
-        return [could_not_evaluate(spec, snapshot.arn, "cluster description not collected")]
-    access = snapshot.cluster.endpoint_access
+    access = collected(snapshot.cluster, Part.CLUSTER).endpoint_access
     if not access.public:
         return [passed(spec, snapshot.arn, evidence={"public_access": False})]
     cidrs = effective_public_cidrs(access)
@@ -136,9 +142,7 @@ def check_public_unrestricted(snapshot: ClusterSnapshot) -> list[Outcome]:
 
 def check_private_access_disabled(snapshot: ClusterSnapshot) -> list[Outcome]:
     spec = PRIVATE_ACCESS_DISABLED
-    if snapshot.cluster is None:
-        return [could_not_evaluate(spec, snapshot.arn, "cluster description not collected")]
-    access = snapshot.cluster.endpoint_access
+    access = collected(snapshot.cluster, Part.CLUSTER).endpoint_access
     evidence = {"public_access": access.public, "private_access": access.private}
     if access.public and not access.private:
         return [
@@ -214,12 +218,8 @@ def _is_ipv4(text: str) -> bool:
 
 def check_nodes_blocked_by_cidrs(snapshot: ClusterSnapshot) -> list[Outcome]:
     spec = NODES_BLOCKED
-    cluster, network = snapshot.cluster, snapshot.network
-    if cluster is None or network is None or snapshot.nodegroups is None:
-        missing = [n for n, v in (("cluster", cluster), ("network", network)) if v is None]
-        missing += ["nodegroups"] if snapshot.nodegroups is None else []
-        return [could_not_evaluate(spec, snapshot.arn, f"not collected: {', '.join(missing)}")]
-    access = cluster.endpoint_access
+    access = collected(snapshot.cluster, Part.CLUSTER).endpoint_access
+    network = collected(snapshot.network, Part.NETWORK)
     if access.private:
         return [not_applicable(spec, snapshot.arn, "private access is on: nodes use the private endpoint")]
     if not access.public:

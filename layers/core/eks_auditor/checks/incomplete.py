@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eks_auditor.model.check import CheckSpec, Severity
+from eks_auditor.model.check import Check, CheckKind, CheckSpec, Severity
 
 AUDIT_INCOMPLETE = CheckSpec(
     id="audit_incomplete",
@@ -18,5 +18,8 @@ AUDIT_INCOMPLETE = CheckSpec(
         "AmazonEKSViewPolicy). The finding resolves on the next evaluation that succeeds."
     ),
     references=("https://docs.aws.amazon.com/eks/latest/userguide/security-iam.html",),
+    kind=CheckKind.ENGINE,
     requires=(),
 )
+
+CHECKS: tuple[Check, ...] = (Check(spec=AUDIT_INCOMPLETE),)

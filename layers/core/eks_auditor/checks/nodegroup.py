@@ -14,21 +14,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from eks_auditor.checks import events
 from eks_auditor.model.check import (
     Check,
     CheckSpec,
     Outcome,
     Severity,
+    collected,
     could_not_evaluate,
     fail,
     not_applicable,
     passed,
 )
 from eks_auditor.model.network import VpcNetwork
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot, NodeGroup
 
 _MANAGED_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/create-managed-node-group.html"
 _REMOTE_ACCESS_API = "https://docs.aws.amazon.com/eks/latest/APIReference/API_RemoteAccessConfig.html"
+
+_NODEGROUP_CHANGES = events.NODEGROUPS_ADDED_OR_REMOVED + events.NODEGROUP_CONFIG + events.NODEGROUP_VERSION
 
 SSH_OPEN = CheckSpec(
     id="nodegroup_ssh_open",
@@ -52,8 +57,9 @@ SSH_OPEN = CheckSpec(
         _MANAGED_DOC,
         "https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html",
     ),
-    requires=("nodegroups",),
-    reads=("node_security_groups",),
+    requires=(Part.NODEGROUPS,),
+    reads=(Part.NODE_SECURITY_GROUPS,),
+    events=_NODEGROUP_CHANGES + events.SECURITY_GROUP_RULES,
 )
 
 PUBLIC_SUBNET = CheckSpec(
@@ -75,7 +81,8 @@ PUBLIC_SUBNET = CheckSpec(
         "https://docs.aws.amazon.com/eks/latest/userguide/network-reqs.html",
         "https://docs.aws.amazon.com/eks/latest/best-practices/subnets.html",
     ),
-    requires=("nodegroups", "network"),
+    requires=(Part.NODEGROUPS, Part.NETWORK),
+    events=(_NODEGROUP_CHANGES + events.NODE_EGRESS + events.SUBNET_CREATED + events.SUBNET_ATTRIBUTES),
 )
 
 
@@ -90,12 +97,11 @@ def _no_groups(spec: CheckSpec, snapshot: ClusterSnapshot) -> list[Outcome]:
 
 def check_ssh_open(snapshot: ClusterSnapshot) -> list[Outcome]:
     spec = SSH_OPEN
-    if snapshot.nodegroups is None:
-        return [could_not_evaluate(spec, snapshot.arn, "node groups not collected")]
-    if not snapshot.nodegroups:
+    groups = collected(snapshot.nodegroups, Part.NODEGROUPS)
+    if not groups:
         return _no_groups(spec, snapshot)
     outcomes: list[Outcome] = []
-    for group in snapshot.nodegroups:
+    for group in groups:
         resource = nodegroup_resource(snapshot, group)
         if group.kind != "managed":
             outcomes.append(_self_managed_ssh(snapshot, group, resource))
@@ -123,7 +129,7 @@ def _self_managed_ssh(snapshot: ClusterSnapshot, group: NodeGroup, resource: str
         return not_applicable(spec, resource, "no security groups known for this self-managed group")
     groups = snapshot.node_security_groups
     if groups is None:
-        reason = snapshot.gaps.get("node_security_groups", "not collected")
+        reason = snapshot.gaps.get(Part.NODE_SECURITY_GROUPS, "not collected")
         return could_not_evaluate(spec, resource, f"node security groups: {reason}")
     missing = [sg for sg in group.security_group_ids if sg not in groups]
     open_rules = [
@@ -166,13 +172,12 @@ def _why_public(network: VpcNetwork, subnet_id: str) -> dict[str, Any] | None:
 
 def check_public_subnet(snapshot: ClusterSnapshot) -> list[Outcome]:
     spec = PUBLIC_SUBNET
-    network = snapshot.network
-    if snapshot.nodegroups is None or network is None:
-        return [could_not_evaluate(spec, snapshot.arn, "node groups or network not collected")]
-    if not snapshot.nodegroups:
+    network = collected(snapshot.network, Part.NETWORK)
+    groups = collected(snapshot.nodegroups, Part.NODEGROUPS)
+    if not groups:
         return _no_groups(spec, snapshot)
     outcomes: list[Outcome] = []
-    for group in snapshot.nodegroups:
+    for group in groups:
         resource = nodegroup_resource(snapshot, group)
         if not group.subnet_ids:
             outcomes.append(could_not_evaluate(spec, resource, f"no subnets recorded for {group.name}"))

@@ -8,15 +8,18 @@ host part is compared case-insensitively, as DNS names are.
 
 from __future__ import annotations
 
+from eks_auditor.checks import events
 from eks_auditor.model.check import (
     Check,
     CheckSpec,
     Outcome,
     Severity,
+    collected,
     could_not_evaluate,
     fail,
     passed,
 )
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot
 
 OIDC_PROVIDER_MISSING = CheckSpec(
@@ -38,7 +41,8 @@ OIDC_PROVIDER_MISSING = CheckSpec(
         "https://docs.aws.amazon.com/eks/latest/userguide/enable-iam-roles-for-service-accounts.html",
         "https://docs.aws.amazon.com/eks/latest/userguide/iam-roles-for-service-accounts.html",
     ),
-    requires=("cluster", "iam_oidc_providers"),
+    requires=(Part.CLUSTER, Part.IAM_OIDC_PROVIDERS),
+    events=events.OIDC_PROVIDERS,
 )
 
 
@@ -54,14 +58,13 @@ def normalize_issuer(url: str) -> str:
 
 def check_oidc_provider(snapshot: ClusterSnapshot) -> list[Outcome]:
     spec = OIDC_PROVIDER_MISSING
-    if snapshot.cluster is None or snapshot.iam_oidc_providers is None:
-        return [could_not_evaluate(spec, snapshot.arn, "cluster or IAM OIDC providers not collected")]
-    issuer = snapshot.cluster.oidc_issuer
+    issuer = collected(snapshot.cluster, Part.CLUSTER).oidc_issuer
+    providers = collected(snapshot.iam_oidc_providers, Part.IAM_OIDC_PROVIDERS)
     if not issuer:
         # Every EKS cluster has an issuer; its absence means the description is incomplete, not a pass.
         return [could_not_evaluate(spec, snapshot.arn, "the cluster description has no OIDC issuer")]
     wanted = normalize_issuer(issuer)
-    registered = {normalize_issuer(p) for p in snapshot.iam_oidc_providers}
+    registered = {normalize_issuer(p) for p in providers}
     if wanted in registered:
         return [passed(spec, snapshot.arn, evidence={"oidc_issuer": issuer, "iam_oidc_provider": wanted})]
     return [

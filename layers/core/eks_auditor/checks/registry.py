@@ -1,44 +1,63 @@
-"""The plain registry of checks: id -> Check. Each check module exports CHECKS."""
+"""The catalog: every check, id -> Check, in the order of evaluation and of the catalog.
+
+Snapshot checks are run by the engine; event checks (spot notices) are raised by eks_auditor.spot and
+the engine records audit_incomplete itself. Routing, permissions and the README's table follow from
+these declarations.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from eks_auditor.model.check import Check
+from eks_auditor.checks import (
+    access,
+    autoscaler,
+    capacity,
+    cluster_config,
+    endpoint,
+    incomplete,
+    nodegroup,
+    oidc,
+    spot,
+    version,
+    vpc_endpoints,
+)
+from eks_auditor.model.check import Check, CheckKind
 
-# One line per check module; order is the order of evaluation and of the catalog.
-_MODULES: tuple[str, ...] = (
-    "eks_auditor.checks.endpoint",
-    "eks_auditor.checks.vpc_endpoints",
-    "eks_auditor.checks.cluster_config",
-    "eks_auditor.checks.version",
-    "eks_auditor.checks.oidc",
-    "eks_auditor.checks.nodegroup",
-    "eks_auditor.checks.spot",
-    "eks_auditor.checks.autoscaler",
-    "eks_auditor.checks.access",
-    "eks_auditor.checks.capacity",
+
+def _index(checks: Iterable[Check]) -> dict[str, Check]:
+    catalog: dict[str, Check] = {}
+    for check in checks:
+        if check.spec.id in catalog:
+            raise ValueError(f"duplicate check id {check.spec.id!r}")
+        catalog[check.spec.id] = check
+    return catalog
+
+
+CATALOG: dict[str, Check] = _index(
+    (
+        *endpoint.CHECKS,
+        *vpc_endpoints.CHECKS,
+        *cluster_config.CHECKS,
+        *version.CHECKS,
+        *oidc.CHECKS,
+        *nodegroup.CHECKS,
+        *spot.CHECKS,
+        *autoscaler.CHECKS,
+        *access.CHECKS,
+        *capacity.CHECKS,
+        *incomplete.CHECKS,
+    )
 )
 
-
-def _load() -> dict[str, Check]:
-    import importlib
-
-    registry: dict[str, Check] = {}
-    for module_name in _MODULES:
-        module = importlib.import_module(module_name)
-        for check in module.CHECKS:
-            if check.spec.id in registry:
-                raise ValueError(f"duplicate check id {check.spec.id!r} in {module_name}")
-            registry[check.spec.id] = check
-    return registry
-
-
-CHECKS: dict[str, Check] = _load()
+# The checks the engine runs on a snapshot.
+CHECKS: dict[str, Check] = {
+    check_id: check for check_id, check in CATALOG.items() if check.spec.kind is CheckKind.SNAPSHOT
+}
 
 
 def select(check_ids: Iterable[str] | None = None) -> list[Check]:
-    """The checks to run: all of them, or the named ones (unknown ids raise KeyError)."""
+    """The snapshot checks to run: all of them, or the named ones (unknown ids raise KeyError)."""
     if check_ids is None:
         return list(CHECKS.values())
     return [CHECKS[check_id] for check_id in check_ids]

@@ -1,18 +1,76 @@
-"""Spot node groups that invite interruptions: one instance type means one spot capacity pool per AZ."""
+"""Spot checks: node groups that invite interruptions (one instance type means one spot capacity pool per
+AZ), and the interruption notices and bursts that eks_auditor.spot raises from EventBridge events.
+"""
 
 from __future__ import annotations
 
+from eks_auditor.checks import events
 from eks_auditor.model.check import (
     Check,
+    CheckKind,
     CheckSpec,
     Outcome,
     Severity,
+    collected,
     could_not_evaluate,
     fail,
     not_applicable,
     passed,
 )
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot, NodeGroup
+
+_NOTICE_EVENTS = (events.SPOT_INTERRUPTION_WARNING, events.SPOT_REBALANCE_RECOMMENDATION)
+
+SPOT_INTERRUPTION_NOTICE = CheckSpec(
+    id="spot_interruption_notice",
+    title="Spot node received an interruption warning or rebalance recommendation",
+    severity=Severity.MEDIUM,
+    description=(
+        "EC2 is reclaiming this spot instance (interruption warning: two minutes before the action) or "
+        "warns that it is at elevated risk of interruption (rebalance recommendation). Pods on the node "
+        "must be drained before the deadline."
+    ),
+    remediation=(
+        "Make sure the node is cordoned and drained before the deadline (aws-node-termination-handler, "
+        "Karpenter interruption handling, or managed node group capacity rebalancing), that workloads "
+        "have PodDisruptionBudgets and more than one replica, and that the node group can launch a "
+        "replacement from other instance types or Availability Zones."
+    ),
+    references=(
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html",
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/rebalance-recommendations.html",
+        "https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types",
+    ),
+    kind=CheckKind.EVENT,
+    requires=(Part.SPOT_INSTANCES,),
+    events=_NOTICE_EVENTS,
+)
+
+SPOT_INTERRUPTION_BURST = CheckSpec(
+    id="spot_interruption_burst",
+    title="Burst of spot interruptions in one node group",
+    severity=Severity.HIGH,
+    description=(
+        "Several instances of one node group received spot interruption warnings within a short window. "
+        "The group draws from spot capacity pools that EC2 is reclaiming; it may not be able to replace "
+        "the nodes and pods may stay pending."
+    ),
+    remediation=(
+        "Diversify the node group: add more instance types of similar size (same vCPU and memory), allow "
+        "more Availability Zones, and use the price-capacity-optimized (or capacity-optimized) allocation "
+        "strategy so EC2 launches from the deepest spot pools. Consider an on-demand base capacity for "
+        "workloads that cannot tolerate the loss."
+    ),
+    references=(
+        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-best-practices.html",
+        "https://docs.aws.amazon.com/autoscaling/ec2/userguide/allocation-strategies.html",
+        "https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types",
+    ),
+    kind=CheckKind.EVENT,
+    requires=(Part.SPOT_INSTANCES,),
+    events=(events.SPOT_INTERRUPTION_WARNING,),
+)
 
 SPOT_SINGLE_INSTANCE_TYPE = CheckSpec(
     id="spot_single_instance_type",
@@ -33,7 +91,8 @@ SPOT_SINGLE_INSTANCE_TYPE = CheckSpec(
         "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-best-practices.html",
         "https://docs.aws.amazon.com/autoscaling/ec2/userguide/allocation-strategies.html",
     ),
-    requires=("nodegroups",),
+    requires=(Part.NODEGROUPS,),
+    events=events.NODEGROUPS_ADDED_OR_REMOVED + events.NODEGROUP_CONFIG + events.NODEGROUP_VERSION,
 )
 
 
@@ -43,16 +102,11 @@ def _resource(snapshot: ClusterSnapshot, group: NodeGroup) -> str:
 
 def check_spot_single_instance_type(snapshot: ClusterSnapshot) -> list[Outcome]:
     spec = SPOT_SINGLE_INSTANCE_TYPE
-    if snapshot.nodegroups is None:
-        return [
-            could_not_evaluate(
-                spec, snapshot.arn, snapshot.gaps.get("nodegroups", "node groups not collected")
-            )
-        ]
-    if not snapshot.nodegroups:
+    groups = collected(snapshot.nodegroups, Part.NODEGROUPS)
+    if not groups:
         return [not_applicable(spec, snapshot.arn, "the cluster has no node groups")]
     outcomes: list[Outcome] = []
-    for group in snapshot.nodegroups:
+    for group in groups:
         resource = _resource(snapshot, group)
         if group.capacity_type.upper() != "SPOT":
             outcomes.append(not_applicable(spec, resource, f"capacity type {group.capacity_type}, not SPOT"))
@@ -85,4 +139,8 @@ def check_spot_single_instance_type(snapshot: ClusterSnapshot) -> list[Outcome]:
     return outcomes
 
 
-CHECKS: tuple[Check, ...] = (Check(spec=SPOT_SINGLE_INSTANCE_TYPE, run=check_spot_single_instance_type),)
+CHECKS: tuple[Check, ...] = (
+    Check(spec=SPOT_INTERRUPTION_NOTICE),
+    Check(spec=SPOT_INTERRUPTION_BURST),
+    Check(spec=SPOT_SINGLE_INSTANCE_TYPE, run=check_spot_single_instance_type),
+)

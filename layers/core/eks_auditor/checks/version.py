@@ -14,15 +14,18 @@ from typing import Any
 
 import yaml
 
+from eks_auditor.checks import events
 from eks_auditor.model.check import (
     Check,
     CheckSpec,
     Outcome,
     Severity,
+    collected,
     could_not_evaluate,
     fail,
     passed,
 )
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot, KubernetesVersion, VersionSupport
 
 WARNING_DAYS = 90
@@ -40,6 +43,7 @@ END_OF_STANDARD_SUPPORT = CheckSpec(
     id="version_end_of_standard_support",
     title="Kubernetes version at or near the end of EKS standard support",
     severity=Severity.HIGH,
+    severity_rule="HIGH / MEDIUM",
     description=(
         "The cluster's Kubernetes version has reached the end of EKS standard support (HIGH) or reaches it "
         "within 90 days (MEDIUM). In extended support the control plane costs "
@@ -53,7 +57,8 @@ END_OF_STANDARD_SUPPORT = CheckSpec(
         "--nodegroup-name <group>)."
     ),
     references=(_VERSIONS_DOC, _UPDATE_DOC, _PRICING_BLOG),
-    requires=("cluster", "version_support"),
+    requires=(Part.CLUSTER, Part.VERSION_SUPPORT),
+    events=events.CLUSTER_VERSION,
 )
 
 
@@ -74,14 +79,11 @@ def evaluation_date(collected_at: datetime) -> date:
 
 def check_end_of_standard_support(snapshot: ClusterSnapshot) -> list[Outcome]:
     spec = END_OF_STANDARD_SUPPORT
-    cluster, support = snapshot.cluster, snapshot.version_support
-    if cluster is None:
-        return [could_not_evaluate(spec, snapshot.arn, "cluster description not collected")]
+    cluster = collected(snapshot.cluster, Part.CLUSTER)
+    support = collected(snapshot.version_support, Part.VERSION_SUPPORT)
     version = cluster.parsed_version
     if version is None:
         return [could_not_evaluate(spec, snapshot.arn, f"cluster version unknown ({cluster.version!r})")]
-    if support is None:
-        return [could_not_evaluate(spec, snapshot.arn, f"no support dates found for Kubernetes {version}")]
     support_version = KubernetesVersion.parse(support.version)
     if support_version != version:
         return [

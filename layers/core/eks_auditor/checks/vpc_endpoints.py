@@ -31,17 +31,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from eks_auditor.checks import events
 from eks_auditor.model.check import (
     Check,
     CheckSpec,
     Outcome,
     Severity,
-    could_not_evaluate,
+    collected,
     fail,
     not_applicable,
     passed,
 )
 from eks_auditor.model.network import VpcEndpoint, VpcNetwork
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot
 
 _PRIVATE_CLUSTERS_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html"
@@ -82,10 +84,15 @@ REQUIRED_SERVICES: tuple[RequiredService, ...] = (
     *INTERFACE_SERVICES[2:],
 )
 
+_EVENTS = (
+    events.CLUSTER_CONFIG + events.NODEGROUPS_ADDED_OR_REMOVED + events.VPC_ENDPOINTS + events.NODE_EGRESS
+)
+
 ENDPOINT_MISSING = CheckSpec(
     id="vpc_endpoint_missing",
     title="Isolated node subnets lack a required VPC endpoint",
     severity=Severity.CRITICAL,
+    severity_rule="by service",
     description=(
         "Nodes run in subnets with no route to a NAT or internet gateway, and the VPC has no endpoint for an "
         "AWS service they need. Severity depends on the service: ECR and S3 (image pulls) CRITICAL, STS and "
@@ -101,7 +108,8 @@ ENDPOINT_MISSING = CheckSpec(
         "Console: VPC > Endpoints > Create endpoint."
     ),
     references=(_PRIVATE_CLUSTERS_DOC, _INTERFACE_DOC, _S3_GATEWAY_DOC, _ECR_DOC),
-    requires=("cluster", "network", "nodegroups"),
+    requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS),
+    events=_EVENTS,
 )
 
 PRIVATE_DNS_DISABLED = CheckSpec(
@@ -119,7 +127,8 @@ PRIVATE_DNS_DISABLED = CheckSpec(
         "Console: VPC > Endpoints > Actions > Modify private DNS name."
     ),
     references=(_PRIVATE_CLUSTERS_DOC, _PRIVATE_DNS_DOC),
-    requires=("cluster", "network", "nodegroups"),
+    requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS),
+    events=_EVENTS,
 )
 
 
@@ -154,12 +163,6 @@ def _scope(snapshot: ClusterSnapshot, network: VpcNetwork) -> _Scope:
     isolated = tuple(s for s in snapshot.node_subnet_ids() if network.is_isolated(s))
     azs = sorted({network.subnets[s].availability_zone for s in isolated if s in network.subnets})
     return _Scope(isolated=isolated, azs=tuple(azs))
-
-
-def _precheck(spec: CheckSpec, snapshot: ClusterSnapshot) -> tuple[VpcNetwork | None, list[Outcome]]:
-    if snapshot.cluster is None or snapshot.network is None or snapshot.nodegroups is None:
-        return None, [could_not_evaluate(spec, snapshot.arn, "cluster, network or node groups not collected")]
-    return snapshot.network, []
 
 
 def _not_applicable_all(spec: CheckSpec, snapshot: ClusterSnapshot, suffixes: list[str]) -> list[Outcome]:
@@ -244,9 +247,7 @@ def _s3_outcome(snapshot: ClusterSnapshot, network: VpcNetwork, scope: _Scope) -
 
 
 def check_endpoint_missing(snapshot: ClusterSnapshot) -> list[Outcome]:
-    network, early = _precheck(ENDPOINT_MISSING, snapshot)
-    if network is None:
-        return early
+    network = collected(snapshot.network, Part.NETWORK)
     scope = _scope(snapshot, network)
     if not scope.isolated:
         return _not_applicable_all(ENDPOINT_MISSING, snapshot, [s.suffix for s in REQUIRED_SERVICES])
@@ -261,9 +262,7 @@ def check_endpoint_missing(snapshot: ClusterSnapshot) -> list[Outcome]:
 
 def check_private_dns_disabled(snapshot: ClusterSnapshot) -> list[Outcome]:
     spec = PRIVATE_DNS_DISABLED
-    network, early = _precheck(spec, snapshot)
-    if network is None:
-        return early
+    network = collected(snapshot.network, Part.NETWORK)
     scope = _scope(snapshot, network)
     if not scope.isolated:
         return _not_applicable_all(spec, snapshot, [s.suffix for s in INTERFACE_SERVICES])

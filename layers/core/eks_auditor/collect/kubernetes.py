@@ -32,11 +32,12 @@ from eks_auditor.model.kubernetes import (
     KubernetesState,
     Workload,
 )
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterInfo
 
 logger = logging.getLogger(__name__)
 
-PART = "kubernetes"
+PART = Part.KUBERNETES
 AUTOSCALERS = "kubernetes.autoscalers"
 AWS_NODE = "kubernetes.aws_node"
 AWS_AUTH = "kubernetes.aws_auth"

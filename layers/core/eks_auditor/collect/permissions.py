@@ -6,16 +6,20 @@ that a full collection calls exactly these actions: keep it to what the collecto
 
 from __future__ import annotations
 
-REQUIRED_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "cluster": ("eks:ListClusters", "eks:DescribeCluster"),
-    "network": (
+from collections.abc import Iterable
+
+from eks_auditor.model.part import Part
+
+REQUIRED_PERMISSIONS: dict[Part, tuple[str, ...]] = {
+    Part.CLUSTER: ("eks:ListClusters", "eks:DescribeCluster"),
+    Part.NETWORK: (
         "ec2:DescribeVpcs",
         "ec2:DescribeSubnets",
         "ec2:DescribeRouteTables",
         "ec2:DescribeNatGateways",
         "ec2:DescribeVpcEndpoints",
     ),
-    "nodegroups": (
+    Part.NODEGROUPS: (
         "eks:ListNodegroups",
         "eks:DescribeNodegroup",
         "autoscaling:DescribeAutoScalingGroups",
@@ -23,28 +27,31 @@ REQUIRED_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "ec2:DescribeLaunchTemplateVersions",
         "autoscaling:DescribeLaunchConfigurations",
     ),
-    "instance_types": ("ec2:DescribeInstanceTypes",),
-    "node_security_groups": ("ec2:DescribeSecurityGroups",),
-    "iam_oidc_providers": ("iam:ListOpenIDConnectProviders",),
-    "version_support": ("eks:DescribeClusterVersions",),
+    Part.INSTANCE_TYPES: ("ec2:DescribeInstanceTypes",),
+    Part.NODE_SECURITY_GROUPS: ("ec2:DescribeSecurityGroups",),
+    Part.IAM_OIDC_PROVIDERS: ("iam:ListOpenIDConnectProviders",),
+    Part.VERSION_SUPPORT: ("eks:DescribeClusterVersions",),
     # Kubernetes reads call no AWS API: the endpoint and CA come from DescribeCluster ("cluster"), the
     # bearer token is a locally presigned sts:GetCallerIdentity (STS requires no permission for it), and
     # what the auditor may read is decided inside the cluster by its access entry / aws-auth mapping.
     # eks:AccessKubernetesApi is only for the EKS console's resource view, not for direct API calls.
-    "kubernetes": (),
-    "access_entries": (
+    Part.KUBERNETES: (),
+    Part.ACCESS_ENTRIES: (
         "eks:ListAccessEntries",
         "eks:DescribeAccessEntry",
         "eks:ListAssociatedAccessPolicies",
     ),
     # Not a snapshot part: the spot event handler's one DescribeInstances per batch (eks_auditor.spot).
-    "spot": ("ec2:DescribeInstances",),
+    Part.SPOT_INSTANCES: ("ec2:DescribeInstances",),
 }
+
+
+_PARTS = frozenset(Part)
 
 
 def action_for(operation: str, part: str | None = None) -> str:
     """The IAM action ("service:Operation") for an API operation name, preferring the part's own list."""
-    groups = [REQUIRED_PERMISSIONS.get(part, ())] if part else []
+    groups = [REQUIRED_PERMISSIONS[Part(part)]] if part in _PARTS else []
     groups.extend(REQUIRED_PERMISSIONS.values())
     for actions in groups:
         for action in actions:
@@ -55,3 +62,8 @@ def action_for(operation: str, part: str | None = None) -> str:
 
 def all_actions() -> frozenset[str]:
     return frozenset(action for actions in REQUIRED_PERMISSIONS.values() for action in actions)
+
+
+def permissions_for(parts: Iterable[Part]) -> tuple[str, ...]:
+    """The actions collecting `parts` calls, each once, in table order."""
+    return tuple(dict.fromkeys(action for part in parts for action in REQUIRED_PERMISSIONS[part]))

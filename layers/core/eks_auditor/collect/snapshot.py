@@ -26,6 +26,7 @@ from eks_auditor.collect.versions import CalendarLookup, calendar_lookup, descri
 from eks_auditor.concurrency import SingleFlight
 from eks_auditor.model.kubernetes import AccessEntry
 from eks_auditor.model.network import SecurityGroup, VpcNetwork
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import (
     ClusterInfo,
     ClusterSnapshot,
@@ -36,18 +37,18 @@ from eks_auditor.model.snapshot import (
 
 logger = logging.getLogger(__name__)
 
-CLUSTER_PART = "cluster"
+CLUSTER_PART = Part.CLUSTER
 # The parts the AWS APIs answer; "kubernetes" needs the cluster's own API (and a route to it).
 AWS_PARTS = frozenset(
     {
         CLUSTER_PART,
-        "network",
-        "nodegroups",
-        "instance_types",
-        "node_security_groups",
-        "iam_oidc_providers",
-        "version_support",
-        "access_entries",
+        Part.NETWORK,
+        Part.NODEGROUPS,
+        Part.INSTANCE_TYPES,
+        Part.NODE_SECURITY_GROUPS,
+        Part.IAM_OIDC_PROVIDERS,
+        Part.VERSION_SUPPORT,
+        Part.ACCESS_ENTRIES,
     }
 )
 _SNAPSHOT_PARTS = frozenset(ClusterSnapshot.model_fields) - {
@@ -117,14 +118,14 @@ class SnapshotCollector:
         self._lock = threading.Lock()
         self._parts: dict[str, PartCollector] = {}
         for part in (
-            PartCollector("network", self._network),
-            PartCollector("nodegroups", self._nodegroups),
-            PartCollector("instance_types", self._instance_types, requires=("nodegroups",)),
-            PartCollector("node_security_groups", self._node_security_groups, requires=("nodegroups",)),
-            PartCollector("iam_oidc_providers", self._oidc_providers),
-            PartCollector("version_support", self._version_support),
-            PartCollector("access_entries", self._access_entries),
-            PartCollector("kubernetes", self._kubernetes),
+            PartCollector(Part.NETWORK, self._network),
+            PartCollector(Part.NODEGROUPS, self._nodegroups),
+            PartCollector(Part.INSTANCE_TYPES, self._instance_types, requires=(Part.NODEGROUPS,)),
+            PartCollector(Part.NODE_SECURITY_GROUPS, self._node_security_groups, requires=(Part.NODEGROUPS,)),
+            PartCollector(Part.IAM_OIDC_PROVIDERS, self._oidc_providers),
+            PartCollector(Part.VERSION_SUPPORT, self._version_support),
+            PartCollector(Part.ACCESS_ENTRIES, self._access_entries),
+            PartCollector(Part.KUBERNETES, self._kubernetes),
             *extra_parts,
         ):
             self.register(part)
@@ -316,7 +317,7 @@ class SnapshotCollector:
     def _instance_types(self, context: PartContext) -> PartResult:
         from eks_auditor.collect.instance_types import describe_instance_types
 
-        groups: tuple[NodeGroup, ...] = context.collected["nodegroups"]  # type: ignore[assignment]
+        groups: tuple[NodeGroup, ...] = context.collected[Part.NODEGROUPS]  # type: ignore[assignment]
         wanted = sorted({t for group in groups for t in group.instance_types})
         found: Mapping[str, InstanceTypeInfo] = (
             describe_instance_types(self.clients.ec2(context.region), context.region, wanted)
@@ -330,7 +331,7 @@ class SnapshotCollector:
     def _node_security_groups(self, context: PartContext) -> dict[str, SecurityGroup]:
         from eks_auditor.collect.network import describe_security_groups
 
-        groups: tuple[NodeGroup, ...] = context.collected["nodegroups"]  # type: ignore[assignment]
+        groups: tuple[NodeGroup, ...] = context.collected[Part.NODEGROUPS]  # type: ignore[assignment]
         wanted = sorted({sg for g in groups if g.kind == "self-managed" for sg in g.security_group_ids})
         return describe_security_groups(self.clients.ec2(context.region), wanted) if wanted else {}
 
@@ -354,7 +355,7 @@ class SnapshotCollector:
         if not isinstance(table, Exception) and version.as_tuple() in table:
             return table[version.as_tuple()]
         if isinstance(table, ClientError):
-            api_reason = describe_error(table, action_for(table.operation_name, "version_support"))
+            api_reason = describe_error(table, action_for(table.operation_name, Part.VERSION_SUPPORT))
         elif isinstance(table, Exception):
             api_reason = describe_error(table)
         else:

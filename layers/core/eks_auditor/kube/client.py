@@ -206,18 +206,27 @@ def _unreachable(reason: str, path: str) -> KubeUnreachable:
 def _status_message(body: bytes) -> str:
     try:
         status = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body[:200].decode("utf-8", "replace").strip()
     if isinstance(status, dict):
         return str(status.get("message") or status.get("reason") or "")
     return ""
 
 
+def _is_not_found_status(body: bytes) -> bool:
+    """The API server's own 404: a `Status` object with reason NotFound."""
+    try:
+        status = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(status, dict) and status.get("kind") == "Status" and status.get("reason") == "NotFound"
+
+
 def _decode(status: int, body: bytes, path: str) -> dict[str, Any]:
     if status == 200:
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise KubeApiError(
                 "the API server answered 200 with a body that is not JSON", status=200, path=path
             ) from None
@@ -236,8 +245,15 @@ def _decode(status: int, body: bytes, path: str) -> dict[str, Any]:
         error = KubeAuthError(
             f"403 Forbidden: {message or 'RBAC denies the read'}", status=403, path=path, remedy=GRANT_READ
         )
-    elif status == 404:
+    elif status == 404 and _is_not_found_status(body):
         error = KubeNotFound(f"404 Not Found: {message or 'no such object'}", path=path)
+    elif status == 404:
+        # A proxy, load balancer or wrong base path answers 404 too: that says nothing about the object.
+        error = KubeApiError(
+            f"HTTP 404 without a Kubernetes Status body (a proxy or a wrong endpoint answered?): {message}",
+            status=404,
+            path=path,
+        )
     else:
         error = KubeApiError(f"HTTP {status}: {message}", status=status, path=path)
     raise error

@@ -6,7 +6,9 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from eks_auditor.model.part import Part
 
 if TYPE_CHECKING:
     from eks_auditor.model.snapshot import ClusterSnapshot
@@ -43,8 +45,42 @@ class Result(StrEnum):
     ERROR = "ERROR"
 
 
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+
+
+class Event(BaseModel):
+    """An EventBridge event that can change a check's verdict.
+
+    A CloudTrail-recorded API call is its source and eventName (`Event("aws.eks", "UpdateClusterConfig")`);
+    any other event is its source and detail-type, with no name.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    name: str | None = None
+    detail_type: str = CLOUDTRAIL_DETAIL_TYPE
+
+    def __init__(self, source: str, name: str | None = None, **data: Any) -> None:
+        super().__init__(source=source, name=name, **data)
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}:{self.name or self.detail_type}"
+
+
+class CheckKind(StrEnum):
+    """Who produces a check's outcomes. Only SNAPSHOT checks are run by the engine on a snapshot."""
+
+    SNAPSHOT = "snapshot"
+    # Born of an EventBridge event (spot interruption notices), produced by eks_auditor.spot.
+    EVENT = "event"
+    # Recorded by the engine itself (audit_incomplete: another check could not run).
+    ENGINE = "engine"
+
+
 class CheckSpec(BaseModel):
-    """Typed metadata beside each check function."""
+    """Typed metadata beside each check function: the one declaration the catalog is derived from."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -54,15 +90,37 @@ class CheckSpec(BaseModel):
     description: str
     remediation: str
     references: tuple[str, ...]
-    # Snapshot parts the check reads (e.g. "cluster", "network", "nodegroups", "kubernetes").
-    # When one of them could not be collected the engine records ERROR instead of running the check.
-    requires: tuple[str, ...] = ("cluster",)
+    kind: CheckKind = CheckKind.SNAPSHOT
+    # Where outcomes carry other severities than `severity`: how they are chosen, in a few words.
+    severity_rule: str | None = None
+    # Parts the check reads. When one of them could not be collected the engine records ERROR instead of
+    # running the check, so the check itself never asks whether they were collected.
+    requires: tuple[Part, ...] = (Part.CLUSTER,)
     # Parts of which one is enough: the collector fetches all of them, the engine runs the check when
     # any was collected, and the check itself reports (ERROR) what it could not read.
-    requires_any: tuple[str, ...] = ()
+    requires_any: tuple[Part, ...] = ()
     # Parts read for some resources only: fetched with the others, never a reason to skip the check;
     # the check reports ERROR for the resources that needed a part that is missing.
-    reads: tuple[str, ...] = ()
+    reads: tuple[Part, ...] = ()
+    # The events that can change the verdict; the event router re-runs the check on each of them.
+    events: tuple[Event, ...] = ()
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        return tuple(dict.fromkeys((*self.requires, *self.requires_any, *self.reads)))
+
+    @property
+    def severity_label(self) -> str:
+        return self.severity_rule or self.severity.value
+
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        """The IAM actions collecting this check's parts calls."""
+        # The table belongs to the collectors, which make the calls; imported here so that the model does
+        # not depend on collect at import time.
+        from eks_auditor.collect.permissions import permissions_for
+
+        return permissions_for(self.parts)
 
 
 class Outcome(BaseModel):
@@ -90,7 +148,19 @@ class Check(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     spec: CheckSpec
-    run: CheckFunction
+    # None for EVENT and ENGINE checks: their outcomes are not computed from a snapshot.
+    run: CheckFunction | None = None
+
+    @model_validator(mode="after")
+    def _run_matches_kind(self) -> Check:
+        if (self.run is not None) != (self.spec.kind is CheckKind.SNAPSHOT):
+            raise ValueError(f"{self.spec.id}: only a snapshot check has a run function ({self.spec.kind})")
+        return self
+
+    def evaluate(self, snapshot: ClusterSnapshot) -> list[Outcome]:
+        if self.run is None:
+            raise TypeError(f"{self.spec.id} is a {self.spec.kind} check: it does not run on a snapshot")
+        return self.run(snapshot)
 
 
 def fail(spec: CheckSpec, resource: str, *, evidence: Mapping[str, Any], **overrides: Any) -> Outcome:
@@ -104,6 +174,21 @@ def passed(spec: CheckSpec, resource: str, *, evidence: Mapping[str, Any] | None
 
 def not_applicable(spec: CheckSpec, resource: str, reason: str) -> Outcome:
     return Outcome(check_id=spec.id, resource=resource, result=Result.NOT_APPLICABLE, reason=reason)
+
+
+class PartNotCollected(LookupError):
+    """A check read a part the engine did not gate on: the check's declaration misses that part."""
+
+
+def collected[T](value: T | None, part: Part) -> T:
+    """The value of a part the check `requires`, typed as present.
+
+    The engine runs a check only when its required parts were collected, so None here means the check
+    reads a part it does not declare (or was called outside the engine): a bug, reported as ERROR.
+    """
+    if value is None:
+        raise PartNotCollected(f"{part} was not collected; declare it in the check's `requires`")
+    return value
 
 
 def could_not_evaluate(spec: CheckSpec, resource: str, reason: str) -> Outcome:

@@ -172,3 +172,14 @@ def _action(detail: Mapping[str, Any], error: _ErrorFactory) -> InstanceAction:
     except ValueError:
         allowed = ", ".join(a.value for a in InstanceAction)
         raise error(f"unknown instance-action {raw!r} (expected one of {allowed})") from None
+
+
+def parse_spot_body(body: str) -> SpotSignal:
+    """An SQS body holding one EventBridge spot event -> SpotSignal; raises SpotEventError."""
+    import json
+
+    try:
+        event = json.loads(body)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise SpotEventError(f"body is not JSON: {exc}") from None
+    return parse_spot_event(event)

@@ -14,23 +14,33 @@ keeps going into the next window, where it is caught.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from eks_auditor.checks.spot import SPOT_INTERRUPTION_BURST, SPOT_INTERRUPTION_NOTICE
 from eks_auditor.metrics import MetricSink, NullSink
-from eks_auditor.model.check import CheckSpec, Severity
+from eks_auditor.model.check import CheckSpec
 from eks_auditor.model.finding import Finding, StateChange, finding_from_spec
-from eks_auditor.spot.events import SignalKind, SpotEventError, SpotSignal, parse_spot_event, partition_of
+from eks_auditor.publish import Publisher
+from eks_auditor.spot.events import (
+    SignalKind,
+    SpotEventError,
+    SpotSignal,
+    parse_spot_body,
+    parse_spot_event,
+    partition_of,
+)
 from eks_auditor.spot.mapping import EksNode, InstanceLookup, NodeGroupKind, look_up_instances
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client
 
     from eks_auditor.notify import Notifier
+    from eks_auditor.securityhub import SecurityHubExporter
     from eks_auditor.store import FindingStore
 
 logger = logging.getLogger(__name__)
@@ -38,55 +48,8 @@ logger = logging.getLogger(__name__)
 UNKNOWN_CLUSTER = "unknown"
 INSTANCE_NOT_FOUND = "not found at DescribeInstances"
 
-SPOT_INTERRUPTION_NOTICE = CheckSpec(
-    id="spot_interruption_notice",
-    title="Spot node received an interruption warning or rebalance recommendation",
-    severity=Severity.MEDIUM,
-    description=(
-        "EC2 is reclaiming this spot instance (interruption warning: two minutes before the action) or "
-        "warns that it is at elevated risk of interruption (rebalance recommendation). Pods on the node "
-        "must be drained before the deadline."
-    ),
-    remediation=(
-        "Make sure the node is cordoned and drained before the deadline (aws-node-termination-handler, "
-        "Karpenter interruption handling, or managed node group capacity rebalancing), that workloads "
-        "have PodDisruptionBudgets and more than one replica, and that the node group can launch a "
-        "replacement from other instance types or Availability Zones."
-    ),
-    references=(
-        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html",
-        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/rebalance-recommendations.html",
-        "https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types",
-    ),
-    requires=(),
-)
-
-SPOT_INTERRUPTION_BURST = CheckSpec(
-    id="spot_interruption_burst",
-    title="Burst of spot interruptions in one node group",
-    severity=Severity.HIGH,
-    description=(
-        "Several instances of one node group received spot interruption warnings within a short window. "
-        "The group draws from spot capacity pools that EC2 is reclaiming; it may not be able to replace "
-        "the nodes and pods may stay pending."
-    ),
-    remediation=(
-        "Diversify the node group: add more instance types of similar size (same vCPU and memory), allow "
-        "more Availability Zones, and use the price-capacity-optimized (or capacity-optimized) allocation "
-        "strategy so EC2 launches from the deepest spot pools. Consider an on-demand base capacity for "
-        "workloads that cannot tolerate the loss."
-    ),
-    references=(
-        "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-best-practices.html",
-        "https://docs.aws.amazon.com/autoscaling/ec2/userguide/allocation-strategies.html",
-        "https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types",
-    ),
-    requires=(),
-)
-
-# Event-born checks: never run at scan time, so they are kept out of checks.registry.
+# Event-born checks (kind EVENT in the catalog): never run at scan time.
 EVENT_CHECK_SPECS: tuple[CheckSpec, ...] = (SPOT_INTERRUPTION_NOTICE, SPOT_INTERRUPTION_BURST)
-_EVENT_CHECK_IDS = frozenset(spec.id for spec in EVENT_CHECK_SPECS)
 
 _VERBS = {
     "terminate": ("terminates", "terminated"),
@@ -157,21 +120,28 @@ def process_spot_events(
     burst_window: timedelta = timedelta(minutes=15),
     metrics: MetricSink | None = None,
     ec2_client_for: Callable[[str], EC2Client] | None = None,
-    republish_after: timedelta = timedelta(seconds=30),
+    security_hub: SecurityHubExporter | None = None,
 ) -> SpotBatchResult:
     """Turn a batch of spot events into stored notices, burst escalations and SNS alerts.
 
     One DescribeInstances call per region per batch. Each event has its own error boundary: a
     malformed event or a failed write is reported in its result and never stops the others.
     `ec2_client_for(region)` serves events from regions other than `ec2_client`'s. Without a
-    notifier the changes are stored and returned, not published. A redelivered
-    event alerts again only for changes it wrote but never published, older than `republish_after`.
+    notifier the changes are stored and returned, not published. A redelivered event publishes what
+    the cluster's outbox holds past the store's grace (FindingStore.due_changes), as the engine does.
     """
-    if burst_threshold < 1:
-        raise ValueError("burst_threshold must be at least 1")
-    if burst_window <= timedelta(0):
-        raise ValueError("burst_window must be positive")
     sink: MetricSink = metrics or NullSink()
+    batch = SpotBatch(
+        ec2_client=ec2_client,
+        ec2_client_for=ec2_client_for,
+        store=store,
+        publisher=Publisher(store, notifier, security_hub=security_hub, metrics=sink),
+        now=now,
+        ttl=ttl,
+        burst_threshold=burst_threshold,
+        burst_window=burst_window,
+        metrics=sink,
+    )
     results: dict[int, SpotEventResult] = {}
     signals: dict[int, SpotSignal] = {}
     for index, event in enumerate(events):
@@ -183,50 +153,102 @@ def process_spot_events(
             results[index] = SpotEventResult(
                 index=index, event_id=exc.event_id, outcome=EventOutcome.FAILED, reason=str(exc)
             )
-
-    lookups, lookup_errors, calls = _look_up(signals, ec2_client, ec2_client_for)
+    batch.prefetch(signals.values())
     published: list[StateChange] = []
-    processor = _Processor(store, notifier, sink, now, ttl, burst_threshold, burst_window, republish_after)
     for index, signal in signals.items():
-        if signal.region in lookup_errors:
-            reason = lookup_errors[signal.region]
-            results[index] = SpotEventResult(
-                index=index,
-                event_id=signal.event_id,
-                outcome=EventOutcome.FAILED,
-                reason=reason,
-                retryable=True,
-                instance_id=signal.instance_id,
-            )
-            continue
         try:
-            result, changes = processor.process(index, signal, lookups[signal.region])
-        except Exception as exc:  # a store or SNS failure fails this event only; the batch goes on
-            logger.exception("spot event %s failed", signal.event_id)
-            sink.count("SpotEventsFailed")
-            result = SpotEventResult(
-                index=index,
-                event_id=signal.event_id,
-                outcome=EventOutcome.FAILED,
-                reason=f"{type(exc).__name__}: {exc}",
-                retryable=True,
-                instance_id=signal.instance_id,
-            )
-            changes = []
+            result, changes = batch.handle(signal, index=index)
+        except SpotEventFailed as exc:
+            result, changes = exc.result.model_copy(update={"index": index}), []
         results[index] = result
         published.extend(changes)
     return SpotBatchResult(
-        results=tuple(results[i] for i in sorted(results)), changes=tuple(published), describe_calls=calls
+        results=tuple(results[i] for i in sorted(results)),
+        changes=tuple(published),
+        describe_calls=batch.describe_calls,
     )
 
 
+class SpotEventFailed(Exception):
+    """One event could not be handled (retryable): its result says why. Raised for the batch processor."""
+
+    def __init__(self, result: SpotEventResult) -> None:
+        super().__init__(result.reason)
+        self.result = result
+
+
+class SpotBatch:
+    """One batch of spot events: prefetch() the instances of all of them, then handle() each on its own.
+
+    The prefetch makes one DescribeInstances call per region (up to 100 ids each) for the whole batch, so
+    a batch processor that calls handle() record by record still reads EC2 once.
+    """
+
+    def __init__(
+        self,
+        *,
+        ec2_client: EC2Client,
+        store: FindingStore,
+        publisher: Publisher,
+        now: datetime,
+        ttl: timedelta = timedelta(days=7),
+        burst_threshold: int = 3,
+        burst_window: timedelta = timedelta(minutes=15),
+        metrics: MetricSink | None = None,
+        ec2_client_for: Callable[[str], EC2Client] | None = None,
+    ) -> None:
+        if burst_threshold < 1:
+            raise ValueError("burst_threshold must be at least 1")
+        if burst_window <= timedelta(0):
+            raise ValueError("burst_window must be positive")
+        self.ec2_client = ec2_client
+        self.ec2_client_for = ec2_client_for
+        self.metrics: MetricSink = metrics or NullSink()
+        self.lookups: dict[str, InstanceLookup] = {}
+        self.lookup_errors: dict[str, str] = {}
+        self.describe_calls = 0
+        self._processor = _Processor(store, publisher, self.metrics, now, ttl, burst_threshold, burst_window)
+
+    def prefetch(self, signals: Iterable[SpotSignal]) -> None:
+        """Describe every instance the signals name that is not looked up yet (one call per region)."""
+        wanted = [s for s in signals if s.region not in self.lookups and s.region not in self.lookup_errors]
+        lookups, errors, calls = _look_up(wanted, self.ec2_client, self.ec2_client_for)
+        self.lookups.update(lookups)
+        self.lookup_errors.update(errors)
+        self.describe_calls += calls
+
+    def handle(self, signal: SpotSignal, *, index: int = 0) -> tuple[SpotEventResult, list[StateChange]]:
+        """Store and publish what one event means; raises SpotEventFailed (retryable) when it cannot."""
+        if signal.region not in self.lookups and signal.region not in self.lookup_errors:
+            self.prefetch([signal])  # not in the prefetched batch: look it up on its own
+        if signal.region in self.lookup_errors:
+            raise SpotEventFailed(self._failed(index, signal, self.lookup_errors[signal.region]))
+        try:
+            return self._processor.process(index, signal, self.lookups[signal.region])
+        except Exception as exc:  # a store or SNS failure fails this event only; the batch goes on
+            logger.exception("spot event %s failed", signal.event_id)
+            self.metrics.count("SpotEventsFailed")
+            raise SpotEventFailed(self._failed(index, signal, f"{type(exc).__name__}: {exc}")) from exc
+
+    @staticmethod
+    def _failed(index: int, signal: SpotSignal, reason: str) -> SpotEventResult:
+        return SpotEventResult(
+            index=index,
+            event_id=signal.event_id,
+            outcome=EventOutcome.FAILED,
+            reason=reason,
+            retryable=True,
+            instance_id=signal.instance_id,
+        )
+
+
 def _look_up(
-    signals: Mapping[int, SpotSignal],
+    signals: Iterable[SpotSignal],
     ec2_client: EC2Client,
     ec2_client_for: Callable[[str], EC2Client] | None,
 ) -> tuple[dict[str, InstanceLookup], dict[str, str], int]:
     by_region: dict[str, list[str]] = {}
-    for signal in signals.values():
+    for signal in signals:
         by_region.setdefault(signal.region, []).append(signal.instance_id)
     lookups: dict[str, InstanceLookup] = {}
     errors: dict[str, str] = {}
@@ -252,22 +274,20 @@ class _Processor:
     def __init__(
         self,
         store: FindingStore,
-        notifier: Notifier | None,
+        publisher: Publisher,
         metrics: MetricSink,
         now: datetime,
         ttl: timedelta,
         burst_threshold: int,
         burst_window: timedelta,
-        republish_after: timedelta,
     ) -> None:
         self.store = store
-        self.notifier = notifier
+        self.publisher = publisher
         self.metrics = metrics
         self.now = now.astimezone(UTC)
         self.ttl = ttl
         self.burst_threshold = burst_threshold
         self.burst_window = burst_window
-        self.republish_after = republish_after
 
     def process(
         self, index: int, signal: SpotSignal, lookup: InstanceLookup
@@ -290,10 +310,10 @@ class _Processor:
             logger.info("spot event %s: instance %s %s", signal.event_id, instance_id, INSTANCE_NOT_FOUND)
             self.metrics.count("SpotInstancesNotFound")
         notice = notice_finding(signal, node, now=self.now, ttl=self.ttl)
-        changes = self._record(notice)
+        new, changes = self._record(notice)
         finding_ids = [notice.id]
-        duplicate = not changes
-        if changes:
+        duplicate = not new
+        if new:
             self.metrics.count("SpotNoticesOpened")
         else:
             self.metrics.count("SpotEventsDuplicate")
@@ -320,35 +340,22 @@ class _Processor:
         )
         return result, changes
 
-    def _record(self, finding: Finding) -> list[StateChange]:
-        changes = list(self.store.record_transient([finding]))
-        self._publish(changes)
-        return changes
-
-    def _publish(self, changes: Sequence[StateChange]) -> None:
-        if self.notifier is None:  # the CLI's replay without a topic: changes stay in the outbox
-            return
-        for change in changes:
-            self.notifier.publish(change)
-            self.store.mark_notified(change)
+    def _record(self, finding: Finding) -> tuple[bool, list[StateChange]]:
+        """Store through the suppressions (a suppressed finding changes to SUPPRESSED: stored, no alert)."""
+        recorded = self.store.record_event(finding)
+        changes = [recorded.change] if recorded.change is not None else []
+        self.publisher.publish(changes, counted_at=self.now)
+        return recorded.new, changes
 
     def _republish(self, signal: SpotSignal, cluster: str) -> list[StateChange]:
-        """A redelivered event: publish what it wrote but never got out (the handler died, SNS failed).
-
-        Changes younger than `republish_after` most likely belong to an invocation still running with the
-        same event (EventBridge delivers at least once), which is about to publish them itself.
-        """
-        cutoff = self.now - self.republish_after
-        pending = [
-            change
-            for change in self.store.pending_changes(signal.account, signal.region, cluster)
-            if change.finding.source == signal.event_id
-            and change.finding.check_id in _EVENT_CHECK_IDS
-            and change.changed_at <= cutoff
-        ]
+        """A redelivered event: publish what the cluster's outbox holds past the grace (the handler died, SNS
+        failed), by the same rule as the engine's retries."""
+        pending = self.store.due_changes(
+            signal.account, signal.region, cluster, now=self.now, source=signal.event_id
+        )
         for change in pending:
-            logger.info("republishing change %s of event %s", change.change_id, signal.event_id)
-        self._publish(pending)
+            logger.info("republishing change %s (event %s)", change.change_id, signal.event_id)
+        self.publisher.publish(pending, counted_at=self.now)
         return pending
 
     def _count_burst(self, signal: SpotSignal, node: EksNode) -> list[StateChange]:
@@ -375,7 +382,7 @@ class _Processor:
             now=self.now,
             ttl=self.ttl,
         )
-        return self._record(burst)
+        return self._record(burst)[1]
 
 
 def window_start_of(time: datetime, window: timedelta) -> datetime:
@@ -517,3 +524,17 @@ def _clock(moment: datetime, now: datetime) -> str:
     """12:02:00Z on the day of `now`; the full date otherwise, so an old event is not misread."""
     moment = moment.astimezone(UTC)
     return moment.strftime("%H:%M:%SZ") if moment.date() == now.astimezone(UTC).date() else _iso(moment)
+
+
+def prefetch_bodies(bodies: Iterable[str], batch: SpotBatch) -> None:
+    """Before a handler handles its SQS batch: look up every instance the batch names, in one call per region.
+
+    Bad messages are skipped here; each still fails on its own when its record is handled.
+    """
+    signals = []
+    for body in bodies:
+        try:
+            signals.append(parse_spot_body(body))
+        except SpotEventError:
+            continue
+    batch.prefetch(signals)

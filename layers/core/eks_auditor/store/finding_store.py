@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from eks_auditor.model.check import Severity
 from eks_auditor.model.evaluation import Evaluation
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status
-from eks_auditor.store.lifecycle import Write, plan_deletion, plan_evaluation, state_change
+from eks_auditor.store.lifecycle import Write, plan_deletion, plan_evaluation, plan_transient
 from eks_auditor.store.query import FindingPage, FindingQuery, run_query
 from eks_auditor.store.schema import (
     AUDIT_SK,
@@ -68,6 +69,32 @@ logger = logging.getLogger(__name__)
 
 Item = dict[str, Any]
 _TRANSACTION_ATTEMPTS = 3
+
+
+def outbox_due(items: Sequence[Item], *, now: datetime, source: str, grace: timedelta) -> list[StateChange]:
+    """The one retry policy for every publisher: which pending changes to publish (again), oldest first.
+
+    Due: the changes of this very evaluation or event (`source` at `now`: a retry of it), and any change
+    older than the grace. A pending change of another writer younger than the grace most likely belongs to a
+    handler that is still running and about to publish it; returning it too would publish it twice.
+    """
+    cutoff = now - grace
+    due = [
+        change
+        for item in items
+        for change in pending_from_item(item)
+        if (change.changed_at == now and change.finding.source == source) or change.changed_at <= cutoff
+    ]
+    return sorted(due, key=lambda change: (change.changed_at, change.change_id))
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """What recording one event-born finding did: `new` False for an event recorded before (a duplicate);
+    `change` None for a new event that changed no state (a suppressed finding stays suppressed)."""
+
+    new: bool
+    change: StateChange | None
 
 
 class HistoryEntry(BaseModel):
@@ -213,23 +240,54 @@ class FindingStore:
         """Event-born findings (spot notices): written when new or from another event; TTL from expires_at."""
         changes: list[StateChange] = []
         for finding in findings:
-            at = _utc(finding.evaluated_at)
-            change = state_change(ChangeKind.OPENED, finding, None, at)
-            pk = cluster_pk(finding.account, finding.region, finding.cluster)
-            update = self._finding_update(finding, change, at)
-            source = update.value({"S": finding.source})
-            condition = f"attribute_not_exists(pk) OR {update.name('source')} <> {source}"
-            items = [
-                {"Update": self._update_request(pk, finding.id, update, condition)},
-                {"Put": {"TableName": self.table_name, "Item": history_item(change, finding.expires_at)}},
-            ]
-            if self._transact(items, finding.id):
-                changes.append(change)
-            else:
-                logger.debug("transient finding %s from %s already recorded", finding.id, finding.source)
+            recorded = self.record_event(finding)
+            if recorded.change is not None:
+                changes.append(recorded.change)
         return changes
 
+    def record_event(self, finding: Finding) -> EventRecord:
+        """One event-born finding, through the suppressions as apply_evaluation (lifecycle.plan_transient).
+
+        Read, plan, then write on condition that the stored source is still the one read: a concurrent event
+        for the same finding makes us read and plan again; a concurrent duplicate of this event then reads
+        as recorded.
+        """
+        finding = finding.model_copy(update={"evaluated_at": _utc(finding.evaluated_at)})
+        pk = cluster_pk(finding.account, finding.region, finding.cluster)
+        for _ in range(_TRANSACTION_ATTEMPTS):
+            stored_item = self._get_item(pk, finding_sk(finding.id))
+            stored = finding_from_item(stored_item) if stored_item is not None else None
+            write = plan_transient(finding, stored, suppressions=self.suppressions())
+            if write is None:
+                logger.debug("transient finding %s from %s already recorded", finding.id, finding.source)
+                return EventRecord(new=False, change=None)
+            at = write.finding.evaluated_at
+            update = self._finding_update(write.finding, write.change, at if write.change else None)
+            if stored is None:
+                condition = "attribute_not_exists(pk)"
+            else:
+                condition = f"{update.name('source')} = {update.value({'S': stored.source})}"
+            request = self._update_request(pk, finding.id, update, condition)
+            if write.change is None:
+                try:
+                    self.client.update_item(**request)
+                except self.client.exceptions.ConditionalCheckFailedException:
+                    continue
+                return EventRecord(new=True, change=None)
+            history = history_item(write.change, finding.expires_at)
+            items = [{"Update": request}, {"Put": {"TableName": self.table_name, "Item": history}}]
+            if self._transact(items, finding.id):
+                return EventRecord(new=True, change=write.change)
+        raise RuntimeError(f"finding {finding.id}: kept changing under concurrent events, not recorded")
+
     # --- outbox ----------------------------------------------------------------------------------
+
+    def due_changes(
+        self, account: str, region: str, cluster: str, *, now: datetime, source: str
+    ) -> list[StateChange]:
+        """The cluster's pending changes that are due for (re-)publishing at `now` (see outbox_due)."""
+        items = self._read_cluster(cluster_pk(account, region, cluster))
+        return outbox_due(items, now=_utc(now), source=source, grace=self.outbox_grace)
 
     def pending_changes(self, account: str, region: str, cluster: str) -> list[StateChange]:
         """Every change of the cluster written but not yet marked notified, oldest first."""
@@ -430,22 +488,16 @@ class FindingStore:
         return self._read_cluster_with_audit(pk)[1]
 
     def _outbox(self, items: list[Item], new: list[StateChange], evaluation: Evaluation) -> list[StateChange]:
-        """Earlier changes still pending: those of this same evaluation (a retry), or older than the grace.
-
-        A pending change of another evaluation younger than the grace most likely belongs to a handler that
-        is still running and about to publish it; returning it too would publish it twice.
-        """
         seen = {change.change_id for change in new}
-        cutoff = evaluation.evaluated_at - self.outbox_grace
-        pending = []
-        for item in items:
-            for change in pending_from_item(item):
-                if change.change_id in seen:
-                    continue
-                same = change.changed_at == evaluation.evaluated_at
-                if (same and change.finding.source == evaluation.source) or change.changed_at <= cutoff:
-                    pending.append(change)
-        return sorted(pending, key=lambda change: (change.changed_at, change.change_id))
+        at, source = evaluation.evaluated_at, evaluation.source
+        due = outbox_due(items, now=at, source=source, grace=self.outbox_grace)
+        return [change for change in due if change.change_id not in seen]
+
+    def _get_item(self, pk: str, sk: str) -> Item | None:
+        response = self.client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+        )
+        return response.get("Item")
 
     def _finding_update(
         self, finding: Finding, change: StateChange | None, changed_at: datetime | None

@@ -189,3 +189,31 @@ def plan_deletion(stored: Mapping[str, Finding], *, source: str, evaluated_at: d
         change = state_change(ChangeKind.RESOLVED, resolved, old, evaluated_at, "the cluster was deleted")
         writes.append(Write(resolved, change, owner_check(old)))
     return writes
+
+
+def plan_transient(
+    finding: Finding, stored: Finding | None, *, suppressions: Sequence[Suppression] = ()
+) -> Write | None:
+    """The write for an event-born finding (spot notice or burst); None when this event was recorded already.
+
+    The same suppressions as plan_evaluation apply: a finding an active suppression covers is stored
+    SUPPRESSED (no alert); the first event after the suppression ended or was removed turns it UNSUPPRESSED
+    (alerted). Transient findings are never re-evaluated, so their next event is their next evaluation.
+    """
+    if stored is not None and stored.source == finding.source:
+        return None  # the same event delivered again (EventBridge and SQS deliver at least once)
+    at = finding.evaluated_at
+    suppression = match(suppressions, finding, at)
+    if suppression is not None:
+        current = finding.model_copy(update={"status": Status.SUPPRESSED})
+        if stored is not None and stored.status is Status.SUPPRESSED:
+            # Still accepted: the new event refreshes the record quietly, as a re-scan refreshes a finding.
+            return Write(current.model_copy(update={"first_seen": stored.first_seen}), None, None)
+        change = state_change(ChangeKind.SUPPRESSED, current, stored, at, suppression.describe())
+        return Write(current, change, None)
+    if stored is not None and stored.status is Status.SUPPRESSED:
+        current = finding.model_copy(update={"first_seen": stored.first_seen})
+        reason = _unsuppressed_reason(suppressions, current, at)
+        return Write(current, state_change(ChangeKind.UNSUPPRESSED, current, stored, at, reason), None)
+    # A new event for an OPEN (or RESOLVED) transient finding opens it again, as a new occurrence.
+    return Write(finding, state_change(ChangeKind.OPENED, finding, None, at), None)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from eks_auditor.model.check import Severity
@@ -176,14 +177,37 @@ def _decode(q: FindingQuery, streams: list[_Stream]) -> None:
     try:
         state = json.loads(base64.urlsafe_b64decode(q.next_token.encode()))
         fingerprint, positions = state["q"], state["s"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidToken(f"invalid next_token: {exc}") from exc
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise InvalidToken(f"invalid next_token: {type(exc).__name__}") from exc
     if fingerprint != _fingerprint(q) or not isinstance(positions, list) or len(positions) != len(streams):
         raise InvalidToken("invalid next_token: next_token belongs to another query")
     for stream, position in zip(streams, positions, strict=True):
-        if not (isinstance(position, list) and len(position) == 2 and isinstance(position[0], dict | None)):
+        if not (
+            isinstance(position, list)
+            and len(position) == 2
+            and (position[0] is None or _is_key(position[0], stream.key_attributes))
+            and isinstance(position[1], bool)
+        ):
             raise InvalidToken("invalid next_token: malformed position")
-        stream.start, stream.done = position[0], bool(position[1])
+        stream.start, stream.done = position[0], position[1]
+
+
+def _is_key(start: Any, attributes: tuple[str, ...]) -> bool:
+    """A start key of this stream: exactly its key attributes, each a non-empty string value.
+
+    Anything else would reach DynamoDB as an invalid ExclusiveStartKey (a 500 instead of a 400).
+    """
+    return (
+        isinstance(start, dict)
+        and set(start) == set(attributes)
+        and all(
+            isinstance(value, dict)
+            and list(value) == ["S"]
+            and isinstance(value["S"], str)
+            and 0 < len(value["S"]) <= 2048
+            for value in start.values()
+        )
+    )
 
 
 def _fetch(query: QueryCall, stream: _Stream, limit: int) -> None:
@@ -209,7 +233,13 @@ def run_query(query: QueryCall, table: str, q: FindingQuery) -> FindingPage:
     _decode(q, streams)
     live = [stream for stream in streams if not stream.done]
     for stream in live:
-        _fetch(query, stream, q.limit)
+        try:
+            _fetch(query, stream, q.limit)
+        except ClientError as exc:
+            # A well-formed start key that still does not fit this query (e.g. another partition).
+            if q.next_token is None or exc.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
+            raise InvalidToken("invalid next_token: the start key does not fit this query") from exc
 
     def tagged(index: int, stream: _Stream) -> Iterator[tuple[str, int, Item]]:
         for item in stream.fetched:

@@ -1,12 +1,17 @@
 """Build EKS fleets in a moto account: VPCs (public / private / isolated subnets, NAT, IGW, endpoints),
-clusters with given endpoint settings, managed node groups, self-managed ASGs, IAM OIDC providers.
+clusters with given endpoint settings, managed node groups, self-managed ASGs, IAM OIDC providers, spot
+instances. The demo's fleet (`eks_auditor_tools.demo.fleet`) and the functional tests build with it.
 
-Call everything inside `moto.mock_aws()`. Every method returns the ids it created.
+Call everything inside `moto.mock_aws()`. Every method returns the ids it created; named resources are
+also recorded on the fleet (`subnets`, `route_tables`, `endpoints`, `clusters`, `instances`, ...).
 
 Where moto's answers differ from EKS's, the fleet makes moto's stored state look like the real API's
 (the collectors are not taught moto's quirks):
 - DescribeCluster: moto echoes the request's resourcesVpcConfig, so vpcId and clusterSecurityGroupId
-  (always present in the real API) are missing; the fleet adds them to moto's stored cluster.
+  (always present in the real API) are missing; the fleet adds them to moto's stored cluster. moto gives
+  every cluster the same OIDC issuer; the fleet gives each its own, as EKS does.
+- UpdateClusterConfig: EKS merges the new endpoint settings into the VPC config, moto replaces it
+  (losing subnets and VPC); `update_endpoint` puts them back.
 - DescribeNodegroup: moto invents remoteAccess {"ec2SshKey": "eksKeypair"} when none was requested, and
   instanceTypes ["t3.medium"] when a launch template gives the type; the real API returns neither.
 - moto creates no Auto Scaling group behind a managed node group (`with_asg=True` creates the one EKS
@@ -16,6 +21,7 @@ Where moto's answers differ from EKS's, the fleet makes moto's stored state look
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +31,8 @@ import boto3
 
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 GATEWAY_SERVICES = frozenset({"s3", "dynamodb"})
+# One of moto's built-in AMIs; listing them all costs seconds.
+MOTO_AMI = "ami-12c6146b"
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,15 @@ class Fleet:
         self.autoscaling: Any = self.session.client("autoscaling", region_name=region)
         self.iam: Any = self.session.client("iam", region_name=region)
         self.account_id: str = self.session.client("sts", region_name=region).get_caller_identity()["Account"]
+        # What was built, by the name the caller gave it.
+        self.vpcs: dict[str, str] = {}
+        self.subnets: dict[str, str] = {}
+        self.route_tables: dict[str, str] = {}
+        self.endpoints: dict[str, str] = {}
+        self.clusters: dict[str, str] = {}  # name -> ARN
+        self.instances: dict[str, str] = {}  # label -> instance id
+        self.nat_gateway = ""
+        self.nat_ip = ""
 
     # Network
 
@@ -101,18 +118,9 @@ class Fleet:
         associations: dict[str, str] = {}
 
         def subnets(prefix: int, tier: str) -> tuple[str, ...]:
-            made = []
-            for zone in zones:
-                subnet_id = self.ec2.create_subnet(
-                    VpcId=vpc_id,
-                    CidrBlock=blocks.next(prefix),
-                    AvailabilityZone=zone,
-                    TagSpecifications=[
-                        {"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": f"{tier}-{zone}"}]}
-                    ],
-                )["Subnet"]["SubnetId"]
-                made.append(subnet_id)
-            return tuple(made)
+            return tuple(
+                self.create_subnet(vpc_id, blocks.next(prefix), zone, f"{tier}-{zone}") for zone in zones
+            )
 
         public_ids = subnets(public_prefix, "public") if public else ()
         private_ids = subnets(private_prefix, "private") if private else ()
@@ -121,8 +129,7 @@ class Fleet:
         igw_id: str | None = None
         public_rt: str | None = None
         if public_ids:
-            igw_id = self.ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-            self.ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
+            igw_id = self.create_internet_gateway(vpc_id)
             public_rt = self.route_table(vpc_id, default_route={"GatewayId": igw_id}, subnet_ids=public_ids)
             associations.update(dict.fromkeys(public_ids, public_rt))
             if public_map_ip_on_launch:
@@ -174,14 +181,36 @@ class Fleet:
             subnet_route_tables=associations,
         )
 
+    def create_subnet(self, vpc_id: str, cidr: str, zone: str, name: str) -> str:
+        """A subnet tagged Name=<name> (and recorded under it); `zone` a full AZ name or its letter."""
+        subnet_id: str = self.ec2.create_subnet(
+            VpcId=vpc_id,
+            CidrBlock=cidr,
+            AvailabilityZone=f"{self.region}{zone}" if len(zone) == 1 else zone,
+            TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": name}]}],
+        )["Subnet"]["SubnetId"]
+        self.subnets[name] = subnet_id
+        return subnet_id
+
     def create_nat_gateway(self, subnet_id: str) -> tuple[str, str]:
-        """A public NAT gateway with a new Elastic IP: (nat id, public IP)."""
+        """A public NAT gateway with a new Elastic IP: (nat id, public IP), also the fleet's last NAT."""
         eip = self.ec2.allocate_address(Domain="vpc")
         nat = self.ec2.create_nat_gateway(SubnetId=subnet_id, AllocationId=eip["AllocationId"])["NatGateway"]
+        self.nat_gateway, self.nat_ip = nat["NatGatewayId"], eip["PublicIp"]
         return nat["NatGatewayId"], eip["PublicIp"]
 
+    def create_internet_gateway(self, vpc_id: str) -> str:
+        igw_id: str = self.ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        self.ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
+        return igw_id
+
     def route_table(
-        self, vpc_id: str, *, default_route: Mapping[str, str] | None = None, subnet_ids: Iterable[str] = ()
+        self,
+        vpc_id: str,
+        *,
+        default_route: Mapping[str, str] | None = None,
+        subnet_ids: Iterable[str] = (),
+        name: str | None = None,
     ) -> str:
         """A route table with an optional 0.0.0.0/0 route (e.g. {"NatGatewayId": ...}), associated."""
         table_id = self.ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
@@ -189,6 +218,8 @@ class Fleet:
             self.ec2.create_route(RouteTableId=table_id, DestinationCidrBlock="0.0.0.0/0", **default_route)
         for subnet_id in subnet_ids:
             self.ec2.associate_route_table(RouteTableId=table_id, SubnetId=subnet_id)
+        if name:
+            self.route_tables[name] = table_id
         return table_id
 
     def add_endpoints(
@@ -222,6 +253,7 @@ class Fleet:
                     PrivateDnsEnabled=private_dns,
                 )
             made[service] = response["VpcEndpoint"]["VpcEndpointId"]
+        self.endpoints.update(made)
         return made
 
     # EKS
@@ -240,10 +272,13 @@ class Fleet:
         secrets_key_arn: str | None = None,
         security_group_ids: Sequence[str] = (),
         tags: Mapping[str, str] | None = None,
+        role_arn: str | None = None,
+        cluster_security_group: bool = True,
     ) -> ClusterIds:
         """An ACTIVE cluster. `public_cidrs=None` sends no publicAccessCidrs (moto then returns none).
         Logging: `log_types` enabled, the rest disabled, as two entries the way EKS answers;
-        `logging_entries` sends raw clusterLogging entries instead."""
+        `logging_entries` sends raw clusterLogging entries instead. `cluster_security_group=False`
+        leaves clusterSecurityGroupId out."""
         vpc_config: dict[str, Any] = {
             "subnetIds": list(subnet_ids),
             "endpointPublicAccess": public,
@@ -265,7 +300,7 @@ class Fleet:
         params: dict[str, Any] = {
             "name": name,
             "version": version,
-            "roleArn": f"arn:aws:iam::{self.account_id}:role/eks-cluster-{name}",
+            "roleArn": role_arn or f"arn:aws:iam::{self.account_id}:role/eks-cluster-{name}",
             "resourcesVpcConfig": vpc_config,
             "logging": {"clusterLogging": [e for e in entries if e.get("types")]},
             "tags": dict(tags or {}),
@@ -274,26 +309,43 @@ class Fleet:
             params["encryptionConfig"] = [{"resources": ["secrets"], "provider": {"keyArn": secrets_key_arn}}]
         cluster = self.eks.create_cluster(**params)["cluster"]
         vpc_id = self.ec2.describe_subnets(SubnetIds=[subnet_ids[0]])["Subnets"][0]["VpcId"]
-        cluster_sg = self.ec2.create_security_group(
-            GroupName=f"eks-cluster-sg-{name}",
-            Description=f"EKS created security group applied to ENI that is attached to EKS Control Plane "
-            f"master nodes, as well as any managed workloads. ({name})",
-            VpcId=vpc_id,
-        )["GroupId"]
         stored = self._moto_cluster(name)
-        stored.resources_vpc_config = {
-            **stored.resources_vpc_config,
-            "vpcId": vpc_id,
-            "clusterSecurityGroupId": cluster_sg,
-        }
+        stored.resources_vpc_config = {**stored.resources_vpc_config, "vpcId": vpc_id}
+        cluster_sg = ""
+        if cluster_security_group:
+            cluster_sg = self.ec2.create_security_group(
+                GroupName=f"eks-cluster-sg-{name}",
+                Description=f"EKS created security group applied to ENI that is attached to EKS Control "
+                f"Plane master nodes, as well as any managed workloads. ({name})",
+                VpcId=vpc_id,
+            )["GroupId"]
+            stored.resources_vpc_config["clusterSecurityGroupId"] = cluster_sg
+        issuer_id = hashlib.sha256(name.encode()).hexdigest()[:32].upper()
+        issuer = f"https://oidc.eks.{self.region}.amazonaws.com/id/{issuer_id}"
+        stored.identity = {"oidc": {"issuer": issuer}}
+        self.clusters[name] = cluster["arn"]
         return ClusterIds(
             name=name,
             arn=cluster["arn"],
             vpc_id=vpc_id,
             subnet_ids=tuple(subnet_ids),
             cluster_security_group_id=cluster_sg,
-            oidc_issuer=cluster["identity"]["oidc"]["issuer"],
+            oidc_issuer=issuer,
         )
+
+    def update_endpoint(self, name: str, *, public: bool, private: bool, cidrs: Sequence[str]) -> None:
+        """UpdateClusterConfig of the endpoint settings, merged into the VPC config as EKS does."""
+        stored = self._moto_cluster(name)
+        kept = {k: v for k, v in stored.resources_vpc_config.items() if k not in _ENDPOINT_SETTINGS}
+        self.eks.update_cluster_config(
+            name=name,
+            resourcesVpcConfig={
+                "endpointPublicAccess": public,
+                "endpointPrivateAccess": private,
+                "publicAccessCidrs": list(cidrs),
+            },
+        )
+        stored.resources_vpc_config.update(kept)
 
     def create_nodegroup(
         self,
@@ -312,13 +364,14 @@ class Fleet:
         tags: Mapping[str, str] | None = None,
         launch_template_instance_type: str | None = None,
         with_asg: bool = False,
+        node_role: str | None = None,
     ) -> NodegroupIds:
         """A managed node group. `launch_template_instance_type`: the type comes from a launch template
         (DescribeNodegroup then has no instanceTypes). `with_asg`: also create the ASG EKS would run."""
         params: dict[str, Any] = {
             "clusterName": cluster,
             "nodegroupName": name,
-            "nodeRole": f"arn:aws:iam::{self.account_id}:role/eks-node-{cluster}",
+            "nodeRole": node_role or f"arn:aws:iam::{self.account_id}:role/eks-node-{cluster}",
             "subnets": list(subnet_ids),
             "capacityType": capacity_type,
             "scalingConfig": {"minSize": min_size, "maxSize": max_size, "desiredSize": desired_size},
@@ -442,8 +495,44 @@ class Fleet:
     def register_oidc_provider(self, issuer_url: str) -> str:
         """The IAM OIDC provider IRSA needs for a cluster's issuer; returns its ARN."""
         return self.iam.create_open_id_connect_provider(
-            Url=issuer_url, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["9" * 40]
+            Url=issuer_url,
+            ClientIDList=["sts.amazonaws.com"],
+            ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"],
         )["OpenIDConnectProviderArn"]
+
+    # EC2
+
+    def launch_instance(
+        self,
+        tags: Mapping[str, str],
+        *,
+        instance_type: str = "m5.large",
+        subnet_id: str | None = None,
+        az: str | None = None,
+        spot: bool = True,
+        label: str | None = None,
+        image_id: str = MOTO_AMI,
+    ) -> str:
+        """One running instance (a spot one unless `spot=False`) with the given tags; returns its id."""
+        params: dict[str, Any] = {
+            "ImageId": image_id,
+            "InstanceType": instance_type,
+            "MinCount": 1,
+            "MaxCount": 1,
+            "TagSpecifications": [
+                {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+            ],
+        }
+        if subnet_id:
+            params["SubnetId"] = subnet_id
+        if az:
+            params["Placement"] = {"AvailabilityZone": az}
+        if spot:
+            params["InstanceMarketOptions"] = {"MarketType": "spot"}
+        instance_id: str = self.ec2.run_instances(**params)["Instances"][0]["InstanceId"]
+        if label:
+            self.instances[label] = instance_id
+        return instance_id
 
     # moto internals
 
@@ -457,6 +546,9 @@ class Fleet:
             Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "association.main", "Values": ["true"]}]
         )["RouteTables"]
         return tables[0]["RouteTableId"]
+
+
+_ENDPOINT_SETTINGS = ("endpointPublicAccess", "endpointPrivateAccess", "publicAccessCidrs")
 
 
 def _asg_tags(tags: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -1,0 +1,35 @@
+"""Progress on stderr for long steps: only on a terminal, only once a step has run a few seconds."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+QUIET_SECONDS = 3.0
+
+
+class Progress:
+    def __init__(self, label: str, stream: TextIO | None = None, *, after: float = QUIET_SECONDS) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.after = after
+        self.started = time.monotonic()
+        self.count = 0
+        self.shown = False
+
+    def step(self, what: str) -> None:
+        self.count += 1
+        if self.enabled and time.monotonic() - self.started >= self.after:
+            elapsed = time.monotonic() - self.started
+            self.stream.write(f"\r\033[K{self.label}: {self.count} {what} ({elapsed:.0f}s)")
+            self.stream.flush()
+            self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            self.stream.write(
+                f"\r\033[K{self.label}: {self.count} done in {time.monotonic() - self.started:.0f}s\n"
+            )
+            self.stream.flush()

@@ -1,0 +1,77 @@
+"""`eks-auditor checks`: the catalog as people and machines read it, through the real entry point."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from eks_auditor.checks.registry import CATALOG
+from eks_auditor.collect.permissions import REQUIRED_PERMISSIONS
+from eks_auditor.model.part import Part
+
+from eks_auditor_tools.cli.main import main
+
+
+def run(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_json_lists_every_check_with_its_events_and_permissions(capsys: Any) -> None:
+    code, out, err = run(capsys, "checks", "--output", "json")
+    assert (code, err) == (0, "")
+    records = {record["id"]: record for record in json.loads(out)}
+    assert list(records) == list(CATALOG)
+    assert len(records) >= 19
+    assert records["oidc_provider_missing"] == {
+        "id": "oidc_provider_missing",
+        "kind": "snapshot",
+        "severity": "MEDIUM",
+        "severity_rule": "MEDIUM",
+        "title": "The cluster's OIDC issuer has no IAM OIDC provider (IRSA cannot work)",
+        "parts": ["cluster", "iam_oidc_providers"],
+        "events": [
+            {
+                "source": "aws.iam",
+                "detail_type": "AWS API Call via CloudTrail",
+                "event_name": "CreateOpenIDConnectProvider",
+            },
+            {
+                "source": "aws.iam",
+                "detail_type": "AWS API Call via CloudTrail",
+                "event_name": "DeleteOpenIDConnectProvider",
+            },
+        ],
+        "permissions": ["eks:ListClusters", "eks:DescribeCluster", "iam:ListOpenIDConnectProviders"],
+        "references": list(CATALOG["oidc_provider_missing"].spec.references),
+    }
+    burst = records["spot_interruption_burst"]
+    assert (burst["kind"], burst["severity"], burst["permissions"]) == (
+        "event",
+        "HIGH",
+        ["ec2:DescribeInstances"],
+    )
+    assert burst["events"] == [{"source": "aws.ec2", "detail_type": "EC2 Spot Instance Interruption Warning"}]
+    assert records["vpc_endpoint_missing"]["severity_rule"] == "by service"
+    assert (records["audit_incomplete"]["kind"], records["audit_incomplete"]["events"]) == ("engine", [])
+
+
+def test_table_names_each_check_once_with_its_events_and_permissions(capsys: Any) -> None:
+    code, out, _ = run(capsys, "checks")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["ID", "SEVERITY", "TITLE", "EVENTS", "PERMISSIONS"]
+    starts = [line.split()[0] for line in lines[2:] if line and not line.startswith(" ")]
+    assert starts[: len(CATALOG)] == list(CATALOG)
+    block = out.split("secrets_encryption_disabled", 1)[1].split("\nversion_end_of_standard_support", 1)[0]
+    assert "aws.eks AssociateEncryptionConfig" in block
+    assert all(action in block for action in REQUIRED_PERMISSIONS[Part.CLUSTER])
+    assert "EC2 Spot Instance Interruption Warning" in out
+
+
+def test_unknown_output_is_a_usage_error(capsys: Any) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["checks", "--output", "csv"])
+    assert raised.value.code == 2

@@ -28,6 +28,8 @@ class Settings(BaseModel):
     security_hub_enabled: bool = False
     max_concurrency: int = MAX_CONCURRENCY
     max_concurrency_per_account_region: int = MAX_CONCURRENCY_PER_ACCOUNT_REGION
+    # Transit gateways the operator declares as leading to internet egress (KNOWN_EGRESS_TRANSIT_GATEWAYS).
+    known_egress_tgws: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -49,5 +51,8 @@ class Settings(BaseModel):
             max_concurrency=int(env.get("MAX_CONCURRENCY", MAX_CONCURRENCY)),
             max_concurrency_per_account_region=int(
                 env.get("MAX_CONCURRENCY_PER_ACCOUNT_REGION", MAX_CONCURRENCY_PER_ACCOUNT_REGION)
+            ),
+            known_egress_tgws=frozenset(
+                t.strip() for t in env.get("KNOWN_EGRESS_TRANSIT_GATEWAYS", "").split(",") if t.strip()
             ),
         )

@@ -25,6 +25,16 @@ BY_CHECK = "by_check"
 BY_ID = "by_id"
 BY_REGISTRY = "by_registry"  # AUDIT items of live clusters, so known_clusters() is a Query, not a Scan
 
+
+def _index(
+    name: str, hash_key: str, range_key: str | None = None, *, projection: str = "ALL"
+) -> dict[str, Any]:
+    keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key is not None:
+        keys.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return {"IndexName": name, "KeySchema": keys, "Projection": {"ProjectionType": projection}}
+
+
 # What CreateTable needs (and what template.yaml must declare); TTL is set separately (TTL_ATTRIBUTE).
 TABLE_DEFINITION: dict[str, Any] = {
     "AttributeDefinitions": [
@@ -42,35 +52,10 @@ TABLE_DEFINITION: dict[str, Any] = {
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ],
     "GlobalSecondaryIndexes": [
-        {
-            "IndexName": BY_STATUS_SEVERITY,
-            "KeySchema": [
-                {"AttributeName": "status_severity", "KeyType": "HASH"},
-                {"AttributeName": "changed_at", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        },
-        {
-            "IndexName": BY_CHECK,
-            "KeySchema": [
-                {"AttributeName": "check_id", "KeyType": "HASH"},
-                {"AttributeName": "changed_at", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        },
-        {
-            "IndexName": BY_ID,
-            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-            "Projection": {"ProjectionType": "ALL"},
-        },
-        {
-            "IndexName": BY_REGISTRY,
-            "KeySchema": [
-                {"AttributeName": "registry", "KeyType": "HASH"},
-                {"AttributeName": "cluster", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "KEYS_ONLY"},
-        },
+        _index(BY_STATUS_SEVERITY, "status_severity", "changed_at"),
+        _index(BY_CHECK, "check_id", "changed_at"),
+        _index(BY_ID, "id"),
+        _index(BY_REGISTRY, "registry", "cluster", projection="KEYS_ONLY"),
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }

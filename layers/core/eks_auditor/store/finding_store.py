@@ -97,13 +97,19 @@ class FindingStore:
     def mark_notified(self, change: StateChange) -> None:
         self.writer.mark_notified(change)
 
+    def fold(self, change: StateChange) -> None:
+        self.writer.fold(change)
+
+    def is_current(self, change: StateChange) -> bool:
+        return self.writer.is_current(change)
+
     # --- counters -------------------------------------------------------------------------------
 
-    def increment_counter(self, key: str, *, expires_at: datetime) -> int:
-        return self.counters.increment_counter(key, expires_at=expires_at)
+    def increment_counter(self, key: str, *, member: str, expires_at: datetime) -> int:
+        return self.counters.increment_counter(key, member=member, expires_at=expires_at)
 
-    def claim_once(self, key: str, *, expires_at: datetime) -> bool:
-        return self.counters.claim_once(key, expires_at=expires_at)
+    def claim_once(self, key: str, *, claimant: str, expires_at: datetime) -> bool:
+        return self.counters.claim_once(key, claimant=claimant, expires_at=expires_at)
 
     # --- reads ----------------------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ HISTORY_PREFIX = "HISTORY#"
 # of a cluster without its (ever-growing) history. "$" is the character after "#".
 CLUSTER_READ_RANGE = (AUDIT_SK, "FINDING$")
 CHECK_ATTRIBUTE_PREFIX = "evaluated#"  # AUDIT: one top-level attribute per check (see FindingStore)
+PUBLISHED_ATTRIBUTE = "published_sequence"  # FINDING: the sequence of the last change published
 PENDING_PREFIX = "pending#"  # FINDING: one attribute per unpublished change, value = the change as JSON
 
 AUDIT_INCOMPLETE = "audit_incomplete"
@@ -156,6 +157,7 @@ def finding_attributes(finding: Finding, changed_at: datetime | None) -> tuple[d
         "source": _s(finding.source),
         "evaluated_at": _s(timestamp(finding.evaluated_at)),
         "status_severity": _s(f"{finding.status.value}#{finding.severity.value}"),
+        "sequence": {"N": str(finding.sequence)},
     }
     if changed_at is not None:
         attributes["changed_at"] = _s(changed_at_key(changed_at, finding.id))
@@ -204,7 +206,13 @@ def finding_from_item(item: Mapping[str, Any]) -> Finding:
         source=text("source"),
         evaluated_at=parse_timestamp(text("evaluated_at")),
         expires_at=optional_time("expires_at"),
+        sequence=sequence_of(item),
     )
+
+
+def sequence_of(item: Mapping[str, Any], attribute: str = "sequence") -> int:
+    """A finding item's sequence (or PUBLISHED_ATTRIBUTE); 0 for items written before sequences."""
+    return int(item[attribute]["N"]) if attribute in item else 0
 
 
 def pending_from_item(item: Mapping[str, Any]) -> list[StateChange]:

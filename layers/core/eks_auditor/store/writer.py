@@ -38,15 +38,18 @@ from eks_auditor.store.schema import (
     CHECK_ATTRIBUTE_PREFIX,
     CLUSTER_READ_RANGE,
     FINDING_PREFIX,
+    PUBLISHED_ATTRIBUTE,
     check_attribute,
     cluster_pk,
     finding_attributes,
     finding_from_item,
     finding_sk,
     history_item,
+    owner_check,
     pending_attribute,
     pending_from_item,
     registry_key,
+    sequence_of,
     timestamp,
 )
 from eks_auditor.store.table import TRANSACTION_ATTEMPTS, Item, Table, utc
@@ -71,9 +74,29 @@ def outbox_due(items: Sequence[Item], *, now: datetime, source: str, grace: time
         change
         for item in items
         for change in pending_from_item(item)
-        if (change.changed_at == now and change.finding.source == source) or change.changed_at <= cutoff
+        if not superseded(item, change)
+        and ((change.changed_at == now and change.finding.source == source) or change.changed_at <= cutoff)
     ]
-    return sorted(due, key=lambda change: (change.changed_at, change.change_id))
+    return sorted(due, key=lambda change: (change.changed_at, change.finding.sequence, change.change_id))
+
+
+def superseded(item: Item, change: StateChange) -> bool:
+    """A newer change of the finding was stored (higher sequence) or already published: never send this."""
+    sequence = change.finding.sequence
+    return sequence < sequence_of(item) or sequence <= sequence_of(item, PUBLISHED_ATTRIBUTE)
+
+
+def narrowed(evaluation: Evaluation, checks: Sequence[str]) -> Evaluation:
+    """The evaluation restricted to `checks` (audit_incomplete findings belong to the check they name)."""
+    keep = set(checks)
+    return evaluation.model_copy(
+        update={
+            "checks_run": tuple(check for check in evaluation.checks_run if check in keep),
+            "failing": tuple(f for f in evaluation.failing if owner_check(f) in keep),
+            "passing": tuple((check, resource) for check, resource in evaluation.passing if check in keep),
+            "errored_checks": tuple(check for check in evaluation.errored_checks if check in keep),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -107,14 +130,16 @@ class FindingWriter(Table):
         at = utc(evaluation.evaluated_at)
         evaluation = evaluation.model_copy(update={"evaluated_at": at})
         pk = cluster_pk(evaluation.account, evaluation.region, evaluation.cluster)
-        if not self._claim_checks(pk, evaluation):
+        claimed = self._claim_checks(pk, evaluation)
+        if claimed is None:
             logger.info(
-                "stale evaluation %s of %s at %s ignored: a newer evaluation of its checks was stored",
+                "stale evaluation %s of %s at %s ignored: a newer evaluation of all its checks was stored",
                 evaluation.source,
                 pk,
                 timestamp(at),
             )
             return []
+        evaluation = claimed
         items = self._read_cluster(pk)
         stored = {item["id"]["S"]: finding_from_item(item) for item in items}
         writes = plan_evaluation(
@@ -195,7 +220,7 @@ class FindingWriter(Table):
     ) -> list[StateChange]:
         """The cluster's pending changes that are due for (re-)publishing at `now` (see outbox_due)."""
         items = self._read_cluster(cluster_pk(account, region, cluster))
-        return outbox_due(items, now=utc(now), source=source, grace=self.outbox_grace)
+        return self._due(items, now=utc(now), source=source)
 
     def pending_changes(self, account: str, region: str, cluster: str) -> list[StateChange]:
         """Every change of the cluster written but not yet marked notified, oldest first."""
@@ -204,11 +229,25 @@ class FindingWriter(Table):
         return sorted(pending, key=lambda change: (change.changed_at, change.change_id))
 
     def mark_notified(self, change: StateChange) -> None:
-        """Remove the change from the outbox; a second call for the same change is a no-op."""
-        finding = change.finding
+        """Remove the change from the outbox and record its sequence as published (never lowered);
+        a second call for the same change is a no-op."""
+        pending, published = pending_attribute(change.change_id), PUBLISHED_ATTRIBUTE
+        recorded = self.conditional(
+            "update_item",
+            Key=_finding_key(change.finding),
+            UpdateExpression="REMOVE #p SET #s = :s",
+            ConditionExpression="attribute_exists(#p) AND (attribute_not_exists(#s) OR #s < :s)",
+            ExpressionAttributeNames={"#p": pending, "#s": published},
+            ExpressionAttributeValues={":s": {"N": str(change.finding.sequence)}},
+        )
+        if recorded is None:
+            self.fold(change)
+
+    def fold(self, change: StateChange) -> None:
+        """Remove the change from the outbox without publishing it (a newer change supersedes it)."""
         removed = self.conditional(
             "update_item",
-            Key=_finding_key(finding),
+            Key=_finding_key(change.finding),
             UpdateExpression="REMOVE #p",
             ConditionExpression="attribute_exists(#p)",
             ExpressionAttributeNames={"#p": pending_attribute(change.change_id)},
@@ -216,12 +255,44 @@ class FindingWriter(Table):
         if removed is None:
             logger.debug("change %s was already marked notified", change.change_id)
 
+    def is_current(self, change: StateChange) -> bool:
+        """False when a newer change of the finding was stored or published: sending this one now would
+        tell subscribers an older state last (one consistent GetItem)."""
+        finding = change.finding
+        item = self.get_item(
+            cluster_pk(finding.account, finding.region, finding.cluster), finding_sk(finding.id)
+        )
+        return item is None or not superseded(item, change)
+
     # --- internals -------------------------------------------------------------------------------
 
-    def _claim_checks(self, pk: str, evaluation: Evaluation) -> bool:
-        at = {"S": timestamp(evaluation.evaluated_at)}
+    def _claim_checks(self, pk: str, evaluation: Evaluation) -> Evaluation | None:
+        """Claim the checks of `evaluation` no newer evaluation has stored (per check, not per cluster).
+
+        Returns the evaluation narrowed to the checks claimed, or None when none is left (or the cluster was
+        deleted later). A check another evaluation stored more recently keeps that evaluation's verdict; the
+        others keep ours: a scan overtaken by an event audit keeps what the event audit did not re-check.
+        """
+        for _ in range(TRANSACTION_ATTEMPTS):
+            if self._claim(pk, evaluation):
+                return evaluation
+            audit = self.get_item(pk, AUDIT_SK) or {}
+            at = timestamp(evaluation.evaluated_at)
+            if "deleted_at" in audit and audit["deleted_at"]["S"] >= at:
+                return None
+            fresh = [
+                check
+                for check in evaluation.checks_run
+                if audit.get(check_attribute(check), {}).get("S", "") <= at
+            ]
+            if not fresh:
+                return None
+            evaluation = narrowed(evaluation, fresh)
+        return None
+
+    def _claim(self, pk: str, evaluation: Evaluation) -> bool:
         update = Expression()
-        new = update.value(at)
+        new = update.value({"S": timestamp(evaluation.evaluated_at)})
         conditions = [f"(attribute_not_exists(deleted_at) OR deleted_at < {new})"]
         for check in evaluation.checks_run:
             name = update.name(check_attribute(check))
@@ -257,8 +328,17 @@ class FindingWriter(Table):
     def _outbox(self, items: list[Item], new: list[StateChange], evaluation: Evaluation) -> list[StateChange]:
         seen = {change.change_id for change in new}
         at, source = evaluation.evaluated_at, evaluation.source
-        due = outbox_due(items, now=at, source=source, grace=self.outbox_grace)
+        due = self._due(items, now=at, source=source)
         return [change for change in due if change.change_id not in seen]
+
+    def _due(self, items: Sequence[Item], *, now: datetime, source: str) -> list[StateChange]:
+        """outbox_due, with the changes a newer change of their finding superseded folded away."""
+        for item in items:
+            for change in pending_from_item(item):
+                if superseded(item, change):
+                    logger.info("change %s folded: a newer change of its finding exists", change.change_id)
+                    self.fold(change)
+        return outbox_due(items, now=now, source=source, grace=self.outbox_grace)
 
     def _finding_update(
         self, finding: Finding, change: StateChange | None, changed_at: datetime | None

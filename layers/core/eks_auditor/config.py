@@ -21,6 +21,8 @@ class Settings(BaseModel):
     spot_burst_threshold: int = 3
     spot_burst_window: timedelta = timedelta(minutes=15)
     security_hub_enabled: bool = False
+    # Transit gateways the operator declares as leading to internet egress (KNOWN_EGRESS_TRANSIT_GATEWAYS).
+    known_egress_tgws: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,4 +41,7 @@ class Settings(BaseModel):
             spot_burst_threshold=int(env.get("SPOT_BURST_THRESHOLD", "3")),
             spot_burst_window=timedelta(minutes=float(env.get("SPOT_BURST_WINDOW_MINUTES", "15"))),
             security_hub_enabled=env.get("SECURITY_HUB_ENABLED", "false").lower() == "true",
+            known_egress_tgws=frozenset(
+                t.strip() for t in env.get("KNOWN_EGRESS_TRANSIT_GATEWAYS", "").split(",") if t.strip()
+            ),
         )

@@ -53,7 +53,8 @@ class Records(logging.Handler):
 class World:
     account: DemoAccount
     logs: Records
-    queue_arns: dict[str, str] = field(default_factory=dict)
+    # function -> error code -> failed records, printed at the end (`pytest -s`) for the fuzz report.
+    codes: dict[str, Counter[str]] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,10 @@ def world() -> Iterator[World]:
                     load_handler(name)
             # After the imports: Powertools treats the logger's first handler as its own.
             service.addHandler(logs)
-            yield World(account, logs)
+            world = World(account, logs)
+            yield world
+            for function, counts in world.codes.items():
+                print(f"\n{function}: failed records by error code {dict(counts.most_common())}")
     finally:
         service.removeHandler(logs)
         forget_handlers()
@@ -213,6 +217,7 @@ def run_batch(world: World, function: str, queue: str, batch: list[tuple[str, bo
     assert set(per_record) == failed, "an ERROR line for a record that did not fail, or none for one that did"
     assert all(count == 1 for count in per_record.values()), per_record
     codes = {r.message_id: r.error_code for r in errors}  # type: ignore[attr-defined]
+    world.codes.setdefault(function, Counter()).update(codes.values())
     assert all(r.error_type and r.error_code for r in errors)  # type: ignore[attr-defined]
     totals, by_code = emf_counts(sink.lines)
     unexpected = [code for code in codes.values() if code != REJECTED_CODE]

@@ -19,9 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
 from eks_auditor.batch import BATCH_FAILURES, FAILED, REJECTED, REJECTED_CODE
 from eks_auditor.model.events import parse_cluster_audit_message
 from eks_auditor.triggers import EKS_EVENT_CHECKS
@@ -198,7 +201,8 @@ def emf_counts(lines: list[str]) -> tuple[Counter[str], list[dict[str, Any]]]:
     return totals, by_code
 
 
-def run_batch(world: World, function: str, queue: str, batch: list[tuple[str, bool]]) -> None:
+def run_batch(world: World, function: str, queue: str, batch: list[tuple[str, bool]]) -> dict[str, str]:
+    """Invoke the handler on the batch and check the invariants; the failed records' error codes."""
     messages = [{"MessageId": str(uuid.uuid4()), "ReceiptHandle": "r", "Body": body} for body, _ in batch]
     good = {m["MessageId"] for m, (_, ok) in zip(messages, batch, strict=True) if ok}
     event = sqs_event(messages, world.account.queue_arn(queue))
@@ -225,6 +229,7 @@ def run_batch(world: World, function: str, queue: str, batch: list[tuple[str, bo
     assert totals[FAILED] == len(unexpected)
     assert totals[BATCH_FAILURES] == len(failed)
     assert sorted(line["ErrorCode"] for line in by_code) == sorted(unexpected)
+    return codes
 
 
 @settings(max_examples=examples(20))
@@ -243,6 +248,54 @@ def test_cluster_worker_batches(world: World, batch: list[tuple[str, bool]]) -> 
 @given(batch=batches(spot_events()))
 def test_spot_events_batches(world: World, batch: list[tuple[str, bool]]) -> None:
     run_batch(world, "spot_events", "SpotQueue", batch)
+
+
+@contextlib.contextmanager
+def failing(faults: dict[str, str]) -> Iterator[None]:
+    """Each `service:Operation` in `faults` raises its AWS error code (as after botocore's retries)."""
+    original = BaseClient._make_api_call
+
+    def call(client: BaseClient, name: str, params: Any) -> Any:
+        code = faults.get(f"{client.meta.service_model.endpoint_prefix}:{name}")
+        if code:
+            raise ClientError({"Error": {"Code": code, "Message": f"injected {code}"}}, name)
+        return original(client, name, params)
+
+    with patch.object(BaseClient, "_make_api_call", call):
+        yield
+
+
+@pytest.mark.parametrize(
+    ("faults", "code"),
+    [
+        (
+            {"dynamodb:Query": "ProvisionedThroughputExceededException"},
+            "ProvisionedThroughputExceededException",
+        ),
+        (
+            {
+                "eks:DescribeCluster": "ThrottlingException",
+                "dynamodb:UpdateItem": "TransactionConflictException",
+            },
+            "TransactionConflictException",
+        ),
+        ({"eks:DescribeCluster": "ThrottlingException", "sns:Publish": "KMSAccessDenied"}, "KMSAccessDenied"),
+        # Found by the fuzzing: a padded region audited (and recorded) a region no scan resolves.
+        ({}, REJECTED_CODE),
+    ],
+    ids=["throttled-query", "write-conflict", "sns-kms-denied", "invalid-region"],
+)
+def test_an_unexpected_failure_is_one_error_line_and_a_metric(
+    world: World, faults: dict[str, str], code: str
+) -> None:
+    """A record failed by a fault, not by its input: its ERROR line and RecordsFailed name the code."""
+    event = sample("eks-update-cluster-config-public-cidrs.json")
+    event["detail"]["requestParameters"] = {"name": f"fuzz-fault-{uuid.uuid4().hex[:8]}"}
+    if code == REJECTED_CODE:
+        event["detail"]["awsRegion"] = "us-east-1 "
+    with failing(faults):
+        codes = run_batch(world, "event_audit", "EventsQueue", [(json.dumps(event), False), ("{", False)])
+    assert sorted(codes.values()) == sorted([code, REJECTED_CODE])
 
 
 scheduler_inputs = st.one_of(

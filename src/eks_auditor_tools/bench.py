@@ -440,10 +440,14 @@ def main() -> int:
     # Handlers flush EMF metrics even when an invocation recorded none; that is not news here.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     started = time.perf_counter()
+    from eks_auditor_tools.bench_latency import latency_targets, measure_latency, measure_layer_imports
+
     load_events = int(os.environ.get("EKS_AUDITOR_BENCH_LOAD_EVENTS", "5000"))
     report: dict[str, Any] = {
         "scans": measure_scans(),
         "imports": measure_imports(),
+        "layer_imports": measure_layer_imports(),
+        "latency": measure_latency(),
         "event_load": measure_event_load(events=load_events),
     }
     scans = report["scans"]
@@ -461,7 +465,14 @@ def main() -> int:
         == 1,
         "event_load_no_reaudit_in_batch": report["event_load"]["reaudits_in_batch"] == 0,
         "event_load_no_failed_record": report["event_load"]["failed_records"] == 0,
+        **latency_targets(report["latency"]),
     }
+    layer = report["layer_imports"]
+    if "handlers" in layer:
+        # Issue 12: handler import <= 1.5x `import boto3` in the layer-only venv (compiled sources).
+        report["targets"]["layer_import_ratio_le_1_5"] = all(
+            h["ratio_to_boto3"] <= 1.5 for h in layer["handlers"].values()
+        )
     report["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(report, indent=2))
     return 0

@@ -234,16 +234,20 @@ def test_instance_that_is_not_an_eks_node_is_ignored_with_a_metric(account: Acco
     assert sink.counts["SpotEventsIgnoredNotEks"] == 1
 
 
-def test_instance_already_gone_still_yields_a_finding_from_the_event(account: Account) -> None:
+def test_instance_already_gone_is_logged_and_counted_without_a_finding(account: Account) -> None:
+    # DESIGN §5: an instance that no longer exists cannot be mapped; no finding on cluster "unknown".
     sink = CountingSink()
     result = account.process([event(instance_id="i-0aaaaaaaaaaaaaaa1", at=NOW)], metrics=sink)
-    [change] = result.changes
-    assert [(r.outcome, r.cluster) for r in result.results] == [(EventOutcome.HANDLED, None)]
-    assert (change.finding.cluster, change.finding.cluster_arn) == ("unknown", "")
-    assert change.finding.evidence["instance_state"] == "not found at DescribeInstances"
-    assert change.finding.evidence["deadline"] == (NOW + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert result.changes == ()
+    assert [(r.outcome, r.cluster, r.reason) for r in result.results] == [
+        (
+            EventOutcome.IGNORED,
+            None,
+            "instance i-0aaaaaaaaaaaaaaa1 not found at DescribeInstances: cannot be mapped to a cluster",
+        )
+    ]
     assert sink.counts["SpotInstancesNotFound"] == 1
-    assert len(account.messages()) == 1
+    assert account.messages() == []
 
 
 def test_duplicate_event_does_not_alert_twice(account: Account) -> None:
@@ -413,6 +417,7 @@ def test_burst_across_concurrent_invocations_is_counted_once(account: Account) -
     assert late.changes[0].finding.check_id == "spot_interruption_notice"
     count = account.store.increment_counter(
         f"{ACCOUNT}#{REGION}#prod#ng-spot#{WINDOW_START.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        member="one-more-event",
         expires_at=NOW + timedelta(hours=1),
     )
     assert count == 10
@@ -455,8 +460,9 @@ def test_event_from_another_region_needs_a_client_for_it(account: Account) -> No
     served = account.process(
         [elsewhere], ec2_client_for=lambda region: boto3.client("ec2", region_name=region)
     )
-    assert [(r.outcome, r.cluster) for r in served.results] == [(EventOutcome.HANDLED, None)]
-    assert served.changes[0].finding.region == "eu-west-1"
+    # Read in eu-west-1 (no FAILED), where the instance does not exist: not mappable, no finding.
+    assert [(r.outcome, r.cluster) for r in served.results] == [(EventOutcome.IGNORED, None)]
+    assert served.changes == ()
 
 
 def test_alert_lost_to_an_sns_failure_goes_out_on_the_retry(account: Account) -> None:
@@ -591,3 +597,43 @@ def test_suppressed_notice_of_one_instance_sends_nothing(account: Account) -> No
     again = account.process([event(instance_id=quiet, at=NOW, event_id=result.results[0].event_id)])
     assert [(r.duplicate, r.outcome) for r in again.results] == [(True, EventOutcome.HANDLED)]
     assert again.changes == ()
+
+
+def test_burst_counts_a_notice_whose_publish_failed_exactly_once_on_its_retry(account: Account) -> None:
+    instances = [account.launch(MANAGED) for _ in range(4)]
+    sent = [
+        event(instance_id=i, at=WINDOW_START + timedelta(seconds=10 * n)) for n, i in enumerate(instances)
+    ]
+    account.process(sent[:2])
+
+    def throttle(**_: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "Publish")
+
+    sns = account.notifier.client
+    sns.meta.events.register("before-call.sns.Publish", throttle)
+    failed = account.process([sent[2]])
+    sns.meta.events.unregister("before-call.sns.Publish", throttle)
+    assert [(r.outcome, r.retryable) for r in failed.results] == [(EventOutcome.FAILED, True)]
+
+    retried = account.process([sent[2]], now=NOW + timedelta(minutes=6))
+    redelivered = account.process([sent[2]], now=NOW + timedelta(minutes=7))
+    fourth = account.process([sent[3]], now=NOW + timedelta(minutes=8))
+
+    assert [(r.outcome, r.duplicate) for r in retried.results] == [(EventOutcome.HANDLED, True)]
+    assert sorted(c.finding.check_id for c in retried.changes) == [
+        "spot_interruption_burst",
+        "spot_interruption_notice",
+    ]
+    assert redelivered.changes == ()
+    assert [c.finding.check_id for c in fourth.changes] == ["spot_interruption_notice"]
+    checks = [m["MessageAttributes"]["check_id"]["Value"] for m in account.messages()]
+    assert sorted(checks) == ["spot_interruption_burst"] + ["spot_interruption_notice"] * 4
+    [burst] = [c for c in retried.changes if c.finding.check_id == "spot_interruption_burst"]
+    assert (burst.finding.severity, burst.finding.evidence["interruptions"]) == (Severity.HIGH, 3)
+    key = f"{ACCOUNT}#{REGION}#prod#ng-spot#{WINDOW_START.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    # Four notices, each counted once: the failed third's retry and redelivery added nothing.
+    assert (
+        account.store.increment_counter(key, member=sent[3]["id"], expires_at=NOW + timedelta(hours=1)) == 4
+    )

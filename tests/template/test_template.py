@@ -136,6 +136,7 @@ def test_environment_from_globals() -> None:
         "SPOT_BURST_THRESHOLD": {"Ref": "SpotBurstThreshold"},
         "SPOT_BURST_WINDOW_MINUTES": {"Ref": "SpotBurstWindowMinutes"},
         "SECURITY_HUB_ENABLED": {"Ref": "EnableSecurityHub"},
+        "KNOWN_EGRESS_TRANSIT_GATEWAYS": {"Fn::Join": [",", {"Ref": "KnownEgressTransitGateways"}]},
     }
     own = {
         name: spec["Properties"].get("Environment", {}).get("Variables", {})
@@ -160,6 +161,7 @@ def test_environment_is_what_settings_read() -> None:
     assert settings.audit_regions == ("eu-west-1",)
     assert settings.security_hub_enabled is False
     assert variables["SECURITY_HUB_ENABLED"] == "false"
+    assert settings.known_egress_tgws == frozenset()
 
 
 def test_parameters_and_defaults() -> None:
@@ -173,6 +175,7 @@ def test_parameters_and_defaults() -> None:
         "SpotNoticeTtlDays": ("Number", 7),
         "SpotBurstThreshold": ("Number", 3),
         "SpotBurstWindowMinutes": ("Number", 15),
+        "KnownEgressTransitGateways": ("CommaDelimitedList", ""),
         "LogLevel": ("String", "INFO"),
         "LogRetentionDays": ("Number", 30),
     }
@@ -414,7 +417,8 @@ def test_core_layer_is_built_for_arm64_python312() -> None:
     assert layer["Properties"]["ContentUri"] == "layers/core/"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.12", "BuildArchitecture": "arm64"}
+    # layers/core/Makefile builds it: arm64 wheels plus bytecode compiled ahead (test_sam_build checks both).
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
     requirements = [
         line.split(">")[0].split("<")[0].split("=")[0].strip()
         for line in (REPO / "layers/core/requirements.txt").read_text(encoding="utf-8").splitlines()

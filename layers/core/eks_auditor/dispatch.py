@@ -8,6 +8,7 @@ cluster is audited once with the union of the checks its records asked for.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from eks_auditor.audit import Auditor, AuditResult
 from eks_auditor.collect.cluster import describe_cluster
 from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable, describe_error
+from eks_auditor.concurrency import Limiter, limiter_key, map_bounded
 from eks_auditor.triggers import AuditRequest, VpcReference, merge_checks
 
 logger = logging.getLogger(__name__)
@@ -73,28 +75,48 @@ class Dispatcher:
         cluster_vpc: Callable[[str, str], str | None],
         ec2_client: Callable[[str], Any],
         eks_client: Callable[[str], Any],
+        limiter: Limiter | None = None,
     ) -> None:
         self.auditor = auditor
         self.eks_client = eks_client
         self.list_clusters = list_clusters
         self.cluster_vpc = cluster_vpc
         self.ec2_client = ec2_client
+        self.limiter = limiter or Limiter(1, 1)
         self._done: dict[ClusterKey, frozenset[str] | None] = {}
+        # One lock per cluster: two requests for one cluster in a concurrent batch audit it in turn,
+        # and the second finds it done; different clusters proceed in parallel.
+        self._cluster_locks: dict[ClusterKey, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def handle(self, request: AuditRequest) -> list[AuditResult]:
+        """Audit what the request names; a request's clusters run concurrently under the limiter.
+
+        Results come in cluster order; the first failure (in that order) is raised after all ran.
+        """
         if request.delete_cluster and request.cluster:
-            self._done.pop((request.account, request.region, request.cluster), None)
-            return [
-                self.audit_cluster(
-                    request.account, request.region, request.cluster, None, request, delete=True
-                )
-            ]
-        results = []
-        for cluster in self.clusters_for(request):
-            once = self._audit_once(request.region, cluster, request.check_ids, request)
-            if once is not None:
-                results.append(once)
-        return results
+            key = (request.account, request.region, request.cluster)
+            with self._cluster_lock(key):
+                self._done.pop(key, None)
+                return [
+                    self.audit_cluster(
+                        request.account, request.region, request.cluster, None, request, delete=True
+                    )
+                ]
+        attempts = map_bounded(
+            lambda cluster: self._audit_once(request.region, cluster, request.check_ids, request),
+            self.clusters_for(request),
+            key=lambda _: limiter_key(request.account, request.region),
+            limiter=self.limiter,
+        )
+        for attempt in attempts:
+            if attempt.error is not None:
+                raise attempt.error
+        return [attempt.value for attempt in attempts if attempt.value is not None]
+
+    def _cluster_lock(self, key: ClusterKey) -> threading.Lock:
+        with self._locks_lock:
+            return self._cluster_locks.setdefault(key, threading.Lock())
 
     def clusters_for(self, request: AuditRequest) -> list[str]:
         """The clusters a request names: its own, else those in the VPCs it touched (else the region's)."""
@@ -175,11 +197,12 @@ class Dispatcher:
         self, region: str, cluster: str, check_ids: frozenset[str] | None, request: AuditRequest
     ) -> AuditResult | None:
         key = (request.account, region, cluster)
-        if key in self._done and _covers(self._done[key], check_ids):
-            return None
-        result = self.audit_cluster(request.account, region, cluster, check_ids, request)
-        self._done[key] = merge_checks((self._done.get(key, frozenset()), check_ids))
-        return result
+        with self._cluster_lock(key):
+            if key in self._done and _covers(self._done[key], check_ids):
+                return None
+            result = self.audit_cluster(request.account, region, cluster, check_ids, request)
+            self._done[key] = merge_checks((self._done.get(key, frozenset()), check_ids))
+            return result
 
 
 @dataclass

@@ -191,8 +191,28 @@ def test_vpc_access_only_when_subnets_are_given() -> None:
             "SubnetIds": ["subnet-0a1b2c3d4e5f60718"],
             "SecurityGroupIds": ["sg-1"],
         }
+        # ENIs are created only in the given subnets, with the given security groups.
         assert granted_actions(on, function)["ec2:CreateNetworkInterface"] == [
-            {"Fn::Sub": "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:*"}
+            {
+                "Fn::Split": [
+                    ",",
+                    {
+                        "Fn::Join": [
+                            "",
+                            [
+                                {
+                                    "Fn::Sub": "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}"
+                                    ":network-interface/*"
+                                },
+                                ",arn:*:ec2:*:*:subnet/",
+                                "subnet-0a1b2c3d4e5f60718",
+                                ",arn:*:ec2:*:*:security-group/",
+                                "sg-1",
+                            ],
+                        ]
+                    },
+                ]
+            }
         ]
     for function in ("ScheduleFunction", "SpotEventFunction", "QueryApiFunction"):
         assert "VpcConfig" not in on["Resources"][function]["Properties"]

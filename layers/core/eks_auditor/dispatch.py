@@ -1,12 +1,14 @@
 """Turn audit requests (from events, the schedule or the CLI) into cluster audits.
 
 Within one invocation an audit already done for a cluster with a superset of the requested checks is
-not repeated: a batch of ten route changes in one VPC audits each of its clusters once.
+not repeated; an event batch goes further (CoalescedAudits): every record is routed first, then each
+cluster is audited once with the union of the checks its records asked for.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +18,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from eks_auditor.audit import Auditor, AuditResult
 from eks_auditor.collect.cluster import describe_cluster
 from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable, describe_error
+from eks_auditor.concurrency import Limiter, limiter_key, map_bounded
 from eks_auditor.triggers import AuditRequest, VpcReference, clusters_in_tag, merge_checks
 
 logger = logging.getLogger(__name__)
+
+ClusterKey = tuple[str, str, str]  # (account, region, cluster)
 
 # kind -> (EC2 operation, request parameter, response list key)
 _LOOKUPS: dict[str, tuple[str, str, str]] = {
@@ -227,6 +232,7 @@ class Dispatcher:
         ec2_client: Callable[[str], Any],
         eks_client: Callable[[str], Any],
         client: Callable[[str, str], Any] | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.auditor = auditor
         self.eks_client = eks_client
@@ -235,36 +241,79 @@ class Dispatcher:
         self.list_clusters = list_clusters
         self.cluster_vpc = cluster_vpc
         self.ec2_client = ec2_client
-        self._done: dict[tuple[str, str], frozenset[str] | None] = {}
+        self.limiter = limiter or Limiter(1, 1)
+        self._done: dict[ClusterKey, frozenset[str] | None] = {}
+        # One lock per cluster: two requests for one cluster in a concurrent batch audit it in turn,
+        # and the second finds it done; different clusters proceed in parallel.
+        self._cluster_locks: dict[ClusterKey, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def handle(self, request: AuditRequest) -> list[AuditResult]:
+        """Audit what the request names; a request's clusters run concurrently under the limiter.
+
+        Results come in cluster order; the first failure (in that order) is raised after all ran.
+        """
         if request.delete_cluster and request.cluster:
-            self._done.pop((request.region, request.cluster), None)
-            status = self._live_status(request.region, request.cluster)
-            if status is None or status == "DELETING":
+            key = (request.account, request.region, request.cluster)
+            with self._cluster_lock(key):
+                self._done.pop(key, None)
                 return [
-                    self.auditor.resolve_deleted(
-                        request.account, request.region, request.cluster, source=request.source
+                    self.audit_cluster(
+                        request.account, request.region, request.cluster, None, request, delete=True
                     )
                 ]
+        attempts = map_bounded(
+            lambda cluster: self._audit_once(request.region, cluster, request.check_ids, request),
+            self.clusters_for(request),
+            key=lambda _: limiter_key(request.account, request.region),
+            limiter=self.limiter,
+        )
+        for attempt in attempts:
+            if attempt.error is not None:
+                raise attempt.error
+        return [attempt.value for attempt in attempts if attempt.value is not None]
+
+    def _cluster_lock(self, key: ClusterKey) -> threading.Lock:
+        with self._locks_lock:
+            return self._cluster_locks.setdefault(key, threading.Lock())
+
+    def clusters_for(self, request: AuditRequest) -> list[str]:
+        """The clusters a request names: its own, else those in the VPCs it touched (else the region's)."""
+        return [request.cluster] if request.cluster else self._clusters_for(request)
+
+    def audit_cluster(
+        self,
+        account: str,
+        region: str,
+        cluster: str,
+        check_ids: frozenset[str] | None,
+        request: AuditRequest,
+        *,
+        delete: bool = False,
+    ) -> AuditResult:
+        """Audit one cluster (or, for a delete EKS confirms, resolve its findings)."""
+        if delete:
+            status = self._live_status(region, cluster)
+            if status is None or status == "DELETING":
+                return self.auditor.resolve_deleted(account, region, cluster, source=request.source)
             # A forged, replayed or failed delete (or a cluster re-created under the same name): the
             # cluster is live, so it is audited, never resolved on the event's word.
             logger.warning(
                 "%s for %s/%s from %s, but the cluster is %s: re-auditing instead of resolving",
                 request.event_name,
-                request.region,
-                request.cluster,
+                region,
+                cluster,
                 request.source,
                 status,
             )
-            request = request.model_copy(update={"delete_cluster": False, "check_ids": None})
-        clusters = [request.cluster] if request.cluster else self._clusters_for(request)
-        results = []
-        for cluster in clusters:
-            result = self._audit_once(request.region, cluster, request.check_ids, request)
-            if result is not None:
-                results.append(result)
-        return results
+            check_ids = None
+        try:
+            return self.auditor.audit(
+                region, cluster, check_ids=check_ids, source=request.source, account=account
+            )
+        except ClusterNotFound:
+            logger.info("cluster %s/%s no longer exists: resolving its findings", region, cluster)
+            return self.auditor.resolve_deleted(account, region, cluster, source=request.source)
 
     def _live_status(self, region: str, cluster: str) -> str | None:
         """DescribeCluster's status now; None when EKS no longer knows the cluster.
@@ -317,18 +366,81 @@ class Dispatcher:
     def _audit_once(
         self, region: str, cluster: str, check_ids: frozenset[str] | None, request: AuditRequest
     ) -> AuditResult | None:
-        key = (region, cluster)
-        if key in self._done and _covers(self._done[key], check_ids):
-            return None
+        key = (request.account, region, cluster)
+        with self._cluster_lock(key):
+            if key in self._done and _covers(self._done[key], check_ids):
+                return None
+            result = self.audit_cluster(request.account, region, cluster, check_ids, request)
+            self._done[key] = merge_checks((self._done.get(key, frozenset()), check_ids))
+            return result
+
+
+@dataclass
+class _Group:
+    """Every request of a batch for one cluster: the union of their checks, whether one was a delete."""
+
+    request: AuditRequest  # the first one: its event id is the audit's source
+    check_ids: frozenset[str] | None
+    delete: bool = False
+    outcome: AuditResult | Exception | None = None
+
+
+class CoalescedAudits:
+    """A batch's audits, one per (account, region, cluster) with the union of the requested checks.
+
+    Every request is routed first (`add`, which resolves VPC-scoped requests to clusters); a cluster is
+    audited on the first `results` call that needs it, so a batch of ten events on two clusters makes two
+    audits, and a source whose results are never asked for (an idempotent duplicate) costs none. A
+    failed audit fails every source that needed that cluster, and only those.
+    """
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self._groups: dict[ClusterKey, _Group] = {}
+        self._targets: dict[str, list[ClusterKey]] = {}
+        self.audits = 0
+
+    def add(self, source: str, requests: Iterable[AuditRequest]) -> None:
+        """Route a source's requests (raises what routing raises; nothing is recorded then)."""
+        routed = [
+            (request, (request.account, request.region, cluster))
+            for request in requests
+            for cluster in self.dispatcher.clusters_for(request)
+        ]
+        targets = self._targets.setdefault(source, [])
+        for request, key in routed:
+            group = self._groups.get(key)
+            if group is None:
+                group = self._groups[key] = _Group(request, request.check_ids)
+            elif not request.delete_cluster:
+                group.check_ids = merge_checks((group.check_ids, request.check_ids))
+            group.delete = group.delete or request.delete_cluster
+            if key not in targets:
+                targets.append(key)
+
+    def results(self, source: str) -> list[AuditResult]:
+        """The audits `source` asked for, each done once per batch; raises the first failed one's error."""
+        results = []
+        for key in self._targets.get(source, []):
+            group = self._groups[key]
+            if group.outcome is None:
+                group.outcome = self._audit(key, group)
+            if isinstance(group.outcome, Exception):
+                raise group.outcome
+            results.append(group.outcome)
+        return results
+
+    def _audit(self, key: ClusterKey, group: _Group) -> AuditResult | Exception:
+        account, region, cluster = key
+        # A delete among a live cluster's events means every check (audit_cluster decides).
+        checks = group.check_ids if not group.delete else None
+        self.audits += 1
         try:
-            result = self.auditor.audit(
-                region, cluster, check_ids=check_ids, source=request.source, account=request.account
+            return self.dispatcher.audit_cluster(
+                account, region, cluster, checks, group.request, delete=group.delete
             )
-        except ClusterNotFound:
-            logger.info("cluster %s/%s no longer exists: resolving its findings", region, cluster)
-            result = self.auditor.resolve_deleted(request.account, region, cluster, source=request.source)
-        self._done[key] = merge_checks((self._done.get(key, frozenset()), check_ids))
-        return result
+        except Exception as exc:  # kept and raised for every source of this cluster, failing only those
+            return exc
 
 
 def _covers(done: frozenset[str] | None, wanted: Iterable[str] | None) -> bool:

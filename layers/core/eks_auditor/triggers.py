@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from eks_auditor.checks.registry import CHECKS
 from eks_auditor.model.check import CLOUDTRAIL_DETAIL_TYPE
+from eks_auditor.model.events import ACCOUNT_PATTERN, CLUSTER_PATTERN, REGION_PATTERN
 
 # Calls about the cluster as a whole rather than some checks: a new cluster gets every check, a deleted
 # one has its findings resolved.
@@ -98,6 +99,9 @@ _SCOPE_KINDS: Mapping[str, frozenset[str]] = {
 # by the first; EKS puts all of them on a managed node group's group).
 _CLUSTER_TAG_PREFIXES = ("kubernetes.io/cluster/", "k8s.io/cluster-autoscaler/")
 _CLUSTER_NAME_TAG = "eks:cluster-name"
+_REGION = re.compile(REGION_PATTERN)
+_ACCOUNT = re.compile(ACCOUNT_PATTERN)
+_CLUSTER = re.compile(CLUSTER_PATTERN)
 _OIDC_REGION = re.compile(r"oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com")
 # EC2 resource ids: a type prefix and 8 (older) or 17 lowercase hex digits.
 _EC2_ID = re.compile(
@@ -157,6 +161,10 @@ def requests_from_event(event: Mapping[str, Any]) -> list[AuditRequest]:
         raise InvalidEvent(f"event {event['id']} has no detail.eventName")
     region = str(detail.get("awsRegion") or event["region"])
     account = str(detail.get("recipientAccountId") or event["account"])
+    # Keys, clients and findings are built from these: "us-east-1 " would audit (and record) a region
+    # no scan ever resolves, or fail inside botocore.
+    if not _REGION.fullmatch(region) or not _ACCOUNT.fullmatch(account):
+        raise InvalidEvent(f"event {event['id']}: region {region!r} or account {account!r} is malformed")
     base = {"source": str(event["id"]), "event_name": name, "account": account, "region": region}
     source = event["source"]
 
@@ -166,6 +174,9 @@ def requests_from_event(event: Mapping[str, Any]) -> list[AuditRequest]:
         cluster = _cluster_name(detail)
         if cluster is None:
             raise InvalidEvent(f"event {event['id']}: {name} names no cluster in requestParameters")
+        if not _CLUSTER.fullmatch(cluster):
+            # Found by fuzzing: a 3,000-character name failed in DynamoDB (key too large), not as bad input.
+            raise InvalidEvent(f"event {event['id']}: {name} names no valid EKS cluster ({cluster[:120]!r})")
         if name in EKS_DELETE_EVENTS:
             return [AuditRequest(**base, cluster=cluster, delete_cluster=True)]
         return [AuditRequest(**base, cluster=cluster, check_ids=EKS_EVENT_CHECKS[name])]

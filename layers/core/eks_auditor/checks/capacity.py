@@ -327,6 +327,12 @@ def check_ip_prefix_delegation_recommended(snapshot: ClusterSnapshot) -> list[Ou
     early = _early_outcome(spec, snapshot)
     if early is not None:
         return [early]
+    if collected(snapshot.cluster, Part.CLUSTER).ip_family == "ipv6":
+        # The VPC CNI runs IPv6 clusters in prefix mode only; max pods are not capped by secondary IPs.
+        return [
+            not_applicable(spec, _nodegroup_resource(snapshot, group), "IPv6 cluster: pods use IPv6 prefixes")
+            for group in snapshot.nodegroups or ()
+        ] or [not_applicable(spec, snapshot.arn, "IPv6 cluster: pods use IPv6 prefixes")]
     kubernetes = snapshot.kubernetes
     settings = effective_settings(kubernetes.aws_node_settings if kubernetes else None)
     source = _settings_source(snapshot, settings)

@@ -54,6 +54,10 @@ SELF_MANAGED_GROUPS = autoscaling(
 LAUNCH_TEMPLATES = ec2("CreateLaunchTemplateVersion", "ModifyLaunchTemplate")
 # The VPC CNI add-on's configuration is the aws-node DaemonSet's env.
 ADDONS = eks("CreateAddon", "UpdateAddon", "DeleteAddon")
+# EKS Pod Identity: associations decide whether pods need the eks-auth endpoint.
+POD_IDENTITY = eks(
+    "CreatePodIdentityAssociation", "UpdatePodIdentityAssociation", "DeletePodIdentityAssociation"
+)
 ACCESS = eks(
     "CreateAccessEntry",
     "UpdateAccessEntry",
@@ -159,5 +163,7 @@ PART_CHANGES: Mapping[Part, tuple[Event, ...]] = {
     Part.ACCESS_ENTRIES: ACCESS,
     # Add-ons write Kubernetes objects (the vpc-cni add-on's configuration is aws-node's env).
     Part.KUBERNETES: ADDONS,
+    Part.ADDONS: ADDONS,
+    Part.POD_IDENTITY: POD_IDENTITY,
     Part.SPOT_INSTANCES: (SPOT_INTERRUPTION_WARNING, SPOT_REBALANCE_RECOMMENDATION),
 }

@@ -1,31 +1,34 @@
-"""Scheduled scan worker (SQS): audit one cluster per message, every check; resolve deleted clusters."""
+"""Scheduled scan worker (SQS): audit one cluster per message, every check; resolve deleted clusters;
+audit the account-region's own pipeline for the pseudo-cluster "-"."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eks_auditor.entrypoints import audit_queued_cluster, prefetch_batch
+from eks_auditor.batch import RecordProcessor, best_effort
+from eks_auditor.entrypoints import audit_queued_batch, audit_queued_cluster, prefetch_batch
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
 from eks_auditor.triggers import InvalidEvent
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = RecordProcessor(logger=logger, metrics=metrics, rejections=(InvalidEvent,), what="audit message")
 runtime = lambda_runtime(PowertoolsSink(metrics))
 copy_config_to_registered_loggers(source_logger=logger)
+# The batch's audits, run concurrently before the processor walks the records (message id -> outcome).
+audited: dict = {}
 
 
 def record_handler(record: SQSRecord) -> dict:
-    try:
+    attempt = audited.get(record.message_id)
+    if attempt is None:
         return audit_queued_cluster(record.body, runtime.dispatcher, runtime.pipeline_auditor)
-    except InvalidEvent as exc:
-        logger.error("rejected audit message: %s", exc, extra={"message_id": record.message_id})
-        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
-        raise
+    if attempt.error is not None:
+        raise attempt.error
+    return attempt.value
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -33,7 +36,21 @@ def record_handler(record: SQSRecord) -> dict:
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
     runtime.start_batch()
-    prefetch_batch((record.get("body", "") for record in event.get("Records", [])), runtime.collector)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    records = event.get("Records", [])
+    # One DescribeInstanceTypes for the batch; should it fail, each record still does its own work.
+    best_effort(prefetch_batch, (record.get("body", "") for record in records), runtime.collector)
+    audited.clear()
+    audited.update(
+        audit_queued_batch(
+            [(record.get("messageId", ""), record.get("body", "")) for record in records],
+            runtime.dispatcher,
+            runtime.limiter,
+            pipeline=runtime.pipeline_auditor,
+        )
     )
+    try:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        audited.clear()

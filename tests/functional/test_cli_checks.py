@@ -46,9 +46,14 @@ def test_json_lists_every_check_with_its_events_and_permissions(capsys: Any) -> 
                 "event_name": "DeleteOpenIDConnectProvider",
             },
         ],
+        "schedule_only": {
+            "cluster": "the OIDC issuer is fixed when the cluster is created (CreateCluster runs every check)"
+        },
         "permissions": ["eks:ListClusters", "eks:DescribeCluster", "iam:ListOpenIDConnectProviders"],
         "references": list(CATALOG["oidc_provider_missing"].spec.references),
     }
+    assert set(records["version_end_of_standard_support"]["schedule_only"]) == {"version_support"}
+    assert records["endpoint_public_unrestricted"]["schedule_only"] == {}
     burst = records["spot_interruption_burst"]
     assert (burst["kind"], burst["severity"], burst["permissions"]) == (
         "event",
@@ -58,6 +63,18 @@ def test_json_lists_every_check_with_its_events_and_permissions(capsys: Any) -> 
     assert burst["events"] == [{"source": "aws.ec2", "detail_type": "EC2 Spot Instance Interruption Warning"}]
     assert records["vpc_endpoint_missing"]["severity_rule"] == "by service"
     assert (records["audit_incomplete"]["kind"], records["audit_incomplete"]["events"]) == ("engine", [])
+    # Account-region checks: the auditor's own pipeline, evaluated by the schedule only.
+    pipeline = {check_id: record for check_id, record in records.items() if check_id.startswith("pipeline_")}
+    assert set(pipeline) == {
+        "pipeline_trail_missing",
+        "pipeline_rule_broken",
+        "pipeline_backlog",
+        "pipeline_silent",
+    }
+    for record in pipeline.values():
+        assert (record["kind"], record["events"], record["schedule_only"]) == ("account_region", [], {})
+    assert records["pipeline_rule_broken"]["parts"] == ["rules"]
+    assert "events:DescribeRule" in records["pipeline_rule_broken"]["permissions"]
 
 
 def test_table_names_each_check_once_with_its_events_and_permissions(capsys: Any) -> None:
@@ -71,6 +88,7 @@ def test_table_names_each_check_once_with_its_events_and_permissions(capsys: Any
     assert "aws.eks AssociateEncryptionConfig" in block
     assert all(action in block for action in REQUIRED_PERMISSIONS[Part.CLUSTER])
     assert "EC2 Spot Instance Interruption Warning" in out
+    assert "pipeline_silent (kind account_region, cluster '-') run on the schedule" in out
 
 
 def test_csv_one_row_per_check_same_values_as_json(capsys: Any) -> None:
@@ -82,7 +100,8 @@ def test_csv_one_row_per_check_same_values_as_json(capsys: Any) -> None:
         rows = list(csv.DictReader(io.StringIO(text)))
         assert [row["id"] for row in rows] == list(CATALOG)
         assert list(rows[0]) == [
-            "id", "kind", "severity", "severity_rule", "title", "parts", "events", "permissions", "references"
+            "id", "kind", "severity", "severity_rule", "title", "parts", "events", "schedule_only",
+            "permissions", "references",
         ]  # fmt: skip
         oidc = next(row for row in rows if row["id"] == "oidc_provider_missing")
         expected = next(record for record in records if record["id"] == "oidc_provider_missing")

@@ -26,6 +26,7 @@ from eks_auditor.collect.errors import PartUnavailable
 from eks_auditor.collect.permissions import REQUIRED_PERMISSIONS
 from eks_auditor.collect.snapshot import AWS_PARTS, PartCollector, PartContext, PartResult, SnapshotCollector
 from eks_auditor.collect.versions import describe_cluster_versions
+from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import KubernetesVersion, VersionSupport
 
 from eks_auditor_tools.fleet import ClusterIds, Fleet, VpcIds
@@ -73,10 +74,20 @@ def deny(client: Any, operation: str, code: str, message: str) -> None:
     client.meta.events.register(f"before-call.{service}.{operation}", raise_error)
 
 
+MOTO_404 = {
+    "addons": "404 on eks:ListAddons: Not yet implemented",
+    "pod_identity_associations": "404 on eks:ListPodIdentityAssociations: Not yet implemented",
+}
+
+
 def test_every_part_collected(world: World) -> None:
     snapshot = SnapshotCollector(clients(), now=lambda: NOW).collect(REGION, "prod", AWS_PARTS)
-    # moto has no access entries (test_access_entries.py covers them with the Stubber): a gap, not a crash.
-    assert snapshot.gaps == {"access_entries": "404 on eks:ListAccessEntries: Not yet implemented"}
+    # moto has no access entries, add-ons or Pod Identity associations (test_access_entries.py and
+    # test_collect_addons.py cover them with the Stubber): gaps, not a crash.
+    assert snapshot.gaps == {
+        "access_entries": "404 on eks:ListAccessEntries: Not yet implemented",
+        **MOTO_404,
+    }
     assert (snapshot.account, snapshot.arn, snapshot.collected_at) == ("123456789012", world.prod.arn, NOW)
     assert snapshot.cluster is not None
     assert snapshot.cluster.enabled_log_types == frozenset({"audit"})
@@ -114,7 +125,17 @@ def test_collectors_call_exactly_the_permissions_they_declare(world: World) -> N
     assert sorted(scan.list_clusters(REGION)) == ["prod", "staging"]
     scan.collect(REGION, "prod", MY_PARTS)
     declared = {action for part in MY_PARTS for action in REQUIRED_PERMISSIONS[part]}
-    assert set(counter.calls) == declared
+    # This world's default routes go to a NAT gateway: the egress follow-ups behind a transit gateway
+    # or a firewall endpoint are not needed here (tests/functional/test_collect_egress.py calls them).
+    egress_follow_ups = {
+        "ec2:DescribeTransitGatewayAttachments",
+        "ec2:SearchTransitGatewayRoutes",
+        "ec2:DescribeTransitGatewayVpcAttachments",
+        "network-firewall:ListFirewalls",
+        "network-firewall:DescribeFirewall",
+    }
+    assert egress_follow_ups <= set(REQUIRED_PERMISSIONS[Part.NETWORK])
+    assert set(counter.calls) == declared - egress_follow_ups
 
 
 def test_scan_call_budget(world: World) -> None:
@@ -279,6 +300,7 @@ def test_all_parts_when_none_requested(world: World) -> None:
     snapshot = scan.collect(REGION, "prod")
     assert snapshot.gaps == {
         "access_entries": "404 on eks:ListAccessEntries: Not yet implemented",
+        **MOTO_404,
         "kubernetes": "the Kubernetes API is not reachable from the test",
     }
     assert None not in (

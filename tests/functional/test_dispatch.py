@@ -143,6 +143,8 @@ def test_update_cluster_config_event_audits_its_cluster_with_the_event_checks(wo
         "autoscaler_dynamic_instance_list",
         "cluster_admin_broad",
         "control_plane_logging_disabled",
+        # The cluster's subnets are part of its VPC config: UpdateClusterConfig can change them.
+        "cluster_subnet_ip_low",
     }
     assert result.evaluation is not None
     assert (result.cluster, set(result.evaluation.checks_run)) == ("analytics", expected)
@@ -250,7 +252,10 @@ def test_oidc_provider_event_audits_every_cluster_of_the_issuer_region(world: Wo
     dispatcher, auditor = make_dispatcher(world)
     results = dispatch(dispatcher, sample("iam-create-oidc-provider.json"))
     assert {r.cluster for r in results} == EVERYONE
-    assert {checks for _, checks in auditor.audits} == {frozenset({"oidc_provider_missing"})}
+    # IRSA also decides whether isolated nodes need the sts endpoint.
+    assert {checks for _, checks in auditor.audits} == {
+        frozenset({"oidc_provider_missing", "vpc_endpoint_missing"})
+    }
     failing = {r.cluster for r in results for f in r.failing if f.check_id == "oidc_provider_missing"}
     assert failing == {"prod-web"}
 

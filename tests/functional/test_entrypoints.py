@@ -11,8 +11,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from eks_auditor.audit import AuditResult
+from eks_auditor.concurrency import Limiter
 from eks_auditor.entrypoints import (
     audit_cloudtrail_event,
+    audit_queued_batch,
     audit_queued_cluster,
     fan_out_scan,
     parse_queued_cluster,
@@ -87,6 +89,59 @@ def test_audit_queued_cluster_hands_the_request_to_the_dispatcher() -> None:
         "audits": [{"region": REGION, "cluster": "prod-a", "deleted": False, "failing": 0, "changes": []}]
     }
     assert [r.source for r in dispatcher.requests] == ["scan-7"]
+
+
+class FakePipelineAuditor:
+    """Runtime.pipeline_auditor's stand-in: region -> an auditor of that account-region's pipeline."""
+
+    def __init__(self) -> None:
+        self.audits: list[tuple[str, str, str, bool]] = []
+
+    def __call__(self, region: str) -> FakePipelineAuditor:
+        return self
+
+    def audit(self, account: str, region: str, *, source: str, scheduled: bool) -> AuditResult:
+        self.audits.append((account, region, source, scheduled))
+        return AuditResult(region=region, cluster="-")
+
+
+def test_the_worker_batch_audits_clusters_and_the_pipeline_of_the_pseudo_cluster() -> None:
+    dispatcher, pipeline = FakeDispatcher(), FakePipelineAuditor()
+    messages = [
+        (
+            "m-west",
+            json.dumps({"account": ACCOUNT, "region": "eu-west-1", "cluster": "-", "scan_id": "scan-8"}),
+        ),
+        ("m-a", json.dumps({"account": ACCOUNT, "region": REGION, "cluster": "prod-a", "scan_id": "scan-8"})),
+        ("m-east", json.dumps({"account": ACCOUNT, "region": REGION, "cluster": "-", "scan_id": "scan-8"})),
+        ("m-bad", "not json"),
+    ]
+    outcomes = audit_queued_batch(messages, dispatcher, Limiter(4, 2), pipeline)  # type: ignore[arg-type]
+
+    assert {m: o.value["audits"][0]["cluster"] for m, o in outcomes.items() if o.value} == {
+        "m-west": "-",
+        "m-a": "prod-a",
+        "m-east": "-",
+    }
+    assert isinstance(outcomes["m-bad"].error, InvalidEvent)
+    # The pseudo-cluster never reaches the cluster dispatcher; each region's pipeline is audited once.
+    assert [r.cluster for r in dispatcher.requests] == ["prod-a"]
+    assert sorted(pipeline.audits) == [
+        (ACCOUNT, "eu-west-1", "scan-8", True),
+        (ACCOUNT, REGION, "scan-8", True),
+    ]
+
+
+def test_a_pipeline_message_without_a_pipeline_auditor_fails_alone() -> None:
+    dispatcher = FakeDispatcher()
+    messages = [
+        ("m-pipe", json.dumps({"account": ACCOUNT, "region": REGION, "cluster": "-", "scan_id": "scan-9"})),
+        ("m-a", json.dumps({"account": ACCOUNT, "region": REGION, "cluster": "prod-a", "scan_id": "scan-9"})),
+    ]
+    outcomes = audit_queued_batch(messages, dispatcher, Limiter(1, 1))  # type: ignore[arg-type]
+    assert isinstance(outcomes["m-pipe"].error, InvalidEvent)
+    assert outcomes["m-a"].value is not None
+    assert [r.cluster for r in dispatcher.requests] == ["prod-a"]
 
 
 # --- audit_cloudtrail_event --------------------------------------------------------------------------

@@ -188,6 +188,38 @@ def test_event_without_an_id_fails_alone(world: Embedded) -> None:
     assert failures(response) == [bad["MessageId"]]
 
 
+def test_event_audit_records_the_pipeline_heartbeat_once_per_batch(
+    world: Embedded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eks_auditor.store.heartbeat import HeartbeatStore
+
+    logs = LogSink()
+    with logs.capture():
+        heartbeats = load_handler("event_audit").runtime.heartbeats
+    assert heartbeats is not None
+    written: list[str] = []
+    real_record = heartbeats.record_event
+
+    def counting_record(account: str, region: str, **kwargs: Any) -> bool:
+        written.append(kwargs["event_id"])
+        return real_record(account, region, **kwargs)
+
+    monkeypatch.setattr(heartbeats, "record_event", counting_record)
+    # A call that failed (errorCode) was delivered all the same: the pipeline works.
+    failed = sample("eks-update-cluster-config-error.json", {"demo-public": "prod-web"}, id=str(uuid.uuid4()))
+    good = sample("eks-associate-access-policy.json", {"demo-public": "platform"}, id=str(uuid.uuid4()))
+
+    response = run(world, "event_audit", "EventsQueue", [message(failed), message(good)], logs)
+
+    assert failures(response) == []
+    assert written == [failed["id"]]  # one write for the account-region, not one per event
+    heartbeat = HeartbeatStore(world.account.findings_table, client=world.account.client("dynamodb")).read(
+        ACCOUNT, REGION
+    )
+    assert (heartbeat.last_event_id, heartbeat.last_event_name) == (failed["id"], "UpdateClusterConfig")
+    received(world)
+
+
 # --- schedule ----------------------------------------------------------------------------------------
 
 
@@ -245,6 +277,35 @@ def test_cluster_worker_resolves_a_cluster_the_schedule_found_deleted(world: Emb
     resolved = world.store.get(stored.id)
     assert resolved is not None and (resolved.status, resolved.source) == (Status.RESOLVED, "scan-x")
     assert received(world) == {("RESOLVED", "endpoint_public_unrestricted", "RESOLVED", "long-gone")}
+
+
+def test_cluster_worker_audits_the_pipeline_for_the_pseudo_cluster(world: Embedded) -> None:
+    events = world.account.client("events")
+    rule = world.account.rules["EksApiCallsRule"]
+    received(world)
+
+    def audit(scan_id: str) -> Any:
+        pipeline = message({"account": ACCOUNT, "region": REGION, "cluster": "-", "scan_id": scan_id})
+        cluster = message({"account": ACCOUNT, "region": REGION, "cluster": "batch", "scan_id": scan_id})
+        # In one batch with a cluster: the two are audited side by side.
+        return run(world, "cluster_worker", "AuditQueue", [pipeline, cluster], LogSink())
+
+    events.disable_rule(Name=rule)
+    try:
+        response = audit("scan-pipeline-1")
+    finally:
+        events.enable_rule(Name=rule)
+
+    assert failures(response) == []
+    broken = open_findings(world, "-")["pipeline_rule_broken"]
+    assert (broken.source, broken.evidence["rule"]) == ("scan-pipeline-1", "EksApiCallsRule")
+    assert ("OPENED", "pipeline_rule_broken", "OPEN", "-") in received(world)
+
+    assert failures(audit("scan-pipeline-2")) == []
+    assert "pipeline_rule_broken" not in open_findings(world, "-")
+    assert ("RESOLVED", "pipeline_rule_broken", "RESOLVED", "-") in received(world)
+    # The pseudo-cluster is no EKS cluster: the schedule never takes it for a deleted one.
+    assert "-" not in world.store.known_clusters(ACCOUNT, REGION)
 
 
 # --- spot_events -------------------------------------------------------------------------------------

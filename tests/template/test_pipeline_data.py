@@ -20,6 +20,8 @@ def test_the_data_file_names_every_rule_and_queue_with_their_dead_letter_queues(
     assert [rule.logical_id for rule in expected.rules] == [
         "EksApiCallsRule",
         "Ec2ApiCallsRule",
+        "AutoScalingApiCallsRule",
+        "NetworkFirewallApiCallsRule",
         "IamOidcRule",
         "SpotRule",
     ]

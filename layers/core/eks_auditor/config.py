@@ -8,6 +8,11 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+# Cluster audits in flight at once: overall, and per account-region (EC2 Describe* calls share one token
+# bucket per account-region: 100 tokens refilling 20/s, with the account's own workloads).
+MAX_CONCURRENCY = 16
+MAX_CONCURRENCY_PER_ACCOUNT_REGION = 8
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -28,6 +33,8 @@ class Settings(BaseModel):
     pipeline_queues: Mapping[str, str] = {}
     pipeline_quiet_period: timedelta = timedelta(hours=168)
     pipeline_backlog_age: timedelta = timedelta(minutes=30)
+    max_concurrency: int = MAX_CONCURRENCY
+    max_concurrency_per_account_region: int = MAX_CONCURRENCY_PER_ACCOUNT_REGION
     # Transit gateways the operator declares as leading to internet egress (KNOWN_EGRESS_TRANSIT_GATEWAYS).
     known_egress_tgws: frozenset[str] = frozenset()
 
@@ -54,6 +61,10 @@ class Settings(BaseModel):
             pipeline_queues=_pairs(env.get("PIPELINE_QUEUES", "")),
             pipeline_quiet_period=timedelta(hours=float(env.get("PIPELINE_QUIET_HOURS", "168"))),
             pipeline_backlog_age=timedelta(minutes=float(env.get("PIPELINE_BACKLOG_MINUTES", "30"))),
+            max_concurrency=int(env.get("MAX_CONCURRENCY", MAX_CONCURRENCY)),
+            max_concurrency_per_account_region=int(
+                env.get("MAX_CONCURRENCY_PER_ACCOUNT_REGION", MAX_CONCURRENCY_PER_ACCOUNT_REGION)
+            ),
             known_egress_tgws=frozenset(
                 t.strip() for t in env.get("KNOWN_EGRESS_TRANSIT_GATEWAYS", "").split(",") if t.strip()
             ),

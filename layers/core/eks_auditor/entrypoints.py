@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from eks_auditor.audit import AuditResult
-from eks_auditor.dispatch import Dispatcher
+from eks_auditor.concurrency import Attempt, Limiter, map_bounded
+from eks_auditor.dispatch import CoalescedAudits, Dispatcher
 from eks_auditor.model.events import MalformedMessage, parse_cloudtrail_event, parse_cluster_audit_message
 from eks_auditor.model.pipeline import ACCOUNT_REGION
 from eks_auditor.triggers import AuditRequest, InvalidEvent, requests_from_event
@@ -72,6 +74,78 @@ def record_heartbeat(event: Mapping[str, Any], heartbeats: Any) -> None:
     )
 
 
+class EventBatch:
+    """One event_audit invocation: every record parsed and routed first, each cluster then audited once.
+
+    `add` never raises: a record that cannot be parsed or routed keeps its error, raised when that record
+    is handled (`event`), so it fails alone. `audit` returns what `audit_cloudtrail_event` returns for the
+    event, from the batch's coalesced audits.
+
+    With `heartbeats` (eks_auditor.store.heartbeat.HeartbeatStore), `audit` also notes that the pipeline
+    delivered an event of the event's account-region (a failed call, errorCode set, was delivered too):
+    one heartbeat write per account-region per batch, like the coalesced audits. A write that fails
+    fails its record, and the next event of that account-region tries again.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, heartbeats: Any = None) -> None:
+        self.audits = CoalescedAudits(dispatcher)
+        self.heartbeats = heartbeats
+        self._events: dict[str, dict[str, Any] | Exception] = {}
+        self._skipped: set[str] = set()
+        self._heartbeats_recorded: set[tuple[str, str]] = set()
+
+    def add(self, message_id: str, body: str) -> None:
+        try:
+            event = parse_event_body(body)
+            requests = requests_from_event(event)
+            self.audits.add(str(event["id"]), requests)
+        except RecursionError:
+            # Routing walks the event's parameters: nesting past the stack is bad input, not a crash.
+            self._events[message_id] = InvalidEvent(f"message {message_id}: the event is nested too deeply")
+            return
+        except Exception as exc:  # raised again by `event`, failing this record only
+            self._events[message_id] = exc
+            return
+        if not requests:
+            self._skipped.add(str(event["id"]))
+        self._events[message_id] = event
+
+    def event(self, message_id: str) -> dict[str, Any]:
+        """The record's parsed event; raises the error its parsing or routing met."""
+        event = self._events.get(message_id)
+        if event is None:
+            raise InvalidEvent(f"message {message_id} was not part of this batch")
+        if isinstance(event, Exception):
+            raise event
+        return event
+
+    def audit(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        self._heartbeat(event)
+        if str(event["id"]) in self._skipped:
+            logger.info("event %s skipped: the API call failed (errorCode set)", event.get("id"))
+            return {"skipped": "errorCode", "audits": []}
+        return summarize(self.audits.results(str(event["id"])))
+
+    def _heartbeat(self, event: Mapping[str, Any]) -> None:
+        if self.heartbeats is None:
+            return
+        source = (str(event.get("account") or ""), str(event.get("region") or ""))
+        if source in self._heartbeats_recorded:
+            return
+        record_heartbeat(event, self.heartbeats)
+        self._heartbeats_recorded.add(source)
+
+
+def plan_event_batch(
+    records: Iterable[Mapping[str, Any]], dispatcher: Dispatcher, heartbeats: Any = None
+) -> EventBatch:
+    """Route an SQS batch of CloudTrail events (the Lambda event's Records) before any audit runs."""
+    batch = EventBatch(dispatcher, heartbeats)
+    for record in records:
+        batch.add(str(record.get("messageId")), str(record.get("body", "")))
+    return batch
+
+
 def parse_queued_cluster(body: str) -> AuditRequest:
     """A scheduler fan-out message (model.events.ClusterAuditMessage) -> AuditRequest. Raises InvalidEvent."""
     try:
@@ -107,6 +181,56 @@ def audit_queued_cluster(body: str, dispatcher: Dispatcher, pipeline: Any = None
             [auditor.audit(request.account, request.region, source=request.source, scheduled=True)]
         )
     return summarize(dispatcher.handle(request))
+
+
+_SCAN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+
+
+def scan_id_for(event: Any, request_id: str) -> str:
+    """The scan id: the scheduler's execution id when the input carries a sane one, else the request id."""
+    raw = event.get("id") if isinstance(event, Mapping) else None
+    if isinstance(raw, str) and _SCAN_ID.fullmatch(raw):
+        return f"scan-{raw}"
+    return f"scan-{request_id}"
+
+
+def audit_queued_batch(
+    messages: Sequence[tuple[str, str]], dispatcher: Dispatcher, limiter: Limiter, pipeline: Any = None
+) -> dict[str, Attempt[dict[str, Any]]]:
+    """Audit a worker batch's clusters concurrently: message id -> its summary or its error.
+
+    Messages naming one cluster run in turn, in batch order (a deletion after an audit stays after it);
+    different clusters run in parallel under `limiter`, keyed by account-region. The caller reports each
+    message's outcome to the batch processor, so partial-batch failure is kept per message. A message
+    for the pseudo-cluster "-" audits the account-region's pipeline with `pipeline` (region -> auditor,
+    see audit_queued_cluster), under the same limiter as that account-region's clusters.
+    """
+    groups: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    keys: dict[tuple[str, ...], tuple[str, str]] = {}
+    for message_id, body in messages:
+        try:
+            request = parse_queued_cluster(body)
+            group: tuple[str, ...] = (request.account, request.region, request.cluster or "")
+            keys[group] = (request.account, request.region)
+        except InvalidEvent:
+            group = ("invalid", message_id)
+            keys[group] = ("", "")
+        groups.setdefault(group, []).append((message_id, body))
+
+    def run(group: tuple[str, ...]) -> dict[str, Attempt[dict[str, Any]]]:
+        done: dict[str, Attempt[dict[str, Any]]] = {}
+        for message_id, body in groups[group]:
+            try:
+                done[message_id] = Attempt(value=audit_queued_cluster(body, dispatcher, pipeline))
+            except Exception as exc:  # each message fails on its own
+                done[message_id] = Attempt(error=exc)
+        return done
+
+    outcomes: dict[str, Attempt[dict[str, Any]]] = {}
+    for attempt in map_bounded(run, list(groups), key=keys.__getitem__, limiter=limiter):
+        if attempt.value is not None:
+            outcomes.update(attempt.value)
+    return outcomes
 
 
 def fan_out_scan(

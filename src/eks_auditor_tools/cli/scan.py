@@ -17,6 +17,9 @@ from eks_auditor_tools.cli.progress import Progress
 
 logger = logging.getLogger(__name__)
 
+# The services a scan's collectors call in each region (created up front, shared by the threads).
+SCAN_SERVICES = ("eks", "ec2", "autoscaling", "sts")
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("scan", help="audit clusters now and print findings")
@@ -26,6 +29,13 @@ def register(subparsers: Any) -> None:
     add_gate_arguments(parser)
     add_finding_output_argument(parser)
     parser.add_argument("--topic", help="SNS topic to publish state changes to (needs --table)")
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="cluster audits in flight (default 16, at most 8 per account-region; 1 = one at a time)",
+    )
     add_kube_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -57,8 +67,10 @@ def kube_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from eks_auditor.audit import AuditResult
     from eks_auditor.checks.registry import CHECKS, REGION_CHECKS
     from eks_auditor.collect.errors import ClusterNotFound
+    from eks_auditor.concurrency import limiter_key, map_bounded
     from eks_auditor.config import Settings
     from eks_auditor.runtime import Runtime
 
@@ -71,13 +83,18 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"unknown check id(s) {', '.join(unknown)}; known: {known}")
     region_checks = [check for check in args.check if check in REGION_CHECKS]
     cluster_checks = [check for check in args.check if check in CHECKS]
+    if args.max_concurrency is not None and args.max_concurrency < 1:
+        raise SystemExit("--max-concurrency must be at least 1")
+    limits = {} if args.max_concurrency is None else {"max_concurrency": args.max_concurrency}
     regions = aws.regions(args)
     suppressions = None if args.table else load_suppressions(args)
     runtime = Runtime(
-        settings=Settings(findings_table=args.table or "", topic_arn=args.topic or ""),
+        settings=Settings(findings_table=args.table or "", topic_arn=args.topic or "", **limits),
         session=aws.session(args, regions[0]),
         kube_overrides=kube_overrides(args),
     )
+    # Clients are created before the threads start (a boto3 Session is not thread-safe).
+    runtime.clients.prepare(SCAN_SERVICES, regions)
     runtime.start_batch()
     if args.table:
         suppressions = runtime.store.suppressions()
@@ -85,33 +102,54 @@ def run(args: argparse.Namespace) -> int:
     findings: list[Finding] = []
     errors = audited = 0
     progress = Progress("scan")
-    for region in regions:
-        if region_checks:
-            # The caller's own account-region, whether or not it has clusters.
+    # Account-region checks (pipeline_*): the caller's own account, every requested region, whether or
+    # not it has clusters; one audit per region, in turn, before the concurrent cluster audits.
+    for region in regions if region_checks else ():
+        progress.step(f"{region}/pipeline")
+        try:
             account = runtime.client("sts", region).get_caller_identity()["Account"]
-            pipeline = runtime.pipeline_auditor(region)
-            progress.step(f"{region}/pipeline")
-            result = pipeline.audit(account, region, source=scan_id, check_ids=region_checks)
-            audited += 1
-            findings.extend(result.failing)
-        if args.check and not cluster_checks:
+            result = runtime.pipeline_auditor(region).audit(
+                account, region, source=scan_id, check_ids=region_checks
+            )
+        except Exception as exc:  # one region's failure must not stop the scan
+            logger.error("pipeline audit of %s failed", region, exc_info=exc)
+            print(f"pipeline audit of {region} failed: {exc}", file=sys.stderr)
+            errors += 1
             continue
-        names = args.cluster or runtime.collector.list_clusters(region)
-        for name in names:
-            progress.step(f"{region}/{name}")
-            try:
-                result = runtime.auditor.audit(region, name, check_ids=cluster_checks or None, source=scan_id)
-            except ClusterNotFound:
-                print(f"cluster {name} not found in {region}", file=sys.stderr)
-                errors += 1
-                continue
-            except Exception as exc:  # one cluster's failure must not stop the scan
-                logger.exception("audit of %s/%s failed", region, name)
-                print(f"audit of {region}/{name} failed: {exc}", file=sys.stderr)
-                errors += 1
-                continue
+        audited += 1
+        findings.extend(result.failing)
+    limiter = runtime.limiter
+    # Only account-region checks asked for: no cluster to list or audit.
+    cluster_regions = [] if args.check and not cluster_checks else list(regions)
+    listed = map_bounded(
+        lambda region: args.cluster or runtime.collector.list_clusters(region),
+        cluster_regions,
+        key=lambda region: limiter_key("", region),
+        limiter=limiter,
+    )
+    targets: list[tuple[str, str]] = []
+    for region, names in zip(cluster_regions, listed, strict=True):
+        if names.error is not None:
+            print(f"listing clusters in {region} failed: {names.error}", file=sys.stderr)
+            errors += 1
+        targets += [(region, name) for name in names.value or ()]
+
+    def audit(target: tuple[str, str]) -> AuditResult:
+        progress.step(f"{target[0]}/{target[1]}")
+        return runtime.auditor.audit(target[0], target[1], check_ids=cluster_checks or None, source=scan_id)
+
+    audits = map_bounded(audit, targets, key=lambda target: limiter_key("", target[0]), limiter=limiter)
+    for (region, name), attempt in zip(targets, audits, strict=True):
+        if isinstance(attempt.error, ClusterNotFound):
+            print(f"cluster {name} not found in {region}", file=sys.stderr)
+            errors += 1
+        elif attempt.error is not None:  # one cluster's failure must not stop the scan
+            logger.error("audit of %s/%s failed", region, name, exc_info=attempt.error)
+            print(f"audit of {region}/{name} failed: {attempt.error}", file=sys.stderr)
+            errors += 1
+        elif attempt.value is not None:
             audited += 1
-            findings.extend(result.failing)
+            findings.extend(attempt.value.failing)
     progress.done()
     print(render_findings(findings, args.output))
     if errors and not audited:

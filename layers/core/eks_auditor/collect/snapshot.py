@@ -23,6 +23,7 @@ from eks_auditor.collect.iam import list_oidc_providers
 from eks_auditor.collect.network import VpcNetworkCache
 from eks_auditor.collect.permissions import action_for
 from eks_auditor.collect.versions import CalendarLookup, calendar_lookup, describe_cluster_versions
+from eks_auditor.concurrency import SingleFlight
 from eks_auditor.model.kubernetes import AccessEntry
 from eks_auditor.model.network import SecurityGroup, VpcNetwork
 from eks_auditor.model.part import Part
@@ -31,6 +32,7 @@ from eks_auditor.model.snapshot import (
     ClusterSnapshot,
     InstanceTypeInfo,
     NodeGroup,
+    PodIdentityAssociation,
     VersionSupport,
 )
 
@@ -48,6 +50,8 @@ AWS_PARTS = frozenset(
         Part.IAM_OIDC_PROVIDERS,
         Part.VERSION_SUPPORT,
         Part.ACCESS_ENTRIES,
+        Part.ADDONS,
+        Part.POD_IDENTITY,
     }
 )
 _SNAPSHOT_PARTS = frozenset(ClusterSnapshot.model_fields) - {
@@ -126,6 +130,8 @@ class SnapshotCollector:
             PartCollector(Part.IAM_OIDC_PROVIDERS, self._oidc_providers),
             PartCollector(Part.VERSION_SUPPORT, self._version_support),
             PartCollector(Part.ACCESS_ENTRIES, self._access_entries),
+            PartCollector(Part.ADDONS, self._addons),
+            PartCollector(Part.POD_IDENTITY, self._pod_identity),
             PartCollector(Part.KUBERNETES, self._kubernetes),
             *extra_parts,
         ):
@@ -152,8 +158,12 @@ class SnapshotCollector:
         with self._lock:
             self._clusters: dict[tuple[str, str], Mapping[str, Any]] = {}
             self._networks = VpcNetworkCache(self.known_egress_tgws)
-            self._oidc: frozenset[str] | Exception | None = None
-            self._versions: dict[str, dict[tuple[int, int], VersionSupport] | Exception] = {}
+            # Single-flight: concurrent audits wait for one fetch instead of each making the call, and
+            # without holding self._lock (which every cache read takes) while the call is in flight.
+            self._oidc: SingleFlight[str, frozenset[str] | Exception] = SingleFlight()
+            self._versions: SingleFlight[str, dict[tuple[int, int], VersionSupport] | Exception] = (
+                SingleFlight()
+            )
             self._calendar: CalendarLookup | Exception | None = None
             self._nodegroup_cache: dict[tuple[str, str], tuple[NodeGroup, ...]] = {}
 
@@ -332,17 +342,17 @@ class SnapshotCollector:
         from eks_auditor.collect.network import describe_security_groups
 
         groups: tuple[NodeGroup, ...] = context.collected[Part.NODEGROUPS]  # type: ignore[assignment]
-        wanted = sorted({sg for g in groups if g.kind == "self-managed" for sg in g.security_group_ids})
+        wanted = sorted(node_security_group_ids(groups, context.cluster.cluster_security_group_id))
         return describe_security_groups(self.clients.ec2(context.region), wanted) if wanted else {}
 
     def _oidc_providers(self, context: PartContext) -> frozenset[str]:
-        with self._lock:
-            if self._oidc is None:
-                try:
-                    self._oidc = list_oidc_providers(self.clients.iam())
-                except (ClientError, BotoCoreError) as exc:
-                    self._oidc = exc
-            found = self._oidc
+        def fetch() -> frozenset[str] | Exception:
+            try:
+                return list_oidc_providers(self.clients.iam())
+            except (ClientError, BotoCoreError) as exc:
+                return exc
+
+        found = self._oidc.get("iam", fetch)
         if isinstance(found, Exception):
             raise found
         return found
@@ -370,14 +380,14 @@ class SnapshotCollector:
         return support
 
     def _version_table(self, region: str) -> dict[tuple[int, int], VersionSupport] | Exception:
-        with self._lock:
-            if region not in self._versions:
-                try:
-                    self._versions[region] = describe_cluster_versions(self.clients.eks(region))
-                except (ClientError, BotoCoreError) as exc:
-                    # Not offered everywhere (moto: 404); a role may deny it: the calendar answers then.
-                    self._versions[region] = exc
-            return self._versions[region]
+        def fetch() -> dict[tuple[int, int], VersionSupport] | Exception:
+            try:
+                return describe_cluster_versions(self.clients.eks(region))
+            except (ClientError, BotoCoreError) as exc:
+                # Not offered everywhere (moto: 404); a role may deny it: the calendar answers then.
+                return exc
+
+        return self._versions.get(region, fetch)
 
     def _calendar_lookup(self) -> CalendarLookup | Exception:
         with self._lock:
@@ -393,6 +403,16 @@ class SnapshotCollector:
 
         return read_access_entries(self.clients.eks(context.region), context.cluster_name)
 
+    def _addons(self, context: PartContext) -> frozenset[str]:
+        from eks_auditor.collect.addons import list_addons
+
+        return list_addons(self.clients.eks(context.region), context.cluster_name)
+
+    def _pod_identity(self, context: PartContext) -> tuple[PodIdentityAssociation, ...]:
+        from eks_auditor.collect.addons import list_pod_identity_associations
+
+        return list_pod_identity_associations(self.clients.eks(context.region), context.cluster_name)
+
     def _kubernetes(self, context: PartContext) -> PartResult:
         from eks_auditor.collect.kubernetes import read_kubernetes
 
@@ -400,12 +420,22 @@ class SnapshotCollector:
         state, gaps = read_kubernetes(
             context.cluster,
             context.cluster_name,
-            self.clients.session,
+            # One STS client per region signs every cluster's token (clients are shared across threads).
+            self.clients.sts(context.region),
             endpoint_override=override.endpoint if override else None,
             ca_file=override.ca_file if override else None,
             region=context.region,
         )
         return PartResult(state, gaps)
+
+
+def node_security_group_ids(groups: Sequence[NodeGroup], cluster_sg: str | None) -> set[str]:
+    """The security groups on the nodes: each group's launch-template (or launch-configuration) groups;
+    a managed group whose template names none gets the cluster security group from EKS."""
+    wanted = {sg for g in groups for sg in g.security_group_ids}
+    if cluster_sg and any(g.kind == "managed" and not g.security_group_ids for g in groups):
+        wanted.add(cluster_sg)
+    return wanted
 
 
 def _account_of(arn: str) -> str:

@@ -26,7 +26,8 @@ idempotency = IdempotencyConfig(event_key_jmespath="id", raise_on_no_idempotency
     data_keyword_argument="event", config=idempotency, persistence_store=runtime.idempotency_store
 )
 def process_event(event: dict) -> dict:
-    return audit_cloudtrail_event(event, runtime.dispatcher)
+    gate = runtime.organization_gate
+    return audit_cloudtrail_event(event, runtime.dispatcher, admit=gate.admits if gate else None)
 
 
 def record_handler(record: SQSRecord) -> dict:

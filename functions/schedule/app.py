@@ -1,4 +1,7 @@
-"""The schedule (EventBridge Scheduler): fan out one audit message per cluster to the worker queue."""
+"""The schedule (EventBridge Scheduler): fan out one audit message per cluster to the worker queue.
+
+In organization mode (MEMBER_ROLE_NAME set) it fans out over the organization's account-regions.
+"""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -19,6 +22,8 @@ def handler(event: dict, context) -> dict:
     # The invoking function's ARN names the account: no STS call needed.
     account = context.invoked_function_arn.split(":")[4]
     scan_id = f"scan-{event.get('id') or context.aws_request_id}"
+    if runtime.settings.organization:
+        return runtime.organization_scan(scan_id)
     return fan_out_scan(
         account=account,
         regions=runtime.settings.audit_regions,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -62,7 +63,23 @@ def cluster_status(eks: Any, region: str, cluster: str) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class AccountAccess:
+    """How the dispatcher reaches one account: its cluster listing, VPC lookup and clients, by region."""
+
+    list_clusters: Callable[[str], list[str]]
+    cluster_vpc: Callable[[str, str], str | None]
+    ec2_client: Callable[[str], Any]
+    eks_client: Callable[[str], Any]
+
+
 class Dispatcher:
+    """De-duplicates and locks per (account, region, cluster): one cluster name in two accounts is two clusters.
+
+    `access_for(account)` reaches another account (organization mode: that account's assumed-role
+    session); without it every request goes through the constructor's callables.
+    """
+
     def __init__(
         self,
         auditor: Auditor,
@@ -72,17 +89,19 @@ class Dispatcher:
         ec2_client: Callable[[str], Any],
         eks_client: Callable[[str], Any],
         limiter: Limiter | None = None,
+        access_for: Callable[[str], AccountAccess] | None = None,
     ) -> None:
         self.auditor = auditor
+        self.access_for = access_for
         self.eks_client = eks_client
         self.list_clusters = list_clusters
         self.cluster_vpc = cluster_vpc
         self.ec2_client = ec2_client
         self.limiter = limiter or Limiter(1, 1)
-        self._done: dict[tuple[str, str], frozenset[str] | None] = {}
+        self._done: dict[tuple[str, str, str], frozenset[str] | None] = {}
         # One lock per cluster: two requests for one cluster in a concurrent batch audit it in turn,
         # and the second finds it done; different clusters proceed in parallel.
-        self._cluster_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._cluster_locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
     def handle(self, request: AuditRequest) -> list[AuditResult]:
@@ -91,9 +110,9 @@ class Dispatcher:
         Results come in cluster order; the first failure (in that order) is raised after all ran.
         """
         if request.delete_cluster and request.cluster:
-            with self._cluster_lock(request.region, request.cluster):
-                self._done.pop((request.region, request.cluster), None)
-                status = self._live_status(request.region, request.cluster)
+            with self._cluster_lock(request.account, request.region, request.cluster):
+                self._done.pop((request.account, request.region, request.cluster), None)
+                status = self._live_status(request.account, request.region, request.cluster)
                 if status is None or status == "DELETING":
                     return [
                         self.auditor.resolve_deleted(
@@ -123,24 +142,30 @@ class Dispatcher:
                 raise attempt.error
         return [attempt.value for attempt in attempts if attempt.value is not None]
 
-    def _cluster_lock(self, region: str, cluster: str) -> threading.Lock:
-        with self._locks_lock:
-            return self._cluster_locks.setdefault((region, cluster), threading.Lock())
+    def _access(self, account: str) -> AccountAccess:
+        if self.access_for is not None:
+            return self.access_for(account)
+        return AccountAccess(self.list_clusters, self.cluster_vpc, self.ec2_client, self.eks_client)
 
-    def _live_status(self, region: str, cluster: str) -> str | None:
+    def _cluster_lock(self, account: str, region: str, cluster: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._cluster_locks.setdefault((account, region, cluster), threading.Lock())
+
+    def _live_status(self, account: str, region: str, cluster: str) -> str | None:
         """DescribeCluster's status now; None when EKS no longer knows the cluster.
 
         Real EKS keeps a deleted cluster in DELETING for minutes. Any other failure raises
         ClusterUnavailable: nothing is resolved, and the message is retried later.
         """
         try:
-            return cluster_status(self.eks_client(region), region, cluster)
+            return cluster_status(self._access(account).eks_client(region), region, cluster)
         except (ClientError, BotoCoreError) as exc:
             raise ClusterUnavailable(region, cluster, describe_error(exc)) from exc
 
     def _clusters_for(self, request: AuditRequest) -> list[str]:
-        names = self.list_clusters(request.region)
-        vpcs = resolve_vpcs(self.ec2_client(request.region), request.vpc) if request.vpc else None
+        access = self._access(request.account)
+        names = access.list_clusters(request.region)
+        vpcs = resolve_vpcs(access.ec2_client(request.region), request.vpc) if request.vpc else None
         if vpcs is None:
             if request.vpc is not None:
                 logger.warning(
@@ -151,11 +176,11 @@ class Dispatcher:
                     request.region,
                 )
             return names
-        return [name for name in names if self._in_vpcs(request.region, name, vpcs)]
+        return [name for name in names if self._in_vpcs(access, request.region, name, vpcs)]
 
-    def _in_vpcs(self, region: str, cluster: str, vpcs: frozenset[str]) -> bool:
+    def _in_vpcs(self, access: AccountAccess, region: str, cluster: str, vpcs: frozenset[str]) -> bool:
         try:
-            return self.cluster_vpc(region, cluster) in vpcs
+            return access.cluster_vpc(region, cluster) in vpcs
         except ClusterUnavailable as exc:
             # Its VPC is unknown (AccessDenied, throttled): audit it, so its checks are recorded as
             # audit_incomplete instead of failing the whole event or being skipped.
@@ -167,8 +192,8 @@ class Dispatcher:
     def _audit_once(
         self, region: str, cluster: str, check_ids: frozenset[str] | None, request: AuditRequest
     ) -> AuditResult | None:
-        key = (region, cluster)
-        with self._cluster_lock(region, cluster):
+        key = (request.account, region, cluster)
+        with self._cluster_lock(request.account, region, cluster):
             if key in self._done and _covers(self._done[key], check_ids):
                 return None
             try:

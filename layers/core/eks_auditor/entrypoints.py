@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from eks_auditor.audit import AuditResult
 from eks_auditor.concurrency import Attempt, Limiter, map_bounded
 from eks_auditor.dispatch import Dispatcher
+from eks_auditor.metrics import MetricSink
 from eks_auditor.model.events import MalformedMessage, parse_cloudtrail_event, parse_cluster_audit_message
+from eks_auditor.organization import (
+    AccountSelection,
+    Coverage,
+    audit_messages,
+    count_coverage,
+    list_accounts,
+    plan_targets,
+    scan_organization,
+)
 from eks_auditor.triggers import AuditRequest, InvalidEvent, requests_from_event
 
 logger = logging.getLogger(__name__)
@@ -35,8 +45,16 @@ def summarize(results: list[AuditResult]) -> dict[str, Any]:
     }
 
 
-def audit_cloudtrail_event(event: Mapping[str, Any], dispatcher: Dispatcher) -> dict[str, Any]:
-    """Re-audit what one CloudTrail-via-EventBridge event can have changed. Raises InvalidEvent."""
+def audit_cloudtrail_event(
+    event: Mapping[str, Any], dispatcher: Dispatcher, *, admit: Callable[[str], bool] | None = None
+) -> dict[str, Any]:
+    """Re-audit what one CloudTrail-via-EventBridge event can have changed. Raises InvalidEvent.
+
+    `admit(account)` (organization mode) decides whether the event's account is audited at all; a
+    rejected event is counted by the gate and dropped (no retry can admit it).
+    """
+    if admit is not None and not admit(str(event.get("account", ""))):
+        return {"skipped": "account", "account": event.get("account"), "audits": []}
     requests = requests_from_event(event)
     if not requests:
         logger.info("event %s skipped: the API call failed (errorCode set)", event.get("id"))
@@ -136,6 +154,12 @@ def fan_out_scan(
             {"account": account, "region": region, "cluster": c, "scan_id": scan_id, "deleted": True}
             for c in gone
         ]
+    enqueue(sqs, queue_url, messages)
+    return {"scan_id": scan_id, "enqueued": len(messages), "regions": list(regions)}
+
+
+def enqueue(sqs: Any, queue_url: str, messages: Sequence[Mapping[str, Any]]) -> None:
+    """Send audit messages, 10 per SendMessageBatch; raises when any could not be enqueued."""
     failed: list[str] = []
     for start in range(0, len(messages), 10):
         chunk = messages[start : start + 10]
@@ -149,7 +173,41 @@ def fan_out_scan(
     if failed:
         # Raising makes the scheduler retry the fan-out; duplicates are harmless (audits are idempotent).
         raise RuntimeError(f"could not enqueue {len(failed)} audit(s): {'; '.join(failed)}")
-    return {"scan_id": scan_id, "enqueued": len(messages), "regions": list(regions)}
+
+
+def fan_out_organization(
+    *,
+    organizations: Any,
+    regions: Sequence[str],
+    selection: AccountSelection,
+    scan_id: str,
+    list_clusters: Callable[[str, str], list[str]],
+    known_clusters: Callable[[str, str], list[str]],
+    limiter: Limiter,
+    sqs: Any,
+    queue_url: str,
+    record_coverage: Callable[[Coverage], None],
+    metrics: MetricSink,
+) -> dict[str, Any]:
+    """The organization schedule: accounts (ListAccounts) x regions, each listed in its own boundary,
+    then one audit message per cluster. The coverage record says what was audited, incomplete, skipped.
+    """
+    accounts = list_accounts(organizations)
+    targets, skipped = plan_targets(accounts, regions, selection)
+    listings = scan_organization(
+        targets, list_clusters=list_clusters, known_clusters=known_clusters, limiter=limiter
+    )
+    coverage = Coverage(scan_id, [listing.coverage for listing in listings] + skipped)
+    record_coverage(coverage)
+    count_coverage(coverage, metrics)
+    messages = audit_messages(listings, scan_id)
+    enqueue(sqs, queue_url, messages)
+    return {
+        "scan_id": scan_id,
+        "enqueued": len(messages),
+        "coverage": coverage.counts(),
+        "incomplete": [f"{e.account}/{e.region}: {e.reason}" for e in coverage.entries if e.reason and e.status == "incomplete"],
+    }
 
 
 def prefetch_batch(bodies: Iterable[str], collector: Any) -> None:

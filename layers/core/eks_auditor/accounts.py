@@ -74,7 +74,7 @@ class AccountSessions:
                 from eks_auditor.collect.clients import CLIENT_CONFIG
                 from eks_auditor.kube.token import regional_sts_endpoint
 
-                self._sts = self.base.client(  # type: ignore[call-overload]
+                self._sts = self.base.client(
                     "sts",
                     region_name=self.sts_region,
                     config=CLIENT_CONFIG,
@@ -105,8 +105,10 @@ class AccountSessions:
         from botocore.credentials import DeferredRefreshableCredentials
 
         core = botocore.session.get_session()
+        # One loader for every account: service models are parsed once, not once per member session.
+        core.register_component("data_loader", self.base._session.get_component("data_loader"))
         # Deferred: nothing is assumed until the first signed call; refreshed 15 min before expiry.
-        core._credentials = DeferredRefreshableCredentials(
+        core._credentials = DeferredRefreshableCredentials(  # type: ignore[attr-defined]
             refresh_using=lambda: self.assume(account), method="assume-role"
         )
         return boto3.Session(botocore_session=core, region_name=self.base.region_name)

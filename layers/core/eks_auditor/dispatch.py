@@ -74,7 +74,7 @@ class AccountAccess:
 
 
 class Dispatcher:
-    """De-duplicates and locks per (account, region, cluster): one cluster name in two accounts is two clusters.
+    """De-duplicates and locks per (account, region, cluster): a name in two accounts is two clusters.
 
     `access_for(account)` reaches another account (organization mode: that account's assumed-role
     session); without it every request goes through the constructor's callables.

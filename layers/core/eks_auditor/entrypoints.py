@@ -15,6 +15,7 @@ from eks_auditor.model.events import MalformedMessage, parse_cloudtrail_event, p
 from eks_auditor.organization import (
     AccountSelection,
     Coverage,
+    CoverageStatus,
     audit_messages,
     count_coverage,
     list_accounts,
@@ -206,7 +207,7 @@ def fan_out_organization(
         "scan_id": scan_id,
         "enqueued": len(messages),
         "coverage": coverage.counts(),
-        "incomplete": [f"{e.account}/{e.region}: {e.reason}" for e in coverage.entries if e.reason and e.status == "incomplete"],
+        "incomplete": [f"{e.account}/{e.region}: {e.reason}" for e in coverage.of(CoverageStatus.INCOMPLETE)],
     }
 
 

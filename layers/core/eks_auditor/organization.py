@@ -139,8 +139,9 @@ def list_account_region(
         live = list_clusters(account, region)
     except Exception as exc:  # this account-region's boundary: AssumeRole, AccessDenied, throttling
         reason = _reason(exc)
-        logger.warning("listing clusters in %s/%s failed: %s; resolving nothing there", account, region, reason)
-        return RegionListing(RegionCoverage(account, region, CoverageStatus.INCOMPLETE, reason), live=tuple(known))
+        logger.warning("listing clusters in %s/%s failed: %s; resolving nothing", account, region, reason)
+        incomplete = RegionCoverage(account, region, CoverageStatus.INCOMPLETE, reason)
+        return RegionListing(incomplete, live=tuple(known))
     gone = sorted(set(known) - set(live))
     return RegionListing(
         RegionCoverage(account, region, CoverageStatus.AUDITED, clusters=len(live)),

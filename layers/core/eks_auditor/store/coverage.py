@@ -1,6 +1,6 @@
 """The coverage record of an organization scan: which account-regions were audited, incomplete or skipped.
 
-  COVERAGE#<scan id> / COVERAGE   counts and one entry per account-region (kept 90 days: TTL)
+COVERAGE#<scan id> / COVERAGE   counts and one entry per account-region (kept 90 days: TTL)
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ def put_coverage(client: Any, table: str, coverage: Coverage, *, now: datetime |
     now = now or datetime.now(UTC)
     counts = coverage.counts()
     entries = [
-        {"account": e.account, "region": e.region, "status": e.status.value, "reason": e.reason, "clusters": e.clusters}
+        {"account": e.account, "region": e.region, "status": e.status.value}
+        | {"reason": e.reason, "clusters": e.clusters}
         for e in coverage.entries
     ]
     client.put_item(

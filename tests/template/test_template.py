@@ -136,6 +136,10 @@ def test_environment_from_globals() -> None:
         "SPOT_BURST_WINDOW_MINUTES": {"Ref": "SpotBurstWindowMinutes"},
         "SECURITY_HUB_ENABLED": {"Ref": "EnableSecurityHub"},
         "KNOWN_EGRESS_TRANSIT_GATEWAYS": {"Fn::Join": [",", {"Ref": "KnownEgressTransitGateways"}]},
+        "MEMBER_ROLE_NAME": {"Fn::If": ["OrganizationMode", {"Ref": "MemberRoleName"}, ""]},
+        "ACCOUNT_ALLOW_LIST": {"Fn::Join": [",", {"Ref": "AccountAllowList"}]},
+        "ACCOUNT_DENY_LIST": {"Fn::Join": [",", {"Ref": "AccountDenyList"}]},
+        "CENTRAL_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
     }
     own = {
         name: spec["Properties"].get("Environment", {}).get("Variables", {})
@@ -175,6 +179,10 @@ def test_parameters_and_defaults() -> None:
         "SpotBurstThreshold": ("Number", 3),
         "SpotBurstWindowMinutes": ("Number", 15),
         "KnownEgressTransitGateways": ("CommaDelimitedList", ""),
+        "OrganizationId": ("String", ""),
+        "MemberRoleName": ("String", "eks-auditor-audit"),
+        "AccountAllowList": ("CommaDelimitedList", ""),
+        "AccountDenyList": ("CommaDelimitedList", ""),
         "LogLevel": ("String", "INFO"),
         "LogRetentionDays": ("Number", 30),
     }
@@ -209,7 +217,7 @@ def test_every_sqs_event_source_reports_batch_item_failures() -> None:
 
 def test_every_eventbridge_target_retries_and_dead_letters() -> None:
     rules = resources("AWS::Events::Rule")
-    assert len(rules) == 4
+    assert len(rules) == 5  # four on the default bus, one forwarding the organization bus to it
     for name, rule in rules.items():
         for target in rule["Properties"]["Targets"]:
             assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}, name
@@ -273,7 +281,7 @@ def test_queue_policies_let_only_the_right_rules_send() -> None:
     assert senders("SpotQueuePolicy") == ("SpotQueue", ["SpotRule"])
     assert senders("TargetsDLQPolicy") == (
         "TargetsDLQ",
-        ["EksApiCallsRule", "Ec2ApiCallsRule", "IamOidcRule", "SpotRule"],
+        ["EksApiCallsRule", "Ec2ApiCallsRule", "IamOidcRule", "SpotRule", "OrganizationForwardRule"],
     )
 
 

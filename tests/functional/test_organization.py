@@ -251,3 +251,21 @@ def test_member_event_reaudits_through_its_account(org: Org, first_scan: tuple[R
     outsider = {**event, "account": "999999999999"}
     assert audit_cloudtrail_event(outsider, runtime.dispatcher, admit=gate.admits)["skipped"] == "account"
     assert runtime.metrics.counts["EventsRejectedAccount"] == 1  # type: ignore[attr-defined]
+
+
+def test_cli_scan_organization_rows_carry_the_account(org: Org, capsys: pytest.CaptureFixture[str]) -> None:
+    from eks_auditor_tools.cli.main import main
+
+    excluded = org.members[0]
+    regions = [arg for region in REGIONS for arg in ("--region", region)]
+    options = ["--check", "endpoint_public_unrestricted", "--output", "json"]
+    main(["scan", "--organization", "--role-name", ROLE, "--exclude-account", excluded, *regions, *options])
+    rows = json.loads(capsys.readouterr().out)
+    clusters = {(row["account"], row["region"], row["cluster"]) for row in rows}
+    audited = [a for a in org.accounts if a != excluded]
+    assert clusters == {
+        (account, region, name)
+        for account in audited
+        for region in REGIONS
+        for name in ("prod", f"app-{org.accounts.index(account)}")
+    }

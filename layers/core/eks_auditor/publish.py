@@ -6,6 +6,11 @@ call that fails) anywhere before that leaves the change in the outbox, where the
 finds it (FindingStore.due_changes, one grace for every pipeline) and publishes it again. Subscribers may
 therefore see a change twice: the change id is in every message to deduplicate on.
 
+Order: every change carries its finding's sequence number (one more per state change). Right before sending,
+the publisher checks that no newer change of the finding was stored or published (FindingStore.is_current);
+an older one is folded (its marker cleared, never sent), so a retried REOPENED never follows the RESOLVED
+that came after it. What is left is the race of two handlers sending within the same moment.
+
 The audit engine and the spot pipeline both publish through here.
 """
 
@@ -61,6 +66,11 @@ class Publisher:
         sent: list[StateChange] = []
         try:
             for change in changes:
+                if not self.store.is_current(change):
+                    logger.info("change %s not sent: a newer change of its finding exists", change.change_id)
+                    self.metrics.count("ChangesSuperseded")
+                    self.store.fold(change)
+                    continue
                 self.notifier.publish(change)
                 sent.append(change)
         finally:

@@ -12,7 +12,7 @@ from eks_auditor.model.finding import Finding
 
 from eks_auditor_tools.cli import aws
 from eks_auditor_tools.cli.gate import add_gate_arguments, gate, load_suppressions
-from eks_auditor_tools.cli.output import render_findings
+from eks_auditor_tools.cli.output import add_finding_output_argument, render_findings
 from eks_auditor_tools.cli.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--check", action="append", default=[], help="only this check id (repeatable)")
     parser.add_argument("--table", help="DynamoDB findings table to record results in (default: none)")
     add_gate_arguments(parser)
+    add_finding_output_argument(parser)
     parser.add_argument("--topic", help="SNS topic to publish state changes to (needs --table)")
     parser.add_argument(
         "--max-concurrency",

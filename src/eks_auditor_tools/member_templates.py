@@ -37,10 +37,10 @@ _FORWARDING_ROLE = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Forwardi
 def audit_actions() -> list[str]:
     """Every read the central auditor makes in a member account."""
     from eks_auditor.collect.permissions import all_actions
-    from eks_auditor.dispatch import _LOOKUPS
+    from eks_auditor.dispatch import _LOOKUPS, TRANSIT_READS
 
     lookups = {f"ec2:{_camel(operation)}" for operation, _, _ in _LOOKUPS.values()}
-    return sorted(all_actions() | lookups)
+    return sorted(all_actions() | lookups | set(TRANSIT_READS))
 
 
 def _camel(operation: str) -> str:

@@ -20,7 +20,7 @@ from accounts import moto_account
 from botocore.exceptions import ClientError
 from eks_auditor import audit
 from eks_auditor.config import Settings
-from eks_auditor.entrypoints import audit_cloudtrail_event, audit_queued_batch
+from eks_auditor.entrypoints import audit_cloudtrail_event, audit_queued_batch, plan_event_batch
 from eks_auditor.metrics import CountingSink
 from eks_auditor.model.finding import Status
 from eks_auditor.organization import CoverageStatus
@@ -251,6 +251,16 @@ def test_member_event_reaudits_through_its_account(org: Org, first_scan: tuple[R
     outsider = {**event, "account": "999999999999"}
     assert audit_cloudtrail_event(outsider, runtime.dispatcher, admit=gate.admits)["skipped"] == "account"
     assert runtime.metrics.counts["EventsRejectedAccount"] == 1  # type: ignore[attr-defined]
+    # The event_audit handler's path: the batch is planned with the same gate.
+    records = [
+        {"messageId": "m1", "body": json.dumps(event)},
+        {"messageId": "m2", "body": json.dumps({**outsider, "id": "outsider-event"})},
+    ]
+    batch = plan_event_batch(records, runtime.dispatcher, admit=gate.admits)
+    assert batch.audit(batch.event("m2"))["skipped"] == "account"
+    assert [(a["region"], a["cluster"]) for a in batch.audit(batch.event("m1"))["audits"]] == [
+        ("us-east-1", "prod")
+    ]
 
 
 def test_cli_scan_organization_rows_carry_the_account(org: Org, capsys: pytest.CaptureFixture[str]) -> None:

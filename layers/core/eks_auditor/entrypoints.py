@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from eks_auditor.audit import AuditResult
 from eks_auditor.concurrency import Attempt, Limiter, map_bounded
-from eks_auditor.dispatch import Dispatcher
+from eks_auditor.dispatch import CoalescedAudits, Dispatcher
 from eks_auditor.metrics import MetricSink
 from eks_auditor.model.events import MalformedMessage, parse_cloudtrail_event, parse_cluster_audit_message
 from eks_auditor.organization import (
@@ -66,6 +67,77 @@ def audit_cloudtrail_event(
     return summarize(results)
 
 
+class EventBatch:
+    """One event_audit invocation: every record parsed and routed first, each cluster then audited once.
+
+    `add` never raises: a record that cannot be parsed or routed keeps its error, raised when that record
+    is handled (`event`), so it fails alone. `audit` returns what `audit_cloudtrail_event` returns for the
+    event, from the batch's coalesced audits.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, admit: Callable[[str], bool] | None = None) -> None:
+        self.audits = CoalescedAudits(dispatcher)
+        self.admit = admit
+        self._events: dict[str, dict[str, Any] | Exception] = {}
+        self._skipped: set[str] = set()
+        self._outsiders: set[str] = set()
+
+    def add(self, message_id: str, body: str) -> None:
+        try:
+            event = parse_event_body(body)
+            if self.admit is not None and not self.admit(str(event.get("account", ""))):
+                # Organization mode: an account outside the organization or the allow-list is counted by
+                # the gate and dropped (no retry can admit it); nothing of it is routed or audited.
+                self._outsiders.add(str(event["id"]))
+                self._events[message_id] = event
+                return
+            requests = requests_from_event(event)
+            self.audits.add(str(event["id"]), requests)
+        except RecursionError:
+            # Routing walks the event's parameters: nesting past the stack is bad input, not a crash.
+            self._events[message_id] = InvalidEvent(f"message {message_id}: the event is nested too deeply")
+            return
+        except Exception as exc:  # raised again by `event`, failing this record only
+            self._events[message_id] = exc
+            return
+        if not requests:
+            self._skipped.add(str(event["id"]))
+        self._events[message_id] = event
+
+    def event(self, message_id: str) -> dict[str, Any]:
+        """The record's parsed event; raises the error its parsing or routing met."""
+        event = self._events.get(message_id)
+        if event is None:
+            raise InvalidEvent(f"message {message_id} was not part of this batch")
+        if isinstance(event, Exception):
+            raise event
+        return event
+
+    def audit(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        if str(event["id"]) in self._outsiders:
+            return {"skipped": "account", "account": event.get("account"), "audits": []}
+        if str(event["id"]) in self._skipped:
+            logger.info("event %s skipped: the API call failed (errorCode set)", event.get("id"))
+            return {"skipped": "errorCode", "audits": []}
+        return summarize(self.audits.results(str(event["id"])))
+
+
+def plan_event_batch(
+    records: Iterable[Mapping[str, Any]],
+    dispatcher: Dispatcher,
+    *,
+    admit: Callable[[str], bool] | None = None,
+) -> EventBatch:
+    """Route an SQS batch of CloudTrail events (the Lambda event's Records) before any audit runs.
+
+    `admit(account)` (organization mode) decides whether an event's account is audited at all.
+    """
+    batch = EventBatch(dispatcher, admit)
+    for record in records:
+        batch.add(str(record.get("messageId")), str(record.get("body", "")))
+    return batch
+
+
 def parse_queued_cluster(body: str) -> AuditRequest:
     """A scheduler fan-out message (model.events.ClusterAuditMessage) -> AuditRequest. Raises InvalidEvent."""
     try:
@@ -92,6 +164,17 @@ def parse_event_body(body: str) -> dict[str, Any]:
 
 def audit_queued_cluster(body: str, dispatcher: Dispatcher) -> dict[str, Any]:
     return summarize(dispatcher.handle(parse_queued_cluster(body)))
+
+
+_SCAN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+
+
+def scan_id_for(event: Any, request_id: str) -> str:
+    """The scan id: the scheduler's execution id when the input carries a sane one, else the request id."""
+    raw = event.get("id") if isinstance(event, Mapping) else None
+    if isinstance(raw, str) and _SCAN_ID.fullmatch(raw):
+        return f"scan-{raw}"
+    return f"scan-{request_id}"
 
 
 def audit_queued_batch(

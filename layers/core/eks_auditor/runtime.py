@@ -291,6 +291,7 @@ class Runtime:
             ec2_client=lambda region: self.client("ec2", region),
             limiter=self.limiter,
             eks_client=lambda region: self.client("eks", region),
+            client=self.client,
             access_for=self.account_access if self.settings.organization else None,
         )
 

@@ -232,17 +232,9 @@ def list_cluster_findings(
     limit: LimitParam = 50,
     next_token: TokenParam = None,
 ) -> FindingPage:
-    return _findings_page(
-        reader,
-        status=status,
-        severity=severity,
-        cluster=cluster,
-        account=account,
-        region=region,
-        check_id=check_id,
-        since=since,
-        limit=limit,
-        next_token=next_token,
+    # The same query as /findings with the cluster taken from the path (arguments in list_findings' order).
+    return list_findings(
+        reader, status, severity, cluster, account, region, check_id, since, limit, next_token
     )
 
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from eks_auditor.checks.incomplete import AUDIT_INCOMPLETE
 from eks_auditor.checks.registry import CHECKS, select
@@ -106,10 +106,7 @@ def to_evaluation(
         else:
             passing.append((outcome.check_id, outcome.resource))
     return Evaluation(
-        account=snapshot.account,
-        region=snapshot.region,
-        cluster=snapshot.name,
-        cluster_arn=snapshot.arn,
+        **_scope(snapshot),
         source=source,
         evaluated_at=evaluated_at,
         checks_run=tuple(specs),
@@ -119,15 +116,26 @@ def to_evaluation(
     )
 
 
+class _Scope(TypedDict):
+    account: str
+    region: str
+    cluster: str
+    cluster_arn: str
+
+
+def _scope(snapshot: ClusterSnapshot) -> _Scope:
+    """The cluster an evaluation and its findings belong to."""
+    return _Scope(
+        account=snapshot.account, region=snapshot.region, cluster=snapshot.name, cluster_arn=snapshot.arn
+    )
+
+
 def _finding(
     snapshot: ClusterSnapshot, spec: CheckSpec, outcome: Outcome, source: str, evaluated_at: datetime
 ) -> Finding:
     return finding_from_spec(
         spec,
-        account=snapshot.account,
-        region=snapshot.region,
-        cluster=snapshot.name,
-        cluster_arn=snapshot.arn,
+        **_scope(snapshot),
         resource=outcome.resource,
         evidence=outcome.evidence,
         source=source,
@@ -143,10 +151,7 @@ def _incomplete(snapshot: ClusterSnapshot, outcome: Outcome, source: str, evalua
     reason = outcome.reason or "unknown reason"
     return finding_from_spec(
         AUDIT_INCOMPLETE,
-        account=snapshot.account,
-        region=snapshot.region,
-        cluster=snapshot.name,
-        cluster_arn=snapshot.arn,
+        **_scope(snapshot),
         resource=f"{outcome.check_id}:{outcome.resource}",
         evidence={"check_id": outcome.check_id, "resource": outcome.resource, "reason": reason},
         source=source,

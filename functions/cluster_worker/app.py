@@ -21,7 +21,7 @@ copy_config_to_registered_loggers(source_logger=logger)
 
 def record_handler(record: SQSRecord) -> dict:
     try:
-        return audit_queued_cluster(record.body, runtime.dispatcher)
+        return audit_queued_cluster(record.body, runtime.dispatcher, send_digest=runtime.send_daily_digest)
     except InvalidEvent as exc:
         logger.error("rejected audit message: %s", exc, extra={"message_id": record.message_id})
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)

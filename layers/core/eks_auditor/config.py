@@ -21,6 +21,8 @@ class Settings(BaseModel):
     spot_burst_threshold: int = 3
     spot_burst_window: timedelta = timedelta(minutes=15)
     security_hub_enabled: bool = False
+    first_run_baseline: bool = True  # the first scan of a cluster alerts Slack once, as a digest
+    daily_digest: bool = False  # MEDIUM and lower reach Slack once a day, per cluster
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,4 +41,6 @@ class Settings(BaseModel):
             spot_burst_threshold=int(env.get("SPOT_BURST_THRESHOLD", "3")),
             spot_burst_window=timedelta(minutes=float(env.get("SPOT_BURST_WINDOW_MINUTES", "15"))),
             security_hub_enabled=env.get("SECURITY_HUB_ENABLED", "false").lower() == "true",
+            first_run_baseline=env.get("FIRST_RUN_BASELINE", "true").lower() == "true",
+            daily_digest=env.get("DAILY_DIGEST", "false").lower() == "true",
         )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from eks_auditor.audit import AuditResult
@@ -70,8 +71,16 @@ def parse_event_body(body: str) -> dict[str, Any]:
         raise InvalidEvent(str(exc)) from exc
 
 
-def audit_queued_cluster(body: str, dispatcher: Dispatcher) -> dict[str, Any]:
-    return summarize(dispatcher.handle(parse_queued_cluster(body)))
+def audit_queued_cluster(
+    body: str, dispatcher: Dispatcher, *, send_digest: Callable[..., str | None] | None = None
+) -> dict[str, Any]:
+    """Audit one fan-out message's cluster; on the daily run, then send its digest (the fresh state)."""
+    summary = summarize(dispatcher.handle(parse_queued_cluster(body)))
+    message = parse_cluster_audit_message(body)
+    if message.digest and not message.deleted and send_digest is not None:
+        at = datetime.now(UTC)
+        summary["digest"] = send_digest(message.account, message.region, message.cluster, at=at)
+    return summary
 
 
 def fan_out_scan(
@@ -83,6 +92,7 @@ def fan_out_scan(
     known_clusters: Any,
     sqs: Any,
     queue_url: str,
+    digest: bool = False,
 ) -> dict[str, Any]:
     """Enumerate clusters per region and send one audit message per cluster (10 per SendMessageBatch).
 
@@ -93,7 +103,11 @@ def fan_out_scan(
     for region in regions:
         live = list_clusters(region)
         gone = sorted(set(known_clusters(account, region)) - set(live))
-        messages += [{"account": account, "region": region, "cluster": c, "scan_id": scan_id} for c in live]
+        messages += [
+            {"account": account, "region": region, "cluster": c, "scan_id": scan_id}
+            | ({"digest": True} if digest else {})
+            for c in live
+        ]
         messages += [
             {"account": account, "region": region, "cluster": c, "scan_id": scan_id, "deleted": True}
             for c in gone

@@ -63,6 +63,8 @@ class Publisher:
             for change in changes:
                 self.notifier.publish(change)
                 sent.append(change)
+            # After the openings it sums up: one first-run baseline digest per cluster (notify.Notifier).
+            self.notifier.publish_digests(sent)
         finally:
             self._settle(sent)
 

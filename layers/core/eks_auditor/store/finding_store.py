@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,7 @@ from eks_auditor.store.schema import (
     TTL_ATTRIBUTE,
     check_attribute,
     cluster_pk,
+    first_check_attribute,
     epoch,
     finding_attributes,
     finding_from_item,
@@ -112,6 +113,13 @@ class HistoryEntry(BaseModel):
     source: str
     changed_at: datetime
     reason: str | None = None
+
+
+def _as_baseline(write: Write) -> Write:
+    """An opening found by the first evaluation of its check on the cluster: published as baseline."""
+    if write.change is None or write.change.kind is not ChangeKind.OPENED:
+        return write
+    return replace(write, change=write.change.model_copy(update={"baseline": True}))
 
 
 def _utc(value: datetime) -> datetime:
@@ -197,7 +205,8 @@ class FindingStore:
         at = _utc(evaluation.evaluated_at)
         evaluation = evaluation.model_copy(update={"evaluated_at": at})
         pk = cluster_pk(evaluation.account, evaluation.region, evaluation.cluster)
-        if not self._claim_checks(pk, evaluation):
+        first = self._claim_checks(pk, evaluation)
+        if first is None:
             logger.info(
                 "stale evaluation %s of %s at %s ignored: a newer evaluation of its checks was stored",
                 evaluation.source,
@@ -210,6 +219,7 @@ class FindingStore:
         writes = plan_evaluation(
             evaluation, stored, heartbeat=self.heartbeat, suppressions=self.suppressions()
         )
+        writes = [_as_baseline(write) if write.owner in first else write for write in writes]
         changes = self._write_all(pk, writes, at)
         return changes + self._outbox(items, changes, evaluation)
 
@@ -229,7 +239,7 @@ class FindingStore:
         new = update.value({"S": timestamp(at)})
         conditions = [f"(attribute_not_exists(deleted_at) OR deleted_at < {new})"]
         conditions += [f"{update.name(name)} <= {new}" for name in checks]
-        if not self._update_audit(pk, update, conditions):
+        if self._update_audit(pk, update, conditions) is None:
             logger.info("deletion of %s at %s ignored: the cluster was evaluated or deleted later", pk, at)
             return []
         stored = {item["id"]["S"]: finding_from_item(item) for item in items}
@@ -408,6 +418,11 @@ class FindingStore:
         )
         return sorted(item["cluster"]["S"] for item in items)
 
+    def open_findings(self, account: str, region: str, cluster: str) -> list[Finding]:
+        """The cluster's OPEN findings (one paginated Query of its partition), for its daily digest."""
+        findings = [finding_from_item(item) for item in self._read_cluster(cluster_pk(account, region, cluster))]
+        return [finding for finding in findings if finding.status is Status.OPEN]
+
     def query(self, q: FindingQuery) -> FindingPage:
         """One page of findings (Query on the table or a GSI, never Scan); see FindingQuery."""
         return run_query(self.client.query, self.table_name, q)
@@ -432,14 +447,21 @@ class FindingStore:
 
     # --- internals -------------------------------------------------------------------------------
 
-    def _claim_checks(self, pk: str, evaluation: Evaluation) -> bool:
+    def _claim_checks(self, pk: str, evaluation: Evaluation) -> set[str] | None:
+        """The stale guard; returns the checks evaluated here for the first time (None: a newer one won).
+
+        `first#<check>` keeps the time of a check's first evaluation on the cluster, so a retry of that very
+        evaluation still knows it was the first (its `evaluated#<check>` exists by then).
+        """
         at = {"S": timestamp(evaluation.evaluated_at)}
         update = _Update()
         new = update.value(at)
         conditions = [f"(attribute_not_exists(deleted_at) OR deleted_at < {new})"]
         for check in evaluation.checks_run:
             name = update.name(check_attribute(check))
+            first = update.name(first_check_attribute(check))
             update.sets.append(f"{name} = {new}")
+            update.sets.append(f"{first} = if_not_exists({first}, {new})")
             # Equal is allowed: a retried evaluation (same evaluated_at) must go on to finish its writes.
             conditions.append(f"(attribute_not_exists({name}) OR {name} <= {new})")
         update.set("last_source", {"S": evaluation.source})
@@ -447,22 +469,30 @@ class FindingStore:
         update.set("cluster", {"S": evaluation.cluster})
         update.set("registry", {"S": registry_key(evaluation.account, evaluation.region)})
         update.set("deleted", {"BOOL": False})
-        return self._update_audit(pk, update, conditions)
+        before = self._update_audit(pk, update, conditions)
+        if before is None:
+            return None
+        return {
+            check
+            for check in evaluation.checks_run
+            if check_attribute(check) not in before or before.get(first_check_attribute(check)) == at
+        }
 
-    def _update_audit(self, pk: str, update: _Update, conditions: list[str]) -> bool:
-        """Update the cluster's audit item; False when a condition does not hold."""
+    def _update_audit(self, pk: str, update: _Update, conditions: list[str]) -> Item | None:
+        """Update the cluster's audit item; returns it as it was before (None when a condition does not hold)."""
         try:
-            self.client.update_item(
+            response = self.client.update_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": pk}, "sk": {"S": AUDIT_SK}},
                 UpdateExpression=update.expression,
                 ConditionExpression=" AND ".join(conditions),
                 ExpressionAttributeNames=update.names,
                 ExpressionAttributeValues=update.values,
+                ReturnValues="ALL_OLD",
             )
         except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+            return None
+        return response.get("Attributes", {})
 
     def _query_all(self, **request: Any) -> list[Item]:
         items: list[Item] = []

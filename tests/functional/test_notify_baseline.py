@@ -47,7 +47,9 @@ def test_first_scan_is_a_baseline_for_slack_and_everything_for_the_queue(
 
     publisher.publish(store.apply_evaluation(make_evaluation([HIGH, MEDIUM])))
     first_everything, first_slack = drain(topic.sqs, everything), drain(topic.sqs, slack)
-    publisher.publish(store.apply_evaluation(make_evaluation([HIGH, MEDIUM, CRITICAL], at=later(1), source="s2")))
+    publisher.publish(
+        store.apply_evaluation(make_evaluation([HIGH, MEDIUM, CRITICAL], at=later(1), source="s2"))
+    )
     second_everything, second_slack = drain(topic.sqs, everything), drain(topic.sqs, slack)
 
     if baseline:
@@ -58,7 +60,9 @@ def test_first_scan_is_a_baseline_for_slack_and_everything_for_the_queue(
         ]
         [digest] = first_slack
         body = json.loads(digest["Message"])
-        assert body["content"]["title"] == "[HIGH] prod-a first scan found 2 open finding(s) (1 HIGH, 1 MEDIUM)"
+        assert (
+            body["content"]["title"] == "[HIGH] prod-a first scan found 2 open finding(s) (1 HIGH, 1 MEDIUM)"
+        )
         assert json.loads(body["metadata"]["additionalContext"]["finding_ids"]) == [HIGH.id, MEDIUM.id]
     else:
         assert kinds(first_everything) == [("OPENED", "HIGH", "false"), ("OPENED", "MEDIUM", "false")]
@@ -82,7 +86,9 @@ def test_a_retry_of_the_first_scan_is_still_a_baseline(topic: Topic, store: Find
 
 
 def test_a_check_run_for_the_first_time_on_a_known_cluster_is_a_baseline_too(store: FindingStore) -> None:
-    for change in store.apply_evaluation(make_evaluation([HIGH], checks_run=("endpoint_public_unrestricted",))):
+    for change in store.apply_evaluation(
+        make_evaluation([HIGH], checks_run=("endpoint_public_unrestricted",))
+    ):
         store.mark_notified(change)
 
     changes = store.apply_evaluation(

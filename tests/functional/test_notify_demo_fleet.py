@@ -31,7 +31,9 @@ def findings() -> list[Finding]:
 
 
 def opened(finding: Finding) -> dict:
-    change = StateChange(change_id="c", kind=ChangeKind.OPENED, finding=finding, changed_at=finding.evaluated_at)
+    change = StateChange(
+        change_id="c", kind=ChangeKind.OPENED, finding=finding, changed_at=finding.evaluated_at
+    )
     return render(change)["content"]
 
 
@@ -55,7 +57,8 @@ def test_no_placeholder_survives_and_real_ids_are_filled_in(findings: list[Findi
     assert "--name prod-web" in "\n".join(steps[("endpoint_public_unrestricted", "prod-web")])
     # moto picks the ids: the endpoint's and the NAT gateway's Elastic IP.
     assert re.search(
-        r"--vpc-endpoint-id vpce-[0-9a-f]{17} ", "\n".join(steps[("vpc_endpoint_private_dns_disabled", "payments")])
+        r"--vpc-endpoint-id vpce-[0-9a-f]{17} ",
+        "\n".join(steps[("vpc_endpoint_private_dns_disabled", "payments")]),
     )
     assert re.search(
         r"publicAccessCidrs=203\.0\.113\.0/24,[0-9.]+/32",

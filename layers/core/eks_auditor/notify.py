@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 MAX_MESSAGE_BYTES = 262_144
 # SQS subscriptions with raw message delivery drop a message with more than 10 attributes.
 MAX_ATTRIBUTES = 10
-# AWS Chatbot custom notifications: a title Slack shows on one or two lines, a bounded description, short steps.
+# AWS Chatbot custom notifications: a title Slack shows on one or two lines, a bounded description,
+# short steps.
 TITLE_CHARS = 150
 DESCRIPTION_CHARS = 8_000
 STEP_CHARS = 200
@@ -194,7 +195,9 @@ def _known_values(finding: Finding) -> dict[str, str]:
     cidrs = [c for c in evidence.get("public_access_cidrs", []) if c not in ("0.0.0.0/0", "::/0")]
     if cidrs:
         values["cidr"] = ",".join(cidrs)
-    nat_ips = sorted({ip for subnet in evidence.get("blocked_subnets", []) for ip in subnet.get("excluded_ips", [])})
+    nat_ips = sorted(
+        {ip for subnet in evidence.get("blocked_subnets", []) for ip in subnet.get("excluded_ips", [])}
+    )
     if nat_ips:
         values["eip"] = values["nat-eip"] = ",".join(nat_ips)
     route_tables = evidence.get("route_tables_without_s3")
@@ -393,7 +396,8 @@ class Digest:
 
     def title(self) -> str:
         what = "first scan found" if self.kind == "baseline" else "daily digest:"
-        text = f"[{self.worst.value}] {self.cluster} {what} {len(self.findings)} open finding(s) ({self.counts()})"
+        count = len(self.findings)
+        text = f"[{self.worst.value}] {self.cluster} {what} {count} open finding(s) ({self.counts()})"
         return _shorten(text, TITLE_CHARS)
 
     def description(self) -> str:
@@ -455,6 +459,8 @@ class Digest:
             {
                 "severity": self.worst.value,
                 "status": Status.OPEN.value,
+                # Present on every message, so that consumers keyed on it need no special case.
+                "check_id": DIGEST,
                 "cluster": self.cluster,
                 "account": self.account,
                 "region": self.region,

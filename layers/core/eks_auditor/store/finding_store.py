@@ -47,11 +47,11 @@ from eks_auditor.store.schema import (
     TTL_ATTRIBUTE,
     check_attribute,
     cluster_pk,
-    first_check_attribute,
     epoch,
     finding_attributes,
     finding_from_item,
     finding_sk,
+    first_check_attribute,
     history_fields,
     history_item,
     pending_attribute,
@@ -420,7 +420,9 @@ class FindingStore:
 
     def open_findings(self, account: str, region: str, cluster: str) -> list[Finding]:
         """The cluster's OPEN findings (one paginated Query of its partition), for its daily digest."""
-        findings = [finding_from_item(item) for item in self._read_cluster(cluster_pk(account, region, cluster))]
+        findings = [
+            finding_from_item(item) for item in self._read_cluster(cluster_pk(account, region, cluster))
+        ]
         return [finding for finding in findings if finding.status is Status.OPEN]
 
     def query(self, q: FindingQuery) -> FindingPage:
@@ -479,7 +481,7 @@ class FindingStore:
         }
 
     def _update_audit(self, pk: str, update: _Update, conditions: list[str]) -> Item | None:
-        """Update the cluster's audit item; returns it as it was before (None when a condition does not hold)."""
+        """Update the cluster's audit item; returns it as it was (None when a condition does not hold)."""
         try:
             response = self.client.update_item(
                 TableName=self.table_name,

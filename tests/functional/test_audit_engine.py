@@ -282,6 +282,7 @@ def test_to_evaluation_stamps_ids_times_and_outcome_severity(world: World) -> No
         "s3": Severity.CRITICAL,
         "ec2": Severity.HIGH,
         "logs": Severity.MEDIUM,
+        "eks": Severity.MEDIUM,
         "elasticloadbalancing": Severity.MEDIUM,
         "autoscaling": Severity.LOW,
     }

@@ -52,7 +52,8 @@ def test_scan_through_a_tunnel_finds_the_autoscaler_and_admin_risks(
         ["--kube-endpoint", f"payments={server.url}", "--kube-ca", f"payments={server.tls.ca_file}"], capsys
     )
     by_check = {(f["check_id"], f["severity"]) for f in findings}
-    assert ("autoscaler_dynamic_instance_list", "HIGH") in by_check
+    # The upstream manifest's v1.32.1 falls back to the static list when the fetch fails: MEDIUM.
+    assert ("autoscaler_dynamic_instance_list", "MEDIUM") in by_check
     assert ("cluster_admin_broad", "HIGH") in by_check
     assert not [f for f in findings if f["check_id"] == "audit_incomplete"]
     # Every request carried a valid token (the server answers 401 otherwise) and reached the reads.

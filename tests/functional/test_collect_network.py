@@ -24,6 +24,8 @@ VPC_CALLS = (
     "ec2:DescribeNatGateways",
     "ec2:DescribeVpcEndpoints",
 )
+# Two per VPC: enableDnsSupport and enableDnsHostnames are separate DescribeVpcAttribute calls.
+DNS_CALLS = {"ec2:DescribeVpcAttribute": 4}
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,7 @@ def test_two_clusters_in_one_vpc_share_one_network_collection(world: World) -> N
     assert elsewhere.network is not None
     assert elsewhere.network.vpc_id == world.other_vpc.vpc_id
     # One call of each per VPC: two VPCs, three clusters.
-    assert counter.calls == {"eks:DescribeCluster": 3, **dict.fromkeys(VPC_CALLS, 2)}
+    assert counter.calls == {"eks:DescribeCluster": 3, **dict.fromkeys(VPC_CALLS, 2), **DNS_CALLS}
 
 
 def test_a_new_scan_reads_the_network_again(world: World) -> None:

@@ -130,6 +130,7 @@ def test_scan_call_budget(world: World) -> None:
         "ec2:DescribeRouteTables": 1,
         "ec2:DescribeNatGateways": 1,
         "ec2:DescribeVpcEndpoints": 1,
+        "ec2:DescribeVpcAttribute": 2,
         "eks:ListNodegroups": 2,
         "eks:DescribeNodegroup": 2,
         "autoscaling:DescribeAutoScalingGroups": 2,
@@ -141,7 +142,7 @@ def test_scan_call_budget(world: World) -> None:
         "iam:ListOpenIDConnectProviders": 1,
         "eks:DescribeClusterVersions": 1,
     }
-    assert counter.total == 18
+    assert counter.total == 20
 
 
 def test_access_denied_on_one_part_leaves_a_gap_and_the_others_intact(world: World) -> None:

@@ -359,8 +359,8 @@ def with_flags(command_extra: tuple[str, ...] = (), args: tuple[str, ...] = ()) 
     ("command_extra", "args", "result", "severity"),
     [
         ((), (f"{STATIC}=true",), Result.PASS, None),  # present, in args
-        ((), (), Result.FAIL, Severity.HIGH),  # absent (the upstream example as published)
-        ((), (f"{STATIC}=false",), Result.FAIL, Severity.HIGH),  # false
+        ((), (), Result.FAIL, Severity.MEDIUM),  # absent (the upstream example, v1.32.1: falls back)
+        ((), (f"{STATIC}=false",), Result.FAIL, Severity.MEDIUM),  # false
         ((f"{STATIC}=true",), (), Result.PASS, None),  # in command
     ],
     ids=["present-in-args", "absent", "false", "in-command"],

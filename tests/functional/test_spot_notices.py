@@ -234,16 +234,20 @@ def test_instance_that_is_not_an_eks_node_is_ignored_with_a_metric(account: Acco
     assert sink.counts["SpotEventsIgnoredNotEks"] == 1
 
 
-def test_instance_already_gone_still_yields_a_finding_from_the_event(account: Account) -> None:
+def test_instance_already_gone_is_logged_and_counted_without_a_finding(account: Account) -> None:
+    # DESIGN §5: an instance that no longer exists cannot be mapped; no finding on cluster "unknown".
     sink = CountingSink()
     result = account.process([event(instance_id="i-0aaaaaaaaaaaaaaa1", at=NOW)], metrics=sink)
-    [change] = result.changes
-    assert [(r.outcome, r.cluster) for r in result.results] == [(EventOutcome.HANDLED, None)]
-    assert (change.finding.cluster, change.finding.cluster_arn) == ("unknown", "")
-    assert change.finding.evidence["instance_state"] == "not found at DescribeInstances"
-    assert change.finding.evidence["deadline"] == (NOW + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert result.changes == ()
+    assert [(r.outcome, r.cluster, r.reason) for r in result.results] == [
+        (
+            EventOutcome.IGNORED,
+            None,
+            "instance i-0aaaaaaaaaaaaaaa1 not found at DescribeInstances: cannot be mapped to a cluster",
+        )
+    ]
     assert sink.counts["SpotInstancesNotFound"] == 1
-    assert len(account.messages()) == 1
+    assert account.messages() == []
 
 
 def test_duplicate_event_does_not_alert_twice(account: Account) -> None:
@@ -455,8 +459,9 @@ def test_event_from_another_region_needs_a_client_for_it(account: Account) -> No
     served = account.process(
         [elsewhere], ec2_client_for=lambda region: boto3.client("ec2", region_name=region)
     )
-    assert [(r.outcome, r.cluster) for r in served.results] == [(EventOutcome.HANDLED, None)]
-    assert served.changes[0].finding.region == "eu-west-1"
+    # Read in eu-west-1 (no FAILED), where the instance does not exist: not mappable, no finding.
+    assert [(r.outcome, r.cluster) for r in served.results] == [(EventOutcome.IGNORED, None)]
+    assert served.changes == ()
 
 
 def test_alert_lost_to_an_sns_failure_goes_out_on_the_retry(account: Account) -> None:

@@ -32,7 +32,8 @@ SAM_MANAGED_POLICIES = frozenset(
     }
 )
 
-READ_PREFIXES = ("Describe", "List", "Get", "BatchGet")
+# SearchTransitGatewayRoutes is a read (IAM access level "List").
+READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search")
 
 
 @cache

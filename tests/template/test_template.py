@@ -137,6 +137,7 @@ def test_environment_from_globals() -> None:
         "SECURITY_HUB_ENABLED": {"Ref": "EnableSecurityHub"},
         "FIRST_RUN_BASELINE": {"Ref": "FirstRunBaseline"},
         "DAILY_DIGEST": {"Ref": "DailyDigest"},
+        "KNOWN_EGRESS_TRANSIT_GATEWAYS": {"Fn::Join": [",", {"Ref": "KnownEgressTransitGateways"}]},
     }
     own = {
         name: spec["Properties"].get("Environment", {}).get("Variables", {})
@@ -161,6 +162,7 @@ def test_environment_is_what_settings_read() -> None:
     assert settings.audit_regions == ("eu-west-1",)
     assert settings.security_hub_enabled is False
     assert variables["SECURITY_HUB_ENABLED"] == "false"
+    assert settings.known_egress_tgws == frozenset()
 
 
 def test_parameters_and_defaults() -> None:
@@ -174,6 +176,7 @@ def test_parameters_and_defaults() -> None:
         "SpotNoticeTtlDays": ("Number", 7),
         "SpotBurstThreshold": ("Number", 3),
         "SpotBurstWindowMinutes": ("Number", 15),
+        "KnownEgressTransitGateways": ("CommaDelimitedList", ""),
         "LogLevel": ("String", "INFO"),
         "LogRetentionDays": ("Number", 30),
         "FirstRunBaseline": ("String", "true"),

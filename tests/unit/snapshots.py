@@ -228,7 +228,16 @@ def without(snapshot: ClusterSnapshot, part: str) -> ClusterSnapshot:
 
 ISOLATED_A = RouteTable(id=RTB_PRIVATE_A, main=False, subnet_ids=(PRIVATE_A,), routes=(LOCAL,))
 ISOLATED_B = RouteTable(id=RTB_PRIVATE_B, main=False, subnet_ids=(PRIVATE_B,), routes=(LOCAL,))
-INTERFACE_SUFFIXES = ("ecr.api", "ecr.dkr", "sts", "ec2", "logs", "elasticloadbalancing", "autoscaling")
+INTERFACE_SUFFIXES = (
+    "ecr.api",
+    "ecr.dkr",
+    "sts",
+    "ec2",
+    "logs",
+    "elasticloadbalancing",
+    "autoscaling",
+    "eks",
+)
 
 
 def interface_endpoint(

@@ -110,10 +110,10 @@ def test_nodes_with_nat_egress_pass_without_the_flag() -> None:
     assert outcomes[DEPLOYMENT].evidence["isolated_node_subnets"] == []
 
 
-def test_isolated_without_flag_and_without_ec2_endpoint_is_high() -> None:
+def test_isolated_without_flag_and_without_ec2_endpoint_is_medium_for_a_falling_back_version() -> None:
     outcome = static(NO_EC2)
     assert outcome.result is Result.FAIL
-    assert outcome.severity is Severity.HIGH
+    assert outcome.severity is Severity.MEDIUM
     assert outcome.evidence["flag"] == {"present": False}
     assert outcome.evidence["isolated_node_subnets"] == [PRIVATE_A, PRIVATE_B]
     assert outcome.evidence["ec2_interface_endpoints"] == []
@@ -132,14 +132,14 @@ def test_ec2_endpoint_without_private_dns_does_not_help() -> None:
     endpoints = (*snap.network.vpc_endpoints, interface_endpoint("ec2", private_dns=False))
     snap = snap.model_copy(update={"network": snap.network.model_copy(update={"vpc_endpoints": endpoints})})
     outcome = static(snap)
-    assert (outcome.result, outcome.severity) == (Result.FAIL, Severity.HIGH)
+    assert (outcome.result, outcome.severity) == (Result.FAIL, Severity.MEDIUM)
     assert outcome.evidence["ec2_endpoint_private_dns"] == {"vpce-ec2": False}
 
 
 def test_one_isolated_node_subnet_is_enough_to_fail() -> None:
     snap = with_autoscalers(replace_route_table(BASE, ISOLATED_A), autoscaler())
     outcome = static(snap)
-    assert (outcome.result, outcome.severity) == (Result.FAIL, Severity.HIGH)
+    assert (outcome.result, outcome.severity) == (Result.FAIL, Severity.MEDIUM)
     assert outcome.evidence["isolated_node_subnets"] == [PRIVATE_A]
 
 
@@ -190,7 +190,7 @@ def test_flag_forms_in_command_and_args(
         "in": where,
     }
     if expected is Result.FAIL:
-        assert outcome.severity is Severity.HIGH
+        assert outcome.severity is Severity.MEDIUM
 
 
 def test_flag_and_value_as_two_words_counts_as_true_with_a_note() -> None:
@@ -203,7 +203,7 @@ def test_flag_and_value_as_two_words_counts_as_true_with_a_note() -> None:
 def test_flag_with_a_non_boolean_value_fails_with_a_note() -> None:
     snap = with_autoscalers(NO_EC2, autoscaler(args=("--aws-use-static-instance-list=yes",)))
     outcome = static(snap)
-    assert (outcome.result, outcome.severity) == (Result.FAIL, Severity.HIGH)
+    assert (outcome.result, outcome.severity) == (Result.FAIL, Severity.MEDIUM)
     assert "not a boolean" in outcome.evidence["flag"]["note"]
 
 
@@ -426,3 +426,35 @@ def test_static_list_setting_absent() -> None:
 )
 def test_image_minor(image: str, expected: tuple[int, int] | None) -> None:
     assert image_minor(image) == expected
+
+
+# Upstream commit ccc3ce0c (kubernetes/autoscaler): which releases exit when the instance-type fetch fails.
+@pytest.mark.parametrize(
+    ("tag", "severity", "behaviour"),
+    [
+        ("v1.15.5", Severity.MEDIUM, "falls back"),
+        ("v1.15.6", Severity.HIGH, "exits"),
+        ("v1.21.2", Severity.HIGH, "exits"),
+        ("v1.21.3", Severity.MEDIUM, "falls back"),
+        ("v1.22.0", Severity.HIGH, "exits"),
+        ("v1.22.2", Severity.HIGH, "exits"),
+        ("v1.22.3", Severity.MEDIUM, "falls back"),
+        ("v1.23.0", Severity.HIGH, "exits"),
+        ("v1.23.1", Severity.MEDIUM, "falls back"),
+        ("v1.24.0", Severity.HIGH, "exits"),
+        ("v1.24.17", Severity.HIGH, "exits"),
+        ("v1.25.0", Severity.MEDIUM, "falls back"),
+        ("v1.32.1", Severity.MEDIUM, "falls back"),
+        ("latest", Severity.HIGH, "unknown"),
+    ],
+)
+def test_severity_follows_what_the_version_does_on_a_failed_fetch(
+    tag: str, severity: Severity, behaviour: str
+) -> None:
+    image = f"registry.k8s.io/autoscaling/cluster-autoscaler:{tag}"
+    outcome = static(without_endpoint(with_autoscalers(isolated(), autoscaler(image=image)), "ec2"))
+    assert (outcome.result, outcome.severity, outcome.evidence["on_failed_fetch"]) == (
+        Result.FAIL,
+        severity,
+        behaviour,
+    )

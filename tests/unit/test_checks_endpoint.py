@@ -296,7 +296,9 @@ def test_transit_gateway_egress_is_unverified() -> None:
     )
     outcome = only(BLOCKED, replace_route_table(public_only(), table))
     assert outcome.result is Result.ERROR
-    assert outcome.evidence["unverified_subnets"][0]["reason"] == "egress through tgw: source IP unknown"
+    assert outcome.evidence["unverified_subnets"][0]["reason"] == (
+        "egress not verified: transit gateway route tables not read"
+    )
 
 
 def test_missing_parts_are_errors() -> None:

@@ -29,7 +29,18 @@ from snapshots import (
 
 MISSING = "vpc_endpoint_missing"
 DNS = "vpc_endpoint_private_dns_disabled"
-ALL_SERVICES = ("ecr.api", "ecr.dkr", "s3", "sts", "ec2", "logs", "elasticloadbalancing", "autoscaling")
+ALL_SERVICES = (
+    "ecr.api",
+    "ecr.dkr",
+    "s3",
+    "sts",
+    "ec2",
+    "logs",
+    "elasticloadbalancing",
+    "autoscaling",
+    "eks",
+)
+VERIFIED = {"egress-unverified": Result.PASS}
 
 
 def res(suffix: str) -> str:
@@ -66,12 +77,12 @@ def results(check_id: str, snapshot: ClusterSnapshot) -> dict[str, Result]:
 
 
 def test_nat_egress_makes_every_service_not_applicable() -> None:
-    assert results(MISSING, BASE) == dict.fromkeys(ALL_SERVICES, Result.NOT_APPLICABLE)
+    assert results(MISSING, BASE) == {**dict.fromkeys(ALL_SERVICES, Result.NOT_APPLICABLE), **VERIFIED}
     assert results(DNS, BASE) == dict.fromkeys(INTERFACE_SUFFIXES, Result.NOT_APPLICABLE)
 
 
 def test_isolated_with_every_endpoint_passes_per_service() -> None:
-    assert results(MISSING, isolated()) == dict.fromkeys(ALL_SERVICES, Result.PASS)
+    assert results(MISSING, isolated()) == {**dict.fromkeys(ALL_SERVICES, Result.PASS), **VERIFIED}
     assert results(DNS, isolated()) == dict.fromkeys(INTERFACE_SUFFIXES, Result.PASS)
     outcome = by_resource(run(MISSING, isolated()))[res("ecr.dkr")]
     assert outcome.evidence == {
@@ -93,6 +104,7 @@ def test_missing_ecr_api_is_critical_and_only_that_service_fails() -> None:
         "endpoint_type": "Interface",
         "isolated_subnets": [PRIVATE_A, PRIVATE_B],
         "consequence": "image pulls from ECR fail (registry API)",
+        "required_because": "required for every isolated cluster",
     }
 
 
@@ -107,8 +119,10 @@ def test_severity_by_service_when_nothing_exists() -> None:
         "logs": Severity.MEDIUM,
         "elasticloadbalancing": Severity.MEDIUM,
         "autoscaling": Severity.LOW,
+        "eks": Severity.MEDIUM,
+        "egress-unverified": None,
     }
-    assert all(o.result is Result.FAIL for o in outcomes.values())
+    assert all(o.result is Result.FAIL for r, o in outcomes.items() if not r.endswith("egress-unverified"))
     # No endpoint at all: nothing for the private-DNS check to judge.
     assert results(DNS, isolated(endpoints=())) == dict.fromkeys(INTERFACE_SUFFIXES, Result.NOT_APPLICABLE)
 

@@ -196,3 +196,12 @@ def test_error_keeps_the_event_id_for_the_log_line() -> None:
 def test_a_non_object_event_is_rejected() -> None:
     with pytest.raises(SpotEventError, match="expected an EventBridge event object, got list"):
         parse_spot_event([])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("action", "notice"), [("terminate", 120), ("stop", 120), ("hibernate", 0)])
+def test_hibernation_starts_at_once_others_after_two_minutes(action: str, notice: int) -> None:
+    # EC2 user guide, spot instance interruption notices: hibernation begins immediately.
+    event = with_detail(WARNING, {"instance-id": "i-0b662ef9931388ba0", "instance-action": action})
+    signal = parse_spot_event(event)
+    assert signal.deadline is not None
+    assert (signal.deadline - signal.time).total_seconds() == notice

@@ -23,6 +23,8 @@ class Settings(BaseModel):
     security_hub_enabled: bool = False
     first_run_baseline: bool = True  # the first scan of a cluster alerts Slack once, as a digest
     daily_digest: bool = False  # MEDIUM and lower reach Slack once a day, per cluster
+    # Transit gateways the operator declares as leading to internet egress (KNOWN_EGRESS_TRANSIT_GATEWAYS).
+    known_egress_tgws: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,4 +45,7 @@ class Settings(BaseModel):
             security_hub_enabled=env.get("SECURITY_HUB_ENABLED", "false").lower() == "true",
             first_run_baseline=env.get("FIRST_RUN_BASELINE", "true").lower() == "true",
             daily_digest=env.get("DAILY_DIGEST", "false").lower() == "true",
+            known_egress_tgws=frozenset(
+                t.strip() for t in env.get("KNOWN_EGRESS_TRANSIT_GATEWAYS", "").split(",") if t.strip()
+            ),
         )

@@ -80,7 +80,11 @@ class Runtime:
     def collector(self) -> SnapshotCollector:
         from eks_auditor.collect.snapshot import SnapshotCollector
 
-        return SnapshotCollector(self.clients, kube_overrides=self.kube_overrides)
+        return SnapshotCollector(
+            self.clients,
+            kube_overrides=self.kube_overrides,
+            known_egress_tgws=self.settings.known_egress_tgws,
+        )
 
     @cached_property
     def store(self) -> FindingStore:

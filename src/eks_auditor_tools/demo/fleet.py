@@ -68,7 +68,8 @@ _CLUSTERS = (
         (_NodeGroupSpec("core", ("isolated-a", "isolated-b"), ("m5.large", "m5a.large"), 2, 4, 2),),
     ),
     _ClusterSpec(
-        "batch", ("tight-a", "tight-b"), True, True, None, True, "1.34",
+        # control-a (a /28: 11 free IPs) holds only control-plane ENIs: cluster_subnet_ip_low, MEDIUM.
+        "batch", ("tight-a", "tight-b", "control-a"), True, True, None, True, "1.34",
         (_NodeGroupSpec("spot-workers", ("tight-a", "tight-b"), ("m5.large",), 1, 10, 2, "SPOT"),),
     ),
     _ClusterSpec(
@@ -141,6 +142,7 @@ def _shared_vpc(fleet: Fleet) -> None:
         # /27: 32 addresses, 27 usable after AWS reserves five — far too few for ten m5.large nodes.
         ("tight-a", "10.0.48.0/27", "a"),
         ("tight-b", "10.0.48.32/27", "b"),
+        ("control-a", "10.0.48.64/28", "a"),
     )]  # fmt: skip
     fleet.route_table(
         vpc, default_route={"NatGatewayId": fleet.nat_gateway}, subnet_ids=private, name="private"

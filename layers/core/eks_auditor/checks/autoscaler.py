@@ -6,8 +6,10 @@ private cluster without a route there it can crash on startup, and the cluster s
 the id `autoscaler_dynamic_instance_list`, one resource each:
 
 - `deployment/<ns>/<name>`: `--aws-use-static-instance-list` is not true and some node subnet is
-  isolated (no 0.0.0.0/0 route to a NAT or internet gateway): HIGH without a usable `ec2` interface
-  endpoint (private DNS on), LOW with one (startup then depends on that endpoint).
+  isolated (the egress model, `VpcNetwork.egress`: no way out): without a usable `ec2` interface
+  endpoint (private DNS on), HIGH for versions that exit on the failed fetch (1.15.6-1.21.2,
+  1.22.0-1.22.2, 1.23.0, 1.24.x, or an image without a version: crash loop) and MEDIUM for the others
+  (they fall back to the static list; upstream commit ccc3ce0c); LOW with such an endpoint.
 - `deployment/<ns>/<name>/discovery/<node group>`: the deployment discovers ASGs by tag
   (`--node-group-auto-discovery=asg:tag=k1,k2=v`) and the node group's ASG lacks those tags, so the
   autoscaler never scales it (HIGH when it discovers no node group at all, else MEDIUM).
@@ -55,6 +57,7 @@ NODES_FLAG = "nodes"
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _IMAGE_VERSION = re.compile(r":v?(\d+)\.(\d+)(?:\.\d+)?")
+_IMAGE_PATCH = re.compile(r":v?(\d+)\.(\d+)\.(\d+)")
 
 _README = (
     "https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md"
@@ -66,7 +69,7 @@ SPEC = CheckSpec(
     id="autoscaler_dynamic_instance_list",
     title="cluster-autoscaler fetches instance types from an EC2 API its nodes cannot reach",
     severity=Severity.HIGH,
-    severity_rule="HIGH / LOW / MEDIUM",
+    severity_rule="HIGH / MEDIUM / LOW",
     description=(
         "cluster-autoscaler runs without --aws-use-static-instance-list=true, so at startup it fetches the "
         "region's instance types from the EC2 API. Some node subnets have no route out and no usable ec2 "
@@ -95,6 +98,11 @@ _LOW_DESCRIPTION = (
     "cluster-autoscaler runs without --aws-use-static-instance-list=true in a cluster with isolated node "
     "subnets. An ec2 interface endpoint with private DNS lets it fetch instance types today, but its startup "
     "depends on that endpoint; the static list removes the dependency."
+)
+_FALLBACK_DESCRIPTION = (
+    "cluster-autoscaler runs without --aws-use-static-instance-list=true where nodes cannot reach the EC2 "
+    "API. This version logs the failed instance-type fetch and falls back to its built-in list: it starts "
+    "slowly and may not know instance types released after it was built."
 )
 _DISCOVERY_TITLE = "cluster-autoscaler does not discover a node group's Auto Scaling group"
 _DISCOVERY_DESCRIPTION = (
@@ -281,7 +289,38 @@ def _static_list(
     evidence["ec2_endpoint_private_dns"] = {e.id: e.private_dns_enabled for e in endpoints}
     if usable:
         return fail(SPEC, resource, evidence=evidence, severity=Severity.LOW, description=_LOW_DESCRIPTION)
-    return fail(SPEC, resource, evidence=evidence, severity=Severity.HIGH)
+    behaviour, version = failed_fetch_behaviour(container.image)
+    evidence["autoscaler_version"] = version
+    evidence["on_failed_fetch"] = behaviour
+    if behaviour in ("exits", "unknown"):
+        return fail(SPEC, resource, evidence=evidence, severity=Severity.HIGH)
+    return fail(
+        SPEC, resource, evidence=evidence, severity=Severity.MEDIUM, description=_FALLBACK_DESCRIPTION
+    )
+
+
+def image_version(image: str) -> tuple[int, int, int] | None:
+    tag = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    match = _IMAGE_PATCH.search(tag)
+    return (int(match.group(1)), int(match.group(2)), int(match.group(3))) if match else None
+
+
+def failed_fetch_behaviour(image: str) -> tuple[str, str | None]:
+    """("exits" | "falls back" | "unknown", version): what the image does when the instance-type fetch
+    fails. 1.15.6-1.21.2, 1.22.0-1.22.2, 1.23.0 and every 1.24.x exit; 1.21.3, 1.22.3, 1.23.1, 1.25.0+
+    (and earlier than 1.15.6, which never fetched) fall back to the static list (upstream commit ccc3ce0c).
+    An unknown version is treated as exiting: the worse case."""
+    version = image_version(image)
+    if version is None:
+        return "unknown", None
+    text = ".".join(map(str, version))
+    exits = (
+        (1, 15, 6) <= version <= (1, 21, 2)
+        or (1, 22, 0) <= version <= (1, 22, 2)
+        or version == (1, 23, 0)
+        or version[:2] == (1, 24)
+    )
+    return ("exits" if exits else "falls back"), text
 
 
 def _flag_evidence(setting: FlagSetting) -> dict[str, Any]:

@@ -6,7 +6,9 @@ Resource id: the cluster ARN for all three checks (the fix is one `update-cluste
 - no active default route (none, or a blackhole): nodes cannot reach a public-only endpoint -> blocked;
 - NAT gateway: every Elastic IP (IPv4) of that NAT must lie inside `publicAccessCidrs` -> else blocked;
   a NAT gateway that is failed/deleted counts as no route out;
-- internet gateway, transit gateway, peering, appliance ...: the nodes' source address cannot be known
+- private NAT gateway, VPC peering, a firewall endpoint with nothing behind it, a transit gateway whose
+  route tables lead nowhere (the egress model, `VpcNetwork.egress`): no route out -> blocked;
+- internet gateway, NAT instance, firewall, transit gateway ...: the nodes' source address cannot be known
   from the VPC configuration (an IGW subnet's nodes use per-instance public IPs, and only when
   `map_public_ip_on_launch` or the launch template gives them one), so the subnet is "unverified" --
   unless publicAccessCidrs admits all of IPv4 (then a route out is enough; for an IGW subnet, with
@@ -176,8 +178,10 @@ def _judge_subnet(
             return "unverified", {**details, "reason": "NAT gateway not in the snapshot"}
         if nat.state.lower() in _NAT_DOWN_STATES:
             return "blocked", {**details, "reason": f"no route out (NAT gateway {nat.state})"}
+        if nat.connectivity == "private":
+            return "blocked", {**details, "reason": "no route out (private NAT gateway: no internet)"}
         ips = [ip for ip in nat.public_ips if _is_ipv4(ip)]
-        if nat.connectivity != "public" or not ips:
+        if not ips:
             if world:
                 return "ok", {**details, "nat_gateway_id": nat.id}
             return "unverified", {**details, "reason": "NAT gateway has no public IPv4 address recorded"}
@@ -203,6 +207,12 @@ def _judge_subnet(
             "reason": "nodes egress with their own public IPs (if any), unknown to the VPC configuration",
             "map_public_ip_on_launch": auto_ip,
         }
+    egress = network.egress(subnet_id)
+    details["egress"] = egress.via
+    if egress.verdict == "none":
+        return "blocked", {**details, "reason": f"no route out ({egress.reason})"}
+    if egress.verdict == "unverified":
+        return "unverified", {**details, "reason": f"egress not verified: {egress.reason}"}
     if world:
         # Any source address is admitted, so only the route out matters, and there is one.
         return "ok", details

@@ -14,6 +14,7 @@ from eks_auditor.checks import (
     autoscaler,
     capacity,
     cluster_config,
+    cluster_subnets,
     endpoint,
     incomplete,
     nodegroup,
@@ -46,6 +47,7 @@ CATALOG: dict[str, Check] = _index(
         *autoscaler.CHECKS,
         *access.CHECKS,
         *capacity.CHECKS,
+        *cluster_subnets.CHECKS,
         *incomplete.CHECKS,
     )
 )

@@ -1,9 +1,12 @@
 """VPC endpoints that nodes in isolated subnets need (EKS user guide, "private clusters").
 
-A node subnet is isolated when its effective route table has no active 0.0.0.0/0 route to a NAT or
-internet gateway (`VpcNetwork.is_isolated`; a blackhole route counts as none). A default route to a
-transit gateway also counts as isolated here, as the design defines it: endpoints shared from a hub VPC
-are not visible in this VPC and would be reported missing.
+A node subnet is isolated when the egress model (`VpcNetwork.egress`, DESIGN §2) finds no way out: no
+route, a blackhole, a private NAT gateway, a VPC peering connection, a firewall endpoint with nothing
+behind it, a transit gateway whose route tables lead nowhere. NAT instances, firewall / GWLB endpoints
+in front of a NAT or internet gateway, and transit gateways leading to an egress VPC (or declared by
+the operator) are egress. Where egress exists but what is behind it could not be read, the subnet is
+*unverified*: not isolated, and one LOW outcome (`<cluster_arn>/vpc-endpoint/egress-unverified`) says
+what could not be verified — never a CRITICAL "image pulls fail".
 
 Resource id, both checks: `<cluster_arn>/vpc-endpoint/<service suffix>` (e.g. `.../vpc-endpoint/ecr.api`),
 one per required service, stable when an endpoint is replaced. With no isolated node subnet every
@@ -11,11 +14,14 @@ service gets NOT_APPLICABLE, so findings opened earlier resolve.
 
 Severity of a missing endpoint follows what breaks without it:
 - ecr.api, ecr.dkr, s3: CRITICAL, image pulls fail (ECR keeps image layers in S3);
-- sts (IRSA credentials) and ec2 (the VPC CNI assigns ENIs and IPs through it): HIGH;
+- ec2 (the VPC CNI assigns ENIs and IPs through it): HIGH;
+- sts: HIGH when IRSA is in use (an IAM OIDC provider for the cluster's issuer) or cluster-autoscaler
+  runs (its credentials come through IRSA); neither: NOT_APPLICABLE (not a finding);
+- eks: MEDIUM (the AWS table lists it; cluster-autoscaler's DescribeNodegroup for zero-node groups and
+  bootstrap scripts that describe the cluster use it);
 - logs, elasticloadbalancing: MEDIUM, node and pod logs are lost silently / the AWS Load Balancer
   Controller cannot create or register load balancers, both common in production clusters;
-- autoscaling: LOW, only cluster-autoscaler uses it, and `autoscaler_dynamic_instance_list` looks at
-  cluster-autoscaler itself.
+- autoscaling: HIGH when cluster-autoscaler runs (it cannot scale without it), else LOW.
 
 S3 counts as present when the S3 *gateway* endpoints' route tables include the effective route table
 (explicit association, else the main table) of every isolated node subnet, or when an S3 *interface*
@@ -76,7 +82,13 @@ INTERFACE_SERVICES: tuple[RequiredService, ...] = (
     RequiredService(
         "autoscaling", Severity.LOW, "cluster-autoscaler cannot read or resize Auto Scaling groups"
     ),
+    RequiredService(
+        "eks",
+        Severity.MEDIUM,
+        "EKS API calls from the VPC fail (cluster-autoscaler's DescribeNodegroup for zero-node groups)",
+    ),
 )
+UNVERIFIED_RESOURCE = "egress-unverified"
 S3_SERVICE = RequiredService("s3", Severity.CRITICAL, "image layers (stored in S3) cannot be downloaded")
 REQUIRED_SERVICES: tuple[RequiredService, ...] = (
     *INTERFACE_SERVICES[:2],
@@ -109,6 +121,9 @@ ENDPOINT_MISSING = CheckSpec(
     ),
     references=(_PRIVATE_CLUSTERS_DOC, _INTERFACE_DOC, _S3_GATEWAY_DOC, _ECR_DOC),
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS),
+    # Which services are required depends on the features in use: IRSA (OIDC providers) and
+    # cluster-autoscaler (Kubernetes). Unread, the service is assumed required.
+    reads=(Part.IAM_OIDC_PROVIDERS, Part.KUBERNETES),
     events=_EVENTS,
 )
 
@@ -157,12 +172,54 @@ def _of_type(endpoints: tuple[VpcEndpoint, ...], kind: str) -> list[VpcEndpoint]
 class _Scope:
     isolated: tuple[str, ...]
     azs: tuple[str, ...]  # AZs of the isolated subnets, sorted
+    unverified: tuple[dict[str, str], ...] = ()  # subnets whose egress could not be verified
 
 
 def _scope(snapshot: ClusterSnapshot, network: VpcNetwork) -> _Scope:
-    isolated = tuple(s for s in snapshot.node_subnet_ids() if network.is_isolated(s))
+    verdicts = {s: network.egress(s) for s in snapshot.node_subnet_ids()}
+    isolated = tuple(s for s, e in verdicts.items() if e.verdict == "none")
+    unverified = tuple(
+        {"subnet_id": s, "via": e.via, "not_verified": e.reason}
+        for s, e in verdicts.items()
+        if e.verdict == "unverified"
+    )
     azs = sorted({network.subnets[s].availability_zone for s in isolated if s in network.subnets})
-    return _Scope(isolated=isolated, azs=tuple(azs))
+    return _Scope(isolated=isolated, azs=tuple(azs), unverified=unverified)
+
+
+def _autoscaler_runs(snapshot: ClusterSnapshot) -> bool | None:
+    kubernetes = snapshot.kubernetes
+    if kubernetes is None or kubernetes.autoscalers is None:
+        return None
+    return any(w.replicas != 0 for w in kubernetes.autoscalers)
+
+
+def _uses_irsa(snapshot: ClusterSnapshot) -> bool | None:
+    issuer = snapshot.cluster.oidc_issuer if snapshot.cluster else None
+    if not issuer:
+        return False
+    if snapshot.iam_oidc_providers is None:
+        return None
+    return issuer.removeprefix("https://") in snapshot.iam_oidc_providers
+
+
+def requirement(snapshot: ClusterSnapshot, service: RequiredService) -> tuple[Severity | None, str]:
+    """(severity, why) for a service by the features the cluster uses; None severity: not needed."""
+    autoscaler, irsa = _autoscaler_runs(snapshot), _uses_irsa(snapshot)
+    if service.suffix == "autoscaling":
+        if autoscaler:
+            return Severity.HIGH, "cluster-autoscaler runs in the cluster"
+        return (
+            service.severity,
+            "cluster-autoscaler not seen" if autoscaler is False else "Deployments not read",
+        )
+    if service.suffix == "sts":
+        if irsa or autoscaler:
+            return Severity.HIGH, "IRSA in use" if irsa else "cluster-autoscaler runs in the cluster"
+        if irsa is None or autoscaler is None:
+            return Severity.HIGH, "IRSA / cluster-autoscaler use could not be read: assumed in use"
+        return None, "no IRSA (no IAM OIDC provider for the issuer) and no cluster-autoscaler"
+    return service.severity, "required for every isolated cluster"
 
 
 def _not_applicable_all(spec: CheckSpec, snapshot: ClusterSnapshot, suffixes: list[str]) -> list[Outcome]:
@@ -183,6 +240,9 @@ def _interface_outcome(
     resource = endpoint_resource(snapshot.arn, service.suffix)
     name = f"com.amazonaws.{snapshot.region}.{service.suffix}"
     interfaces = _of_type(usable_endpoints(network, snapshot.region, service.suffix), "interface")
+    severity, why = requirement(snapshot, service)
+    if severity is None:
+        return not_applicable(spec, resource, f"not needed: {why}")
     if not interfaces:
         return fail(
             spec,
@@ -192,8 +252,9 @@ def _interface_outcome(
                 "endpoint_type": "Interface",
                 "isolated_subnets": list(scope.isolated),
                 "consequence": service.consequence,
+                "required_because": why,
             },
-            severity=service.severity,
+            severity=severity,
             title=f"Isolated node subnets have no {service.suffix} VPC endpoint",
         )
     uncovered = sorted(set(scope.azs) - _endpoint_azs(network, interfaces))
@@ -249,15 +310,41 @@ def _s3_outcome(snapshot: ClusterSnapshot, network: VpcNetwork, scope: _Scope) -
 def check_endpoint_missing(snapshot: ClusterSnapshot) -> list[Outcome]:
     network = collected(snapshot.network, Part.NETWORK)
     scope = _scope(snapshot, network)
+    unverified = _unverified_outcome(snapshot, scope)
     if not scope.isolated:
-        return _not_applicable_all(ENDPOINT_MISSING, snapshot, [s.suffix for s in REQUIRED_SERVICES])
-    outcomes: list[Outcome] = []
+        suffixes = [s.suffix for s in REQUIRED_SERVICES]
+        return [*_not_applicable_all(ENDPOINT_MISSING, snapshot, suffixes), unverified]
+    outcomes: list[Outcome] = [unverified]
     for service in REQUIRED_SERVICES:
         if service is S3_SERVICE:
             outcomes.append(_s3_outcome(snapshot, network, scope))
         else:
             outcomes.append(_interface_outcome(snapshot, network, scope, service))
     return outcomes
+
+
+def _unverified_outcome(snapshot: ClusterSnapshot, scope: _Scope) -> Outcome:
+    spec = ENDPOINT_MISSING
+    resource = endpoint_resource(snapshot.arn, UNVERIFIED_RESOURCE)
+    if not scope.unverified:
+        return passed(spec, resource, evidence={"unverified_subnets": []})
+    return fail(
+        spec,
+        resource,
+        evidence={"unverified_subnets": list(scope.unverified)},
+        severity=Severity.LOW,
+        title="Node subnets' internet egress could not be verified",
+        description=(
+            "Node subnets route 0.0.0.0/0 to a target whose way out could not be read (a transit gateway "
+            "of another account, a denied read, an unknown appliance). They are not treated as isolated; "
+            "if they have no internet egress, they need the VPC endpoints of a private cluster."
+        ),
+        remediation=(
+            "Grant the audit role the reads named in the evidence (e.g. ec2:SearchTransitGatewayRoutes in "
+            "the network account), or declare the transit gateway's egress with the template parameter "
+            "KnownEgressTransitGateways; suppress this finding if the path is known to work."
+        ),
+    )
 
 
 def check_private_dns_disabled(snapshot: ClusterSnapshot) -> list[Outcome]:

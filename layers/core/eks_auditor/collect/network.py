@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from eks_auditor.collect.errors import describe_error
 from eks_auditor.model.network import (
     IngressRule,
     NatGateway,
@@ -16,6 +17,7 @@ from eks_auditor.model.network import (
     RouteTarget,
     SecurityGroup,
     Subnet,
+    TransitGatewayEgress,
     VpcEndpoint,
     VpcNetwork,
 )
@@ -36,8 +38,20 @@ _TARGET_FIELDS: tuple[tuple[str, RouteTarget], ...] = (
 _GATEWAY_PREFIXES: tuple[tuple[str, RouteTarget], ...] = (("igw-", "igw"), ("vpce-", "vpce"))
 
 
-def collect_vpc_network(ec2: EC2Client, vpc_id: str) -> VpcNetwork:
-    """DescribeVpcs, DescribeSubnets, DescribeRouteTables, DescribeNatGateways, DescribeVpcEndpoints."""
+FirewallClientFactory = Callable[[], Any]
+GONE_ENDPOINT_STATES = frozenset({"deleted", "deleting", "failed", "rejected", "expired"})
+KNOWN_EGRESS_REASON = "declared with known egress by the operator (KNOWN_EGRESS_TRANSIT_GATEWAYS)"
+
+
+def collect_vpc_network(
+    ec2: EC2Client,
+    vpc_id: str,
+    *,
+    firewall: FirewallClientFactory | None = None,
+    known_egress_tgws: frozenset[str] = frozenset(),
+) -> VpcNetwork:
+    """DescribeVpcs, DescribeSubnets, DescribeRouteTables, DescribeNatGateways, DescribeVpcEndpoints,
+    DescribeVpcAttribute (DNS), then what lies behind default routes to firewalls and transit gateways."""
     by_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
     vpcs = ec2.describe_vpcs(VpcIds=[vpc_id]).get("Vpcs", [])
     subnets = _pages(ec2, "describe_subnets", "Subnets", Filters=by_vpc)
@@ -45,7 +59,146 @@ def collect_vpc_network(ec2: EC2Client, vpc_id: str) -> VpcNetwork:
     # DescribeNatGateways names its filter parameter "Filter", not "Filters".
     nats = _pages(ec2, "describe_nat_gateways", "NatGateways", Filter=by_vpc)
     endpoints = _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=by_vpc)
-    return normalize_network(vpc_id, vpcs[0] if vpcs else {}, subnets, tables, nats, endpoints)
+    network = normalize_network(vpc_id, vpcs[0] if vpcs else {}, subnets, tables, nats, endpoints)
+    dns = {
+        "dns_support": _vpc_attribute(ec2, vpc_id, "enableDnsSupport"),
+        "dns_hostnames": _vpc_attribute(ec2, vpc_id, "enableDnsHostnames"),
+    }
+    return resolve_next_hops(
+        network.model_copy(update=dns), ec2, firewall=firewall, known_egress_tgws=known_egress_tgws
+    )
+
+
+def _vpc_attribute(ec2: EC2Client, vpc_id: str, attribute: str) -> bool | None:
+    key = attribute[0].upper() + attribute[1:]
+    try:
+        answer = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)  # type: ignore[arg-type]
+    except (ClientError, BotoCoreError):
+        return None  # unknown: checks that need it say so
+    value = (answer.get(key) or {}).get("Value")  # type: ignore[attr-defined]
+    return bool(value) if value is not None else None
+
+
+def resolve_next_hops(
+    network: VpcNetwork,
+    ec2: EC2Client,
+    *,
+    firewall: FirewallClientFactory | None = None,
+    known_egress_tgws: frozenset[str] = frozenset(),
+) -> VpcNetwork:
+    """Follow default routes to `vpce-` targets the VPC does not list (Network Firewall endpoints) and to
+    transit gateways. Each read has its own error boundary: a denied read makes that target unresolved
+    (egress unverified), never the whole network part missing."""
+    targets = {
+        route.target_id: route.target_type
+        for table in network.route_tables
+        if (route := table.default_route()) is not None and route.target_type in ("vpce", "tgw")
+    }
+    listed = {e.id for e in network.vpc_endpoints if e.state.lower() not in GONE_ENDPOINT_STATES}
+    unresolved: dict[str, str] = {}
+    firewall_endpoints: dict[str, str] = {}
+    unknown_vpce = sorted(t for t, kind in targets.items() if kind == "vpce" and t not in listed)
+    if unknown_vpce:
+        if firewall is None:
+            unresolved.update(dict.fromkeys(unknown_vpce, "Network Firewall endpoints were not read"))
+        else:
+            try:
+                firewall_endpoints = firewall_endpoint_subnets(firewall(), network.vpc_id)
+            except (ClientError, BotoCoreError) as exc:
+                reason = describe_error(exc, f"network-firewall:{getattr(exc, 'operation_name', '')}")
+                unresolved.update(dict.fromkeys(unknown_vpce, reason))
+    tgws: dict[str, TransitGatewayEgress] = {}
+    for tgw_id in sorted(t for t, kind in targets.items() if kind == "tgw"):
+        if tgw_id in known_egress_tgws:
+            tgws[tgw_id] = TransitGatewayEgress(tgw_id=tgw_id, verdict="internet", via=KNOWN_EGRESS_REASON)
+            continue
+        try:
+            tgws[tgw_id] = follow_transit_gateway(ec2, tgw_id, network.vpc_id)
+        except (ClientError, BotoCoreError) as exc:
+            unresolved[tgw_id] = describe_error(exc, f"ec2:{getattr(exc, 'operation_name', '')}")
+    if not (unresolved or firewall_endpoints or tgws):
+        return network
+    return network.model_copy(
+        update={"firewall_endpoints": firewall_endpoints, "transit_gateways": tgws, "unresolved": unresolved}
+    )
+
+
+def firewall_endpoint_subnets(client: Any, vpc_id: str) -> dict[str, str]:
+    """Endpoint id -> subnet of every Network Firewall in the VPC (ListFirewalls, DescribeFirewall's
+    FirewallStatus.SyncStates: one attachment per AZ). Firewall endpoints are not VPC endpoints."""
+    found: dict[str, str] = {}
+    for page in client.get_paginator("list_firewalls").paginate(VpcIds=[vpc_id]):
+        for item in page.get("Firewalls", []):
+            status = client.describe_firewall(FirewallArn=item["FirewallArn"]).get("FirewallStatus") or {}
+            for state in (status.get("SyncStates") or {}).values():
+                attachment = state.get("Attachment") or {}
+                if attachment.get("EndpointId") and attachment.get("SubnetId"):
+                    found[attachment["EndpointId"]] = attachment["SubnetId"]
+    return found
+
+
+def follow_transit_gateway(ec2: EC2Client, tgw_id: str, vpc_id: str) -> TransitGatewayEgress:
+    """This VPC's attachment -> its associated TGW route table -> the 0.0.0.0/0 route's attachment ->
+    that VPC's attachment subnets' default routes (one hop, NAT or IGW)."""
+    attachments = ec2.describe_transit_gateway_attachments(
+        Filters=[
+            {"Name": "transit-gateway-id", "Values": [tgw_id]},
+            {"Name": "resource-id", "Values": [vpc_id]},
+        ]
+    ).get("TransitGatewayAttachments", [])
+    association = next(
+        (
+            a.get("Association")
+            for a in attachments
+            if (a.get("Association") or {}).get("State") == "associated"
+        ),
+        None,
+    )
+    if not association:
+        return _tgw(tgw_id, "unverified", "", f"no associated attachment of {vpc_id} to {tgw_id} is visible")
+    table_id = association["TransitGatewayRouteTableId"]
+    routes = ec2.search_transit_gateway_routes(
+        TransitGatewayRouteTableId=table_id,
+        Filters=[{"Name": "route-search.exact-match", "Values": ["0.0.0.0/0"]}],
+    ).get("Routes", [])
+    route = next(iter(routes), None)
+    if route is None:
+        return _tgw(tgw_id, "none", table_id, f"TGW route table {table_id} has no 0.0.0.0/0 route")
+    if route.get("State") == "blackhole":
+        return _tgw(tgw_id, "none", table_id, f"0.0.0.0/0 in {table_id} is a blackhole")
+    target: Mapping[str, Any] = next(iter(route.get("TransitGatewayAttachments") or ()), {})
+    if target.get("ResourceType") != "vpc" or not target.get("ResourceId"):
+        kind = target.get("ResourceType") or "unknown"
+        return _tgw(tgw_id, "unverified", table_id, f"0.0.0.0/0 leaves through a {kind} attachment")
+    egress_vpc, attachment_id = target["ResourceId"], target["TransitGatewayAttachmentId"]
+    vpc_attachments = ec2.describe_transit_gateway_vpc_attachments(
+        TransitGatewayAttachmentIds=[attachment_id]
+    ).get("TransitGatewayVpcAttachments", [])
+    subnet_ids = [s for a in vpc_attachments for s in a.get("SubnetIds") or ()]
+    by_vpc = [{"Name": "vpc-id", "Values": [egress_vpc]}]
+    egress_network = normalize_network(
+        egress_vpc,
+        {},
+        (),
+        _pages(ec2, "describe_route_tables", "RouteTables", Filters=by_vpc),
+        _pages(ec2, "describe_nat_gateways", "NatGateways", Filter=by_vpc),
+        (),
+    )
+    hops = [egress_network.egress(s) for s in subnet_ids]
+    via = f"{table_id} -> {attachment_id} ({egress_vpc})"
+    if not hops:
+        return _tgw(tgw_id, "unverified", via, f"subnets of {attachment_id} not visible")
+    for verdict in ("none", "unverified"):
+        worst = next((h for h in hops if h.verdict == verdict), None)
+        if worst is not None:
+            return _tgw(tgw_id, verdict, f"{via} -> {worst.via}", worst.reason)
+    return _tgw(tgw_id, "internet", f"{via} -> {hops[0].via}", "")
+
+
+def _tgw(tgw_id: str, verdict: str, via: str, reason: str) -> TransitGatewayEgress:
+    return TransitGatewayEgress.model_validate(
+        {"tgw_id": tgw_id, "verdict": verdict, "via": via, "reason": reason}
+    )
 
 
 def _pages(ec2: EC2Client, operation: str, key: str, **params: Any) -> list[Mapping[str, Any]]:
@@ -177,17 +330,22 @@ class VpcNetworkCache:
     Failures are cached too, so a denied DescribeSubnets is not repeated for every cluster in the VPC.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, known_egress_tgws: frozenset[str] = frozenset()) -> None:
         self._entries: dict[tuple[str, str], VpcNetwork | Exception] = {}
         self._lock = threading.Lock()
+        self.known_egress_tgws = known_egress_tgws
 
-    def get(self, ec2: EC2Client, region: str, vpc_id: str) -> VpcNetwork:
+    def get(
+        self, ec2: EC2Client, region: str, vpc_id: str, firewall: FirewallClientFactory | None = None
+    ) -> VpcNetwork:
         key = (region, vpc_id)
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 try:
-                    entry = collect_vpc_network(ec2, vpc_id)
+                    entry = collect_vpc_network(
+                        ec2, vpc_id, firewall=firewall, known_egress_tgws=self.known_egress_tgws
+                    )
                 except (ClientError, BotoCoreError) as exc:
                     entry = exc
                 self._entries[key] = entry

@@ -18,6 +18,14 @@ REQUIRED_PERMISSIONS: dict[Part, tuple[str, ...]] = {
         "ec2:DescribeRouteTables",
         "ec2:DescribeNatGateways",
         "ec2:DescribeVpcEndpoints",
+        "ec2:DescribeVpcAttribute",
+        # Read only behind a default route to a transit gateway or to a `vpce-` endpoint the VPC does not
+        # list (a Network Firewall endpoint): following egress one hop.
+        "ec2:DescribeTransitGatewayAttachments",
+        "ec2:SearchTransitGatewayRoutes",
+        "ec2:DescribeTransitGatewayVpcAttachments",
+        "network-firewall:ListFirewalls",
+        "network-firewall:DescribeFirewall",
     ),
     Part.NODEGROUPS: (
         "eks:ListNodegroups",

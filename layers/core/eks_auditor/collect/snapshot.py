@@ -109,12 +109,14 @@ class SnapshotCollector:
         calendar: Callable[[], CalendarLookup] = calendar_lookup,
         kube_overrides: Mapping[str, KubeEndpointOverride] | None = None,
         extra_parts: Sequence[PartCollector] = (),
+        known_egress_tgws: frozenset[str] = frozenset(),
     ) -> None:
         self.clients = clients
         self.now = now
         self.kube_overrides: Mapping[str, KubeEndpointOverride] = kube_overrides or {}
         self._calendar_factory = calendar
         self._lock = threading.Lock()
+        self.known_egress_tgws = known_egress_tgws
         self._parts: dict[str, PartCollector] = {}
         for part in (
             PartCollector(Part.NETWORK, self._network),
@@ -149,7 +151,7 @@ class SnapshotCollector:
         """Start a new scan: forget every cached response."""
         with self._lock:
             self._clusters: dict[tuple[str, str], Mapping[str, Any]] = {}
-            self._networks = VpcNetworkCache()
+            self._networks = VpcNetworkCache(self.known_egress_tgws)
             self._oidc: frozenset[str] | Exception | None = None
             self._versions: dict[str, dict[tuple[int, int], VersionSupport] | Exception] = {}
             self._calendar: CalendarLookup | Exception | None = None
@@ -268,7 +270,10 @@ class SnapshotCollector:
         vpc_id = context.cluster.vpc_id
         if not vpc_id:
             raise PartUnavailable("DescribeCluster returned no resourcesVpcConfig.vpcId")
-        return self._networks.get(self.clients.ec2(context.region), context.region, vpc_id)
+        region = context.region
+        return self._networks.get(
+            self.clients.ec2(region), region, vpc_id, lambda: self.clients.client("network-firewall", region)
+        )
 
     def _nodegroups(self, context: PartContext) -> tuple[NodeGroup, ...]:
         return self._cluster_nodegroups(context.region, context.cluster_name)

@@ -59,7 +59,9 @@ class SpotSignal(BaseModel):
     instance_id: str
     action: InstanceAction | None  # None for a rebalance recommendation
     time: datetime
-    deadline: datetime | None  # time + 2 minutes for a warning; a recommendation has none
+    # time + 2 minutes for a stop/terminate warning, the event time for hibernate (it starts at once);
+    # a recommendation has none.
+    deadline: datetime | None
     account: str
     region: str
 
@@ -117,7 +119,9 @@ def parse_spot_event(event: Mapping[str, Any]) -> SpotSignal:
     deadline: datetime | None = None
     if kind is SignalKind.INTERRUPTION_WARNING:
         action = _action(detail, error)
-        deadline = time + INTERRUPTION_NOTICE_PERIOD
+        # EC2 user guide (spot-instance-termination-notices): hibernation starts as soon as the
+        # notice is sent; only stop and terminate come two minutes later.
+        deadline = time if action is InstanceAction.HIBERNATE else time + INTERRUPTION_NOTICE_PERIOD
     return SpotSignal(
         event_id=event_id,
         kind=kind,

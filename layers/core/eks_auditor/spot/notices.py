@@ -306,9 +306,18 @@ class _Processor:
             )
             return result, []
         if node is None:
-            # Spot instances can be gone (terminated and aged out) by the time a redelivered event arrives.
+            # Spot instances can be gone (terminated and aged out) by the time a redelivered event arrives:
+            # with no cluster to attach, a finding on cluster "unknown" would help nobody (DESIGN §5).
             logger.info("spot event %s: instance %s %s", signal.event_id, instance_id, INSTANCE_NOT_FOUND)
             self.metrics.count("SpotInstancesNotFound")
+            result = SpotEventResult(
+                index=index,
+                event_id=signal.event_id,
+                outcome=EventOutcome.IGNORED,
+                reason=f"instance {instance_id} {INSTANCE_NOT_FOUND}: cannot be mapped to a cluster",
+                instance_id=instance_id,
+            )
+            return result, []
         notice = notice_finding(signal, node, now=self.now, ttl=self.ttl)
         new, changes = self._record(notice)
         finding_ids = [notice.id]

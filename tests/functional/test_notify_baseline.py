@@ -143,3 +143,29 @@ def test_daily_digest_defers_medium_and_lower_but_not_spot_notices(topic: Topic,
 
 def test_no_daily_digest_without_open_medium_or_lower_findings() -> None:
     assert daily_digest([make_finding()], at=T0) is None
+
+
+def test_a_digest_that_fails_to_publish_is_sent_by_the_retry(
+    topic: Topic, store: FindingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notifier = Notifier(topic.arn, client=topic.sns)
+    publisher = Publisher(store, notifier)
+    slack = topic.subscribe("slack", SLACK_FILTER_POLICY)
+    evaluation = make_evaluation([HIGH, MEDIUM])
+
+    def sns_down(digest: Any) -> str:
+        raise ConnectionError("SNS unreachable")
+
+    monkeypatch.setattr(notifier, "publish_digest", sns_down)
+    with pytest.raises(ConnectionError):
+        publisher.publish(store.apply_evaluation(evaluation))
+    assert drain(topic.sqs, slack) == []
+    monkeypatch.undo()
+
+    # The baseline openings stayed in the outbox: the redelivered evaluation sends them, then the digest.
+    retry = store.apply_evaluation(evaluation)
+    assert sorted(change.finding.id for change in retry) == sorted([HIGH.id, MEDIUM.id])
+    publisher.publish(retry)
+    [digest] = drain(topic.sqs, slack)
+    assert digest["MessageAttributes"]["change"]["Value"] == "DIGEST"
+    assert store.apply_evaluation(evaluation) == []

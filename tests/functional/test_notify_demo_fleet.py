@@ -65,3 +65,10 @@ def test_no_placeholder_survives_and_real_ids_are_filled_in(findings: list[Findi
         "\n".join(steps[("endpoint_nodes_blocked_by_cidrs", "analytics")]),
     )
     assert "--kubernetes-version 1.32" in "\n".join(steps[("version_end_of_standard_support", "analytics")])
+
+
+def test_a_numbered_remediation_is_not_numbered_twice(findings: list[Finding]) -> None:
+    [capacity, *_] = [f for f in findings if f.check_id == "ip_capacity_exhaustion_risk"]
+    lines = opened(capacity)["nextSteps"]
+    assert not any(re.fullmatch(r"\d+\. \d+[.)]?", line) for line in lines), lines
+    assert lines[0].startswith("1. Add a larger or additional subnet in us-east-1"), lines

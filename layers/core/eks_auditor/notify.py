@@ -227,6 +227,8 @@ def fill_in(text: str, finding: Finding) -> str:
 # A sentence ends at ". " before a capital letter (not inside com.amazonaws.region.service).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
 _CLAUSE_BREAKS = ("; ", " (or ", ", then ", ": ")
+# A remediation numbered inline ("1. Add ... 2. Enable ..."): each item starts a line, renumbered.
+_ENUMERATION = re.compile(r"(?:^|(?<=\s))\d{1,2}[.)]\s+(?=[A-Z(])", re.MULTILINE)
 
 
 def _split_long(sentence: str) -> list[str]:
@@ -246,7 +248,7 @@ def _split_long(sentence: str) -> list[str]:
 
 def steps(finding: Finding) -> list[str]:
     """The remediation as short numbered lines (each at most STEP_CHARS), then the documentation links."""
-    text = fill_in(finding.remediation, finding)
+    text = _ENUMERATION.sub("\n", fill_in(finding.remediation, finding))
     lines: list[str] = []
     if "$VPC_ID" in text:
         lines.append(

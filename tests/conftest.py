@@ -35,3 +35,12 @@ def _fake_aws_environment(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
 @pytest.fixture
 def repo_root() -> Path:
     return REPO
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _serialized_moto() -> Iterator[None]:
+    # Audits run in threads; moto's in-process backends are not thread-safe (a real service is).
+    from eks_auditor_tools.demo.run import serialized_moto
+
+    with serialized_moto():
+        yield

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eks_auditor.entrypoints import audit_queued_cluster, prefetch_batch
+from eks_auditor.entrypoints import audit_queued_batch, audit_queued_cluster, prefetch_batch
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
 from eks_auditor.triggers import InvalidEvent
 
@@ -17,11 +17,20 @@ metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 runtime = lambda_runtime(PowertoolsSink(metrics))
 copy_config_to_registered_loggers(source_logger=logger)
+# The batch's audits, run concurrently before the processor walks the records (message id -> outcome).
+audited: dict = {}
 
 
 def record_handler(record: SQSRecord) -> dict:
     try:
-        return audit_queued_cluster(record.body, runtime.dispatcher, send_digest=runtime.send_daily_digest)
+        attempt = audited.get(record.message_id)
+        if attempt is None:
+            return audit_queued_cluster(
+                record.body, runtime.dispatcher, send_digest=runtime.send_daily_digest
+            )
+        if attempt.error is not None:
+            raise attempt.error
+        return attempt.value
     except InvalidEvent as exc:
         logger.error("rejected audit message: %s", exc, extra={"message_id": record.message_id})
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
@@ -33,7 +42,20 @@ def record_handler(record: SQSRecord) -> dict:
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
     runtime.start_batch()
-    prefetch_batch((record.get("body", "") for record in event.get("Records", [])), runtime.collector)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    records = event.get("Records", [])
+    prefetch_batch((record.get("body", "") for record in records), runtime.collector)
+    audited.clear()
+    audited.update(
+        audit_queued_batch(
+            [(record.get("messageId", ""), record.get("body", "")) for record in records],
+            runtime.dispatcher,
+            runtime.limiter,
+            send_digest=runtime.send_daily_digest,
+        )
     )
+    try:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        audited.clear()

@@ -309,7 +309,14 @@ def main() -> int:
     # Handlers flush EMF metrics even when an invocation recorded none; that is not news here.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     started = time.perf_counter()
-    report: dict[str, Any] = {"scans": measure_scans(), "imports": measure_imports()}
+    from eks_auditor_tools.bench_latency import latency_targets, measure_latency, measure_layer_imports
+
+    report: dict[str, Any] = {
+        "scans": measure_scans(),
+        "imports": measure_imports(),
+        "layer_imports": measure_layer_imports(),
+        "latency": measure_latency(),
+    }
     scans = report["scans"]
     report["targets"] = {
         "foundation_ratio_le_1_1": scans["full_scan"]["foundation_ratio"] <= 1.1,
@@ -323,7 +330,14 @@ def main() -> int:
         <= scans["full_scan"]["describe_instance_types_target"],
         "spot_one_describe_instances_per_batch": scans["spot"]["batch_of_10"]["describe_instances_calls"]
         == 1,
+        **latency_targets(report["latency"]),
     }
+    layer = report["layer_imports"]
+    if "handlers" in layer:
+        # Issue 12: handler import <= 1.5x `import boto3` in the layer-only venv (compiled sources).
+        report["targets"]["layer_import_ratio_le_1_5"] = all(
+            h["ratio_to_boto3"] <= 1.5 for h in layer["handlers"].values()
+        )
     report["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(report, indent=2))
     return 0

@@ -1,12 +1,16 @@
-"""The HTML report: one self-contained page (inline CSS and SVG, no scripts, no network fetches).
+"""The HTML report: one self-contained page (inline CSS, SVG and script; nothing fetched from anywhere).
 
 Open findings by severity and cluster, a chart of them, each cluster's node-subnet IP headroom where the
 ip_capacity_exhaustion_risk findings recorded it (subnets that pass are not stored, so a cluster without
-such a finding shows none), the open findings themselves, and what is suppressed.
+such a finding shows none), the open findings themselves with what to do about each, and what is
+suppressed. The finding lists filter by severity, account, cluster and check; the filter lives in the URL
+fragment (`report.html#severity=CRITICAL,HIGH&cluster=prod`) so a filtered view can be shared or opened
+directly, and printing prints the rows the filter shows.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +20,7 @@ from typing import Any
 
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import Finding, Status
+from eks_auditor.remediation import fill
 
 IP_CHECK = "ip_capacity_exhaustion_risk"
 SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, key=lambda s: -s.rank))
@@ -28,19 +33,99 @@ COLORS = {
 }
 
 _CSS = """
-body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:2rem;color:#111827;
-max-width:72rem}
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:1.5rem 2rem;color:#111827}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #e5e7eb}
 h3{font-size:1rem;margin-bottom:.3rem}
 .meta{color:#6b7280;font-size:.9rem}
 table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.9rem}
+table.findings{width:100%}
 th,td{border:1px solid #e5e7eb;padding:.3rem .6rem;text-align:left;vertical-align:top}
 th{background:#f9fafb}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.when,.sev{white-space:nowrap}
 .sev{color:#fff;border-radius:.25rem;padding:0 .35rem;font-size:.8rem;font-weight:600}
 .CRITICAL{background:#7f1d1d}.HIGH{background:#dc2626}.MEDIUM{background:#d97706}
 .LOW{background:#2563eb}.INFO{background:#6b7280}
 .low{color:#b91c1c;font-weight:600}code{font-size:.85rem;word-break:break-all}
+tr.group th{background:#eef2ff;font-size:.95rem}
+tr.finding td{border-bottom:none}tr.detail td{border-top:none;background:#fcfcfd}
+.detail-grid{display:grid;gap:1rem;
+grid-template-columns:minmax(14rem,1fr) minmax(20rem,2fr) minmax(14rem,1.2fr)}
+.detail-grid h4{margin:0 0 .2rem;font-size:.8rem;text-transform:uppercase;color:#6b7280}
+.remediation{white-space:pre-wrap}
+pre.evidence{white-space:pre-wrap;word-break:break-all;font-size:.8rem;margin:.2rem 0;
+max-height:24rem;overflow:auto}
+#filters{display:flex;flex-wrap:wrap;gap:.5rem 1.2rem;align-items:center;padding:.6rem .8rem;
+background:#f9fafb;border:1px solid #e5e7eb;border-radius:.4rem;position:sticky;top:0;z-index:1}
+#filters label{white-space:nowrap}#filters select{max-width:22rem}
 svg text{font-family:inherit;font-size:12px}
+@media (max-width:60rem){.detail-grid{grid-template-columns:1fr}}
+@media print{
+body{margin:0;font-size:10pt}#filters button,#filters select,#filters input{display:none}
+#filters{position:static;border:none;padding:0;background:none}
+tr.finding,tr.detail{break-inside:avoid}pre.evidence{max-height:none;overflow:visible}
+.sev,.CRITICAL,.HIGH,.MEDIUM,.LOW,.INFO{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+a{color:inherit;text-decoration:none}
+}
+""".strip()
+
+# The filters: plain JS, no library. State lives in the URL fragment; rows are hidden with `hidden`.
+_SCRIPT = """
+(function () {
+  var form = document.getElementById("filters");
+  var rows = Array.prototype.slice.call(document.querySelectorAll("tr.finding"));
+  var keys = ["account", "cluster", "check"];
+  function state() {
+    var text = location.hash.replace(/^#/, "") || location.search.replace(/^\\?/, "");
+    var params = new URLSearchParams(text);
+    var severity = (params.get("severity") || "").toUpperCase();
+    var s = {severity: severity ? severity.split(",") : []};
+    keys.forEach(function (k) { s[k] = params.get(k) || ""; });
+    return s;
+  }
+  function show(s) {
+    form.querySelectorAll("input[name=severity]").forEach(function (box) {
+      box.checked = s.severity.indexOf(box.value) >= 0;
+    });
+    keys.forEach(function (k) { form.elements[k].value = s[k]; });
+    var shown = 0;
+    rows.forEach(function (row) {
+      var ok = (!s.severity.length || s.severity.indexOf(row.dataset.severity) >= 0) &&
+        keys.every(function (k) { return !s[k] || row.dataset[k] === s[k]; });
+      row.hidden = !ok;
+      var detail = row.nextElementSibling;
+      if (detail && detail.classList.contains("detail")) { detail.hidden = !ok; }
+      if (ok) { shown += 1; }
+    });
+    document.querySelectorAll("tbody.group").forEach(function (body) {
+      var head = body.querySelector("tr.group");
+      if (head) { head.hidden = !body.querySelector("tr.finding:not([hidden])"); }
+    });
+    var count = document.getElementById("shown");
+    count.textContent = String(shown);
+    count.dataset.count = String(shown);
+  }
+  function read() {
+    var params = new URLSearchParams();
+    var severity = [];
+    form.querySelectorAll("input[name=severity]:checked").forEach(function (box) {
+      severity.push(box.value);
+    });
+    if (severity.length) { params.set("severity", severity.join(",")); }
+    keys.forEach(function (k) { if (form.elements[k].value) { params.set(k, form.elements[k].value); } });
+    return params.toString();
+  }
+  form.addEventListener("change", function () { location.hash = read(); });
+  form.addEventListener("reset", function (event) { event.preventDefault(); location.hash = ""; });
+  window.addEventListener("hashchange", function () { show(state()); });
+  // A printout shows every evidence block the filter shows, not only the expanded ones.
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("details").forEach(function (d) { d.dataset.wasOpen = d.open; d.open = true; });
+  });
+  window.addEventListener("afterprint", function () {
+    document.querySelectorAll("details").forEach(function (d) { d.open = d.dataset.wasOpen === "true"; });
+  });
+  show(state());
+})();
 """.strip()
 
 
@@ -247,26 +332,106 @@ def _headroom_section(keys: Sequence[str], rows: Sequence[SubnetHeadroom]) -> st
     return "".join(out)
 
 
+def history_hint(finding: Finding) -> str:
+    """Where a finding's history is: the CLI (the query API's GET /findings/{id} needs SigV4: no link)."""
+    return f"eks-auditor findings show {finding.id}"
+
+
+def _references(finding: Finding) -> str:
+    if not finding.references:
+        return ""
+    links = "".join(f'<li><a href="{escape(url)}">{escape(url)}</a></li>' for url in finding.references)
+    return f"<h4>References</h4><ul>{links}</ul>"
+
+
+def _evidence(finding: Finding) -> str:
+    if not finding.evidence:
+        return '<p class="meta">No evidence recorded.</p>'
+    text = json.dumps(finding.evidence, indent=2, sort_keys=True, default=str)
+    return (
+        f"<details><summary>{len(finding.evidence)} field(s)</summary>"
+        f'<pre class="evidence">{escape(text)}</pre></details>'
+    )
+
+
+def _detail_row(finding: Finding, columns: int) -> str:
+    return (
+        f'<tr class="detail" data-detail-of="{escape(finding.id)}"><td colspan="{columns}">'
+        '<div class="detail-grid">'
+        f'<div><h4>What is wrong</h4><p class="description">{escape(finding.description)}</p>'
+        f"<h4>Evidence</h4>{_evidence(finding)}</div>"
+        f'<div><h4>What to do</h4><div class="remediation">{escape(fill(finding))}</div>'
+        f"{_references(finding)}</div>"
+        f'<div><h4>Finding</h4><p><code class="finding-id">{escape(finding.id)}</code></p>'
+        f'<h4>History</h4><p><code class="history">{escape(history_hint(finding))}</code></p>'
+        f'<p class="meta">source <code>{escape(finding.source)}</code></p></div>'
+        "</div></td></tr>"
+    )
+
+
+_HEADERS = ("Severity", "Cluster", "Check", "Resource", "Title", "First seen", "Last seen")
+
+
+def _finding_row(f: Finding) -> str:
+    reference = (
+        f'<a href="{escape(f.references[0])}">{escape(f.check_id)}</a>'
+        if f.references
+        else escape(f.check_id)
+    )
+    return (
+        f'<tr class="finding" data-finding="{escape(f.id)}" data-severity="{f.severity.value}" '
+        f'data-account="{escape(f.account)}" data-cluster="{escape(f.cluster)}" '
+        f'data-check="{escape(f.check_id)}">'
+        f"<td>{_badge(f.severity)}</td><td>{escape(cluster_key(f))}</td><td>{reference}</td>"
+        f"<td><code>{escape(f.resource)}</code></td><td>{escape(f.title)}</td>"
+        f'<td class="when">{_time(f.first_seen)}</td><td class="when">{_time(f.last_seen)}</td></tr>'
+        f"{_detail_row(f, len(_HEADERS))}"
+    )
+
+
 def _findings_table(findings: Sequence[Finding], table_id: str) -> str:
+    """Each finding and, under it, what is wrong, the evidence and what to do; by account when several."""
     if not findings:
         return "<p>None.</p>"
-    rows = []
-    for f in findings:
-        reference = (
-            f'<a href="{escape(f.references[0])}">{escape(f.check_id)}</a>'
-            if f.references
-            else escape(f.check_id)
+    accounts: dict[str, list[Finding]] = {}
+    for finding in findings:
+        accounts.setdefault(finding.account, []).append(finding)
+    bodies = []
+    for account in sorted(accounts):
+        rows = "".join(_finding_row(f) for f in accounts[account])
+        heading = (
+            f'<tr class="group"><th colspan="{len(_HEADERS)}">Account {escape(account)} '
+            f'<span class="meta">({len(accounts[account])} finding(s))</span></th></tr>'
+            if len(accounts) > 1
+            else ""
         )
-        rows.append(
-            f'<tr data-finding="{escape(f.id)}" data-severity="{f.severity.value}">'
-            f"<td>{_badge(f.severity)}</td><td>{escape(cluster_key(f))}</td><td>{reference}</td>"
-            f"<td><code>{escape(f.resource)}</code></td><td>{escape(f.title)}</td>"
-            f"<td>{_time(f.first_seen)}</td><td>{_time(f.last_seen)}</td></tr>"
-        )
+        bodies.append(f'<tbody class="group" data-account="{escape(account)}">{heading}{rows}</tbody>')
+    head = "".join(f"<th>{h}</th>" for h in _HEADERS)
+    return f'<table id="{table_id}" class="findings"><thead><tr>{head}</tr></thead>{"".join(bodies)}</table>'
+
+
+def _options(name: str, label: str, choices: Iterable[str]) -> str:
+    options = "".join(f'<option value="{escape(c)}">{escape(c)}</option>' for c in sorted(set(choices)))
     return (
-        f'<table id="{table_id}"><thead><tr><th>Severity</th><th>Cluster</th><th>Check</th><th>Resource</th>'
-        "<th>Title</th><th>First seen</th><th>Last seen</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f'<label>{label} <select name="{name}" id="filter-{name}"><option value="">all</option>'
+        f"{options}</select></label>"
+    )
+
+
+def _filters(findings: Sequence[Finding]) -> str:
+    boxes = "".join(
+        f'<label><input type="checkbox" name="severity" value="{s.value}"> {_badge(s)}</label>'
+        for s in SEVERITIES
+    )
+    return (
+        '<form id="filters" role="search" aria-label="Filter the findings">'
+        f"<span>Severity:</span>{boxes}"
+        f"{_options('account', 'Account', (f.account for f in findings))}"
+        f"{_options('cluster', 'Cluster', (f.cluster for f in findings))}"
+        f"{_options('check', 'Check', (f.check_id for f in findings))}"
+        '<button type="reset">Show all</button>'
+        f'<span class="meta"><span id="shown" data-count="{len(findings)}">{len(findings)}</span> of '
+        f"{len(findings)} finding(s) shown</span></form>"
     )
 
 
@@ -309,10 +474,12 @@ def render_report(
         "<h2>Node subnet IP headroom</h2>"
         f"{_headroom_section(keys, headroom(current))}"
         "<h2>Open findings</h2>"
+        f"{_filters([*open_findings, *suppressed])}"
         f"{_findings_table(open_findings, 'open-findings')}"
         "<h2>Suppressed findings</h2>"
         '<p class="meta">Accepted risks: still evaluated, not alerted on. '
         "<code>eks-auditor suppress list</code> shows who accepted them, why and until when.</p>"
         f"{_findings_table(suppressed, 'suppressed-findings')}"
+        f"<script>{_SCRIPT}</script>"
         "</body></html>\n"
     )

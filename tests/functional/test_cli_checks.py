@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import Any
 
@@ -71,7 +73,29 @@ def test_table_names_each_check_once_with_its_events_and_permissions(capsys: Any
     assert "EC2 Spot Instance Interruption Warning" in out
 
 
+def test_csv_one_row_per_check_same_values_as_json(capsys: Any) -> None:
+    _, out, _ = run(capsys, "checks", "--output", "json")
+    records = json.loads(out)
+    for argv in (("checks", "--output", "csv"), ("--output", "csv", "checks")):
+        code, text, err = run(capsys, *argv)
+        assert (code, err) == (0, "")
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert [row["id"] for row in rows] == list(CATALOG)
+        assert list(rows[0]) == [
+            "id", "kind", "severity", "severity_rule", "title", "parts", "events", "permissions", "references"
+        ]  # fmt: skip
+        oidc = next(row for row in rows if row["id"] == "oidc_provider_missing")
+        expected = next(record for record in records if record["id"] == "oidc_provider_missing")
+        assert oidc["permissions"].split(" ; ") == expected["permissions"]
+        assert oidc["parts"] == "cluster ; iam_oidc_providers"
+        assert oidc["events"].split(" ; ") == [
+            "aws.iam AWS API Call via CloudTrail CreateOpenIDConnectProvider",
+            "aws.iam AWS API Call via CloudTrail DeleteOpenIDConnectProvider",
+        ]
+        assert oidc["title"] == expected["title"]
+
+
 def test_unknown_output_is_a_usage_error(capsys: Any) -> None:
     with pytest.raises(SystemExit) as raised:
-        main(["checks", "--output", "csv"])
+        main(["checks", "--output", "xml"])
     assert raised.value.code == 2

@@ -139,6 +139,28 @@ def test_csv_output(fleet: tuple[dict[str, Any], Calls], capsys: Any) -> None:
     ]
 
 
+def test_ocsf_output(fleet: tuple[dict[str, Any], Calls], capsys: Any) -> None:
+    from ocsf_schema import validate
+
+    found, _ = fleet
+    code, out, _ = run(capsys, "findings", "--severity", "CRITICAL", "--output", "ocsf")
+    assert code == 0
+    [event] = json.loads(out)
+    assert validate(event) == []
+    assert (event["finding_info"]["uid"], event["severity_id"], event["status"]) == (found["ip"].id, 5, "New")
+    assert event["evidences"] == [{"data": dict(found["ip"].evidence)}]
+    assert event["unmapped"]["compliance"] == {}
+
+    medium = found["medium"]
+    code, out, _ = run(capsys, "findings", "show", medium.id, "--output", "ocsf")
+    [event] = json.loads(out)
+    assert (event["finding_info"]["uid"], event["activity_name"], event["status"]) == (
+        medium.id,
+        "Close",
+        "Resolved",
+    )
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -93,6 +93,33 @@ class TestScan:
             "open_cidrs": ["0.0.0.0/0"],
         }
 
+    def test_ocsf_output_is_one_detection_finding_per_finding(
+        self, fleet: Fleet, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from ocsf_schema import validate
+
+        _, out, _ = scan(capsys, "--cluster", "prod-web", "--output", "json")
+        expected = {f["id"]: f for f in json.loads(out)}
+        code, out, _ = scan(capsys, "--cluster", "prod-web", "--output", "ocsf")
+        assert code == 0
+        events = json.loads(out)
+        assert {e["finding_info"]["uid"] for e in events} == set(expected)
+        assert [problem for e in events for problem in validate(e)] == []
+        exposed = next(e for e in events if e["unmapped"]["check_id"] == "endpoint_public_unrestricted")
+        assert (exposed["severity_id"], exposed["status_id"]) == (4, 1)
+        assert exposed["resources"] == [
+            {
+                "uid": fleet.clusters["prod-web"],
+                "name": "prod-web",
+                "type": "eks:cluster",
+                "region": REGION,
+                "cloud_partition": "aws",
+            }
+        ]
+        assert exposed["cloud"]["account"]["uid"] == ACCOUNT
+        assert "--name prod-web " in exposed["remediation"]["desc"]
+        assert exposed["evidences"] == [{"data": expected[exposed["finding_info"]["uid"]]["evidence"]}]
+
     def test_table_output(self, fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
         code, out, _ = scan(capsys, "--cluster", "prod-web", "--check", "endpoint_public_unrestricted")
         assert code == 0

@@ -143,6 +143,8 @@ def test_update_cluster_config_event_audits_its_cluster_with_the_event_checks(wo
         "autoscaler_dynamic_instance_list",
         "cluster_admin_broad",
         "control_plane_logging_disabled",
+        # The cluster's subnets are part of its VPC config: UpdateClusterConfig can change them.
+        "cluster_subnet_ip_low",
     }
     assert result.evaluation is not None
     assert (result.cluster, set(result.evaluation.checks_run)) == ("analytics", expected)

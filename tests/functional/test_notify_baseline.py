@@ -169,3 +169,43 @@ def test_a_digest_that_fails_to_publish_is_sent_by_the_retry(
     [digest] = drain(topic.sqs, slack)
     assert digest["MessageAttributes"]["change"]["Value"] == "DIGEST"
     assert store.apply_evaluation(evaluation) == []
+
+
+def test_a_baseline_opening_superseded_before_its_digest_is_folded_and_left_out_of_it(
+    topic: Topic, store: FindingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The digest sums up only the openings actually sent: the sequence check runs before each send."""
+    notifier = Notifier(topic.arn, client=topic.sns)
+    publisher = Publisher(store, notifier)
+    everything = topic.subscribe("everything")
+
+    def sns_down(digest: Any) -> str:
+        raise ConnectionError("SNS unreachable")
+
+    monkeypatch.setattr(notifier, "publish_digest", sns_down)
+    with pytest.raises(ConnectionError):
+        publisher.publish(store.apply_evaluation(make_evaluation([HIGH, MEDIUM])))
+    monkeypatch.undo()
+    drain(topic.sqs, everything)
+
+    # An hour later HIGH is fixed: its baseline opening, still in the outbox (read before the RESOLVED was
+    # written), is handed back too; the publisher finds it superseded and folds it.
+    changes = store.apply_evaluation(make_evaluation([MEDIUM], at=later(1), source="s2"))
+    assert sorted((c.kind.value, c.finding.id == HIGH.id, c.baseline) for c in changes) == [
+        ("OPENED", False, True),
+        ("OPENED", True, True),
+        ("RESOLVED", True, False),
+    ]
+    publisher.publish(changes)
+
+    delivered = drain(topic.sqs, everything)
+    assert kinds(delivered) == [
+        ("DIGEST", "MEDIUM", "false"),
+        ("OPENED", "MEDIUM", "true"),
+        ("RESOLVED", "HIGH", "false"),
+    ]
+    [digest] = [e for e in delivered if e["MessageAttributes"]["change"]["Value"] == "DIGEST"]
+    assert json.loads(json.loads(digest["Message"])["metadata"]["additionalContext"]["finding_ids"]) == [
+        MEDIUM.id
+    ]
+    assert store.pending_changes("123456789012", "us-east-1", "prod-a") == []

@@ -419,6 +419,7 @@ def test_burst_across_concurrent_invocations_is_counted_once(account: Account) -
     assert late.changes[0].finding.check_id == "spot_interruption_notice"
     count = account.store.increment_counter(
         f"{ACCOUNT}#{REGION}#prod#ng-spot#{WINDOW_START.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+        member="one-more-event",
         expires_at=NOW + timedelta(hours=1),
     )
     assert count == 10
@@ -598,3 +599,43 @@ def test_suppressed_notice_of_one_instance_sends_nothing(account: Account) -> No
     again = account.process([event(instance_id=quiet, at=NOW, event_id=result.results[0].event_id)])
     assert [(r.duplicate, r.outcome) for r in again.results] == [(True, EventOutcome.HANDLED)]
     assert again.changes == ()
+
+
+def test_burst_counts_a_notice_whose_publish_failed_exactly_once_on_its_retry(account: Account) -> None:
+    instances = [account.launch(MANAGED) for _ in range(4)]
+    sent = [
+        event(instance_id=i, at=WINDOW_START + timedelta(seconds=10 * n)) for n, i in enumerate(instances)
+    ]
+    account.process(sent[:2])
+
+    def throttle(**_: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "Publish")
+
+    sns = account.notifier.client
+    sns.meta.events.register("before-call.sns.Publish", throttle)
+    failed = account.process([sent[2]])
+    sns.meta.events.unregister("before-call.sns.Publish", throttle)
+    assert [(r.outcome, r.retryable) for r in failed.results] == [(EventOutcome.FAILED, True)]
+
+    retried = account.process([sent[2]], now=NOW + timedelta(minutes=6))
+    redelivered = account.process([sent[2]], now=NOW + timedelta(minutes=7))
+    fourth = account.process([sent[3]], now=NOW + timedelta(minutes=8))
+
+    assert [(r.outcome, r.duplicate) for r in retried.results] == [(EventOutcome.HANDLED, True)]
+    assert sorted(c.finding.check_id for c in retried.changes) == [
+        "spot_interruption_burst",
+        "spot_interruption_notice",
+    ]
+    assert redelivered.changes == ()
+    assert [c.finding.check_id for c in fourth.changes] == ["spot_interruption_notice"]
+    checks = [m["MessageAttributes"]["check_id"]["Value"] for m in account.messages()]
+    assert sorted(checks) == ["spot_interruption_burst"] + ["spot_interruption_notice"] * 4
+    [burst] = [c for c in retried.changes if c.finding.check_id == "spot_interruption_burst"]
+    assert (burst.finding.severity, burst.finding.evidence["interruptions"]) == (Severity.HIGH, 3)
+    key = f"{ACCOUNT}#{REGION}#prod#ng-spot#{WINDOW_START.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    # Four notices, each counted once: the failed third's retry and redelivery added nothing.
+    assert (
+        account.store.increment_counter(key, member=sent[3]["id"], expires_at=NOW + timedelta(hours=1)) == 4
+    )

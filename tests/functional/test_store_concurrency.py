@@ -68,7 +68,8 @@ def test_older_evaluation_after_a_newer_one_is_ignored(aws: None) -> None:
     changes = store.apply_evaluation(make_evaluation([], at=later(1), source="scan-old"))
 
     assert changes == []
-    assert dict(calls.calls) == {"UpdateItem": 1}  # the failed stale guard; nothing read, nothing written
+    # The failed stale guard and one read of the AUDIT item (which checks are newer?); nothing written.
+    assert dict(calls.calls) == {"UpdateItem": 1, "GetItem": 1}
     stored = store.get(finding.id)
     assert stored is not None
     assert (stored.status, stored.evaluated_at, stored.source) == (Status.OPEN, later(2), "scan-new")
@@ -182,8 +183,12 @@ def test_record_transient_deduplicates_on_the_event_id(aws: None) -> None:
     again = notice.model_copy(update={"source": "event-2", "evaluated_at": later(1), "last_seen": later(1)})
     [reopened] = store.record_transient([again])
 
-    assert (opened.kind, opened.finding) == (ChangeKind.OPENED, notice)
-    assert (reopened.kind, reopened.finding.source) == (ChangeKind.OPENED, "event-2")
+    assert (opened.kind, opened.finding) == (ChangeKind.OPENED, notice.model_copy(update={"sequence": 1}))
+    assert (reopened.kind, reopened.finding.source, reopened.finding.sequence) == (
+        ChangeKind.OPENED,
+        "event-2",
+        2,
+    )
     assert opened.change_id != reopened.change_id
     item = client.get_item(
         TableName=TABLE,
@@ -233,23 +238,28 @@ def test_counter_is_atomic_under_concurrent_callers(aws: None, serialized_backen
     store, _ = new_store()
     expires = datetime.now(UTC) + timedelta(hours=1)
 
-    def five(_: int) -> list[int]:
-        return [store.increment_counter("ng-1#window", expires_at=expires) for _ in range(5)]
+    def five(caller: int) -> list[int]:
+        return [
+            store.increment_counter("ng-1#window", member=f"event-{caller}-{n}", expires_at=expires)
+            for n in range(5)
+        ]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         counts = [count for batch in pool.map(five, range(8)) for count in batch]
 
     assert sorted(counts) == list(range(1, 41))
-    assert store.increment_counter("ng-1#window", expires_at=expires) == 41
-    assert store.increment_counter("ng-2#window", expires_at=expires) == 1
+    assert store.increment_counter("ng-1#window", member="event-40", expires_at=expires) == 41
+    # The same notice again (a retry, a redelivery) is not counted twice.
+    assert store.increment_counter("ng-1#window", member="event-0-0", expires_at=expires) == 41
+    assert store.increment_counter("ng-2#window", member="event-0-0", expires_at=expires) == 1
 
 
 def test_counter_past_its_window_starts_again(aws: None) -> None:
     store, _ = new_store()
     past = datetime.now(UTC) - timedelta(minutes=1)
-    assert [store.increment_counter("k", expires_at=past) for _ in range(2)] == [1, 1]
+    assert [store.increment_counter("k", member=m, expires_at=past) for m in "ab"] == [1, 1]
     future = datetime.now(UTC) + timedelta(hours=1)
-    assert [store.increment_counter("k", expires_at=future) for _ in range(2)] == [1, 2]
+    assert [store.increment_counter("k", member=m, expires_at=future) for m in "ab"] == [1, 2]
 
 
 def test_claim_once_has_exactly_one_winner(aws: None, serialized_backend: None) -> None:
@@ -257,11 +267,18 @@ def test_claim_once_has_exactly_one_winner(aws: None, serialized_backend: None) 
     expires = datetime.now(UTC) + timedelta(hours=1)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda _: store.claim_once("burst#ng-1", expires_at=expires), range(8)))
+        results = list(
+            pool.map(lambda n: store.claim_once("burst#ng-1", claimant=f"e{n}", expires_at=expires), range(8))
+        )
 
     assert sorted(results) == [False] * 7 + [True]
-    assert store.claim_once("burst#ng-2", expires_at=expires) is True
+    winner = f"e{results.index(True)}"
+    # The winner's retry claims again (it must finish its alert); nobody else does.
+    assert store.claim_once("burst#ng-1", claimant=winner, expires_at=expires) is True
+    assert store.claim_once("burst#ng-1", claimant="e-late", expires_at=expires) is False
+    assert store.claim_once("burst#ng-2", claimant="e0", expires_at=expires) is True
     # A claim whose window has ended (TTL deletes only eventually) no longer blocks.
-    assert store.claim_once("burst#old", expires_at=datetime.now(UTC) - timedelta(seconds=1)) is True
-    assert store.claim_once("burst#old", expires_at=expires) is True
-    assert store.claim_once("burst#old", expires_at=expires) is False
+    ended = datetime.now(UTC) - timedelta(seconds=1)
+    assert store.claim_once("burst#old", claimant="e0", expires_at=ended) is True
+    assert store.claim_once("burst#old", claimant="e1", expires_at=expires) is True
+    assert store.claim_once("burst#old", claimant="e2", expires_at=expires) is False

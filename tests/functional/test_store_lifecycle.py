@@ -43,8 +43,8 @@ def test_new_failing_finding_opens_with_history(store: FindingStore) -> None:
     assert change.change_id == change_id(finding.id, ChangeKind.OPENED, T0)
     assert change.previous_status is None and change.previous_severity is None
     assert change.changed_at == T0
-    assert change.finding == finding  # the engine's finding, as stored
-    assert store.get(finding.id) == finding
+    assert change.finding == finding.model_copy(update={"sequence": 1})  # the engine's finding, as stored
+    assert store.get(finding.id) == change.finding
     [entry] = store.history(finding.id)
     assert (entry.kind, entry.new_status, entry.new_severity, entry.source, entry.changed_at) == (
         ChangeKind.OPENED,

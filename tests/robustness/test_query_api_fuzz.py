@@ -123,12 +123,12 @@ def handler() -> Iterator[Any]:
         findings = [make_finding(), make_finding("control_plane_logging_disabled", "arn-a")]
         for change in store.apply_evaluation(make_evaluation(findings)):
             store.mark_notified(change)
-        api.use_store(store)
+        api.app.dependency_overrides[api.finding_reader] = lambda: store
         logs = LogSink()
         with logs.capture():
             module = load_handler("query_api")
         yield module.handler
-        api.use_store(None)
+        api.app.dependency_overrides.clear()
 
 
 def call(handler: Any, path: str, route: str, params: dict[str, str] | None, query: dict[str, str]) -> Any:

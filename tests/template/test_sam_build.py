@@ -37,7 +37,7 @@ def run_sam_build(tmp_path: Path) -> Build:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         {
-            # The python3.12 build method looks for python3.12 on PATH: the venv's interpreter.
+            # The layer's Makefile runs python3.12 from PATH: the venv's interpreter.
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "HOME": str(home),
             "SAM_CLI_TELEMETRY": "0",
@@ -76,6 +76,7 @@ def test_sam_build(tmp_path: Path) -> None:
     build = run_sam_build(tmp_path)
     check_layer_holds_the_package_under_python(build)
     check_layer_wheels_are_built_for_arm64(build)
+    check_layer_ships_unchecked_hash_bytecode(build)
     check_functions_are_built_with_their_handlers(build)
 
 
@@ -94,6 +95,26 @@ def check_layer_holds_the_package_under_python(build: Build) -> None:
     }
     tooling = {"cli", "demo", "bench.py", "report.py", "patterns.py", "prowler.py"}
     assert {path for path in shipped if path.split("/")[0] in tooling} == set()
+
+
+def check_layer_ships_unchecked_hash_bytecode(build: Build) -> None:
+    """Every module of the layer has a .pyc for CPython 3.12 that no deploy-time mtime can invalidate."""
+    python = build.directory / "CoreLayer" / "python"
+    tag = "cpython-312"
+    missing = []
+    for package in ("eks_auditor", "aws_lambda_powertools", "pydantic", "boto3"):
+        for source in (python / package).rglob("*.py"):
+            compiled = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+            if not compiled.is_file():
+                missing.append(source.relative_to(python).as_posix())
+                continue
+            # PEP 552 header: flags 0b01 = hash-based, check_source bit (0b10) off = unchecked.
+            flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
+            assert flags == 0b01, (compiled, flags)
+    assert missing == []
+    assert (python / "eks_auditor" / "__pycache__" / f"audit.{tag}.pyc").is_file()
+    # Only the layer's output is packaged: not the Makefile that built it.
+    assert not (python.parent / "Makefile").exists()
 
 
 def check_layer_wheels_are_built_for_arm64(build: Build) -> None:

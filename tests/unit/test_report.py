@@ -143,7 +143,7 @@ def test_counts_by_cluster_and_severity() -> None:
         ("ALL", "INFO"): 1, ("ALL", "TOTAL"): 6,
     }  # fmt: skip
     assert page.bars == {"CRITICAL": 2, "HIGH": 1, "MEDIUM": 1, "LOW": 1, "INFO": 1}
-    assert page.ids == {"open-total": "6", "suppressed-total": "2"}
+    assert page.ids == {"open-total": "6", "suppressed-total": "2", "shown": "8"}
 
 
 def test_open_and_suppressed_lists_exclude_resolved() -> None:
@@ -179,7 +179,10 @@ def test_self_contained_and_escaped() -> None:
     html = render_report(fleet(), generated_at=T0)
     page = parse(html)
     tags = {tag for tag, _ in page.tags}
-    assert not tags & {"script", "link", "img", "iframe", "object", "embed", "image", "use"}
+    assert not tags & {"link", "img", "iframe", "object", "embed", "image", "use"}
+    # One inline script (the filters): nothing loaded, nothing fetched.
+    assert [attrs for tag, attrs in page.tags if tag == "script"] == [{}]
+    assert not re.search(r"fetch\(|XMLHttpRequest|import\(|https?://(?!docs\.aws)", html.split("<script>")[1])
     for tag, attrs in page.tags:
         assert "src" not in attrs, tag
         assert not any(name.startswith("on") for name in attrs), tag
@@ -192,6 +195,81 @@ def test_self_contained_and_escaped() -> None:
 
 def test_empty_table_still_renders() -> None:
     page = parse(render_report([], generated_at=T0))
-    assert page.ids == {"open-total": "0", "suppressed-total": "0"}
+    assert page.ids == {"open-total": "0", "suppressed-total": "0", "shown": "0"}
     assert page.cells[("ALL", "TOTAL")] == 0
     assert page.bars == {"CRITICAL": 0, "HIGH": 0, "MEDIUM": 0, "LOW": 0, "INFO": 0}
+
+
+def _detail(html: str, fid: str) -> str:
+    return html.split(f'data-detail-of="{fid}"', 1)[1].split("</tr>", 1)[0]
+
+
+def test_each_finding_says_what_is_wrong_and_what_to_do() -> None:
+    exposed = finding(
+        "prod-a",
+        "endpoint_public_unrestricted",
+        "arn-a",
+        Severity.HIGH,
+        description="Anyone on the internet reaches the <API server>.",
+        evidence={"public_access_cidrs": ["0.0.0.0/0"], "endpoint_public_access": True},
+        remediation="aws eks update-cluster-config --name <cluster> --resources-vpc-config x=true",
+    )
+    html = render_report([exposed], generated_at=T0)
+    detail = _detail(html, exposed.id)
+    assert "Anyone on the internet reaches the &lt;API server&gt;." in detail
+    assert "aws eks update-cluster-config --name prod-a --resources-vpc-config x=true" in detail
+    assert "&lt;cluster&gt;" not in detail
+    assert "&quot;public_access_cidrs&quot;: [\n    &quot;0.0.0.0/0&quot;\n  ]" in detail
+    assert f'<code class="finding-id">{exposed.id}</code>' in detail
+    assert f'<code class="history">eks-auditor findings show {exposed.id}</code>' in detail
+    assert '<a href="https://docs.aws.amazon.com/eks/latest/userguide/">' in detail
+    # The summary row carries what the filters match on; dates never wrap.
+    row = html.split(f'data-finding="{exposed.id}"', 1)[1].split("</tr>", 1)[0]
+    assert f'data-account="{ACCOUNT}" data-cluster="prod-a" data-check="endpoint_public_unrestricted"' in row
+    assert row.count('<td class="when">') == 2
+
+
+def test_layout_uses_the_window_and_prints() -> None:
+    html = render_report(fleet(), generated_at=T0)
+    css = html.split("<style>", 1)[1].split("</style>", 1)[0]
+    assert "max-width:72rem" not in css and "table.findings{width:100%}" in css
+    assert ".when,.sev{white-space:nowrap}" in css
+    print_rules = css.split("@media print{", 1)[1]
+    assert "#filters button" in print_rules and "break-inside:avoid" in print_rules
+
+
+def test_filters_offer_every_value_present() -> None:
+    page = parse(render_report(fleet(), generated_at=T0))
+    options: dict[str, list[str]] = {}
+    select = None
+    for tag, attrs in page.tags:
+        if tag == "select":
+            select = attrs["name"]
+            options[str(select)] = []
+        elif tag == "option" and select is not None:
+            options[str(select)].append(str(attrs["value"]))
+    assert options == {
+        "account": ["", ACCOUNT],
+        "cluster": ["", "dev-c", "prod-a", "prod-b"],
+        "check": [
+            "", "audit_incomplete", "control_plane_logging_disabled", "endpoint_nodes_blocked_by_cidrs",
+            "endpoint_public_unrestricted", "ip_capacity_exhaustion_risk", "ip_prefix_delegation_recommended",
+            "nodes_public_subnet",
+        ],
+    }  # fmt: skip
+    boxes = [attrs["value"] for tag, attrs in page.tags if tag == "input" and attrs.get("name") == "severity"]
+    assert boxes == ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]
+    assert page.ids["shown"] == "8"
+
+
+def test_grouped_by_account_only_when_several() -> None:
+    other = finding("prod-z", "oidc_provider_missing", "arn-z", Severity.LOW, account="210987654321")
+    single = render_report(fleet(), generated_at=T0)
+    assert '<tr class="group">' not in single
+    several = render_report([*fleet(), other], generated_at=T0)
+    table = several.split('id="open-findings"', 1)[1].split("</table>", 1)[0]
+    bodies = re.findall(
+        r'<tbody class="group" data-account="(\d+)"><tr class="group"><th colspan="7">Account (\d+)', table
+    )
+    assert bodies == [("123456789012", "123456789012"), ("210987654321", "210987654321")]
+    assert table.split('data-account="210987654321">', 1)[1].count('<tr class="finding"') == 1

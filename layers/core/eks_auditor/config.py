@@ -8,6 +8,11 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+# Cluster audits in flight at once: overall, and per account-region (EC2 Describe* calls share one token
+# bucket per account-region: 100 tokens refilling 20/s, with the account's own workloads).
+MAX_CONCURRENCY = 16
+MAX_CONCURRENCY_PER_ACCOUNT_REGION = 8
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -23,6 +28,8 @@ class Settings(BaseModel):
     security_hub_enabled: bool = False
     first_run_baseline: bool = True  # the first scan of a cluster alerts Slack once, as a digest
     daily_digest: bool = False  # MEDIUM and lower reach Slack once a day, per cluster
+    max_concurrency: int = MAX_CONCURRENCY
+    max_concurrency_per_account_region: int = MAX_CONCURRENCY_PER_ACCOUNT_REGION
     # Transit gateways the operator declares as leading to internet egress (KNOWN_EGRESS_TRANSIT_GATEWAYS).
     known_egress_tgws: frozenset[str] = frozenset()
 
@@ -45,6 +52,10 @@ class Settings(BaseModel):
             security_hub_enabled=env.get("SECURITY_HUB_ENABLED", "false").lower() == "true",
             first_run_baseline=env.get("FIRST_RUN_BASELINE", "true").lower() == "true",
             daily_digest=env.get("DAILY_DIGEST", "false").lower() == "true",
+            max_concurrency=int(env.get("MAX_CONCURRENCY", MAX_CONCURRENCY)),
+            max_concurrency_per_account_region=int(
+                env.get("MAX_CONCURRENCY_PER_ACCOUNT_REGION", MAX_CONCURRENCY_PER_ACCOUNT_REGION)
+            ),
             known_egress_tgws=frozenset(
                 t.strip() for t in env.get("KNOWN_EGRESS_TRANSIT_GATEWAYS", "").split(",") if t.strip()
             ),

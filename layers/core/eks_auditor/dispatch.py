@@ -7,6 +7,7 @@ not repeated: a batch of ten route changes in one VPC audits each of its cluster
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from eks_auditor.audit import Auditor, AuditResult
 from eks_auditor.collect.cluster import describe_cluster
 from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable, describe_error
+from eks_auditor.concurrency import Limiter, limiter_key, map_bounded
 from eks_auditor.triggers import AuditRequest, VpcReference, merge_checks
 
 logger = logging.getLogger(__name__)
@@ -69,24 +71,35 @@ class Dispatcher:
         cluster_vpc: Callable[[str, str], str | None],
         ec2_client: Callable[[str], Any],
         eks_client: Callable[[str], Any],
+        limiter: Limiter | None = None,
     ) -> None:
         self.auditor = auditor
         self.eks_client = eks_client
         self.list_clusters = list_clusters
         self.cluster_vpc = cluster_vpc
         self.ec2_client = ec2_client
+        self.limiter = limiter or Limiter(1, 1)
         self._done: dict[tuple[str, str], frozenset[str] | None] = {}
+        # One lock per cluster: two requests for one cluster in a concurrent batch audit it in turn,
+        # and the second finds it done; different clusters proceed in parallel.
+        self._cluster_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def handle(self, request: AuditRequest) -> list[AuditResult]:
+        """Audit what the request names; a request's clusters run concurrently under the limiter.
+
+        Results come in cluster order; the first failure (in that order) is raised after all ran.
+        """
         if request.delete_cluster and request.cluster:
-            self._done.pop((request.region, request.cluster), None)
-            status = self._live_status(request.region, request.cluster)
-            if status is None or status == "DELETING":
-                return [
-                    self.auditor.resolve_deleted(
-                        request.account, request.region, request.cluster, source=request.source
-                    )
-                ]
+            with self._cluster_lock(request.region, request.cluster):
+                self._done.pop((request.region, request.cluster), None)
+                status = self._live_status(request.region, request.cluster)
+                if status is None or status == "DELETING":
+                    return [
+                        self.auditor.resolve_deleted(
+                            request.account, request.region, request.cluster, source=request.source
+                        )
+                    ]
             # A forged, replayed or failed delete (or a cluster re-created under the same name): the
             # cluster is live, so it is audited, never resolved on the event's word.
             logger.warning(
@@ -99,12 +112,20 @@ class Dispatcher:
             )
             request = request.model_copy(update={"delete_cluster": False, "check_ids": None})
         clusters = [request.cluster] if request.cluster else self._clusters_for(request)
-        results = []
-        for cluster in clusters:
-            result = self._audit_once(request.region, cluster, request.check_ids, request)
-            if result is not None:
-                results.append(result)
-        return results
+        attempts = map_bounded(
+            lambda cluster: self._audit_once(request.region, cluster, request.check_ids, request),
+            clusters,
+            key=lambda _: limiter_key(request.account, request.region),
+            limiter=self.limiter,
+        )
+        for attempt in attempts:
+            if attempt.error is not None:
+                raise attempt.error
+        return [attempt.value for attempt in attempts if attempt.value is not None]
+
+    def _cluster_lock(self, region: str, cluster: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._cluster_locks.setdefault((region, cluster), threading.Lock())
 
     def _live_status(self, region: str, cluster: str) -> str | None:
         """DescribeCluster's status now; None when EKS no longer knows the cluster.
@@ -147,17 +168,18 @@ class Dispatcher:
         self, region: str, cluster: str, check_ids: frozenset[str] | None, request: AuditRequest
     ) -> AuditResult | None:
         key = (region, cluster)
-        if key in self._done and _covers(self._done[key], check_ids):
-            return None
-        try:
-            result = self.auditor.audit(
-                region, cluster, check_ids=check_ids, source=request.source, account=request.account
-            )
-        except ClusterNotFound:
-            logger.info("cluster %s/%s no longer exists: resolving its findings", region, cluster)
-            result = self.auditor.resolve_deleted(request.account, region, cluster, source=request.source)
-        self._done[key] = merge_checks((self._done.get(key, frozenset()), check_ids))
-        return result
+        with self._cluster_lock(region, cluster):
+            if key in self._done and _covers(self._done[key], check_ids):
+                return None
+            try:
+                result = self.auditor.audit(
+                    region, cluster, check_ids=check_ids, source=request.source, account=request.account
+                )
+            except ClusterNotFound:
+                logger.info("cluster %s/%s no longer exists: resolving its findings", region, cluster)
+                result = self.auditor.resolve_deleted(request.account, region, cluster, source=request.source)
+            self._done[key] = merge_checks((self._done.get(key, frozenset()), check_ids))
+            return result
 
 
 def _covers(done: frozenset[str] | None, wanted: Iterable[str] | None) -> bool:

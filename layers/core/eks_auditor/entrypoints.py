@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from eks_auditor.audit import AuditResult
+from eks_auditor.concurrency import Attempt, Limiter, map_bounded
 from eks_auditor.dispatch import Dispatcher
 from eks_auditor.model.events import MalformedMessage, parse_cloudtrail_event, parse_cluster_audit_message
 from eks_auditor.triggers import AuditRequest, InvalidEvent, requests_from_event
@@ -81,6 +82,50 @@ def audit_queued_cluster(
         at = datetime.now(UTC)
         summary["digest"] = send_digest(message.account, message.region, message.cluster, at=at)
     return summary
+
+
+def audit_queued_batch(
+    messages: Sequence[tuple[str, str]],
+    dispatcher: Dispatcher,
+    limiter: Limiter,
+    *,
+    send_digest: Callable[..., str | None] | None = None,
+) -> dict[str, Attempt[dict[str, Any]]]:
+    """Audit a worker batch's clusters concurrently: message id -> its summary or its error.
+
+    Messages naming one cluster run in turn, in batch order (a deletion after an audit stays after it);
+    different clusters run in parallel under `limiter`, keyed by account-region. The caller reports each
+    message's outcome to the batch processor, so partial-batch failure is kept per message. `send_digest`
+    as for audit_queued_cluster (the daily digest follows its cluster's audit).
+    """
+    groups: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    keys: dict[tuple[str, ...], tuple[str, str]] = {}
+    for message_id, body in messages:
+        try:
+            request = parse_queued_cluster(body)
+            group: tuple[str, ...] = (request.account, request.region, request.cluster or "")
+            keys[group] = (request.account, request.region)
+        except InvalidEvent:
+            group = ("invalid", message_id)
+            keys[group] = ("", "")
+        groups.setdefault(group, []).append((message_id, body))
+
+    def run(group: tuple[str, ...]) -> dict[str, Attempt[dict[str, Any]]]:
+        done: dict[str, Attempt[dict[str, Any]]] = {}
+        for message_id, body in groups[group]:
+            try:
+                done[message_id] = Attempt(
+                    value=audit_queued_cluster(body, dispatcher, send_digest=send_digest)
+                )
+            except Exception as exc:  # each message fails on its own
+                done[message_id] = Attempt(error=exc)
+        return done
+
+    outcomes: dict[str, Attempt[dict[str, Any]]] = {}
+    for attempt in map_bounded(run, list(groups), key=keys.__getitem__, limiter=limiter):
+        if attempt.value is not None:
+            outcomes.update(attempt.value)
+    return outcomes
 
 
 def fan_out_scan(

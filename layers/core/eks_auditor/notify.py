@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status
+from eks_auditor.remediation import fill
 from eks_auditor.suppressions import alerts
 
 if TYPE_CHECKING:
@@ -134,95 +135,7 @@ def _next_steps(change: StateChange) -> list[str]:
     return steps(finding)
 
 
-# --- remediation with the finding's own values --------------------------------------------------
-
-_PLACEHOLDER = re.compile(r"<([^<>\n]{1,60})>")
-# Values only the operator can choose become shell variables the steps name, never `<...>` left to guess.
-_OPERATOR_CHOSEN = {
-    "office-cidr": "$OFFICE_CIDR",
-    "key-id": "$KMS_KEY_ID",
-    "bastion-sg": "$BASTION_SG_ID",
-    "new": "$NEW_NODEGROUP",
-    "key": "$SSH_KEY_NAME",
-    "sg allowing 443 from the node subnets": "$ENDPOINT_SG_ID",
-    "every node subnet's route table": "$NODE_ROUTE_TABLE_IDS",
-    "private subnets": "$PRIVATE_SUBNET_IDS",
-}
-
-
-def _ids(evidence: Any, prefix: str) -> list[str]:
-    """Every AWS id with this prefix in the evidence, in order, once."""
-    text = json.dumps(evidence, default=str)
-    return list(dict.fromkeys(re.findall(rf"\b{prefix}-[0-9a-f]{{8,17}}\b", text)))
-
-
-def _one_of(ids: list[str], variable: str) -> str:
-    if len(ids) == 1:
-        return ids[0]
-    return f"{variable} (each of {', '.join(ids)})" if ids else variable
-
-
-def _next_minor(version: Any) -> str | None:
-    match = re.fullmatch(r"(\d+)\.(\d+)", str(version or ""))
-    return f"{match[1]}.{int(match[2]) + 1}" if match else None
-
-
-def _known_values(finding: Finding) -> dict[str, str]:
-    """Placeholder -> the value this finding knows (fields, resource id, evidence)."""
-    evidence = dict(finding.evidence)
-    nodegroup = evidence.get("nodegroup")
-    if not nodegroup:
-        match = re.search(r":nodegroup/[^/]+/([^/]+)/", finding.resource)
-        nodegroup = match[1] if match else None
-    service = str(evidence.get("service") or "")
-    values: dict[str, str | None] = {
-        "cluster": finding.cluster,
-        "region": finding.region,
-        "account": finding.account,
-        "cluster_arn": finding.cluster_arn,
-        "name": nodegroup,
-        "group": nodegroup,
-        "old": nodegroup,
-        "service": service.removeprefix(f"com.amazonaws.{finding.region}.") or None,
-        "arn": evidence.get("principal"),
-        "next minor": _next_minor(evidence.get("version")),
-        "vpce-id": " ".join(_ids(evidence.get("vpc_endpoint_ids", []), "vpce")) or None,
-        "subnet": _one_of(_ids(evidence.get("public_subnets", []), "subnet"), "$SUBNET_ID"),
-        "one node subnet per AZ": " ".join(_ids(evidence.get("isolated_subnets", []), "subnet")) or None,
-        "sg": _one_of(_ids(evidence, "sg"), "$SECURITY_GROUP_ID"),
-        "asg": evidence.get("asg") or evidence.get("auto_scaling_group"),
-    }
-    cidrs = [c for c in evidence.get("public_access_cidrs", []) if c not in ("0.0.0.0/0", "::/0")]
-    if cidrs:
-        values["cidr"] = ",".join(cidrs)
-    nat_ips = sorted(
-        {ip for subnet in evidence.get("blocked_subnets", []) for ip in subnet.get("excluded_ips", [])}
-    )
-    if nat_ips:
-        values["eip"] = values["nat-eip"] = ",".join(nat_ips)
-    route_tables = evidence.get("route_tables_without_s3")
-    if route_tables:
-        values["every node subnet's route table"] = " ".join(route_tables)
-    return {key: str(value) for key, value in values.items() if value}
-
-
-def _variable(placeholder: str) -> str:
-    return "$" + re.sub(r"[^A-Za-z0-9]+", "_", placeholder).strip("_").upper()
-
-
-def fill_in(text: str, finding: Finding) -> str:
-    """The remediation text with the finding's real ids; operator-chosen values as named shell variables."""
-    known = _known_values(finding)
-
-    def value(match: re.Match[str]) -> str:
-        name = match[1]
-        return known.get(name) or _OPERATOR_CHOSEN.get(name) or _variable(name)
-
-    filled = _PLACEHOLDER.sub(value, text)
-    if "$VPC" in filled:
-        filled = filled.replace("$VPC", "$VPC_ID")
-    return filled
-
+# --- remediation with the finding's own values (eks_auditor.remediation.fill) ----------------------
 
 # A sentence ends at ". " before a capital letter (not inside com.amazonaws.region.service).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
@@ -248,7 +161,7 @@ def _split_long(sentence: str) -> list[str]:
 
 def steps(finding: Finding) -> list[str]:
     """The remediation as short numbered lines (each at most STEP_CHARS), then the documentation links."""
-    text = _ENUMERATION.sub("\n", fill_in(finding.remediation, finding))
+    text = _ENUMERATION.sub("\n", fill(finding, variables=True))
     lines: list[str] = []
     if "$VPC_ID" in text:
         lines.append(

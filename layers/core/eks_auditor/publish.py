@@ -8,6 +8,11 @@ therefore see a change twice: the change id is in every message to deduplicate o
 digests go out after the changes and before any marker is cleared; a digest that fails keeps the baseline
 openings in the outbox, so the retry sends them and the digest (same digest id) again.
 
+Order: every change carries its finding's sequence number (one more per state change). Right before sending,
+the publisher checks that no newer change of the finding was stored or published (FindingStore.is_current);
+an older one is folded (its marker cleared, never sent), so a retried REOPENED never follows the RESOLVED
+that came after it. What is left is the race of two handlers sending within the same moment.
+
 The audit engine and the spot pipeline both publish through here.
 """
 
@@ -64,6 +69,11 @@ class Publisher:
         digested = False
         try:
             for change in changes:
+                if not self.store.is_current(change):
+                    logger.info("change %s not sent: a newer change of its finding exists", change.change_id)
+                    self.metrics.count("ChangesSuperseded")
+                    self.store.fold(change)
+                    continue
                 self.notifier.publish(change)
                 sent.append(change)
             # After the openings it sums up: one first-run baseline digest per cluster (notify.Notifier).

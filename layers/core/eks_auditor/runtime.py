@@ -6,6 +6,7 @@ the cold start pays only for what the invocation touches.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
     from eks_auditor.audit import Auditor
     from eks_auditor.collect.snapshot import SnapshotCollector
+    from eks_auditor.concurrency import Limiter
     from eks_auditor.dispatch import Dispatcher
     from eks_auditor.notify import Notifier
     from eks_auditor.publish import Publisher
@@ -38,11 +40,14 @@ class PowertoolsSink:
 
     def __init__(self, metrics: Any) -> None:
         self._metrics = metrics
+        # Audits count from several threads; Powertools Metrics keeps plain dicts.
+        self._lock = threading.Lock()
 
     def count(self, name: str, value: int = 1) -> None:
         from aws_lambda_powertools.metrics import MetricUnit
 
-        self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        with self._lock:
+            self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 @dataclass
@@ -71,10 +76,20 @@ class Runtime:
         return self.clients.client(service, region)
 
     @cached_property
+    def limiter(self) -> Limiter:
+        """Cluster audits in flight: overall and per account-region (settings.max_concurrency*)."""
+        from eks_auditor.concurrency import Limiter
+
+        return Limiter(
+            self.settings.max_concurrency,
+            min(self.settings.max_concurrency_per_account_region, self.settings.max_concurrency),
+        )
+
+    @cached_property
     def clients(self) -> Any:
         from eks_auditor.collect.clients import AwsClients
 
-        return AwsClients(self.boto_session)
+        return AwsClients(self.boto_session, on_throttle=lambda region: self.limiter.throttled_region(region))
 
     @cached_property
     def collector(self) -> SnapshotCollector:
@@ -190,6 +205,7 @@ class Runtime:
             list_clusters=self.collector.list_clusters,
             cluster_vpc=self.collector.cluster_vpc,
             ec2_client=lambda region: self.client("ec2", region),
+            limiter=self.limiter,
             eks_client=lambda region: self.client("eks", region),
         )
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import sys
 from itertools import zip_longest
@@ -15,7 +17,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "checks", help="list every check: id, severity, title, events that re-run it, IAM permissions"
     )
-    parser.add_argument("--output", choices=("table", "json"), default="table")
     parser.set_defaults(func=run)
 
 
@@ -39,6 +40,31 @@ def check_record(check: Check) -> dict[str, Any]:
         "permissions": list(spec.permissions),
         "references": list(spec.references),
     }
+
+
+CSV_COLUMNS = (
+    "id",
+    "kind",
+    "severity",
+    "severity_rule",
+    "title",
+    "parts",
+    "events",
+    "permissions",
+    "references",
+)
+
+
+def catalog_csv(checks: list[Check]) -> str:
+    """One row per check; list cells joined with ' ; ' (events as `source detail-type[ event-name]`)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    for check in checks:
+        record = check_record(check)
+        record["events"] = [" ".join(event.values()) for event in record["events"]]
+        writer.writerow({k: " ; ".join(v) if isinstance(v, list) else v for k, v in record.items()})
+    return buffer.getvalue()
 
 
 def _event_label(event: Event) -> str:
@@ -73,6 +99,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     checks = list(CATALOG.values())
     if args.output == "json":
         print(json.dumps([check_record(check) for check in checks], indent=2), file=out)
+        return 0
+    if args.output == "csv":
+        out.write(catalog_csv(checks))
         return 0
     print(catalog_table(checks), file=out)
     every = ", ".join(sorted(EVERY_CHECK_EVENTS))

@@ -16,7 +16,7 @@ from eks_auditor.model.finding import Status
 
 from eks_auditor_tools.cli import aws
 from eks_auditor_tools.cli.gate import add_gate_arguments, blocking, load_suppressions, severity, verdict
-from eks_auditor_tools.cli.output import finding_list_table, to_csv, to_json
+from eks_auditor_tools.cli.output import add_finding_output_argument, finding_list_table, to_csv, to_json
 
 if TYPE_CHECKING:
     from eks_auditor.api import FindingDetail
@@ -73,12 +73,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--next-token", metavar="T", help="continue from the token a previous page printed")
     add_table_argument(parser)
     add_gate_arguments(parser)
+    add_finding_output_argument(parser)
     parser.set_defaults(func=run)
     commands = parser.add_subparsers(dest="findings_command", metavar="show")
     show = commands.add_parser("show", help="one finding with its history")
     show.add_argument("finding_id", metavar="ID")
     # SUPPRESS: a value given before `show` (findings --table T show ID) must not be reset by this default.
     add_table_argument(show, default=argparse.SUPPRESS)
+    add_finding_output_argument(show)
     show.set_defaults(func=run_show)
 
 
@@ -123,6 +125,10 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         print(to_json(page.items, fields=None), file=out)
     elif args.output == "csv":
         out.write(to_csv(page.items))
+    elif args.output == "ocsf":
+        from eks_auditor_tools.ocsf import to_ocsf
+
+        print(to_ocsf(page.items), file=out)
     else:
         print(finding_list_table(page.items), file=out)
     if page.next_token:
@@ -209,6 +215,10 @@ def run_show(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO
         print(detail.model_dump_json(indent=2), file=out)
     elif args.output == "csv":
         out.write(to_csv([detail.finding]))
+    elif args.output == "ocsf":
+        from eks_auditor_tools.ocsf import to_ocsf
+
+        print(to_ocsf([detail.finding]), file=out)
     else:
         print(render_detail(detail), file=out)
     return 0

@@ -1,4 +1,4 @@
-"""Render findings for people (table) and machines (json, csv)."""
+"""Render findings for people (table) and machines (json, csv, ocsf)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,22 @@ SCAN_FIELDS = (
     "evidence",
     "remediation",
 )
+
+
+# `scan` and `findings` also write OCSF (the global --output choices plus this one).
+FINDING_OUTPUTS = ("table", "json", "csv", "ocsf")
+
+
+def add_finding_output_argument(parser: Any) -> None:
+    """--output for the commands that print findings; SUPPRESS keeps a global --output given before them."""
+    import argparse
+
+    parser.add_argument(
+        "--output",
+        choices=FINDING_OUTPUTS,
+        default=argparse.SUPPRESS,
+        help="output format (ocsf: OCSF 1.1.0 Detection Finding events, a JSON array)",
+    )
 
 
 def finding_record(finding: Finding, fields: Sequence[str] | None = None) -> dict[str, Any]:
@@ -82,9 +98,13 @@ def elide_middle(text: str, limit: int) -> str:
 
 
 def render_findings(findings: Sequence[Finding], output: str) -> str:
-    """`scan` and `replay` output: the promised JSON fields, CSV, or a table sorted worst first."""
+    """`scan` and `replay` output: the promised JSON fields, CSV, OCSF, or a table sorted worst first."""
     if output == "json":
         return to_json(findings)
+    if output == "ocsf":
+        from eks_auditor_tools.ocsf import to_ocsf
+
+        return to_ocsf(findings)
     if output == "csv":
         return to_csv(findings).rstrip("\n")
     return findings_table(findings)

@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="write a self-contained HTML report of open findings",
         description=(
             "Open findings by severity and cluster, a chart of them, each cluster's node-subnet IP headroom "
-            "where recorded, and the suppressed findings: one HTML file, no scripts, no network fetches."
+            "where recorded, every finding with its evidence and remediation, and the suppressed findings, "
+            "filterable by severity, account, cluster and check: one HTML file that fetches nothing."
         ),
     )
     parser.add_argument("--html", required=True, metavar="FILE", help="where to write the page ('-': stdout)")

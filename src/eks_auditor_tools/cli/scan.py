@@ -12,10 +12,13 @@ from eks_auditor.model.finding import Finding
 
 from eks_auditor_tools.cli import aws
 from eks_auditor_tools.cli.gate import add_gate_arguments, gate, load_suppressions
-from eks_auditor_tools.cli.output import render_findings
+from eks_auditor_tools.cli.output import add_finding_output_argument, render_findings
 from eks_auditor_tools.cli.progress import Progress
 
 logger = logging.getLogger(__name__)
+
+# The services a scan's collectors call in each region (created up front, shared by the threads).
+SCAN_SERVICES = ("eks", "ec2", "autoscaling", "sts")
 
 
 def register(subparsers: Any) -> None:
@@ -24,7 +27,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--check", action="append", default=[], help="only this check id (repeatable)")
     parser.add_argument("--table", help="DynamoDB findings table to record results in (default: none)")
     add_gate_arguments(parser)
+    add_finding_output_argument(parser)
     parser.add_argument("--topic", help="SNS topic to publish state changes to (needs --table)")
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="cluster audits in flight (default 16, at most 8 per account-region; 1 = one at a time)",
+    )
     add_kube_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -56,8 +67,10 @@ def kube_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from eks_auditor.audit import AuditResult
     from eks_auditor.checks.registry import CHECKS
     from eks_auditor.collect.errors import ClusterNotFound
+    from eks_auditor.concurrency import limiter_key, map_bounded
     from eks_auditor.config import Settings
     from eks_auditor.runtime import Runtime
 
@@ -67,37 +80,55 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         # The engine skips ids it does not know: a typo would print no findings, like a clean cluster.
         raise SystemExit(f"unknown check id(s) {', '.join(unknown)}; known: {', '.join(CHECKS)}")
+    if args.max_concurrency is not None and args.max_concurrency < 1:
+        raise SystemExit("--max-concurrency must be at least 1")
+    limits = {} if args.max_concurrency is None else {"max_concurrency": args.max_concurrency}
     regions = aws.regions(args)
     suppressions = None if args.table else load_suppressions(args)
     runtime = Runtime(
-        settings=Settings(findings_table=args.table or "", topic_arn=args.topic or ""),
+        settings=Settings(findings_table=args.table or "", topic_arn=args.topic or "", **limits),
         session=aws.session(args, regions[0]),
         kube_overrides=kube_overrides(args),
     )
+    # Clients are created before the threads start (a boto3 Session is not thread-safe).
+    runtime.clients.prepare(SCAN_SERVICES, regions)
     runtime.start_batch()
     if args.table:
         suppressions = runtime.store.suppressions()
     scan_id = f"cli-scan-{uuid.uuid4()}"
-    findings: list[Finding] = []
+    limiter = runtime.limiter
+    listed = map_bounded(
+        lambda region: args.cluster or runtime.collector.list_clusters(region),
+        regions,
+        key=lambda region: limiter_key("", region),
+        limiter=limiter,
+    )
+    targets: list[tuple[str, str]] = []
     errors = audited = 0
+    for region, names in zip(regions, listed, strict=True):
+        if names.error is not None:
+            print(f"listing clusters in {region} failed: {names.error}", file=sys.stderr)
+            errors += 1
+        targets += [(region, name) for name in names.value or ()]
     progress = Progress("scan")
-    for region in regions:
-        names = args.cluster or runtime.collector.list_clusters(region)
-        for name in names:
-            progress.step(f"{region}/{name}")
-            try:
-                result = runtime.auditor.audit(region, name, check_ids=args.check or None, source=scan_id)
-            except ClusterNotFound:
-                print(f"cluster {name} not found in {region}", file=sys.stderr)
-                errors += 1
-                continue
-            except Exception as exc:  # one cluster's failure must not stop the scan
-                logger.exception("audit of %s/%s failed", region, name)
-                print(f"audit of {region}/{name} failed: {exc}", file=sys.stderr)
-                errors += 1
-                continue
+
+    def audit(target: tuple[str, str]) -> AuditResult:
+        progress.step(f"{target[0]}/{target[1]}")
+        return runtime.auditor.audit(target[0], target[1], check_ids=args.check or None, source=scan_id)
+
+    audits = map_bounded(audit, targets, key=lambda target: limiter_key("", target[0]), limiter=limiter)
+    findings: list[Finding] = []
+    for (region, name), attempt in zip(targets, audits, strict=True):
+        if isinstance(attempt.error, ClusterNotFound):
+            print(f"cluster {name} not found in {region}", file=sys.stderr)
+            errors += 1
+        elif attempt.error is not None:  # one cluster's failure must not stop the scan
+            logger.error("audit of %s/%s failed", region, name, exc_info=attempt.error)
+            print(f"audit of {region}/{name} failed: {attempt.error}", file=sys.stderr)
+            errors += 1
+        elif attempt.value is not None:
             audited += 1
-            findings.extend(result.failing)
+            findings.extend(attempt.value.failing)
     progress.done()
     print(render_findings(findings, args.output))
     if errors and not audited:

@@ -88,35 +88,8 @@ def build_fleet(session: Any, region: str = REGION) -> Fleet:
     _shared_vpc(fleet)
     _isolated_vpc(fleet)
 
-    restricted = [f"{fleet.nat_ip}/32", OFFICE_CIDR]
     for spec in _CLUSTERS:
-        fleet.create_cluster(
-            spec.name,
-            [fleet.subnets[s] for s in spec.subnets],
-            version=spec.version,
-            public=spec.public,
-            private=spec.private,
-            public_cidrs=(list(spec.cidrs) if spec.cidrs is not None else restricted)
-            if spec.public
-            else None,
-            log_types=LOG_TYPES if spec.hardened else (),
-            secrets_key_arn=f"arn:aws:kms:{region}:{ACCOUNT}:key/demo" if spec.hardened else None,
-            role_arn=CLUSTER_ROLE,
-            cluster_security_group=False,
-        )
-        for group in spec.nodegroups:
-            fleet.create_nodegroup(
-                spec.name,
-                group.name,
-                [fleet.subnets[s] for s in group.subnets],
-                instance_types=group.types,
-                capacity_type=group.capacity,
-                min_size=group.min,
-                max_size=group.max,
-                desired_size=group.desired,
-                ssh_key="ops-keypair" if group.ssh else None,
-                node_role=NODE_ROLE,
-            )
+        _create_cluster(fleet, spec, spec.name)
     # IRSA works for every cluster but prod-web: register the others' OIDC issuers in IAM.
     for name in ("analytics", "payments", "batch", "platform"):
         fleet.register_oidc_provider(
@@ -124,6 +97,49 @@ def build_fleet(session: Any, region: str = REGION) -> Fleet:
         )
     _spot_nodes(fleet)
     return fleet
+
+
+def _create_cluster(fleet: Fleet, spec: _ClusterSpec, name: str) -> None:
+    region = fleet.region
+    restricted = [f"{fleet.nat_ip}/32", OFFICE_CIDR]
+    fleet.create_cluster(
+        name,
+        [fleet.subnets[s] for s in spec.subnets],
+        version=spec.version,
+        public=spec.public,
+        private=spec.private,
+        public_cidrs=(list(spec.cidrs) if spec.cidrs is not None else restricted) if spec.public else None,
+        log_types=LOG_TYPES if spec.hardened else (),
+        secrets_key_arn=f"arn:aws:kms:{region}:{ACCOUNT}:key/demo" if spec.hardened else None,
+        role_arn=CLUSTER_ROLE,
+        cluster_security_group=False,
+    )
+    for group in spec.nodegroups:
+        fleet.create_nodegroup(
+            name,
+            group.name,
+            [fleet.subnets[s] for s in group.subnets],
+            instance_types=group.types,
+            capacity_type=group.capacity,
+            min_size=group.min,
+            max_size=group.max,
+            desired_size=group.desired,
+            ssh_key="ops-keypair" if group.ssh else None,
+            node_role=NODE_ROLE,
+        )
+
+
+def clone_clusters(session: Any, fleet: Fleet, copies: int) -> list[str]:
+    """Add `copies` clones of each demo cluster (same VPC, subnets, endpoint and node groups) to the
+    region: larger fleets for the concurrency tests and the latency benchmark. Returns the new names."""
+    del session  # the fleet holds its session's clients
+    created: list[str] = []
+    for copy in range(1, copies + 1):
+        for spec in _CLUSTERS:
+            name = f"{spec.name}-{copy}"
+            _create_cluster(fleet, spec, name)
+            created.append(name)
+    return created
 
 
 def _shared_vpc(fleet: Fleet) -> None:

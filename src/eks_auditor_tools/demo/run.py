@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -27,6 +28,28 @@ CONSUMERS = {"EventsQueue": "event_audit", "AuditQueue": "cluster_worker", "Spot
 
 
 @contextmanager
+def serialized_moto() -> Iterator[None]:
+    """One request at a time into moto's in-process backends, as a real service behaves to concurrent
+    callers: moto's backends are not thread-safe (DynamoDB's TransactWriteItems deep-copies a table
+    another thread is writing), and the handlers audit a batch's clusters in threads.
+    """
+    from moto.core.models import botocore_stubber
+
+    original = botocore_stubber.process_request
+    lock = threading.Lock()
+
+    def process_request(request: Any) -> Any:
+        with lock:
+            return original(request)
+
+    botocore_stubber.process_request = process_request  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        botocore_stubber.process_request = original  # type: ignore[method-assign]
+
+
+@contextmanager
 def embedded_account() -> Iterator[tuple[Any, Fleet, DemoAccount]]:
     """moto in-process, the fleet built, the template's resources deployed, the env set."""
     import boto3
@@ -44,7 +67,7 @@ def embedded_account() -> Iterator[tuple[Any, Fleet, DemoAccount]]:
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
     try:
-        with mock_aws():
+        with mock_aws(), serialized_moto():
             session = boto3.Session(region_name=REGION)
             fleet = build_fleet(session, REGION)
             account = deploy(session, REGION, ACCOUNT)

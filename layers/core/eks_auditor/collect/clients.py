@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
+
+from eks_auditor.concurrency import is_throttling
+from eks_auditor.kube.token import regional_sts_endpoint
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -75,8 +78,32 @@ class CallCounter:
             self._counts.clear()
 
 
+class ThrottleListener:
+    """Tells `on_throttle(region)` about every throttled attempt; botocore's retry decision is unchanged."""
+
+    def __init__(self, on_throttle: Callable[[str], None]) -> None:
+        self._on_throttle = on_throttle
+        self._unique_id = f"eks-auditor-throttle-{id(self)}"
+
+    def attach(self, client: BaseClient) -> None:
+        region = str(client.meta.region_name)
+
+        def needs_retry(response: Any = None, **_: Any) -> None:
+            parsed = response[1] if isinstance(response, tuple) and len(response) > 1 else None
+            code = (parsed or {}).get("Error", {}).get("Code") if isinstance(parsed, dict) else None
+            if code and is_throttling(code):
+                self._on_throttle(region)
+            # Returning None leaves the retry decision to the standard retry handler.
+
+        client.meta.events.register("needs-retry", needs_retry, unique_id=self._unique_id)
+
+
 class AwsClients:
-    """Clients built from one boto3 Session, cached per (service, region); long-lived, thread-safe."""
+    """Clients built from one boto3 Session, cached per (service, region); long-lived, thread-safe.
+
+    boto3 clients are thread-safe, Sessions are not: every client is created under one lock, then
+    shared by every thread. `on_throttle(region)` hears of each throttled attempt (the limiter's backoff).
+    """
 
     def __init__(
         self,
@@ -84,10 +111,12 @@ class AwsClients:
         *,
         config: Config | None = None,
         counter: CallCounter | None = None,
+        on_throttle: Callable[[str], None] | None = None,
     ) -> None:
         self.session = session or boto3.Session()
         self.config = CLIENT_CONFIG.merge(config) if config else CLIENT_CONFIG
         self.counter = counter
+        self.throttle = ThrottleListener(on_throttle) if on_throttle else None
         self._cache: dict[tuple[str, str], BaseClient] = {}
         self._lock = threading.Lock()
 
@@ -102,12 +131,27 @@ class AwsClients:
             found = self._cache.get(key)
             if found is None:
                 # boto3 Sessions are not thread-safe for client creation: hold the lock while creating.
-                made: Any = self.session.client(service, region_name=key[1], config=self.config)  # type: ignore[call-overload]
+                endpoint = {"endpoint_url": regional_sts_endpoint(key[1])} if service == "sts" else {}
+                made: Any = self.session.client(  # type: ignore[call-overload]
+                    service, region_name=key[1], config=self.config, **endpoint
+                )
                 found = cast("BaseClient", made)
                 if self.counter is not None:
                     self.counter.attach(found)
+                if self.throttle is not None:
+                    self.throttle.attach(found)
                 self._cache[key] = found
             return found
+
+    def prepare(self, services: Iterable[str], regions: Iterable[str]) -> None:
+        """Create the clients a concurrent scan will use up front, before its threads start."""
+        for region in regions:
+            for service in services:
+                self.client(service, region)
+
+    def sts(self, region: str) -> BaseClient:
+        """STS on the regional endpoint (signs EKS tokens: EKS validates them in the cluster's region)."""
+        return self.client("sts", region)
 
     def eks(self, region: str) -> EKSClient:
         return cast("EKSClient", self.client("eks", region))

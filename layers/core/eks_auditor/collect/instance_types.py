@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -20,8 +21,9 @@ if TYPE_CHECKING:
 
 MAX_TYPES_PER_CALL = 100  # the API's limit on InstanceTypes per request
 
-# (region, instance type) -> info, or None for a type the region does not know.
-_CACHE: dict[tuple[str, str], InstanceTypeInfo | None] = {}
+# (region, instance type) -> info, or None for a type the region does not know. A pending Future is a
+# fetch in flight in another thread: waiters block on it instead of asking EC2 again.
+_CACHE: dict[tuple[str, str], Future[InstanceTypeInfo | None]] = {}
 _LOCK = threading.Lock()
 _CALLS = 0
 
@@ -34,19 +36,31 @@ def describe_instance_types(
 ) -> dict[str, InstanceTypeInfo]:
     """Instance type -> limits for the types the region knows; unknown ones are absent (caller records a gap).
 
-    AccessDenied and other API errors propagate: the caller owns the error boundary.
+    AccessDenied and other API errors propagate: the caller owns the error boundary. A failed fetch is
+    not cached, and its error reaches the callers waiting on the same types.
     """
     wanted = sorted({t for t in types if t})
+    owned: list[str] = []
     with _LOCK:
-        missing = [t for t in wanted if (region, t) not in _CACHE]
-    for start in range(0, len(missing), MAX_TYPES_PER_CALL):
-        chunk = missing[start : start + MAX_TYPES_PER_CALL]
-        found = _describe_chunk(ec2_client, chunk)
-        with _LOCK:
+        for name in wanted:
+            if (region, name) not in _CACHE:
+                _CACHE[(region, name)] = Future()
+                owned.append(name)
+        futures = {name: _CACHE[(region, name)] for name in wanted}
+    try:
+        for start in range(0, len(owned), MAX_TYPES_PER_CALL):
+            chunk = owned[start : start + MAX_TYPES_PER_CALL]
+            found = _describe_chunk(ec2_client, chunk)
             for name in chunk:
-                _CACHE[(region, name)] = found.get(name)
-    with _LOCK:
-        return {t: info for t in wanted if (info := _CACHE.get((region, t))) is not None}
+                futures[name].set_result(found.get(name))
+    except BaseException as exc:
+        with _LOCK:
+            for name in owned:
+                if not futures[name].done():
+                    del _CACHE[(region, name)]
+                    futures[name].set_exception(exc)
+        raise
+    return {t: info for t in wanted if (info := futures[t].result()) is not None}
 
 
 def clear_cache() -> None:

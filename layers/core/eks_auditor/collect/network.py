@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from eks_auditor.collect.errors import describe_error
+from eks_auditor.concurrency import SingleFlight
 from eks_auditor.model.network import (
     IngressRule,
     NatGateway,
@@ -327,35 +327,29 @@ def normalize_endpoint(raw: Mapping[str, Any]) -> VpcEndpoint:
 class VpcNetworkCache:
     """Per-scan cache keyed by (region, vpc_id): clusters sharing a VPC reuse one collection.
 
-    Failures are cached too, so a denied DescribeSubnets is not repeated for every cluster in the VPC.
+    Single-flight per VPC: concurrent audits of clusters in one VPC wait for one fetch, while other VPCs
+    are fetched in parallel. Failures are cached too, so a denied DescribeSubnets is not repeated for
+    every cluster in the VPC.
     """
 
     def __init__(self, known_egress_tgws: frozenset[str] = frozenset()) -> None:
-        self._entries: dict[tuple[str, str], VpcNetwork | Exception] = {}
-        self._lock = threading.Lock()
+        self._entries: SingleFlight[tuple[str, str], VpcNetwork] = SingleFlight(
+            cached_errors=(ClientError, BotoCoreError)
+        )
         self.known_egress_tgws = known_egress_tgws
 
     def get(
         self, ec2: EC2Client, region: str, vpc_id: str, firewall: FirewallClientFactory | None = None
     ) -> VpcNetwork:
-        key = (region, vpc_id)
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                try:
-                    entry = collect_vpc_network(
-                        ec2, vpc_id, firewall=firewall, known_egress_tgws=self.known_egress_tgws
-                    )
-                except (ClientError, BotoCoreError) as exc:
-                    entry = exc
-                self._entries[key] = entry
-        if isinstance(entry, Exception):
-            raise entry
-        return entry
+        return self._entries.get(
+            (region, vpc_id),
+            lambda: collect_vpc_network(
+                ec2, vpc_id, firewall=firewall, known_egress_tgws=self.known_egress_tgws
+            ),
+        )
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._entries.clear()
 
 
 def describe_security_groups(ec2: Any, group_ids: Sequence[str]) -> dict[str, SecurityGroup]:

@@ -23,6 +23,7 @@ from eks_auditor.collect.iam import list_oidc_providers
 from eks_auditor.collect.network import VpcNetworkCache
 from eks_auditor.collect.permissions import action_for
 from eks_auditor.collect.versions import CalendarLookup, calendar_lookup, describe_cluster_versions
+from eks_auditor.concurrency import SingleFlight
 from eks_auditor.model.kubernetes import AccessEntry
 from eks_auditor.model.network import SecurityGroup, VpcNetwork
 from eks_auditor.model.part import Part
@@ -152,8 +153,12 @@ class SnapshotCollector:
         with self._lock:
             self._clusters: dict[tuple[str, str], Mapping[str, Any]] = {}
             self._networks = VpcNetworkCache(self.known_egress_tgws)
-            self._oidc: frozenset[str] | Exception | None = None
-            self._versions: dict[str, dict[tuple[int, int], VersionSupport] | Exception] = {}
+            # Single-flight: concurrent audits wait for one fetch instead of each making the call, and
+            # without holding self._lock (which every cache read takes) while the call is in flight.
+            self._oidc: SingleFlight[str, frozenset[str] | Exception] = SingleFlight()
+            self._versions: SingleFlight[str, dict[tuple[int, int], VersionSupport] | Exception] = (
+                SingleFlight()
+            )
             self._calendar: CalendarLookup | Exception | None = None
             self._nodegroup_cache: dict[tuple[str, str], tuple[NodeGroup, ...]] = {}
 
@@ -336,13 +341,13 @@ class SnapshotCollector:
         return describe_security_groups(self.clients.ec2(context.region), wanted) if wanted else {}
 
     def _oidc_providers(self, context: PartContext) -> frozenset[str]:
-        with self._lock:
-            if self._oidc is None:
-                try:
-                    self._oidc = list_oidc_providers(self.clients.iam())
-                except (ClientError, BotoCoreError) as exc:
-                    self._oidc = exc
-            found = self._oidc
+        def fetch() -> frozenset[str] | Exception:
+            try:
+                return list_oidc_providers(self.clients.iam())
+            except (ClientError, BotoCoreError) as exc:
+                return exc
+
+        found = self._oidc.get("iam", fetch)
         if isinstance(found, Exception):
             raise found
         return found
@@ -370,14 +375,14 @@ class SnapshotCollector:
         return support
 
     def _version_table(self, region: str) -> dict[tuple[int, int], VersionSupport] | Exception:
-        with self._lock:
-            if region not in self._versions:
-                try:
-                    self._versions[region] = describe_cluster_versions(self.clients.eks(region))
-                except (ClientError, BotoCoreError) as exc:
-                    # Not offered everywhere (moto: 404); a role may deny it: the calendar answers then.
-                    self._versions[region] = exc
-            return self._versions[region]
+        def fetch() -> dict[tuple[int, int], VersionSupport] | Exception:
+            try:
+                return describe_cluster_versions(self.clients.eks(region))
+            except (ClientError, BotoCoreError) as exc:
+                # Not offered everywhere (moto: 404); a role may deny it: the calendar answers then.
+                return exc
+
+        return self._versions.get(region, fetch)
 
     def _calendar_lookup(self) -> CalendarLookup | Exception:
         with self._lock:
@@ -400,7 +405,8 @@ class SnapshotCollector:
         state, gaps = read_kubernetes(
             context.cluster,
             context.cluster_name,
-            self.clients.session,
+            # One STS client per region signs every cluster's token (clients are shared across threads).
+            self.clients.sts(context.region),
             endpoint_override=override.endpoint if override else None,
             ca_file=override.ca_file if override else None,
             region=context.region,

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import http.client
 import json
 import socket
 import ssl
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -45,17 +47,36 @@ TOKEN_REJECTED = (
 def ssl_context(*, ca_data: str | bytes | None = None, ca_file: str | None = None) -> ssl.SSLContext:
     """A verifying TLS context trusting the cluster CA (base64 PEM as DescribeCluster returns it, or a file).
 
-    With neither, the system trust store is used (an EKS endpoint never verifies that way).
+    With a CA, the context trusts that CA alone: the system trust store is never loaded (loading it
+    cost more CPU than the rest of an audit). Contexts are cached by the CA's bytes (a file is read
+    each time, so a changed file is honoured) and shared: an SSLContext is safe to share across
+    threads once configured. With neither, the system trust store is used (an EKS endpoint never
+    verifies that way).
     """
-    context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
-    if ca_data and not ca_file:
+    if ca_file:
+        pem = Path(ca_file).read_bytes().decode("ascii", "replace")
+    elif ca_data:
         pem = _decode_ca(ca_data)
-        try:
-            context = ssl.create_default_context(cadata=pem)
-        except ssl.SSLError as error:
-            raise KubeTlsError(
-                f"the cluster certificate authority is not a valid PEM certificate: {error}"
-            ) from None
+    else:
+        return _system_context()
+    return _ca_context(pem)
+
+
+@functools.lru_cache(maxsize=1)
+def _system_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+@functools.lru_cache(maxsize=256)
+def _ca_context(pem: str) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname and CERT_REQUIRED by default
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_verify_locations(cadata=pem)
+    except ssl.SSLError as error:
+        raise KubeTlsError(
+            f"the cluster certificate authority is not a valid PEM certificate: {error}"
+        ) from None
     return context
 
 

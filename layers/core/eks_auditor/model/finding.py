@@ -57,6 +57,9 @@ class Finding(BaseModel):
     source: str  # the event id or scan id of the evaluation that last changed it
     evaluated_at: datetime
     expires_at: datetime | None = None  # transient findings (spot notices) carry a TTL
+    # One more on each state change of this finding: a change with a lower sequence than the stored (or the
+    # last published) one is older than what subscribers should see last, and is never published.
+    sequence: int = 0
 
 
 def finding_from_spec(

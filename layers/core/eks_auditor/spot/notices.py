@@ -319,24 +319,25 @@ class _Processor:
             )
             return result, []
         notice = notice_finding(signal, node, now=self.now, ttl=self.ttl)
-        new, changes = self._record(notice)
+        recorded = self.store.record_event(notice)
+        changes = [recorded.change] if recorded.change is not None else []
         finding_ids = [notice.id]
-        duplicate = not new
-        if new:
-            self.metrics.count("SpotNoticesOpened")
+        duplicate = not recorded.new
+        self.metrics.count("SpotNoticesOpened" if recorded.new else "SpotEventsDuplicate")
+        # Counted before anything is published, and idempotently (the counter holds event ids): a retry
+        # after a failed publish, or a redelivery, counts this notice no second time and none fewer.
+        if node is not None and node.node_group and signal.kind is SignalKind.INTERRUPTION_WARNING:
+            burst = self._count_burst(signal, node)
+            if burst is not None:
+                finding_ids.append(burst.id)
+                burst_record = self.store.record_event(burst)
+                if burst_record.change is not None:
+                    changes.append(burst_record.change)
+        if duplicate or len(changes) < len(finding_ids):
+            # A retry: this event's own unpublished changes (and any past the grace) go out now.
+            changes = self._republish(signal, notice.cluster, changes)
         else:
-            self.metrics.count("SpotEventsDuplicate")
-            changes = self._republish(signal, notice.cluster)
-        # Count a burst only for a first-seen warning: a redelivered event must not count twice.
-        if (
-            not duplicate
-            and node is not None
-            and node.node_group
-            and signal.kind is SignalKind.INTERRUPTION_WARNING
-        ):
-            burst_changes = self._count_burst(signal, node)
-            changes.extend(burst_changes)
-            finding_ids.extend(c.finding.id for c in burst_changes)
+            self.publisher.publish(changes, counted_at=self.now)
         result = SpotEventResult(
             index=index,
             event_id=signal.event_id,
@@ -349,25 +350,25 @@ class _Processor:
         )
         return result, changes
 
-    def _record(self, finding: Finding) -> tuple[bool, list[StateChange]]:
-        """Store through the suppressions (a suppressed finding changes to SUPPRESSED: stored, no alert)."""
-        recorded = self.store.record_event(finding)
-        changes = [recorded.change] if recorded.change is not None else []
-        self.publisher.publish(changes, counted_at=self.now)
-        return recorded.new, changes
-
-    def _republish(self, signal: SpotSignal, cluster: str) -> list[StateChange]:
-        """A redelivered event: publish what the cluster's outbox holds past the grace (the handler died, SNS
-        failed), by the same rule as the engine's retries."""
-        pending = self.store.due_changes(
-            signal.account, signal.region, cluster, now=self.now, source=signal.event_id
-        )
+    def _republish(self, signal: SpotSignal, cluster: str, new: list[StateChange]) -> list[StateChange]:
+        """A redelivered or retried event: publish its new changes, then what the cluster's outbox holds of
+        this event or past the grace (the handler died, SNS failed): the engine's retry rule."""
+        seen = {change.change_id for change in new}
+        pending = [
+            change
+            for change in self.store.due_changes(
+                signal.account, signal.region, cluster, now=self.now, source=signal.event_id
+            )
+            if change.change_id not in seen
+        ]
         for change in pending:
             logger.info("republishing change %s (event %s)", change.change_id, signal.event_id)
-        self.publisher.publish(pending, counted_at=self.now)
-        return pending
+        changes = new + pending
+        self.publisher.publish(changes, counted_at=self.now)
+        return changes
 
-    def _count_burst(self, signal: SpotSignal, node: EksNode) -> list[StateChange]:
+    def _count_burst(self, signal: SpotSignal, node: EksNode) -> Finding | None:
+        """The burst finding when this notice brings its window to the threshold and claims it."""
         window_start = window_start_of(signal.time, self.burst_window)
         window_end = window_start + self.burst_window
         key = burst_counter_key(
@@ -375,13 +376,13 @@ class _Processor:
         )
         # Keep the counter a little past its window so a late, redelivered event still finds it.
         expires = max(window_end, self.now) + self.burst_window
-        count = self.store.increment_counter(key, expires_at=expires)
+        count = self.store.increment_counter(key, member=signal.event_id, expires_at=expires)
         if count < self.burst_threshold:
-            return []
-        if not self.store.claim_once(key, expires_at=expires):
-            return []
+            return None
+        if not self.store.claim_once(key, claimant=signal.event_id, expires_at=expires):
+            return None
         self.metrics.count("SpotBurstsOpened")
-        burst = burst_finding(
+        return burst_finding(
             signal,
             node,
             count=count,
@@ -391,7 +392,6 @@ class _Processor:
             now=self.now,
             ttl=self.ttl,
         )
-        return self._record(burst)[1]
 
 
 def window_start_of(time: datetime, window: timedelta) -> datetime:

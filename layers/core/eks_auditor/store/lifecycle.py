@@ -46,6 +46,11 @@ def state_change(
     )
 
 
+def _next(finding: Finding, stored: Finding | None) -> Finding:
+    """`finding` as the next state of `stored`: one sequence number later."""
+    return finding.model_copy(update={"sequence": (stored.sequence if stored else 0) + 1})
+
+
 def _content_differs(old: Finding, new: Finding) -> bool:
     return (
         old.title != new.title
@@ -119,16 +124,18 @@ def plan_evaluation(
         )
         owner = guarded(reported)
         if old is None:
+            current = _next(current, None)
             if suppression is not None:
                 change = state_change(ChangeKind.SUPPRESSED, current, None, at, suppression.describe())
             else:
                 change = state_change(ChangeKind.OPENED, current, None, at)
             writes.append(Write(current, change, owner))
             continue
-        current = current.model_copy(update={"first_seen": old.first_seen})
+        current = current.model_copy(update={"first_seen": old.first_seen, "sequence": old.sequence})
         transition = _transition(old, current, suppression, suppressions)
         if transition is not None:
             kind, reason = transition
+            current = _next(current, old)
             writes.append(Write(current, state_change(kind, current, old, at, reason), owner))
         elif (
             at - old.last_seen >= heartbeat
@@ -161,6 +168,7 @@ def plan_evaluation(
                     "resolved_at": at,
                     "evaluated_at": at,
                     "source": evaluation.source,
+                    "sequence": old.sequence + 1,
                 }
             )
             if old.check_id == AUDIT_INCOMPLETE:
@@ -184,6 +192,7 @@ def plan_deletion(stored: Mapping[str, Finding], *, source: str, evaluated_at: d
                 "resolved_at": evaluated_at,
                 "evaluated_at": evaluated_at,
                 "source": source,
+                "sequence": old.sequence + 1,
             }
         )
         change = state_change(ChangeKind.RESOLVED, resolved, old, evaluated_at, "the cluster was deleted")
@@ -208,12 +217,15 @@ def plan_transient(
         current = finding.model_copy(update={"status": Status.SUPPRESSED})
         if stored is not None and stored.status is Status.SUPPRESSED:
             # Still accepted: the new event refreshes the record quietly, as a re-scan refreshes a finding.
-            return Write(current.model_copy(update={"first_seen": stored.first_seen}), None, None)
+            quiet = {"first_seen": stored.first_seen, "sequence": stored.sequence}
+            return Write(current.model_copy(update=quiet), None, None)
+        current = _next(current, stored)
         change = state_change(ChangeKind.SUPPRESSED, current, stored, at, suppression.describe())
         return Write(current, change, None)
     if stored is not None and stored.status is Status.SUPPRESSED:
-        current = finding.model_copy(update={"first_seen": stored.first_seen})
+        current = _next(finding.model_copy(update={"first_seen": stored.first_seen}), stored)
         reason = _unsuppressed_reason(suppressions, current, at)
         return Write(current, state_change(ChangeKind.UNSUPPRESSED, current, stored, at, reason), None)
     # A new event for an OPEN (or RESOLVED) transient finding opens it again, as a new occurrence.
-    return Write(finding, state_change(ChangeKind.OPENED, finding, None, at), None)
+    current = _next(finding, stored)
+    return Write(current, state_change(ChangeKind.OPENED, current, None, at), None)

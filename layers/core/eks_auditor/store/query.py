@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import Finding, Status
+from eks_auditor.store.expression import Expression
 from eks_auditor.store.schema import (
     BY_CHECK,
     BY_STATUS_SEVERITY,
@@ -70,40 +71,6 @@ def _severities(minimum: Severity | None) -> list[Severity]:
     return [severity for severity in Severity if minimum is None or severity.rank >= minimum.rank]
 
 
-class _Expression:
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-        self.filters: list[str] = []
-
-    def name(self, attribute: str) -> str:
-        placeholder = f"#n{len(self.names)}"
-        self.names[placeholder] = attribute
-        return placeholder
-
-    def value(self, text: str) -> str:
-        placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = {"S": text}
-        return placeholder
-
-    def equals(self, attribute: str, text: str) -> None:
-        self.filters.append(f"{self.name(attribute)} = {self.value(text)}")
-
-    def one_of(self, attribute: str, texts: list[str]) -> None:
-        self.filters.append(f"{self.name(attribute)} IN ({', '.join(self.value(text) for text in texts)})")
-
-    def request(self, key_condition: str, **extra: Any) -> dict[str, Any]:
-        request: dict[str, Any] = {
-            "KeyConditionExpression": key_condition,
-            "ExpressionAttributeNames": dict(self.names),
-            "ExpressionAttributeValues": dict(self.values),
-            **extra,
-        }
-        if self.filters:
-            request["FilterExpression"] = " AND ".join(self.filters)
-        return request
-
-
 def _streams(table: str, q: FindingQuery) -> list[_Stream]:
     severities = _severities(q.min_severity)
     all_severities = q.min_severity is None
@@ -113,7 +80,7 @@ def _streams(table: str, q: FindingQuery) -> list[_Stream]:
     if q.cluster is not None:
         if q.account is None or q.region is None:
             raise ValueError("a cluster query needs account and region: they are part of the cluster's key")
-        expr = _Expression()
+        expr = Expression()
         key = (
             f"{expr.name('pk')} = {expr.value(cluster_pk(q.account, q.region, q.cluster))}"
             f" AND begins_with({expr.name('sk')}, {expr.value(FINDING_PREFIX)})"
@@ -126,10 +93,10 @@ def _streams(table: str, q: FindingQuery) -> list[_Stream]:
             expr.equals("check_id", q.check_id)
         if since is not None:
             expr.filters.append(f"{expr.name('changed_at')} >= {expr.value(since)}")
-        return [_Stream(expr.request(key, TableName=table), ("pk", "sk"))]
+        return [_Stream(expr.query(key, TableName=table), ("pk", "sk"))]
 
     if q.check_id is not None:
-        expr = _Expression()
+        expr = Expression()
         key = f"{expr.name('check_id')} = {expr.value(q.check_id)}"
         if since is not None:
             key += f" AND {expr.name('changed_at')} >= {expr.value(since)}"
@@ -138,23 +105,23 @@ def _streams(table: str, q: FindingQuery) -> list[_Stream]:
         if not all_severities:
             expr.one_of("severity", [severity.value for severity in severities])
         _scope(expr, q)
-        request = expr.request(key, TableName=table, IndexName=BY_CHECK, ScanIndexForward=False)
+        request = expr.query(key, TableName=table, IndexName=BY_CHECK, ScanIndexForward=False)
         return [_Stream(request, ("pk", "sk", "check_id", "changed_at"))]
 
     streams = []
     for status in statuses:
         for severity in severities:
-            expr = _Expression()
+            expr = Expression()
             key = f"{expr.name('status_severity')} = {expr.value(f'{status.value}#{severity.value}')}"
             if since is not None:
                 key += f" AND {expr.name('changed_at')} >= {expr.value(since)}"
             _scope(expr, q)
-            request = expr.request(key, TableName=table, IndexName=BY_STATUS_SEVERITY, ScanIndexForward=False)
+            request = expr.query(key, TableName=table, IndexName=BY_STATUS_SEVERITY, ScanIndexForward=False)
             streams.append(_Stream(request, ("pk", "sk", "status_severity", "changed_at")))
     return streams
 
 
-def _scope(expr: _Expression, q: FindingQuery) -> None:
+def _scope(expr: Expression, q: FindingQuery) -> None:
     if q.account is not None:
         expr.equals("account", q.account)
     if q.region is not None:

@@ -25,6 +25,16 @@ BY_CHECK = "by_check"
 BY_ID = "by_id"
 BY_REGISTRY = "by_registry"  # AUDIT items of live clusters, so known_clusters() is a Query, not a Scan
 
+
+def _index(
+    name: str, hash_key: str, range_key: str | None = None, *, projection: str = "ALL"
+) -> dict[str, Any]:
+    keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key is not None:
+        keys.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return {"IndexName": name, "KeySchema": keys, "Projection": {"ProjectionType": projection}}
+
+
 # What CreateTable needs (and what template.yaml must declare); TTL is set separately (TTL_ATTRIBUTE).
 TABLE_DEFINITION: dict[str, Any] = {
     "AttributeDefinitions": [
@@ -42,35 +52,10 @@ TABLE_DEFINITION: dict[str, Any] = {
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ],
     "GlobalSecondaryIndexes": [
-        {
-            "IndexName": BY_STATUS_SEVERITY,
-            "KeySchema": [
-                {"AttributeName": "status_severity", "KeyType": "HASH"},
-                {"AttributeName": "changed_at", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        },
-        {
-            "IndexName": BY_CHECK,
-            "KeySchema": [
-                {"AttributeName": "check_id", "KeyType": "HASH"},
-                {"AttributeName": "changed_at", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        },
-        {
-            "IndexName": BY_ID,
-            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
-            "Projection": {"ProjectionType": "ALL"},
-        },
-        {
-            "IndexName": BY_REGISTRY,
-            "KeySchema": [
-                {"AttributeName": "registry", "KeyType": "HASH"},
-                {"AttributeName": "cluster", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "KEYS_ONLY"},
-        },
+        _index(BY_STATUS_SEVERITY, "status_severity", "changed_at"),
+        _index(BY_CHECK, "check_id", "changed_at"),
+        _index(BY_ID, "id"),
+        _index(BY_REGISTRY, "registry", "cluster", projection="KEYS_ONLY"),
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }
@@ -83,6 +68,7 @@ HISTORY_PREFIX = "HISTORY#"
 CLUSTER_READ_RANGE = (AUDIT_SK, "FINDING$")
 CHECK_ATTRIBUTE_PREFIX = "evaluated#"  # AUDIT: one top-level attribute per check (see FindingStore)
 FIRST_CHECK_PREFIX = "first#"  # AUDIT: when each check was first evaluated on the cluster (the baseline)
+PUBLISHED_ATTRIBUTE = "published_sequence"  # FINDING: the sequence of the last change published
 PENDING_PREFIX = "pending#"  # FINDING: one attribute per unpublished change, value = the change as JSON
 
 AUDIT_INCOMPLETE = "audit_incomplete"
@@ -176,6 +162,7 @@ def finding_attributes(finding: Finding, changed_at: datetime | None) -> tuple[d
         "source": _s(finding.source),
         "evaluated_at": _s(timestamp(finding.evaluated_at)),
         "status_severity": _s(f"{finding.status.value}#{finding.severity.value}"),
+        "sequence": {"N": str(finding.sequence)},
     }
     if changed_at is not None:
         attributes["changed_at"] = _s(changed_at_key(changed_at, finding.id))
@@ -224,7 +211,13 @@ def finding_from_item(item: Mapping[str, Any]) -> Finding:
         source=text("source"),
         evaluated_at=parse_timestamp(text("evaluated_at")),
         expires_at=optional_time("expires_at"),
+        sequence=sequence_of(item),
     )
+
+
+def sequence_of(item: Mapping[str, Any], attribute: str = "sequence") -> int:
+    """A finding item's sequence (or PUBLISHED_ATTRIBUTE); 0 for items written before sequences."""
+    return int(item[attribute]["N"]) if attribute in item else 0
 
 
 def pending_from_item(item: Mapping[str, Any]) -> list[StateChange]:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from eks_auditor.store.schema import TTL_ATTRIBUTE, epoch
+from eks_auditor.store.table import Table
 from eks_auditor.suppressions import Suppression
 
 if TYPE_CHECKING:
@@ -40,39 +41,47 @@ def suppression_from_item(item: Mapping[str, Any]) -> Suppression:
     return Suppression.model_validate_json(item["data"]["S"])
 
 
-def put_suppression(client: DynamoDBClient, table: str, suppression: Suppression) -> None:
-    """Store a new suppression; an existing id is an error (ids are random: a clash is a bug)."""
-    client.put_item(
-        TableName=table,
-        Item=suppression_item(suppression),
-        ConditionExpression="attribute_not_exists(pk)",
-    )
+class SuppressionRecords(Table):
+    """The suppressions, read once per batch when start_batch() was called (else on every read)."""
 
+    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+        super().__init__(table_name, client)
+        # Off until start_batch(): the CLI and one-off callers always read the current suppressions.
+        self._batch_caching = False
+        self._cached: list[Suppression] | None = None
 
-def load_suppressions(client: DynamoDBClient, table: str) -> list[Suppression]:
-    """Every stored suppression, expired ones included (the matcher checks expiry), ordered by id."""
-    request: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {":pk": {"S": SUPPRESSION_PK}, ":prefix": {"S": SUPPRESSION_PREFIX}},
-        # A suppression added a moment ago must count in the next evaluation.
-        "ConsistentRead": True,
-    }
-    suppressions: list[Suppression] = []
-    while True:
-        response = client.query(**request)
-        suppressions.extend(suppression_from_item(item) for item in response.get("Items", []))
-        if "LastEvaluatedKey" not in response:
-            return suppressions
-        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    def start_batch(self) -> None:
+        self._batch_caching = True
+        self._cached = None
 
-
-def delete_suppression(client: DynamoDBClient, table: str, suppression_id: str) -> bool:
-    """Remove a suppression; False when there was none with this id."""
-    try:
-        client.delete_item(
-            TableName=table, Key=suppression_key(suppression_id), ConditionExpression="attribute_exists(pk)"
+    def put_suppression(self, suppression: Suppression) -> None:
+        """Store a new suppression; an existing id is an error (ids are random: a clash is a bug)."""
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=suppression_item(suppression),
+            ConditionExpression="attribute_not_exists(pk)",
         )
-    except client.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
+        self._cached = None
+
+    def suppressions(self) -> list[Suppression]:
+        """Every stored suppression, expired ones included (the matcher checks expiry), ordered by id."""
+        if self._batch_caching and self._cached is not None:
+            return self._cached
+        items = self.query_all(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": SUPPRESSION_PK}, ":prefix": {"S": SUPPRESSION_PREFIX}},
+            # A suppression added a moment ago must count in the next evaluation.
+            ConsistentRead=True,
+        )
+        loaded = [suppression_from_item(item) for item in items]
+        if self._batch_caching:
+            self._cached = loaded
+        return loaded
+
+    def delete_suppression(self, suppression_id: str) -> bool:
+        """Remove a suppression; False when there was none with this id."""
+        self._cached = None
+        deleted = self.conditional(
+            "delete_item", Key=suppression_key(suppression_id), ConditionExpression="attribute_exists(pk)"
+        )
+        return deleted is not None

@@ -1,0 +1,221 @@
+"""Bounded concurrency for audits: a per-key limiter with throttling backoff, single-flight, ordered maps.
+
+The limiter bounds work in flight overall and per key (account, region): EC2 Describe* calls share one
+token bucket per account-region (100 tokens, refilling 20/s) with the member's own workloads, so a scan
+must not take the whole bucket. When AWS throttles a key, its limit halves and new work for that key
+waits a jittered pause; each success after that earns one slot back (additive increase), up to the
+configured limit. botocore's standard retry mode still retries the throttled call itself.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from eks_auditor.config import MAX_CONCURRENCY, MAX_CONCURRENCY_PER_ACCOUNT_REGION
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "SlowDown",
+    }
+)
+BACKOFF_BASE_SECONDS = 0.2
+BACKOFF_MAX_SECONDS = 5.0
+
+
+def limiter_key(account: str, region: str) -> tuple[str, str]:
+    return (account, region)
+
+
+@dataclass
+class _KeyState:
+    limit: int
+    in_flight: int = 0
+    not_before: float = 0.0
+    throttles: int = 0
+
+
+class Limiter:
+    """At most `total` slots in flight overall and `per_key` per key; halves a key's limit when throttled.
+
+    `clock`, `sleep_jitter` and `wait` are injectable so tests are deterministic.
+    """
+
+    def __init__(
+        self,
+        total: int = MAX_CONCURRENCY,
+        per_key: int = MAX_CONCURRENCY_PER_ACCOUNT_REGION,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[float], float] = lambda ceiling: random.uniform(0, ceiling),
+    ) -> None:
+        if total < 1 or per_key < 1:
+            raise ValueError("concurrency limits must be at least 1")
+        self.total = total
+        self.per_key = min(per_key, total)
+        self._clock = clock
+        self._jitter = jitter
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self._keys: dict[Hashable, _KeyState] = {}
+        self.peak_in_flight = 0
+        self.peak_per_key: dict[Hashable, int] = {}
+
+    def _state(self, key: Hashable) -> _KeyState:
+        state = self._keys.get(key)
+        if state is None:
+            state = self._keys[key] = _KeyState(limit=self.per_key)
+        return state
+
+    def acquire(self, key: Hashable) -> None:
+        with self._cond:
+            state = self._state(key)
+            while True:
+                wait = state.not_before - self._clock()
+                if self._in_flight < self.total and state.in_flight < state.limit and wait <= 0:
+                    break
+                self._cond.wait(timeout=wait if wait > 0 else None)
+            self._in_flight += 1
+            state.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            self.peak_per_key[key] = max(self.peak_per_key.get(key, 0), state.in_flight)
+
+    def release(self, key: Hashable, *, succeeded: bool = True) -> None:
+        with self._cond:
+            state = self._state(key)
+            self._in_flight -= 1
+            state.in_flight -= 1
+            if succeeded and state.limit < self.per_key and self._clock() >= state.not_before:
+                state.limit += 1
+            self._cond.notify_all()
+
+    def throttled(self, key: Hashable) -> None:
+        """AWS throttled a call for `key`: halve its limit and pause new work for it (with jitter)."""
+        with self._cond:
+            state = self._state(key)
+            state.throttles += 1
+            state.limit = max(1, state.limit // 2)
+            ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(state.throttles, 5))
+            state.not_before = max(state.not_before, self._clock() + self._jitter(ceiling))
+            self._cond.notify_all()
+
+    def throttled_region(self, region: str) -> None:
+        """Throttling seen by clients that do not know the account: every (account, `region`) key backs off.
+
+        A single-account runtime's clients report this way; an organization scan, with one set of
+        clients per account, calls `throttled(limiter_key(account, region))`.
+        """
+        with self._cond:
+            keys = [key for key in self._keys if isinstance(key, tuple) and key[1:] == (region,)]
+        for key in keys or [limiter_key("", region)]:
+            self.throttled(key)
+
+    def limit_of(self, key: Hashable) -> int:
+        with self._cond:
+            return self._state(key).limit
+
+    @contextmanager
+    def slot(self, key: Hashable) -> Iterator[None]:
+        self.acquire(key)
+        succeeded = False
+        try:
+            yield
+            succeeded = True
+        finally:
+            self.release(key, succeeded=succeeded)
+
+
+@dataclass(frozen=True)
+class Attempt[T]:
+    """One item's result or the exception it raised (map_bounded never raises an item's error)."""
+
+    value: T | None = None
+    error: BaseException | None = None
+
+
+def map_bounded[I, T](
+    function: Callable[[I], T],
+    items: Sequence[I],
+    *,
+    key: Callable[[I], Hashable],
+    limiter: Limiter,
+) -> list[Attempt[T]]:
+    """`function` over `items` in a pool of `limiter.total` threads; outcomes in the order of `items`.
+
+    With a limit of 1 everything runs on the calling thread, in order (the sequential behaviour).
+    """
+
+    def run(item: I) -> Attempt[T]:
+        try:
+            with limiter.slot(key(item)):
+                return Attempt(value=function(item))
+        except Exception as exc:  # one item's failure is its own outcome
+            return Attempt(error=exc)
+
+    if limiter.total == 1 or len(items) <= 1:
+        return [run(item) for item in items]
+    # Submitting in order and gathering by index keeps output deterministic whatever finishes first.
+    with ThreadPoolExecutor(max_workers=min(limiter.total, len(items)), thread_name_prefix="audit") as pool:
+        futures: list[Future[Attempt[T]]] = [pool.submit(run, item) for item in items]
+        return [future.result() for future in futures]
+
+
+class SingleFlight[K: Hashable, V]:
+    """A cache where concurrent callers for one key wait for one fetch; other keys fetch in parallel.
+
+    Exceptions in `cached_errors` are cached like values (a denied call is not repeated); any other
+    exception is raised to every waiter of that fetch and not cached.
+    """
+
+    def __init__(self, cached_errors: tuple[type[BaseException], ...] = ()) -> None:
+        self._cached_errors = cached_errors
+        self._lock = threading.Lock()
+        self._entries: dict[K, Future[V]] = {}
+
+    def get(self, key: K, fetch: Callable[[], V]) -> V:
+        with self._lock:
+            future = self._entries.get(key)
+            owner = future is None
+            if future is None:
+                future = self._entries[key] = Future()
+        if owner:
+            try:
+                future.set_result(fetch())
+            except self._cached_errors as exc:
+                future.set_exception(exc)
+            except BaseException as exc:
+                with self._lock:
+                    self._entries.pop(key, None)
+                future.set_exception(exc)
+        return future.result()
+
+    def peek(self, key: K) -> bool:
+        """Whether `key` has a finished entry (value or cached error)."""
+        with self._lock:
+            future = self._entries.get(key)
+        return future is not None and future.done()
+
+    def keys(self) -> Iterable[K]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def is_throttling(error_code: Any) -> bool:
+    return str(error_code) in THROTTLING_CODES

@@ -1,0 +1,82 @@
+"""Reading findings: one finding, its history, the clusters known, and the security team's queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from eks_auditor.model.check import Severity
+from eks_auditor.model.finding import ChangeKind, Finding, Status
+from eks_auditor.store.expression import Expression
+from eks_auditor.store.query import FindingPage, FindingQuery, run_query
+from eks_auditor.store.schema import (
+    BY_ID,
+    BY_REGISTRY,
+    FINDING_PREFIX,
+    HISTORY_PREFIX,
+    cluster_pk,
+    finding_from_item,
+    history_fields,
+    registry_key,
+)
+from eks_auditor.store.table import Table
+
+
+class HistoryEntry(BaseModel):
+    """One state change of a finding, as kept in its history."""
+
+    model_config = ConfigDict(frozen=True)
+
+    finding_id: str
+    change_id: str
+    kind: ChangeKind
+    previous_status: Status | None
+    new_status: Status
+    previous_severity: Severity | None
+    new_severity: Severity
+    source: str
+    changed_at: datetime
+    reason: str | None = None
+
+
+class FindingReader(Table):
+    def get(self, finding_id: str) -> Finding | None:
+        expr = Expression()
+        request = expr.query(f"{expr.name('id')} = {expr.value(finding_id)}", IndexName=BY_ID)
+        items = self.client.query(TableName=self.table_name, **request).get("Items", [])
+        return finding_from_item(items[0]) if items else None
+
+    def history(self, finding_id: str) -> list[HistoryEntry]:
+        """The finding's state changes, oldest first."""
+        finding = self.get(finding_id)
+        if finding is None:
+            return []
+        expr = Expression()
+        pk = cluster_pk(finding.account, finding.region, finding.cluster)
+        key = f"{expr.name('pk')} = {expr.value(pk)} AND begins_with({expr.name('sk')}, "
+        key += f"{expr.value(f'{HISTORY_PREFIX}{finding_id}#')})"
+        items = self.query_all(**expr.query(key, ConsistentRead=True))
+        return [HistoryEntry(**history_fields(item)) for item in items]
+
+    def known_clusters(self, account: str, region: str) -> list[str]:
+        """Clusters audited in this account and region and not deleted since (GSI by_registry)."""
+        expr = Expression()
+        key = f"{expr.name('registry')} = {expr.value(registry_key(account, region))}"
+        items = self.query_all(**expr.query(key, IndexName=BY_REGISTRY))
+        return sorted(item["cluster"]["S"] for item in items)
+
+    def open_findings(self, account: str, region: str, cluster: str) -> list[Finding]:
+        """The cluster's OPEN findings (one paginated Query of its partition), for its daily digest."""
+        expr = Expression()
+        pk = cluster_pk(account, region, cluster)
+        key = f"{expr.name('pk')} = {expr.value(pk)} AND begins_with({expr.name('sk')}, "
+        key += f"{expr.value(FINDING_PREFIX)})"
+        findings = [
+            finding_from_item(item) for item in self.query_all(**expr.query(key, ConsistentRead=True))
+        ]
+        return [finding for finding in findings if finding.status is Status.OPEN]
+
+    def query(self, q: FindingQuery) -> FindingPage:
+        """One page of findings (Query on the table or a GSI, never Scan); see FindingQuery."""
+        return run_query(self.client.query, self.table_name, q)

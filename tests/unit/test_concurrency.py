@@ -1,0 +1,189 @@
+"""eks_auditor.concurrency: the limiter, single-flight cache, ordered map. No AWS, no timing asserts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import pytest
+from eks_auditor.concurrency import Limiter, SingleFlight, limiter_key, map_bounded
+
+
+class InFlight:
+    """Counts work in flight per key and overall; each item holds its slot until `limit` items of its key
+    are in flight or its key has none left to start (5 s at most), so the bound is observed, not luck.
+    """
+
+    def __init__(self, items: list[tuple[str, int]], limit: int) -> None:
+        self.limit = limit
+        self.left = Counter(key for key, _ in items)
+        self.now: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        self.total = 0
+        self.peak_total = 0
+        self.cond = threading.Condition()
+
+    def __call__(self, item: tuple[str, int]) -> tuple[str, int]:
+        key = item[0]
+        with self.cond:
+            self.left[key] -= 1
+            self.now[key] += 1
+            self.total += 1
+            self.peak[key] = max(self.peak[key], self.now[key])
+            self.peak_total = max(self.peak_total, self.total)
+            self.cond.notify_all()
+            self.cond.wait_for(lambda: self.now[key] >= self.limit or self.left[key] == 0, timeout=5)
+            self.now[key] -= 1
+            self.total -= 1
+            self.cond.notify_all()
+        return item
+
+
+def test_never_more_than_the_per_key_limit_in_flight() -> None:
+    items = [(region, i) for i in range(12) for region in ("us-east-1", "eu-west-1", "ap-south-1")]
+    work = InFlight(items, limit=2)
+    limiter = Limiter(total=6, per_key=2)
+    attempts = map_bounded(work, items, key=lambda item: item[0], limiter=limiter)
+    assert [a.value for a in attempts] == items  # input order, whatever finished first
+    assert dict(work.peak) == {"us-east-1": 2, "eu-west-1": 2, "ap-south-1": 2}
+    assert limiter.peak_per_key == {"us-east-1": 2, "eu-west-1": 2, "ap-south-1": 2}
+
+
+def test_never_more_than_the_total_limit_in_flight() -> None:
+    items = [("us-east-1", i) for i in range(12)]
+    work = InFlight(items, limit=3)
+    limiter = Limiter(total=3, per_key=8)
+    map_bounded(work, items, key=lambda item: item[0], limiter=limiter)
+    assert (work.peak_total, limiter.peak_in_flight, limiter.per_key) == (3, 3, 3)
+
+
+def test_limit_of_one_runs_in_order_on_the_calling_thread() -> None:
+    threads: list[str] = []
+    attempts = map_bounded(
+        lambda i: threads.append(threading.current_thread().name) or i,
+        list(range(5)),
+        key=lambda _: "k",
+        limiter=Limiter(1, 1),
+    )
+    assert [a.value for a in attempts] == [0, 1, 2, 3, 4]
+    assert set(threads) == {threading.current_thread().name}
+
+
+def test_an_item_error_is_its_own_outcome() -> None:
+    def work(i: int) -> int:
+        if i == 2:
+            raise ValueError("two")
+        return i
+
+    attempts = map_bounded(work, [1, 2, 3], key=lambda _: "k", limiter=Limiter(4, 4))
+    assert [a.value for a in attempts] == [1, None, 3]
+    assert [type(a.error).__name__ if a.error else None for a in attempts] == [None, "ValueError", None]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_throttling_halves_the_key_limit_pauses_it_and_successes_earn_slots_back() -> None:
+    clock = FakeClock()
+    limiter = Limiter(16, 8, clock=clock, jitter=lambda ceiling: ceiling)
+    key = limiter_key("111122223333", "us-east-1")
+    other = limiter_key("111122223333", "eu-west-1")
+    limiter.throttled(key)
+    limiter.throttled(key)
+    assert (limiter.limit_of(key), limiter.limit_of(other)) == (2, 8)
+
+    # Paused: new work for the key waits until the jittered pause is over; other keys are not held.
+    started = threading.Event()
+
+    def acquire() -> None:
+        limiter.acquire(key)
+        started.set()
+
+    limiter.acquire(other)
+    limiter.release(other)
+    thread = threading.Thread(target=acquire)
+    thread.start()
+    assert not started.wait(0.2)
+    clock.now += 10
+    with limiter._cond:
+        limiter._cond.notify_all()
+    assert started.wait(5)
+    thread.join()
+    limiter.release(key)
+    assert limiter.limit_of(key) == 3  # additive increase after the pause
+    for _ in range(10):
+        limiter.acquire(key)
+        limiter.release(key)
+    assert limiter.limit_of(key) == 8  # never above the configured limit
+
+
+def test_throttled_region_backs_off_every_account_in_that_region() -> None:
+    limiter = Limiter(16, 8, jitter=lambda _: 0.0)
+    for key in (limiter_key("a", "us-east-1"), limiter_key("b", "us-east-1"), limiter_key("a", "eu-west-1")):
+        limiter.acquire(key)
+        limiter.release(key)
+    limiter.throttled_region("us-east-1")
+    assert [limiter.limit_of(limiter_key(a, r)) for a, r in (("a", "us-east-1"), ("b", "us-east-1"))] == [
+        4,
+        4,
+    ]
+    assert limiter.limit_of(limiter_key("a", "eu-west-1")) == 8
+
+
+def test_limits_below_one_are_rejected() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        Limiter(0, 1)
+
+
+def test_single_flight_fetches_once_under_contention_and_keys_in_parallel() -> None:
+    cache: SingleFlight[str, int] = SingleFlight()
+    calls: Counter[str] = Counter()
+    arrived = threading.Semaphore(0)
+    waiting = 8
+
+    def fetch(key: str) -> int:
+        calls[key] += 1
+        # Hold the fetch until every caller has arrived, so they all contend for the one in flight.
+        for _ in range(waiting):
+            arrived.acquire(timeout=5)
+        time.sleep(0.05)
+        return len(key)
+
+    def caller(key: str) -> int:
+        arrived.release()
+        return cache.get(key, lambda: fetch(key))
+
+    keys = ["vpc-a"] * waiting
+    results = map_bounded(caller, keys, key=lambda _: "k", limiter=Limiter(waiting, waiting))
+    assert [r.value for r in results] == [5] * waiting
+    assert calls == Counter({"vpc-a": 1})
+    assert cache.get("vpc-b", lambda: 7) == 7
+
+
+def test_single_flight_caches_declared_errors_only() -> None:
+    cache: SingleFlight[str, int] = SingleFlight(cached_errors=(PermissionError,))
+    calls: Counter[str] = Counter()
+
+    def denied() -> int:
+        calls["denied"] += 1
+        raise PermissionError("AccessDenied")
+
+    def flaky() -> int:
+        calls["flaky"] += 1
+        if calls["flaky"] == 1:
+            raise TimeoutError("once")
+        return 1
+
+    for _ in range(2):
+        with pytest.raises(PermissionError):
+            cache.get("a", denied)
+    with pytest.raises(TimeoutError):
+        cache.get("b", flaky)
+    assert cache.get("b", flaky) == 1
+    assert calls == Counter({"denied": 1, "flaky": 2})

@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench build clean distclean venv python local-stop
+.PHONY: demo test lint typecheck unit bench build clean distclean venv python local-stop checkov
 
 # A .venv made by another (older) interpreter is rebuilt, not reused.
 python:
@@ -25,6 +25,18 @@ $(STAMP): pyproject.toml | python
 	@touch $(STAMP)
 
 venv: python $(STAMP)
+
+# The template security scan (tests/template/test_checkov.py). checkov pins boto3 1.35: it gets its own
+# venv so that it never downgrades .venv. Installed once (about a minute), then reused.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): | python
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install -qq checkov==3.3.30
+	@touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP)
 
 # The demo leaves its findings in a local endpoint (127.0.0.1:4566) for the README's next commands.
 demo: python $(STAMP)
@@ -44,7 +56,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test: lint typecheck
+test: lint typecheck checkov
 	$(BIN)/pytest -q -n auto
 
 bench: $(STAMP)
@@ -58,4 +70,4 @@ clean:
 	@echo "kept $(VENV) (make distclean removes it too)"
 
 distclean: clean
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) $(CHECKOV_VENV) *.egg-info

@@ -2,11 +2,11 @@
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from eks_auditor.batch import RecordProcessor, best_effort
 from eks_auditor.entrypoints import audit_queued_batch, audit_queued_cluster, prefetch_batch
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
 from eks_auditor.triggers import InvalidEvent
@@ -14,7 +14,7 @@ from eks_auditor.triggers import InvalidEvent
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = RecordProcessor(logger=logger, metrics=metrics, rejections=(InvalidEvent,), what="audit message")
 runtime = lambda_runtime(PowertoolsSink(metrics))
 copy_config_to_registered_loggers(source_logger=logger)
 # The batch's audits, run concurrently before the processor walks the records (message id -> outcome).
@@ -22,19 +22,12 @@ audited: dict = {}
 
 
 def record_handler(record: SQSRecord) -> dict:
-    try:
-        attempt = audited.get(record.message_id)
-        if attempt is None:
-            return audit_queued_cluster(
-                record.body, runtime.dispatcher, send_digest=runtime.send_daily_digest
-            )
-        if attempt.error is not None:
-            raise attempt.error
-        return attempt.value
-    except InvalidEvent as exc:
-        logger.error("rejected audit message: %s", exc, extra={"message_id": record.message_id})
-        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
-        raise
+    attempt = audited.get(record.message_id)
+    if attempt is None:
+        return audit_queued_cluster(record.body, runtime.dispatcher, send_digest=runtime.send_daily_digest)
+    if attempt.error is not None:
+        raise attempt.error
+    return attempt.value
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -43,7 +36,8 @@ def record_handler(record: SQSRecord) -> dict:
 def handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
     runtime.start_batch()
     records = event.get("Records", [])
-    prefetch_batch((record.get("body", "") for record in records), runtime.collector)
+    # One DescribeInstanceTypes for the batch; should it fail, each record still does its own work.
+    best_effort(prefetch_batch, (record.get("body", "") for record in records), runtime.collector)
     audited.clear()
     audited.update(
         audit_queued_batch(

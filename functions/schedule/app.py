@@ -1,8 +1,14 @@
-"""The schedule (EventBridge Scheduler): fan out one audit message per cluster to the worker queue."""
+"""The schedule (EventBridge Scheduler): fan out one audit message per cluster to the worker queue.
+
+In organization mode (MEMBER_ROLE_NAME set) it fans out over the organization's account-regions.
+"""
+
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from eks_auditor.entrypoints import fan_out_scan
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from eks_auditor.entrypoints import fan_out_scan, scan_id_for
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
 
 logger = Logger()
@@ -15,10 +21,12 @@ copy_config_to_registered_loggers(source_logger=logger)
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict, context) -> dict:
+def handler(event: Any, context: LambdaContext) -> dict:
     # The invoking function's ARN names the account: no STS call needed.
     account = context.invoked_function_arn.split(":")[4]
-    scan_id = f"scan-{event.get('id') or context.aws_request_id}"
+    scan_id = scan_id_for(event, context.aws_request_id)
+    if runtime.settings.organization:
+        return runtime.organization_scan(scan_id)
     return fan_out_scan(
         account=account,
         regions=runtime.settings.audit_regions,

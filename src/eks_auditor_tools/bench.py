@@ -264,6 +264,137 @@ def _measure_spot(demo: Any, fleet: Any, calls: _Calls) -> dict[str, Any]:
     }
 
 
+# The CloudTrail calls of the load: EKS calls that each name one cluster (the sample's shape).
+_LOAD_CALLS = (
+    "UpdateClusterConfig",
+    "CreateNodegroup",
+    "UpdateNodegroupConfig",
+    "AssociateAccessPolicy",
+    "CreateAccessEntry",
+    "UpdateClusterVersion",
+    "CreateAddon",
+)
+
+
+def _load_stream(count: int, clusters: list[str], seed: int) -> list[dict[str, Any]]:
+    """`count` CloudTrail events over `clusters`, in bursts (a deploy touches one cluster several times)."""
+    import random
+
+    from eks_auditor.triggers import EKS_EVENT_CHECKS
+
+    from eks_auditor_tools.demo.paths import repo_root
+
+    template = json.loads(
+        (repo_root() / "events" / "eks-update-cluster-config-public-cidrs.json").read_text()
+    )
+    calls = [c for c in _LOAD_CALLS if c in EKS_EVENT_CHECKS] or sorted(EKS_EVENT_CHECKS)
+    rng = random.Random(seed)
+    events: list[dict[str, Any]] = []
+    while len(events) < count:
+        cluster = rng.choice(clusters)
+        for _ in range(min(rng.randint(1, 6), count - len(events))):
+            event = json.loads(json.dumps(template))
+            event["id"] = f"load-{len(events):05d}"
+            event["detail"]["eventName"] = rng.choice(calls)
+            event["detail"]["requestParameters"] = {"name": cluster}
+            events.append(event)
+    return events
+
+
+def measure_event_load(events: int = 5000, clusters: int = 20, batch_size: int = 10, seed: int = 14) -> dict:
+    """`events` CloudTrail events over `clusters` clusters through the event_audit handler, in SQS batches
+    of `batch_size`: AWS calls per event, audits per event, and how much coalescing saved (an audit per
+    event and cluster without it). `reaudits_in_batch` counts audits of a cluster already audited in the
+    same batch (33.8% of audits before coalescing; 0 is the target)."""
+    from moto.eks.models import eks_backends
+
+    from eks_auditor_tools.demo import run as demo_run
+    from eks_auditor_tools.demo.fleet import ACCOUNT, CLUSTER_ROLE
+    from eks_auditor_tools.demo.lambdas import LogSink, invoke, load_handler, sqs_event
+
+    calls = _Calls()
+    with demo_run.embedded_account() as (_session, fleet, account), calls.installed():
+        eks = account.client("eks")
+        names = sorted(eks.list_clusters()["clusters"])
+        model = eks.describe_cluster(name=names[0])["cluster"]
+        backend = eks_backends[ACCOUNT][account.region]
+        served = backend.clusters[names[0]]
+        for index in range(clusters - len(names)):
+            name = f"load-{index:02d}"
+            fleet.create_cluster(
+                name,
+                model["resourcesVpcConfig"]["subnetIds"],
+                role_arn=CLUSTER_ROLE,
+                cluster_security_group=False,
+            )
+            # The extra clusters answer on a served demo API (never an unserved, network address); it
+            # rejects their tokens (another cluster's name), so their Kubernetes checks are incomplete.
+            backend.clusters[name].endpoint = served.endpoint
+            backend.clusters[name].certificate_authority = served.certificate_authority
+            setattr(backend.clusters[name], "access_config", {"authenticationMode": "CONFIG_MAP"})  # noqa: B010
+            names.append(name)
+        stream = _load_stream(events, names[:clusters], seed)
+
+        logs = LogSink()
+        with logs.capture():  # Powertools binds its log stream to stdout at import
+            handler = load_handler("event_audit")
+        audited: list[tuple[int, str]] = []
+        auditor = handler.runtime.auditor
+        original = auditor.audit
+
+        def counted(region: str, cluster: str, **kwargs: Any) -> Any:
+            audited.append((batch_number, cluster))
+            return original(region, cluster, **kwargs)
+
+        auditor.audit = counted
+        requested = failed = 0
+        calls.reset()
+        started = time.perf_counter()
+        try:
+            for batch_number, start in enumerate(range(0, len(stream), batch_size)):
+                chunk = stream[start : start + batch_size]
+                messages = [
+                    {"MessageId": e["id"], "ReceiptHandle": "r", "Body": json.dumps(e)} for e in chunk
+                ]
+                response = invoke(
+                    "event_audit",
+                    sqs_event(messages, account.queue_arn("EventsQueue")),
+                    account=account.account,
+                    region=account.region,
+                    logs=logs,
+                )
+                failed += len(response["batchItemFailures"])
+                requested += len(
+                    {(batch_number, e["detail"]["requestParameters"]["name"], e["id"]) for e in chunk}
+                )
+        finally:
+            auditor.audit = original
+        elapsed = time.perf_counter() - started
+        counts = calls.reset()
+    audits = len(audited)
+    distinct = len(set(audited))
+    return {
+        "events": len(stream),
+        "clusters": clusters,
+        "batch_size": batch_size,
+        "batches": math.ceil(len(stream) / batch_size),
+        "failed_records": failed,
+        "aws_calls": sum(counts.values()),
+        "aws_calls_per_event": round(sum(counts.values()) / len(stream), 3),
+        "aws_read_calls_per_event": round(sum(_reads(counts).values()) / len(stream), 3),
+        "dynamodb_calls_per_event": round(
+            sum(v for k, v in counts.items() if k.startswith("dynamodb:")) / len(stream), 3
+        ),
+        "audits": audits,
+        "audits_per_event": round(audits / len(stream), 4),
+        # Without coalescing every event audits its cluster: requested / performed.
+        "coalescing_ratio": round(requested / audits, 3) if audits else None,
+        "reaudits_in_batch": audits - distinct,
+        "reaudit_share": round((audits - distinct) / audits, 4) if audits else 0.0,
+        "in_process_seconds": round(elapsed, 1),
+    }
+
+
 def measure_imports(repeat: int = 5) -> dict[str, Any]:
     """Cold import of each handler module vs `import boto3`, each in a fresh interpreter, medians."""
     from eks_auditor_tools.demo.paths import repo_root
@@ -311,11 +442,13 @@ def main() -> int:
     started = time.perf_counter()
     from eks_auditor_tools.bench_latency import latency_targets, measure_latency, measure_layer_imports
 
+    load_events = int(os.environ.get("EKS_AUDITOR_BENCH_LOAD_EVENTS", "5000"))
     report: dict[str, Any] = {
         "scans": measure_scans(),
         "imports": measure_imports(),
         "layer_imports": measure_layer_imports(),
         "latency": measure_latency(),
+        "event_load": measure_event_load(events=load_events),
     }
     scans = report["scans"]
     report["targets"] = {
@@ -330,6 +463,8 @@ def main() -> int:
         <= scans["full_scan"]["describe_instance_types_target"],
         "spot_one_describe_instances_per_batch": scans["spot"]["batch_of_10"]["describe_instances_calls"]
         == 1,
+        "event_load_no_reaudit_in_batch": report["event_load"]["reaudits_in_batch"] == 0,
+        "event_load_no_failed_record": report["event_load"]["failed_records"] == 0,
         **latency_targets(report["latency"]),
     }
     layer = report["layer_imports"]

@@ -24,13 +24,23 @@ from eks_auditor.suppressions import Suppression
 # Prowler's logging check wants every log type and its version check a configured minimum: muting either
 # there accepts the risk our check names, so the suppression carries over.
 SHARED_CHECKS: dict[str, str] = {
-    # FAIL: public endpoint on, private off, publicAccessCidrs holding 0.0.0.0/0
-    "eks_control_plane_endpoint_access_restricted": "endpoint_public_unrestricted",
-    # FAIL: public endpoint on and private endpoint off
-    "eks_endpoints_not_publicly_accessible": "endpoint_private_access_disabled",
+    # Names since Prowler's PR #5195 (October 2024), as in prowler/providers/aws/services/eks/.
+    # FAIL: public endpoint on and publicAccessCidrs holding 0.0.0.0/0
+    "eks_cluster_not_publicly_accessible": "endpoint_public_unrestricted",
+    # FAIL: private endpoint access off (then the public endpoint is on: EKS needs one of them)
+    "eks_cluster_private_nodes_enabled": "endpoint_private_access_disabled",
     "eks_control_plane_logging_all_types_enabled": "control_plane_logging_disabled",
     "eks_cluster_kms_cmk_encryption_in_secrets_enabled": "secrets_encryption_disabled",
     "eks_cluster_uses_a_supported_version": "version_end_of_standard_support",
+}
+# Names before PR #5195: mutelists written for older Prowler releases still name them.
+RENAMED_CHECKS: dict[str, str] = {
+    "eks_control_plane_endpoint_access_restricted": "eks_cluster_not_publicly_accessible",
+    "eks_endpoints_not_publicly_accessible": "eks_cluster_private_nodes_enabled",
+}
+_KNOWN_NAMES: dict[str, str] = {
+    **SHARED_CHECKS,
+    **{old: SHARED_CHECKS[new] for old, new in RENAMED_CHECKS.items()},
 }
 _ROOT_KEYS = ("Mutelist", "Mute List", "Allowlist")
 
@@ -53,7 +63,7 @@ def _prowler_pattern(item: str) -> str:
 def _shared(check_key: str) -> list[tuple[str, str]]:
     pattern = _prowler_pattern(check_key)
     try:
-        return [(name, ours) for name, ours in SHARED_CHECKS.items() if re.search(pattern, name)]
+        return [(name, ours) for name, ours in _KNOWN_NAMES.items() if re.search(pattern, name)]
     except re.error:
         return []
 

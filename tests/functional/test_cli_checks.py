@@ -46,9 +46,14 @@ def test_json_lists_every_check_with_its_events_and_permissions(capsys: Any) -> 
                 "event_name": "DeleteOpenIDConnectProvider",
             },
         ],
+        "schedule_only": {
+            "cluster": "the OIDC issuer is fixed when the cluster is created (CreateCluster runs every check)"
+        },
         "permissions": ["eks:ListClusters", "eks:DescribeCluster", "iam:ListOpenIDConnectProviders"],
         "references": list(CATALOG["oidc_provider_missing"].spec.references),
     }
+    assert set(records["version_end_of_standard_support"]["schedule_only"]) == {"version_support"}
+    assert records["endpoint_public_unrestricted"]["schedule_only"] == {}
     burst = records["spot_interruption_burst"]
     assert (burst["kind"], burst["severity"], burst["permissions"]) == (
         "event",
@@ -82,7 +87,8 @@ def test_csv_one_row_per_check_same_values_as_json(capsys: Any) -> None:
         rows = list(csv.DictReader(io.StringIO(text)))
         assert [row["id"] for row in rows] == list(CATALOG)
         assert list(rows[0]) == [
-            "id", "kind", "severity", "severity_rule", "title", "parts", "events", "permissions", "references"
+            "id", "kind", "severity", "severity_rule", "title", "parts", "events", "schedule_only",
+            "permissions", "references",
         ]  # fmt: skip
         oidc = next(row for row in rows if row["id"] == "oidc_provider_missing")
         expected = next(record for record in records if record["id"] == "oidc_provider_missing")

@@ -261,3 +261,12 @@ def test_describe_cluster_access_denied_makes_the_cluster_unavailable() -> None:
         "AccessDeniedException on eks:DescribeCluster: "
         "User: arn:aws:sts::111122223333:assumed-role/auditor is not authorized"
     )
+
+
+def test_ip_family_is_read_from_kubernetes_network_config() -> None:
+    network = {"serviceIpv6Cidr": "fd30:1c53:5f8a::/108", "ipFamily": "ipv6", "elasticLoadBalancing": {}}
+    assert normalize_cluster(described(kubernetesNetworkConfig=network)).ip_family == "ipv6"
+    ipv4 = {"serviceIpv4Cidr": "10.100.0.0/16", "ipFamily": "ipv4"}
+    assert normalize_cluster(described(kubernetesNetworkConfig=ipv4)).ip_family == "ipv4"
+    # Clusters created before IPv6 support have no ipFamily.
+    assert normalize_cluster(described()).ip_family == "ipv4"

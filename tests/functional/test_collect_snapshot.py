@@ -74,10 +74,20 @@ def deny(client: Any, operation: str, code: str, message: str) -> None:
     client.meta.events.register(f"before-call.{service}.{operation}", raise_error)
 
 
+MOTO_404 = {
+    "addons": "404 on eks:ListAddons: Not yet implemented",
+    "pod_identity_associations": "404 on eks:ListPodIdentityAssociations: Not yet implemented",
+}
+
+
 def test_every_part_collected(world: World) -> None:
     snapshot = SnapshotCollector(clients(), now=lambda: NOW).collect(REGION, "prod", AWS_PARTS)
-    # moto has no access entries (test_access_entries.py covers them with the Stubber): a gap, not a crash.
-    assert snapshot.gaps == {"access_entries": "404 on eks:ListAccessEntries: Not yet implemented"}
+    # moto has no access entries, add-ons or Pod Identity associations (test_access_entries.py and
+    # test_collect_addons.py cover them with the Stubber): gaps, not a crash.
+    assert snapshot.gaps == {
+        "access_entries": "404 on eks:ListAccessEntries: Not yet implemented",
+        **MOTO_404,
+    }
     assert (snapshot.account, snapshot.arn, snapshot.collected_at) == ("123456789012", world.prod.arn, NOW)
     assert snapshot.cluster is not None
     assert snapshot.cluster.enabled_log_types == frozenset({"audit"})
@@ -290,6 +300,7 @@ def test_all_parts_when_none_requested(world: World) -> None:
     snapshot = scan.collect(REGION, "prod")
     assert snapshot.gaps == {
         "access_entries": "404 on eks:ListAccessEntries: Not yet implemented",
+        **MOTO_404,
         "kubernetes": "the Kubernetes API is not reachable from the test",
     }
     assert None not in (

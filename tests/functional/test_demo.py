@@ -39,8 +39,8 @@ def test_all_steps_ran(steps: dict[str, str]) -> None:
     assert {"0", "1", "2", "3", "4", "5", "6", "7"} <= set(steps)
     assert "clusters: prod-web, analytics, payments, batch, platform" in steps["0"]
     assert (
-        "EventBridge rules from template.yaml: Ec2ApiCallsRule, EksApiCallsRule, IamOidcRule, SpotRule"
-        in steps["0"]
+        "EventBridge rules from template.yaml: AutoScalingApiCallsRule, Ec2ApiCallsRule, EksApiCallsRule, "
+        "IamOidcRule, NetworkFirewallApiCallsRule, SpotRule" in steps["0"]
     )
 
 

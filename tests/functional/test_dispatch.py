@@ -252,7 +252,10 @@ def test_oidc_provider_event_audits_every_cluster_of_the_issuer_region(world: Wo
     dispatcher, auditor = make_dispatcher(world)
     results = dispatch(dispatcher, sample("iam-create-oidc-provider.json"))
     assert {r.cluster for r in results} == EVERYONE
-    assert {checks for _, checks in auditor.audits} == {frozenset({"oidc_provider_missing"})}
+    # IRSA also decides whether isolated nodes need the sts endpoint.
+    assert {checks for _, checks in auditor.audits} == {
+        frozenset({"oidc_provider_missing", "vpc_endpoint_missing"})
+    }
     failing = {r.cluster for r in results for f in r.failing if f.check_id == "oidc_provider_missing"}
     assert failing == {"prod-web"}
 

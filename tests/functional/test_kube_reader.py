@@ -17,6 +17,7 @@ from eks_auditor.checks.autoscaler import check as autoscaler_check
 from eks_auditor.collect.kubernetes import (
     AWS_AUTH_PATH,
     AWS_NODE_PATH,
+    DAEMONSETS_PATH,
     DEPLOYMENTS_PATH,
     ENI_CONFIGS_PATH,
     read_kubernetes,
@@ -86,6 +87,7 @@ def default_state() -> KubeState:
                 fixture("cluster-autoscaler.deployment.json"),
             ],
             ENI_CONFIGS_PATH: [fixture("eniconfig.us-east-1a.json")],
+            DAEMONSETS_PATH: [fixture("aws-node.daemonset.json")],
         },
         page_size=1,
     )
@@ -412,3 +414,38 @@ def test_autoscaler_check_is_incomplete_when_a_proxy_answers_404(server: Running
     (outcome,) = autoscaler_check(private_snapshot(state, gaps, server.tls))
     assert outcome.result is Result.ERROR
     assert outcome.reason is not None and "404" in outcome.reason
+
+
+# The aws-for-fluent-bit chart's DaemonSet, trimmed to what the reader looks at.
+FLUENT_BIT = {
+    "apiVersion": "apps/v1",
+    "kind": "DaemonSet",
+    "metadata": {"name": "aws-for-fluent-bit", "namespace": "kube-system"},
+    "spec": {
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "aws-for-fluent-bit",
+                        "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.2",
+                    }
+                ]
+            }
+        }
+    },
+}
+
+
+def test_log_shipper_daemonsets_are_found_among_all_daemonsets(server: RunningServer) -> None:
+    server.state.collections[DAEMONSETS_PATH] = [fixture("aws-node.daemonset.json"), FLUENT_BIT]
+    state, gaps = read(server)
+    assert gaps == {}
+    assert state is not None
+    assert [(w.namespace, w.name) for w in state.log_shippers or ()] == [
+        ("kube-system", "aws-for-fluent-bit")
+    ]
+
+
+def test_no_log_shipper_is_an_empty_fact(server: RunningServer) -> None:
+    state, gaps = read(server)
+    assert (gaps, state.log_shippers if state else None) == ({}, ())

@@ -128,7 +128,7 @@ def handler() -> Iterator[Any]:
         with logs.capture():
             module = load_handler("query_api")
         yield module.handler
-        api.app.dependency_overrides.clear()
+        api.app.dependency_overrides.pop(api.finding_reader, None)
 
 
 def call(handler: Any, path: str, route: str, params: dict[str, str] | None, query: dict[str, str]) -> Any:

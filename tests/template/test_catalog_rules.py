@@ -1,4 +1,6 @@
-"""The template's EventBridge rules deliver every event a check declares (eks_auditor.checks.registry).
+"""The template's EventBridge rules deliver every event a check declares (eks_auditor.checks.registry),
+and the catalog walk: every part a snapshot check reads has an event that re-runs the check, or a reason
+why only the schedule can see it change.
 
 A check that names a call the rules do not forward would never be re-run by it: only the schedule would
 catch the change. Events are the repository's real samples with the name (or detail-type) swapped in.
@@ -6,10 +8,14 @@ catch the change. Events are the repository's real samples with the name (or det
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from eks_auditor import triggers
-from eks_auditor.checks.registry import CATALOG
-from eks_auditor.model.check import CLOUDTRAIL_DETAIL_TYPE, Event
+from eks_auditor.checks import events
+from eks_auditor.checks.registry import CATALOG, CHECKS
+from eks_auditor.model.check import CLOUDTRAIL_DETAIL_TYPE, CheckSpec, Event
+from eks_auditor.model.part import Part
 from template_helpers import TEMPLATE, load_event
 
 from eks_auditor_tools.patterns import Rule, load_rules, matching_rules
@@ -19,6 +25,14 @@ SAMPLES = {
     ("aws.eks", CLOUDTRAIL_DETAIL_TYPE): ("eks-create-nodegroup.json", "EksApiCallsRule"),
     ("aws.ec2", CLOUDTRAIL_DETAIL_TYPE): ("ec2-delete-route.json", "Ec2ApiCallsRule"),
     ("aws.iam", CLOUDTRAIL_DETAIL_TYPE): ("iam-create-oidc-provider.json", "IamOidcRule"),
+    ("aws.autoscaling", CLOUDTRAIL_DETAIL_TYPE): (
+        "autoscaling-update-auto-scaling-group.json",
+        "AutoScalingApiCallsRule",
+    ),
+    ("aws.network-firewall", CLOUDTRAIL_DETAIL_TYPE): (
+        "network-firewall-associate-subnets.json",
+        "NetworkFirewallApiCallsRule",
+    ),
     ("aws.ec2", "EC2 Spot Instance Interruption Warning"): ("spot-interruption-warning.json", "SpotRule"),
     ("aws.ec2", "EC2 Instance Rebalance Recommendation"): ("spot-rebalance-recommendation.json", "SpotRule"),
 }
@@ -40,13 +54,109 @@ def test_the_catalog_declares_events_of_every_rule() -> None:
     assert {(e.source, e.detail_type) for e in declared_events()} == set(SAMPLES)
 
 
-@pytest.mark.parametrize("event", declared_events(), ids=lambda e: e.label)
-def test_every_declared_event_reaches_exactly_its_rule(rules: dict[str, Rule], event: Event) -> None:
-    sample, rule = SAMPLES[(event.source, event.detail_type)]
+def payload_of(event: Event) -> dict[str, Any]:
+    sample, _ = SAMPLES[(event.source, event.detail_type)]
     payload = load_event(sample)
     if event.name:
         payload["detail"]["eventName"] = event.name
-    assert matching_rules(rules, payload) == [rule]
+    return payload
+
+
+@pytest.mark.parametrize("event", declared_events(), ids=lambda e: e.label)
+def test_every_declared_event_reaches_exactly_its_rule(rules: dict[str, Rule], event: Event) -> None:
+    assert matching_rules(rules, payload_of(event)) == [SAMPLES[(event.source, event.detail_type)][1]]
+
+
+# --- the catalog walk --------------------------------------------------------------------------------
+
+
+def rerun_by(rules: dict[str, Rule], event: Event) -> frozenset[str]:
+    """The snapshot checks an event re-runs once it is through the template's rules and the router."""
+    payload = payload_of(event)
+    if event.detail_type != CLOUDTRAIL_DETAIL_TYPE or not matching_rules(rules, payload):
+        return frozenset()
+    try:
+        requests = triggers.requests_from_event(payload)
+    except triggers.InvalidEvent:
+        return frozenset()
+    every = frozenset(CHECKS)
+    return frozenset().union(*(every if r.check_ids is None else r.check_ids for r in requests))
+
+
+def uncovered(spec: CheckSpec, rules: dict[str, Rule]) -> list[Part]:
+    """The parts `spec` reads that none of its events changes (per events.PART_CHANGES) and re-runs it on,
+    and that it does not declare schedule_only."""
+    gaps = []
+    for part in spec.parts:
+        if part in spec.schedule_only:
+            continue
+        changing = [e for e in spec.events if e in events.PART_CHANGES.get(part, ())]
+        if not any(spec.id in rerun_by(rules, e) for e in changing):
+            gaps.append(part)
+    return gaps
+
+
+@pytest.mark.parametrize("check_id", sorted(CHECKS))
+def test_every_part_a_check_reads_has_a_routed_event_or_a_schedule_only_reason(
+    rules: dict[str, Rule], check_id: str
+) -> None:
+    assert uncovered(CHECKS[check_id].spec, rules) == []
+
+
+def test_the_walk_finds_a_part_without_an_event(rules: dict[str, Rule]) -> None:
+    spec = CHECKS["nodegroup_ssh_open"].spec
+    # Only the security-group calls left: nothing re-runs the check when its node groups change.
+    without = spec.model_copy(update={"events": events.SECURITY_GROUP_RULES})
+    assert uncovered(without, rules) == [Part.NODEGROUPS]
+    excused = without.model_copy(update={"schedule_only": {Part.NODEGROUPS: "for the test"}})
+    assert uncovered(excused, rules) == []
+    # Declared but not routed to the check (the router knows the call for other checks only).
+    stranger = spec.model_copy(update={"id": "not_registered"})
+    assert uncovered(stranger, rules) == [Part.NODEGROUPS, Part.NODE_SECURITY_GROUPS]
+    # Routed, but a call that changes another part than the one read.
+    wrong_part = spec.model_copy(update={"events": events.SECURITY_GROUP_RULES + events.VPC_ENDPOINTS})
+    assert uncovered(wrong_part, rules) == [Part.NODEGROUPS]
+
+
+def test_the_walk_needs_the_template_to_forward_the_event(rules: dict[str, Rule]) -> None:
+    spec = CHECKS["oidc_provider_missing"].spec
+    assert uncovered(spec, rules) == []
+    assert uncovered(spec, {name: rule for name, rule in rules.items() if name != "IamOidcRule"}) == [
+        Part.IAM_OIDC_PROVIDERS
+    ]
+
+
+def test_every_declared_event_changes_a_known_part() -> None:
+    known = {event for changes in events.PART_CHANGES.values() for event in changes}
+    declared = {event for check in CATALOG.values() for event in check.spec.events}
+    assert sorted(e.label for e in declared - known) == []
+    # And the table speaks only of events some check declares (the router would drop the others).
+    assert sorted(e.label for e in known - declared) == []
+
+
+def test_schedule_only_is_declared_only_where_the_walk_needs_or_explains_it() -> None:
+    declared = {(check_id, part) for check_id, check in CATALOG.items() for part in check.spec.schedule_only}
+    assert declared == {
+        ("autoscaler_dynamic_instance_list", Part.KUBERNETES),
+        ("cluster_admin_broad", Part.KUBERNETES),
+        ("cluster_subnet_ip_low", Part.NETWORK),
+        ("ip_capacity_exhaustion_risk", Part.CLUSTER),
+        ("ip_capacity_exhaustion_risk", Part.NETWORK),
+        ("ip_capacity_exhaustion_risk", Part.INSTANCE_TYPES),
+        ("ip_prefix_delegation_recommended", Part.CLUSTER),
+        ("ip_prefix_delegation_recommended", Part.INSTANCE_TYPES),
+        ("oidc_provider_missing", Part.CLUSTER),
+        ("version_end_of_standard_support", Part.VERSION_SUPPORT),
+        ("vpc_endpoint_missing", Part.KUBERNETES),
+    }
+
+
+def test_schedule_only_names_a_part_the_check_reads_and_says_why() -> None:
+    spec = CHECKS["oidc_provider_missing"].spec.model_dump()
+    with pytest.raises(ValueError, match="does not read"):
+        CheckSpec.model_validate({**spec, "schedule_only": {Part.KUBERNETES: "not read"}})
+    with pytest.raises(ValueError, match="needs a reason"):
+        CheckSpec.model_validate({**spec, "schedule_only": {Part.CLUSTER: " "}})
 
 
 def test_an_undeclared_call_is_not_forwarded(rules: dict[str, Rule]) -> None:

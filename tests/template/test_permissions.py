@@ -29,6 +29,12 @@ CATALOG_READS = frozenset(action for check in CATALOG.values() for action in che
 EXTRA_READS = {
     "ec2:DescribeSecurityGroups": "eks_auditor/dispatch.py resolve_vpcs",
     "ec2:DescribeNetworkInterfaces": "eks_auditor/dispatch.py resolve_vpcs",
+    "ec2:DescribeVpcPeeringConnections": "eks_auditor/dispatch.py resolve_vpcs (pcx- to both VPCs)",
+    "ec2:GetTransitGatewayRouteTableAssociations": "eks_auditor/dispatch.py resolve_vpcs (tgw-rtb-)",
+    # Also collector reads (network, nodegroups parts); the dispatcher needs them on its own.
+    "ec2:DescribeTransitGatewayAttachments": "eks_auditor/dispatch.py resolve_vpcs (tgw-, tgw-attach-)",
+    "autoscaling:DescribeAutoScalingGroups": "eks_auditor/dispatch.py resolve_scope (groups, templates)",
+    "network-firewall:DescribeFirewall": "eks_auditor/dispatch.py resolve_scope (firewall to its VPC)",
 }
 # AWS services without resource-level permissions for these actions.
 UNSCOPABLE_WRITES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
@@ -145,6 +151,7 @@ def test_schedule_lists_clusters_and_enqueues_nothing_more(cfn: dict[str, Any]) 
         [
             "eks:ListClusters",
             "dynamodb:Query",
+            "dynamodb:PutItem",  # an organization scan's coverage record
             "sqs:SendMessage",
             "logs:CreateLogStream",
             "logs:PutLogEvents",
@@ -155,6 +162,18 @@ def test_schedule_lists_clusters_and_enqueues_nothing_more(cfn: dict[str, Any]) 
         {"Fn::GetAtt": ["AuditQueue", "Arn"]},
         {"Fn::GetAtt": ["TargetsDLQ", "Arn"]},
     ]
+
+
+def test_organization_mode_grants_the_member_role_and_the_account_listing() -> None:
+    off = resolve(transformed())
+    on = resolve(transformed(), {"OrganizationId": "o-abcdefghij"})
+    for function in ("ScheduleFunction", *AUDIT_FUNCTIONS):
+        assert not is_granted("sts:AssumeRole", granted_actions(off, function)), function
+        granted = granted_actions(on, function)
+        assert granted["sts:AssumeRole"] == [
+            {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}
+        ], function
+        assert is_granted("organizations:ListAccounts", granted), function
 
 
 def test_security_hub_is_granted_only_when_enabled() -> None:
@@ -185,8 +204,28 @@ def test_vpc_access_only_when_subnets_are_given() -> None:
             "SubnetIds": ["subnet-0a1b2c3d4e5f60718"],
             "SecurityGroupIds": ["sg-1"],
         }
+        # ENIs are created only in the given subnets, with the given security groups.
         assert granted_actions(on, function)["ec2:CreateNetworkInterface"] == [
-            {"Fn::Sub": "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:*"}
+            {
+                "Fn::Split": [
+                    ",",
+                    {
+                        "Fn::Join": [
+                            "",
+                            [
+                                {
+                                    "Fn::Sub": "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}"
+                                    ":network-interface/*"
+                                },
+                                ",arn:*:ec2:*:*:subnet/",
+                                "subnet-0a1b2c3d4e5f60718",
+                                ",arn:*:ec2:*:*:security-group/",
+                                "sg-1",
+                            ],
+                        ]
+                    },
+                ]
+            }
         ]
     for function in ("ScheduleFunction", "SpotEventFunction", "QueryApiFunction"):
         assert "VpcConfig" not in on["Resources"][function]["Properties"]

@@ -13,7 +13,13 @@ from template_helpers import EVENTS, TEMPLATE, load_event
 
 from eks_auditor_tools.patterns import Rule, load_rules, matching_rules
 
-CLOUDTRAIL_RULES = ("EksApiCallsRule", "Ec2ApiCallsRule", "IamOidcRule")
+CLOUDTRAIL_RULES = (
+    "EksApiCallsRule",
+    "Ec2ApiCallsRule",
+    "AutoScalingApiCallsRule",
+    "NetworkFirewallApiCallsRule",
+    "IamOidcRule",
+)
 
 # Every sample and the rules that must deliver it: exactly these, no others.
 EXPECTED: dict[str, list[str]] = {
@@ -29,6 +35,11 @@ EXPECTED: dict[str, list[str]] = {
     "ec2-delete-route.json": ["Ec2ApiCallsRule"],
     "ec2-create-subnet.json": ["Ec2ApiCallsRule"],
     "iam-create-oidc-provider.json": ["IamOidcRule"],
+    "autoscaling-update-auto-scaling-group.json": ["AutoScalingApiCallsRule"],
+    "autoscaling-create-or-update-tags.json": ["AutoScalingApiCallsRule"],
+    "network-firewall-associate-subnets.json": ["NetworkFirewallApiCallsRule"],
+    "ec2-create-transit-gateway-route.json": ["Ec2ApiCallsRule"],
+    "ec2-create-launch-template-version.json": ["Ec2ApiCallsRule"],
     "spot-interruption-warning.json": ["SpotRule"],
     "spot-rebalance-recommendation.json": ["SpotRule"],
     # The scheduler invokes its function directly; no rule sees this payload.
@@ -49,7 +60,7 @@ def test_every_sample_event_has_an_expectation() -> None:
 
 
 def test_template_rules_and_their_targets(rules: dict[str, Rule]) -> None:
-    assert list(rules) == ["EksApiCallsRule", "Ec2ApiCallsRule", "IamOidcRule", "SpotRule"]
+    assert list(rules) == [*CLOUDTRAIL_RULES, "SpotRule"]
     for name in CLOUDTRAIL_RULES:
         assert [t.resource for t in rules[name].targets] == ["EventsQueue"], name
     assert [t.resource for t in rules["SpotRule"].targets] == ["SpotQueue"]
@@ -69,7 +80,9 @@ def test_spot_rule_takes_exactly_the_two_ec2_notices(rules: dict[str, Rule]) -> 
 
 
 def test_cloudtrail_rules_filter_on_source_detail_type_and_event_source(rules: dict[str, Rule]) -> None:
-    for name, source in zip(CLOUDTRAIL_RULES, ("eks", "ec2", "iam"), strict=True):
+    for name, source in zip(
+        CLOUDTRAIL_RULES, ("eks", "ec2", "autoscaling", "network-firewall", "iam"), strict=True
+    ):
         pattern = rules[name].pattern
         assert pattern["source"] == [f"aws.{source}"]
         assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
@@ -86,9 +99,13 @@ def test_rule_event_names_are_the_calls_the_router_knows(rules: dict[str, Rule])
     eks = set(rules["EksApiCallsRule"].pattern["detail"]["eventName"])
     ec2 = set(rules["Ec2ApiCallsRule"].pattern["detail"]["eventName"])
     iam = set(rules["IamOidcRule"].pattern["detail"]["eventName"])
+    autoscaling = set(rules["AutoScalingApiCallsRule"].pattern["detail"]["eventName"])
+    firewall = set(rules["NetworkFirewallApiCallsRule"].pattern["detail"]["eventName"])
     assert eks == set(triggers.EKS_EVENT_CHECKS) | set(triggers.EKS_DELETE_EVENTS)
     assert ec2 == set(triggers.EC2_EVENT_CHECKS)
     assert iam == set(triggers.IAM_EVENT_CHECKS)
+    assert autoscaling == set(triggers.AUTOSCALING_EVENT_CHECKS)
+    assert firewall == set(triggers.FIREWALL_EVENT_CHECKS)
 
 
 @pytest.mark.parametrize("sample", sorted(EXPECTED))

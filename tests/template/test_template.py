@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -138,6 +139,10 @@ def test_environment_from_globals() -> None:
         "FIRST_RUN_BASELINE": {"Ref": "FirstRunBaseline"},
         "DAILY_DIGEST": {"Ref": "DailyDigest"},
         "KNOWN_EGRESS_TRANSIT_GATEWAYS": {"Fn::Join": [",", {"Ref": "KnownEgressTransitGateways"}]},
+        "MEMBER_ROLE_NAME": {"Fn::If": ["OrganizationMode", {"Ref": "MemberRoleName"}, ""]},
+        "ACCOUNT_ALLOW_LIST": {"Fn::Join": [",", {"Ref": "AccountAllowList"}]},
+        "ACCOUNT_DENY_LIST": {"Fn::Join": [",", {"Ref": "AccountDenyList"}]},
+        "CENTRAL_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
     }
     own = {
         name: spec["Properties"].get("Environment", {}).get("Variables", {})
@@ -177,6 +182,10 @@ def test_parameters_and_defaults() -> None:
         "SpotBurstThreshold": ("Number", 3),
         "SpotBurstWindowMinutes": ("Number", 15),
         "KnownEgressTransitGateways": ("CommaDelimitedList", ""),
+        "OrganizationId": ("String", ""),
+        "MemberRoleName": ("String", "eks-auditor-audit"),
+        "AccountAllowList": ("CommaDelimitedList", ""),
+        "AccountDenyList": ("CommaDelimitedList", ""),
         "LogLevel": ("String", "INFO"),
         "LogRetentionDays": ("Number", 30),
         "FirstRunBaseline": ("String", "true"),
@@ -217,7 +226,7 @@ def test_every_sqs_event_source_reports_batch_item_failures() -> None:
 
 def test_every_eventbridge_target_retries_and_dead_letters() -> None:
     rules = resources("AWS::Events::Rule")
-    assert len(rules) == 4
+    assert len(rules) == 7  # six on the default bus, one forwarding the organization bus to it
     for name, rule in rules.items():
         for target in rule["Properties"]["Targets"]:
             assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}, name
@@ -264,26 +273,67 @@ def test_queues_are_encrypted_and_redrive_to_their_dead_letter_queue() -> None:
 
 
 def test_queue_policies_let_only_the_right_rules_send() -> None:
-    def senders(policy_id: str) -> tuple[str | None, list[str | None]]:
-        properties = props(policy_id)
-        (statement,) = properties["PolicyDocument"]["Statement"]
-        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-        assert statement["Action"] == "sqs:SendMessage"
-        source_arns = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
-        source_arns = source_arns if isinstance(source_arns, list) else [source_arns]
-        (queue,) = properties["Queues"]
-        assert referenced(statement["Resource"]) == referenced(queue)
-        return referenced(queue), [referenced(arn) for arn in source_arns]
+    """One Allow per rule (aws:SourceArn); a Deny for every other sender, same-account IAM principals too."""
 
-    assert senders("EventsQueuePolicy") == (
-        "EventsQueue",
-        ["EksApiCallsRule", "Ec2ApiCallsRule", "IamOidcRule"],
-    )
-    assert senders("SpotQueuePolicy") == ("SpotQueue", ["SpotRule"])
+    def senders(policy_id: str) -> tuple[str | None, list[str | None], dict[str, list[str | None]]]:
+        properties = props(policy_id)
+        (queue,) = properties["Queues"]
+        allowed, denied = [], {}
+        for statement in properties["PolicyDocument"]["Statement"]:
+            assert statement["Action"] == "sqs:SendMessage"
+            assert referenced(statement["Resource"]) == referenced(queue)
+            if statement["Effect"] == "Allow":
+                assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+                allowed.append(referenced(statement["Condition"]["ArnEquals"]["aws:SourceArn"]))
+            else:
+                assert statement["Effect"] == "Deny" and statement["Principal"] == "*"
+                (operator,) = statement["Condition"]
+                assert operator == "ArnNotEquals"
+                denied = {
+                    key: [referenced(v) for v in (values if isinstance(values, list) else [values])]
+                    for key, values in statement["Condition"][operator].items()
+                }
+        return referenced(queue), allowed, denied
+
+    cloudtrail = [
+        "EksApiCallsRule",
+        "Ec2ApiCallsRule",
+        "IamOidcRule",
+        "AutoScalingApiCallsRule",
+        "NetworkFirewallApiCallsRule",
+    ]
+    assert senders("EventsQueuePolicy") == ("EventsQueue", cloudtrail, {"aws:SourceArn": cloudtrail})
+    assert senders("SpotQueuePolicy") == ("SpotQueue", ["SpotRule"], {"aws:SourceArn": ["SpotRule"]})
+    assert senders("AuditQueuePolicy") == ("AuditQueue", [], {"aws:PrincipalArn": ["ScheduleRole"]})
+    # Dead letters also come through IAM roles (Scheduler's, the schedule's on-failure destination).
     assert senders("TargetsDLQPolicy") == (
         "TargetsDLQ",
-        ["EksApiCallsRule", "Ec2ApiCallsRule", "IamOidcRule", "SpotRule"],
+        [*cloudtrail, "SpotRule", "OrganizationForwardRule"],
+        {},
     )
+
+
+def test_kube_vpc_eni_permissions_are_scoped_to_the_kube_subnets() -> None:
+    statements = {s["Sid"]: s for s in props("KubeVpcAccessPolicy")["PolicyDocument"]["Statement"]}
+    # Describe* has no resource-level permissions; everything else is scoped.
+    assert statements["DescribeForVpcAttach"]["Resource"] == "*"
+    assert all(a.startswith("ec2:Describe") for a in statements["DescribeForVpcAttach"]["Action"])
+    create = json.dumps(statements["CreateFunctionEnisInKubeSubnets"]["Resource"])
+    assert '"Ref": "KubeSubnetIds"' in create and '"Ref": "KubeSecurityGroupIds"' in create
+    assert "network-interface/*" in create
+    manage = statements["ManageFunctionEnisInKubeSubnets"]
+    assert "network-interface/*" in json.dumps(manage["Resource"])
+    assert '"Ref": "KubeSubnetIds"' in json.dumps(manage["Condition"]["ArnLike"]["ec2:Subnet"])
+    scoped = set(statements) - {"DescribeForVpcAttach"}
+    assert all(statements[sid]["Resource"] != "*" for sid in scoped)
+
+
+def test_failed_records_alarm() -> None:
+    alarm = props("RecordFailuresAlarm")
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("EksAuditor", "BatchItemFailures")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "eks-auditor"}]
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmsTopic"}]
 
 
 def test_alarms_watch_every_dead_letter_queue_and_function() -> None:

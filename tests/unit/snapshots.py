@@ -73,6 +73,8 @@ def default_route(target_type: Any, target_id: str, *, active: bool = True) -> R
 def _network() -> VpcNetwork:
     return VpcNetwork(
         vpc_id=VPC,
+        dns_support=True,
+        dns_hostnames=True,
         cidr_blocks=("10.0.0.0/16",),
         subnets={
             PUBLIC_A: _subnet(PUBLIC_A, "10.0.0.0/24", "us-east-1a", public=True),
@@ -145,6 +147,9 @@ def healthy() -> ClusterSnapshot:
             ),
         ),
         iam_oidc_providers=frozenset({f"oidc.eks.{REGION}.amazonaws.com/id/{OIDC_ID}"}),
+        # The default add-ons of a new cluster; no Pod Identity.
+        addons=frozenset({"vpc-cni", "kube-proxy", "coredns"}),
+        pod_identity_associations=(),
         version_support=VersionSupport(
             version="1.33",
             end_of_standard_support=date(2026, 7, 29),
@@ -236,6 +241,7 @@ INTERFACE_SUFFIXES = (
     "logs",
     "elasticloadbalancing",
     "autoscaling",
+    "eks-auth",
     "eks",
 )
 

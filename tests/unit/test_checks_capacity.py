@@ -133,6 +133,16 @@ def xen_fleet() -> ClusterSnapshot:
     return snapshot(ROOMY, [workers(instance_types=("m4.large",))])
 
 
+def ipv6_cluster(subnets: list[Subnet]) -> ClusterSnapshot:
+    cluster = ClusterInfo(
+        status="ACTIVE",
+        endpoint_access=EndpointAccess(public=False, private=True),
+        vpc_id="vpc-1",
+        ip_family="ipv6",
+    )
+    return snapshot(subnets, cluster=cluster)
+
+
 # The check catalog's coverage convention (tests/unit/test_check_catalog.py).
 COVERAGE = [
     ("ip_capacity_exhaustion_risk", Result.FAIL, tight_fleet),
@@ -142,6 +152,8 @@ COVERAGE = [
     ("ip_prefix_delegation_recommended", Result.FAIL, tight_fleet),
     ("ip_prefix_delegation_recommended", Result.PASS, prefix_delegation_on),
     ("ip_prefix_delegation_recommended", Result.NOT_APPLICABLE, xen_fleet),
+    ("ip_capacity_exhaustion_risk", Result.PASS, lambda: ipv6_cluster(TIGHT)),
+    ("ip_prefix_delegation_recommended", Result.NOT_APPLICABLE, lambda: ipv6_cluster(TIGHT)),
     ("ip_prefix_delegation_recommended", Result.ERROR, undescribed_type),
 ]
 
@@ -498,4 +510,33 @@ def test_checks_export_both_specs_with_requirements() -> None:
             ("cluster", "network", "nodegroups", "instance_types"),
         ),
         ("ip_prefix_delegation_recommended", Severity.LOW, ("cluster", "nodegroups", "instance_types")),
+    ]
+
+
+# --- IPv6 clusters: only the nodes' own IPv4 addresses come from the subnets -----------------------
+
+
+def test_ipv6_cluster_counts_one_ipv4_address_per_node() -> None:
+    # The same subnets are CRITICAL for an IPv4 cluster (30 IPs per node, 120 needed for 4 more nodes).
+    outcomes = check_ip_capacity_exhaustion_risk(ipv6_cluster(TIGHT))
+    assert summary(outcomes) == [
+        ("ip_capacity_exhaustion_risk", "subnet-a", Result.PASS, None),
+        ("ip_capacity_exhaustion_risk", "subnet-b", Result.PASS, None),
+    ]
+    evidence = outcomes[0].evidence
+    assert (evidence["ips_per_node"], evidence["ips_needed_at_max"], evidence["nodes_that_still_fit"]) == (
+        1,
+        4,
+        29,
+    )
+    assert evidence["nodegroups"]["workers"]["footprint"] == (
+        "m5.large, IPv6 cluster: pods take IPv6 addresses, not the subnet's IPv4 pool; the node holds "
+        "only its primary IPv4 address = 1 IP in the node subnet."
+    )
+
+
+def test_ipv6_cluster_needs_no_prefix_delegation_advice() -> None:
+    outcomes = check_ip_prefix_delegation_recommended(ipv6_cluster(TIGHT))
+    assert [(o.resource, o.result, o.reason) for o in outcomes] == [
+        (workers().arn, Result.NOT_APPLICABLE, "IPv6 cluster: pods use IPv6 prefixes")
     ]

@@ -68,6 +68,8 @@ SSH_FROM_OFFICE = IngressRule(protocol="tcp", from_port=22, to_port=22, cidrs=("
 
 COVERAGE = [
     (SSH, Result.FAIL, lambda: self_managed(SSH_FROM_WORLD)),
+    (SSH, Result.FAIL, lambda: managed_with_groups(template=(SG_NODES,), open_sg=SG_NODES)),
+    (SSH, Result.PASS, lambda: managed_with_groups(template=(SG_NODES,), open_sg=SG_CLUSTER)),
     (SSH, Result.PASS, lambda: self_managed(SSH_FROM_OFFICE)),
     (SSH, Result.FAIL, ssh_open),
     (SSH, Result.PASS, lambda: BASE),
@@ -268,3 +270,78 @@ def test_security_groups_not_collected_is_error_not_pass() -> None:
     outcome = only(SSH, self_managed(collected=False))
     assert outcome.result is Result.ERROR
     assert outcome.reason == "node security groups: AccessDenied on ec2:DescribeSecurityGroups"
+
+
+# --- managed node groups: launch-template security groups, else the cluster security group ---------
+
+SG_CLUSTER = "sg-0c1a2b3c4d5e6f708"
+
+
+def managed_with_groups(
+    *, template: tuple[str, ...] = (), open_sg: str | None = None, collected: bool = True
+) -> ClusterSnapshot:
+    """BASE's managed group with these launch-template security groups; the cluster SG is SG_CLUSTER."""
+    snapshot = with_nodegroup(BASE, security_group_ids=template)
+    snapshot = snapshot.model_copy(
+        update={"cluster": snapshot.cluster.model_copy(update={"cluster_security_group_id": SG_CLUSTER})}
+    )
+    if not collected:
+        return snapshot.model_copy(
+            update={"gaps": {"node_security_groups": "AccessDenied on ec2:DescribeSecurityGroups"}}
+        )
+    sgs = {
+        sg: SecurityGroup(id=sg, ingress=(SSH_FROM_WORLD,) if sg == open_sg else (SSH_FROM_OFFICE,))
+        for sg in (SG_NODES, SG_CLUSTER)
+    }
+    return snapshot.model_copy(update={"node_security_groups": sgs})
+
+
+def test_managed_group_launch_template_sg_open_to_the_world_fails() -> None:
+    outcome = only(SSH, managed_with_groups(template=(SG_NODES,), open_sg=SG_NODES))
+    assert outcome.result is Result.FAIL
+    assert outcome.resource == NODEGROUP_ARN
+    assert outcome.evidence == {
+        "nodegroup": "general",
+        "security_groups": [SG_NODES],
+        "port": 22,
+        "open_rules": [
+            {
+                "security_group_id": SG_NODES,
+                "protocol": "tcp",
+                "from_port": 22,
+                "to_port": 22,
+                "open_to": ["0.0.0.0/0"],
+            }
+        ],
+    }
+
+
+def test_managed_group_without_template_sgs_is_judged_by_the_cluster_sg() -> None:
+    outcome = only(SSH, managed_with_groups(open_sg=SG_CLUSTER))
+    assert outcome.result is Result.FAIL
+    assert outcome.evidence["security_groups"] == [SG_CLUSTER]
+    assert outcome.evidence["open_rules"][0]["security_group_id"] == SG_CLUSTER
+
+
+def test_managed_group_with_template_sgs_does_not_carry_the_cluster_sg() -> None:
+    # EKS adds the cluster security group only when the launch template names no security group.
+    outcome = only(SSH, managed_with_groups(template=(SG_NODES,), open_sg=SG_CLUSTER))
+    assert outcome.result is Result.PASS
+    assert outcome.evidence == {
+        "nodegroup": "general",
+        "ec2_ssh_key": None,
+        "source_security_groups": [],
+        "security_groups": [SG_NODES],
+    }
+
+
+def test_managed_group_security_groups_not_collected_is_error() -> None:
+    outcome = only(SSH, managed_with_groups(template=(SG_NODES,), collected=False))
+    assert outcome.result is Result.ERROR
+    assert outcome.reason == "node security groups: AccessDenied on ec2:DescribeSecurityGroups"
+
+
+def test_managed_group_remote_access_still_fails_first() -> None:
+    snapshot = managed_with_groups(template=(SG_NODES,)).model_copy()
+    snapshot = with_nodegroup(snapshot, ssh_key="ops-key")
+    assert only(SSH, snapshot).evidence["open_to"] == "0.0.0.0/0"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from eks_auditor.model.check import Result, Severity
+from eks_auditor.model.kubernetes import KubernetesState, Workload
 from eks_auditor.model.network import RouteTable, VpcEndpoint
-from eks_auditor.model.snapshot import ClusterSnapshot
+from eks_auditor.model.snapshot import ClusterSnapshot, PodIdentityAssociation
 from snapshots import (
     ARN,
     BASE,
@@ -16,6 +17,7 @@ from snapshots import (
     RTB_MAIN,
     RTB_PRIVATE_A,
     RTB_PRIVATE_B,
+    VPC,
     by_resource,
     interface_endpoint,
     isolated,
@@ -38,6 +40,7 @@ ALL_SERVICES = (
     "logs",
     "elasticloadbalancing",
     "autoscaling",
+    "eks-auth",
     "eks",
 )
 VERIFIED = {"egress-unverified": Result.PASS}
@@ -65,9 +68,12 @@ COVERAGE = [
     (MISSING, Result.PASS, isolated),
     (MISSING, Result.NOT_APPLICABLE, lambda: BASE),
     (MISSING, Result.ERROR, lambda: without(isolated(), "network")),
+    (MISSING, Result.FAIL, lambda: pod_identity(addons=frozenset({"eks-pod-identity-agent"}))),
     (DNS, Result.FAIL, sts_without_private_dns),
     (DNS, Result.PASS, isolated),
     (DNS, Result.NOT_APPLICABLE, lambda: BASE),
+    (DNS, Result.FAIL, lambda: with_network(isolated(), dns_hostnames=False)),
+    (DNS, Result.ERROR, lambda: with_network(isolated(), dns_support=None)),
 ]
 
 
@@ -78,12 +84,16 @@ def results(check_id: str, snapshot: ClusterSnapshot) -> dict[str, Result]:
 
 def test_nat_egress_makes_every_service_not_applicable() -> None:
     assert results(MISSING, BASE) == {**dict.fromkeys(ALL_SERVICES, Result.NOT_APPLICABLE), **VERIFIED}
-    assert results(DNS, BASE) == dict.fromkeys(INTERFACE_SUFFIXES, Result.NOT_APPLICABLE)
+    assert results(DNS, BASE) == dict.fromkeys((*INTERFACE_SUFFIXES, "vpc-dns"), Result.NOT_APPLICABLE)
 
 
 def test_isolated_with_every_endpoint_passes_per_service() -> None:
-    assert results(MISSING, isolated()) == {**dict.fromkeys(ALL_SERVICES, Result.PASS), **VERIFIED}
-    assert results(DNS, isolated()) == dict.fromkeys(INTERFACE_SUFFIXES, Result.PASS)
+    assert results(MISSING, isolated()) == {
+        **dict.fromkeys(ALL_SERVICES, Result.PASS),
+        "eks-auth": Result.NOT_APPLICABLE,  # BASE uses no Pod Identity
+        **VERIFIED,
+    }
+    assert results(DNS, isolated()) == dict.fromkeys((*INTERFACE_SUFFIXES, "vpc-dns"), Result.PASS)
     outcome = by_resource(run(MISSING, isolated()))[res("ecr.dkr")]
     assert outcome.evidence == {
         "service": f"com.amazonaws.{REGION}.ecr.dkr",
@@ -95,7 +105,8 @@ def test_isolated_with_every_endpoint_passes_per_service() -> None:
 def test_missing_ecr_api_is_critical_and_only_that_service_fails() -> None:
     outcomes = by_resource(run(MISSING, no_ecr_api()))
     assert {r: o.result for r, o in outcomes.items() if o.result is not Result.PASS} == {
-        res("ecr.api"): Result.FAIL
+        res("ecr.api"): Result.FAIL,
+        res("eks-auth"): Result.NOT_APPLICABLE,
     }
     failed = outcomes[res("ecr.api")]
     assert failed.severity is Severity.CRITICAL
@@ -120,11 +131,18 @@ def test_severity_by_service_when_nothing_exists() -> None:
         "elasticloadbalancing": Severity.MEDIUM,
         "autoscaling": Severity.LOW,
         "eks": Severity.MEDIUM,
+        "eks-auth": None,
         "egress-unverified": None,
     }
-    assert all(o.result is Result.FAIL for r, o in outcomes.items() if not r.endswith("egress-unverified"))
+    assert all(
+        o.result is Result.FAIL
+        for r, o in outcomes.items()
+        if not r.endswith(("egress-unverified", "eks-auth"))
+    )
     # No endpoint at all: nothing for the private-DNS check to judge.
-    assert results(DNS, isolated(endpoints=())) == dict.fromkeys(INTERFACE_SUFFIXES, Result.NOT_APPLICABLE)
+    assert results(DNS, isolated(endpoints=())) == dict.fromkeys(
+        (*INTERFACE_SUFFIXES, "vpc-dns"), Result.NOT_APPLICABLE
+    )
 
 
 def test_s3_gateway_on_only_some_route_tables_fails() -> None:
@@ -246,3 +264,120 @@ def test_missing_parts_are_errors() -> None:
             outcomes = run(check_id, without(isolated(), part))
             assert [o.result for o in outcomes] == [Result.ERROR], (check_id, part)
             assert outcomes[0].resource == ARN
+
+
+# --- eks-auth (EKS Pod Identity) and logs (a log shipper) are required only where the feature is used -
+
+
+def pod_identity(**changes: object) -> ClusterSnapshot:
+    """Isolated, no eks-auth endpoint, with these addons / pod_identity_associations / gaps."""
+    return without_endpoint(isolated(), "eks-auth").model_copy(update=changes)
+
+
+def test_eks_auth_high_with_pod_identity_associations() -> None:
+    association = PodIdentityAssociation(namespace="payments", service_account="api", association_id="a-1")
+    outcome = by_resource(run(MISSING, pod_identity(pod_identity_associations=(association,))))[
+        res("eks-auth")
+    ]
+    assert (outcome.result, outcome.severity) == (Result.FAIL, Severity.HIGH)
+    assert outcome.evidence == {
+        "service": f"com.amazonaws.{REGION}.eks-auth",
+        "endpoint_type": "Interface",
+        "isolated_subnets": [PRIVATE_A, PRIVATE_B],
+        "consequence": "pods using EKS Pod Identity cannot get credentials (AssumeRoleForPodIdentity)",
+        "required_because": "1 EKS Pod Identity association(s)",
+    }
+
+
+def test_eks_auth_high_with_the_pod_identity_agent_addon() -> None:
+    snapshot = pod_identity(addons=frozenset({"vpc-cni", "eks-pod-identity-agent"}))
+    outcome = by_resource(run(MISSING, snapshot))[res("eks-auth")]
+    assert (outcome.result, outcome.severity) == (Result.FAIL, Severity.HIGH)
+    assert outcome.evidence["required_because"] == "the eks-pod-identity-agent add-on is installed"
+
+
+def test_eks_auth_not_needed_without_pod_identity() -> None:
+    outcome = by_resource(run(MISSING, pod_identity()))[res("eks-auth")]
+    assert (outcome.result, outcome.reason) == (
+        Result.NOT_APPLICABLE,
+        "not needed: no EKS Pod Identity association and no eks-pod-identity-agent add-on",
+    )
+
+
+def test_eks_auth_unreadable_is_an_error_not_a_finding() -> None:
+    snapshot = pod_identity(
+        pod_identity_associations=None,
+        gaps={"pod_identity_associations": "AccessDenied on eks:ListPodIdentityAssociations"},
+    )
+    outcome = by_resource(run(MISSING, snapshot))[res("eks-auth")]
+    assert (outcome.result, outcome.severity) == (Result.ERROR, None)
+    assert outcome.reason == (
+        "EKS Pod Identity use could not be read (pod_identity_associations: AccessDenied on "
+        "eks:ListPodIdentityAssociations)"
+    )
+
+
+def no_logs_endpoint(**changes: object) -> ClusterSnapshot:
+    return without_endpoint(isolated(), "logs").model_copy(update=changes)
+
+
+def kube(*shippers: Workload) -> KubernetesState:
+    return KubernetesState(endpoint="https://example.eks", autoscalers=(), log_shippers=shippers)
+
+
+FLUENT_BIT = Workload(kind="DaemonSet", namespace="amazon-cloudwatch", name="fluent-bit")
+
+
+def test_logs_needed_when_a_log_shipper_runs() -> None:
+    outcome = by_resource(run(MISSING, no_logs_endpoint(kubernetes=kube(FLUENT_BIT))))[res("logs")]
+    assert (outcome.result, outcome.severity) == (Result.FAIL, Severity.MEDIUM)
+    assert (
+        outcome.evidence["required_because"] == "log shipper DaemonSet(s) run: amazon-cloudwatch/fluent-bit"
+    )
+    addon = no_logs_endpoint(kubernetes=kube(), addons=frozenset({"amazon-cloudwatch-observability"}))
+    assert by_resource(run(MISSING, addon))[res("logs")].evidence["required_because"] == (
+        "the amazon-cloudwatch-observability add-on ships logs to CloudWatch"
+    )
+
+
+def test_logs_not_applicable_without_a_log_shipper() -> None:
+    outcome = by_resource(run(MISSING, no_logs_endpoint(kubernetes=kube())))[res("logs")]
+    assert (outcome.result, outcome.reason) == (
+        Result.NOT_APPLICABLE,
+        "not needed: no CloudWatch log shipper (add-on, Fluent Bit or CloudWatch agent DaemonSet)",
+    )
+
+
+def test_logs_assumed_needed_when_daemonsets_are_unread() -> None:
+    # BASE reads no Kubernetes state: the shipper may run, so MEDIUM (never more) with the reason.
+    outcome = by_resource(run(MISSING, no_logs_endpoint()))[res("logs")]
+    assert (outcome.result, outcome.severity) == (Result.FAIL, Severity.MEDIUM)
+    assert outcome.evidence["required_because"] == (
+        "log shippers (add-ons, DaemonSets) could not be read: assumed in use"
+    )
+
+
+# --- the VPC's DNS attributes, where endpoints rely on private DNS ----------------------------------
+
+
+def test_vpc_dns_hostnames_off_fails_where_private_dns_is_relied_on() -> None:
+    outcome = by_resource(run(DNS, with_network(isolated(), dns_hostnames=False)))[res("vpc-dns")]
+    assert (outcome.result, outcome.severity) == (Result.FAIL, Severity.HIGH)
+    assert outcome.title == "The VPC has enableDnsHostnames off: endpoint private DNS names do not resolve"
+    assert outcome.evidence == {
+        "vpc_id": VPC,
+        "enableDnsSupport": True,
+        "enableDnsHostnames": False,
+        "private_dns_endpoint_ids": sorted(f"vpce-{s.replace('.', '')}" for s in INTERFACE_SUFFIXES),
+    }
+
+
+def test_vpc_dns_attributes_unread_is_an_error() -> None:
+    outcome = by_resource(run(DNS, with_network(isolated(), dns_support=None)))[res("vpc-dns")]
+    assert (outcome.result, outcome.reason) == (Result.ERROR, "VPC attributes not read: enableDnsSupport")
+
+
+def test_vpc_dns_not_applicable_without_private_dns_endpoints() -> None:
+    endpoints = tuple(interface_endpoint(s, private_dns=False) for s in INTERFACE_SUFFIXES)
+    snapshot = with_network(isolated(endpoints=endpoints), dns_support=False)
+    assert by_resource(run(DNS, snapshot))[res("vpc-dns")].result is Result.NOT_APPLICABLE

@@ -106,3 +106,36 @@ def test_wildcard_check_expands_to_every_shared_check_once() -> None:
 def test_not_a_mutelist(text: str) -> None:
     with pytest.raises(MutelistError):
         import_mutelist(text, author="a", created_at=T0, expires_at=EXPIRES)
+
+
+# Prowler's PR #5195 (October 2024) renamed two EKS checks; both spellings import to the same suppression.
+@pytest.mark.parametrize(
+    ("prowler_check", "ours"),
+    [
+        ("eks_cluster_not_publicly_accessible", "endpoint_public_unrestricted"),
+        ("eks_control_plane_endpoint_access_restricted", "endpoint_public_unrestricted"),
+        ("eks_cluster_private_nodes_enabled", "endpoint_private_access_disabled"),
+        ("eks_endpoints_not_publicly_accessible", "endpoint_private_access_disabled"),
+        ("eks_cluster_kms_cmk_encryption_in_secrets_enabled", "secrets_encryption_disabled"),
+        ("eks_control_plane_logging_all_types_enabled", "control_plane_logging_disabled"),
+        ("eks_cluster_uses_a_supported_version", "version_end_of_standard_support"),
+    ],
+)
+def test_current_and_renamed_prowler_names_import(prowler_check: str, ours: str) -> None:
+    text = f'Mutelist:\n  Accounts:\n    "*":\n      Checks:\n        "{prowler_check}":\n'
+    text += '          Regions: ["*"]\n'
+    result = import_mutelist(text, author="a", created_at=T0, expires_at=EXPIRES)
+    assert [(s.check_id, s.reason) for s in result.suppressions] == [
+        (ours, f"imported from Prowler mutelist ({prowler_check})")
+    ]
+    assert result.skipped == []
+
+
+def test_old_and_new_name_in_one_file_give_one_suppression() -> None:
+    text = (
+        'Mutelist:\n  Accounts:\n    "*":\n      Checks:\n'
+        '        "eks_cluster_not_publicly_accessible":\n          Regions: ["*"]\n'
+        '        "eks_control_plane_endpoint_access_restricted":\n          Regions: ["*"]\n'
+    )
+    result = import_mutelist(text, author="a", created_at=T0, expires_at=EXPIRES)
+    assert [s.check_id for s in result.suppressions] == ["endpoint_public_unrestricted"]

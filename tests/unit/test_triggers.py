@@ -15,8 +15,10 @@ import pytest
 from eks_auditor.checks.registry import CHECKS
 from eks_auditor.spot.notices import EVENT_CHECK_SPECS
 from eks_auditor.triggers import (
+    AUTOSCALING_EVENT_CHECKS,
     EC2_EVENT_CHECKS,
     EKS_EVENT_CHECKS,
+    FIREWALL_EVENT_CHECKS,
     IAM_EVENT_CHECKS,
     AuditRequest,
     InvalidEvent,
@@ -222,6 +224,129 @@ def test_call_without_references_has_empty_reference_set() -> None:
     assert refs(request_of_event(event)) == {}
 
 
+def test_launch_template_version_is_scoped_by_its_template_not_the_groups_it_names() -> None:
+    request = request_of("ec2-create-launch-template-version.json")
+    assert request.check_ids == frozenset(
+        {
+            "ip_capacity_exhaustion_risk",
+            "ip_prefix_delegation_recommended",
+            "nodegroup_ssh_open",
+            "spot_single_instance_type",
+        }
+    )
+    # The version's data names a security group: only the groups that follow the template change.
+    assert refs(request) == {"launch_template": {"lt-0c3d4e5f60718293a", "batch-nodes"}}
+
+
+def test_transit_gateway_route_names_its_table_attachment_and_the_attached_vpc() -> None:
+    request = request_of("ec2-create-transit-gateway-route.json")
+    assert request.check_ids == frozenset(NODE_NETWORK - {"nodes_public_subnet"})
+    assert refs(request) == {
+        "transit_gateway_route_table": {"tgw-rtb-0a1b2c3d4e5f60718"},
+        "transit_gateway_attachment": {"tgw-attach-0b2c3d4e5f6071829"},
+        "vpc": {"vpc-0e1f2a3b4c5d6e7f8"},
+    }
+
+
+def test_peering_and_transit_gateway_ids_are_told_apart_by_prefix() -> None:
+    event = load("ec2-delete-route.json")
+    event["detail"]["eventName"] = "DeleteVpcPeeringConnection"
+    event["detail"]["requestParameters"] = {"vpcPeeringConnectionId": "pcx-0a1b2c3d4e5f60718"}
+    event["detail"]["responseElements"] = {"_return": True, "gatewayId": "tgw-0123456789abcdef0"}
+    request = request_of_event(event)
+    assert request.check_ids == frozenset(NODE_NETWORK - {"nodes_public_subnet"})
+    assert refs(request) == {
+        "vpc_peering_connection": {"pcx-0a1b2c3d4e5f60718"},
+        "transit_gateway": {"tgw-0123456789abcdef0"},
+    }
+
+
+def test_nat_gateway_address_reaudits_the_cidr_check_in_the_gateway_vpc() -> None:
+    event = load("ec2-delete-route.json")
+    event["detail"]["eventName"] = "AssociateNatGatewayAddress"
+    event["detail"]["requestParameters"] = {
+        "AssociateNatGatewayAddressRequest": {
+            "NatGatewayId": "nat-0a1b2c3d4e5f60718",
+            "AllocationId": {"tag": 1, "content": "eipalloc-0b2c3d4e5f6071829"},
+        }
+    }
+    request = request_of_event(event)
+    assert request.check_ids == frozenset({"endpoint_nodes_blocked_by_cidrs"})
+    assert refs(request) == {"nat_gateway": {"nat-0a1b2c3d4e5f60718"}}
+
+
+# --- Auto Scaling and Network Firewall ----------------------------------------------------------------
+
+SELF_MANAGED = {
+    "autoscaler_dynamic_instance_list",
+    "endpoint_nodes_blocked_by_cidrs",
+    "ip_capacity_exhaustion_risk",
+    "ip_prefix_delegation_recommended",
+    "nodegroup_ssh_open",
+    "nodes_public_subnet",
+    "spot_single_instance_type",
+    *VPC_ENDPOINTS,
+}
+
+
+def test_auto_scaling_group_update_is_scoped_by_the_group_not_its_subnets() -> None:
+    request = request_of("autoscaling-update-auto-scaling-group.json")
+    assert (request.cluster, request.check_ids) == (None, frozenset(SELF_MANAGED))
+    assert refs(request) == {"auto_scaling_group": {"batch-self-managed"}}
+
+
+def test_auto_scaling_tags_name_the_group_and_the_cluster() -> None:
+    request = request_of("autoscaling-create-or-update-tags.json")
+    assert refs(request) == {"auto_scaling_group": {"batch-self-managed"}, "cluster": {"batch"}}
+
+
+def test_removed_cluster_tags_still_name_the_cluster_but_the_discovery_switch_does_not() -> None:
+    event = load("autoscaling-create-or-update-tags.json")
+    event["detail"]["eventName"] = "DeleteTags"
+    event["detail"]["requestParameters"] = {
+        "tags": [
+            {
+                "resourceId": "ng-a",
+                "resourceType": "auto-scaling-group",
+                "key": "eks:cluster-name",
+                "value": "prod",
+            },
+            {
+                "resourceId": "ng-a",
+                "resourceType": "auto-scaling-group",
+                "key": "k8s.io/cluster-autoscaler/enabled",
+            },
+            {
+                "resourceId": "ng-b",
+                "resourceType": "auto-scaling-group",
+                "key": "k8s.io/cluster-autoscaler/dev",
+            },
+        ]
+    }
+    request = request_of_event(event)
+    assert request.check_ids == frozenset(SELF_MANAGED)
+    assert refs(request) == {"auto_scaling_group": {"ng-a", "ng-b"}, "cluster": {"prod", "dev"}}
+
+
+def test_firewall_subnets_name_the_firewall_and_its_subnets() -> None:
+    request = request_of("network-firewall-associate-subnets.json")
+    assert request.check_ids == frozenset(NODE_NETWORK - {"nodes_public_subnet"})
+    assert refs(request) == {
+        "firewall": {
+            "arn:aws:network-firewall:us-east-1:123456789012:firewall/egress-inspection",
+            "egress-inspection",
+        },
+        "subnet": {"subnet-0d4e5f60718293a4b", "subnet-0e5f60718293a4b5c"},
+    }
+
+
+def test_an_unrouted_auto_scaling_call_is_invalid() -> None:
+    event = load("autoscaling-update-auto-scaling-group.json")
+    event["detail"]["eventName"] = "SetDesiredCapacity"
+    with pytest.raises(InvalidEvent, match="Auto Scaling call SetDesiredCapacity is not one we audit for"):
+        requests_from_event(event)
+
+
 # --- IAM ---------------------------------------------------------------------------------------------
 
 
@@ -233,7 +358,8 @@ def test_oidc_provider_reaudits_the_issuer_region() -> None:
         region="us-east-1",
         cluster=None,
         vpc=None,
-        check_ids=frozenset({"oidc_provider_missing"}),
+        # IRSA (an IAM OIDC provider) makes the sts endpoint required in isolated subnets.
+        check_ids=frozenset({"oidc_provider_missing", "vpc_endpoint_missing"}),
     )
 
 
@@ -245,7 +371,10 @@ def test_oidc_provider_deletion_takes_the_region_from_the_provider_arn() -> None
         "oidc.eks.ap-southeast-2.amazonaws.com/id/5C2E8F31A4B6D7090E1F2A3B4C5D6E7F"
     }
     request = request_of_event(event)
-    assert (request.region, request.check_ids) == ("ap-southeast-2", frozenset({"oidc_provider_missing"}))
+    assert (request.region, request.check_ids) == (
+        "ap-southeast-2",
+        frozenset({"oidc_provider_missing", "vpc_endpoint_missing"}),
+    )
 
 
 def test_non_eks_oidc_provider_is_invalid() -> None:
@@ -280,6 +409,11 @@ ROUTED = {
     "eks-update-cluster-config-error.json": 0,
     "eks-update-cluster-config-public-cidrs.json": 1,
     "iam-create-oidc-provider.json": 1,
+    "autoscaling-update-auto-scaling-group.json": 1,
+    "autoscaling-create-or-update-tags.json": 1,
+    "network-firewall-associate-subnets.json": 1,
+    "ec2-create-transit-gateway-route.json": 1,
+    "ec2-create-launch-template-version.json": 1,
 }
 
 
@@ -295,7 +429,11 @@ def test_routed_sample_yields_requests_with_its_id(name: str) -> None:
     for request in requests:
         assert (request.source, request.event_name) == (event["id"], event["detail"]["eventName"])
         # Every request is scoped: a cluster, VPC references, or (IAM) the checks of a whole region.
-        assert request.cluster or request.vpc is not None or request.check_ids == {"oidc_provider_missing"}
+        assert (
+            request.cluster
+            or request.vpc is not None
+            or request.check_ids == IAM_EVENT_CHECKS[request.event_name]
+        )
 
 
 @pytest.mark.parametrize("name", sorted(REJECTED))
@@ -391,6 +529,8 @@ def test_every_check_named_by_a_trigger_exists() -> None:
             ("EKS", EKS_EVENT_CHECKS),
             ("EC2", EC2_EVENT_CHECKS),
             ("IAM", IAM_EVENT_CHECKS),
+            ("Auto Scaling", AUTOSCALING_EVENT_CHECKS),
+            ("Network Firewall", FIREWALL_EVENT_CHECKS),
         )
         for event, checks in mapping.items()
         for check_id in checks or ()
@@ -402,7 +542,12 @@ def test_every_check_named_by_a_trigger_exists() -> None:
 def test_every_registered_check_is_rerun_by_some_event() -> None:
     # A check no event re-runs would only ever change on the schedule.
     rerun = set().union(*(checks for checks in EKS_EVENT_CHECKS.values() if checks is not None))
-    rerun |= set().union(*EC2_EVENT_CHECKS.values(), *IAM_EVENT_CHECKS.values())
+    rerun |= set().union(
+        *EC2_EVENT_CHECKS.values(),
+        *IAM_EVENT_CHECKS.values(),
+        *AUTOSCALING_EVENT_CHECKS.values(),
+        *FIREWALL_EVENT_CHECKS.values(),
+    )
     assert sorted(set(CHECKS) - rerun) == []
 
 

@@ -184,8 +184,11 @@ class Auditor:
         clock: Callable[[], datetime] = utcnow,
         security_hub: SecurityHubExporter | None = None,
         publisher: Publisher | None = None,
+        collector_for: Callable[[str], SnapshotSource] | None = None,
     ) -> None:
         self.collector = collector
+        # Organization mode: the collector of the audited account (its own session and per-scan caches).
+        self.collector_for = collector_for
         self.store = store
         self.notifier = notifier
         self.security_hub = security_hub
@@ -211,7 +214,8 @@ class Auditor:
         """
         checks = _known(check_ids)
         try:
-            snapshot = self.collector.collect(region, cluster, required_parts(checks))
+            collector = self.collector_for(account) if self.collector_for and account else self.collector
+            snapshot = collector.collect(region, cluster, required_parts(checks))
         except ClusterUnavailable as exc:
             if account is None:
                 raise

@@ -32,6 +32,16 @@ class Settings(BaseModel):
     max_concurrency_per_account_region: int = MAX_CONCURRENCY_PER_ACCOUNT_REGION
     # Transit gateways the operator declares as leading to internet egress (KNOWN_EGRESS_TRANSIT_GATEWAYS).
     known_egress_tgws: frozenset[str] = frozenset()
+    # Organization mode (MEMBER_ROLE_NAME set): audit member accounts through this role in each of them.
+    member_role_name: str = ""
+    account_allow_list: frozenset[str] = frozenset()
+    account_deny_list: frozenset[str] = frozenset()
+    # The central account itself (audited through its own roles, no AssumeRole); else from STS.
+    home_account: str = ""
+
+    @property
+    def organization(self) -> bool:
+        return bool(self.member_role_name)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -56,7 +66,13 @@ class Settings(BaseModel):
             max_concurrency_per_account_region=int(
                 env.get("MAX_CONCURRENCY_PER_ACCOUNT_REGION", MAX_CONCURRENCY_PER_ACCOUNT_REGION)
             ),
-            known_egress_tgws=frozenset(
-                t.strip() for t in env.get("KNOWN_EGRESS_TRANSIT_GATEWAYS", "").split(",") if t.strip()
-            ),
+            known_egress_tgws=_csv(env.get("KNOWN_EGRESS_TRANSIT_GATEWAYS", "")),
+            member_role_name=env.get("MEMBER_ROLE_NAME", ""),
+            account_allow_list=_csv(env.get("ACCOUNT_ALLOW_LIST", "")),
+            account_deny_list=_csv(env.get("ACCOUNT_DENY_LIST", "")),
+            home_account=env.get("CENTRAL_ACCOUNT_ID", ""),
         )
+
+
+def _csv(value: str) -> frozenset[str]:
+    return frozenset(item.strip() for item in value.split(",") if item.strip())

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from eks_auditor.audit import AuditResult
 from eks_auditor.concurrency import Attempt, Limiter, map_bounded
-from eks_auditor.dispatch import Dispatcher
+from eks_auditor.dispatch import CoalescedAudits, Dispatcher
+from eks_auditor.metrics import MetricSink
 from eks_auditor.model.events import MalformedMessage, parse_cloudtrail_event, parse_cluster_audit_message
+from eks_auditor.organization import (
+    AccountSelection,
+    Coverage,
+    CoverageStatus,
+    audit_messages,
+    count_coverage,
+    list_accounts,
+    plan_targets,
+    scan_organization,
+)
 from eks_auditor.triggers import AuditRequest, InvalidEvent, requests_from_event
 
 logger = logging.getLogger(__name__)
@@ -36,8 +48,16 @@ def summarize(results: list[AuditResult]) -> dict[str, Any]:
     }
 
 
-def audit_cloudtrail_event(event: Mapping[str, Any], dispatcher: Dispatcher) -> dict[str, Any]:
-    """Re-audit what one CloudTrail-via-EventBridge event can have changed. Raises InvalidEvent."""
+def audit_cloudtrail_event(
+    event: Mapping[str, Any], dispatcher: Dispatcher, *, admit: Callable[[str], bool] | None = None
+) -> dict[str, Any]:
+    """Re-audit what one CloudTrail-via-EventBridge event can have changed. Raises InvalidEvent.
+
+    `admit(account)` (organization mode) decides whether the event's account is audited at all; a
+    rejected event is counted by the gate and dropped (no retry can admit it).
+    """
+    if admit is not None and not admit(str(event.get("account", ""))):
+        return {"skipped": "account", "account": event.get("account"), "audits": []}
     requests = requests_from_event(event)
     if not requests:
         logger.info("event %s skipped: the API call failed (errorCode set)", event.get("id"))
@@ -46,6 +66,77 @@ def audit_cloudtrail_event(event: Mapping[str, Any], dispatcher: Dispatcher) -> 
     for request in requests:
         results.extend(dispatcher.handle(request))
     return summarize(results)
+
+
+class EventBatch:
+    """One event_audit invocation: every record parsed and routed first, each cluster then audited once.
+
+    `add` never raises: a record that cannot be parsed or routed keeps its error, raised when that record
+    is handled (`event`), so it fails alone. `audit` returns what `audit_cloudtrail_event` returns for the
+    event, from the batch's coalesced audits.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, admit: Callable[[str], bool] | None = None) -> None:
+        self.audits = CoalescedAudits(dispatcher)
+        self.admit = admit
+        self._events: dict[str, dict[str, Any] | Exception] = {}
+        self._skipped: set[str] = set()
+        self._outsiders: set[str] = set()
+
+    def add(self, message_id: str, body: str) -> None:
+        try:
+            event = parse_event_body(body)
+            if self.admit is not None and not self.admit(str(event.get("account", ""))):
+                # Organization mode: an account outside the organization or the allow-list is counted by
+                # the gate and dropped (no retry can admit it); nothing of it is routed or audited.
+                self._outsiders.add(str(event["id"]))
+                self._events[message_id] = event
+                return
+            requests = requests_from_event(event)
+            self.audits.add(str(event["id"]), requests)
+        except RecursionError:
+            # Routing walks the event's parameters: nesting past the stack is bad input, not a crash.
+            self._events[message_id] = InvalidEvent(f"message {message_id}: the event is nested too deeply")
+            return
+        except Exception as exc:  # raised again by `event`, failing this record only
+            self._events[message_id] = exc
+            return
+        if not requests:
+            self._skipped.add(str(event["id"]))
+        self._events[message_id] = event
+
+    def event(self, message_id: str) -> dict[str, Any]:
+        """The record's parsed event; raises the error its parsing or routing met."""
+        event = self._events.get(message_id)
+        if event is None:
+            raise InvalidEvent(f"message {message_id} was not part of this batch")
+        if isinstance(event, Exception):
+            raise event
+        return event
+
+    def audit(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        if str(event["id"]) in self._outsiders:
+            return {"skipped": "account", "account": event.get("account"), "audits": []}
+        if str(event["id"]) in self._skipped:
+            logger.info("event %s skipped: the API call failed (errorCode set)", event.get("id"))
+            return {"skipped": "errorCode", "audits": []}
+        return summarize(self.audits.results(str(event["id"])))
+
+
+def plan_event_batch(
+    records: Iterable[Mapping[str, Any]],
+    dispatcher: Dispatcher,
+    *,
+    admit: Callable[[str], bool] | None = None,
+) -> EventBatch:
+    """Route an SQS batch of CloudTrail events (the Lambda event's Records) before any audit runs.
+
+    `admit(account)` (organization mode) decides whether an event's account is audited at all.
+    """
+    batch = EventBatch(dispatcher, admit)
+    for record in records:
+        batch.add(str(record.get("messageId")), str(record.get("body", "")))
+    return batch
 
 
 def parse_queued_cluster(body: str) -> AuditRequest:
@@ -82,6 +173,17 @@ def audit_queued_cluster(
         at = datetime.now(UTC)
         summary["digest"] = send_digest(message.account, message.region, message.cluster, at=at)
     return summary
+
+
+_SCAN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+
+
+def scan_id_for(event: Any, request_id: str) -> str:
+    """The scan id: the scheduler's execution id when the input carries a sane one, else the request id."""
+    raw = event.get("id") if isinstance(event, Mapping) else None
+    if isinstance(raw, str) and _SCAN_ID.fullmatch(raw):
+        return f"scan-{raw}"
+    return f"scan-{request_id}"
 
 
 def audit_queued_batch(
@@ -157,6 +259,12 @@ def fan_out_scan(
             {"account": account, "region": region, "cluster": c, "scan_id": scan_id, "deleted": True}
             for c in gone
         ]
+    enqueue(sqs, queue_url, messages)
+    return {"scan_id": scan_id, "enqueued": len(messages), "regions": list(regions)}
+
+
+def enqueue(sqs: Any, queue_url: str, messages: Sequence[Mapping[str, Any]]) -> None:
+    """Send audit messages, 10 per SendMessageBatch; raises when any could not be enqueued."""
     failed: list[str] = []
     for start in range(0, len(messages), 10):
         chunk = messages[start : start + 10]
@@ -170,7 +278,41 @@ def fan_out_scan(
     if failed:
         # Raising makes the scheduler retry the fan-out; duplicates are harmless (audits are idempotent).
         raise RuntimeError(f"could not enqueue {len(failed)} audit(s): {'; '.join(failed)}")
-    return {"scan_id": scan_id, "enqueued": len(messages), "regions": list(regions)}
+
+
+def fan_out_organization(
+    *,
+    organizations: Any,
+    regions: Sequence[str],
+    selection: AccountSelection,
+    scan_id: str,
+    list_clusters: Callable[[str, str], list[str]],
+    known_clusters: Callable[[str, str], list[str]],
+    limiter: Limiter,
+    sqs: Any,
+    queue_url: str,
+    record_coverage: Callable[[Coverage], None],
+    metrics: MetricSink,
+) -> dict[str, Any]:
+    """The organization schedule: accounts (ListAccounts) x regions, each listed in its own boundary,
+    then one audit message per cluster. The coverage record says what was audited, incomplete, skipped.
+    """
+    accounts = list_accounts(organizations)
+    targets, skipped = plan_targets(accounts, regions, selection)
+    listings = scan_organization(
+        targets, list_clusters=list_clusters, known_clusters=known_clusters, limiter=limiter
+    )
+    coverage = Coverage(scan_id, [listing.coverage for listing in listings] + skipped)
+    record_coverage(coverage)
+    count_coverage(coverage, metrics)
+    messages = audit_messages(listings, scan_id)
+    enqueue(sqs, queue_url, messages)
+    return {
+        "scan_id": scan_id,
+        "enqueued": len(messages),
+        "coverage": coverage.counts(),
+        "incomplete": [f"{e.account}/{e.region}: {e.reason}" for e in coverage.of(CoverageStatus.INCOMPLETE)],
+    }
 
 
 def prefetch_batch(bodies: Iterable[str], collector: Any) -> None:

@@ -1,7 +1,8 @@
 """Which clusters and which checks an incoming event asks us to re-audit.
 
-Pure: an EventBridge event in, a list of AuditRequest out. Resolving a VPC-scoped request to the
-clusters in that VPC is I/O and happens in `audit`.
+Pure: an EventBridge event in, a list of AuditRequest out. EKS calls name their cluster; EC2, Auto Scaling
+and Network Firewall calls name resources (a route table, a transit gateway, an Auto Scaling group, a launch
+template, a firewall) that `dispatch.resolve_scope` turns into VPCs or clusters, which is I/O.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from eks_auditor.checks.registry import CHECKS
 from eks_auditor.model.check import CLOUDTRAIL_DETAIL_TYPE
+from eks_auditor.model.events import ACCOUNT_PATTERN, CLUSTER_PATTERN, REGION_PATTERN
 
 # Calls about the cluster as a whole rather than some checks: a new cluster gets every check, a deleted
 # one has its findings resolved.
@@ -38,6 +40,15 @@ EKS_EVENT_CHECKS: Mapping[str, frozenset[str] | None] = {
 }
 EC2_EVENT_CHECKS: Mapping[str, frozenset[str]] = _routes("aws.ec2")
 IAM_EVENT_CHECKS: Mapping[str, frozenset[str]] = _routes("aws.iam")
+AUTOSCALING_EVENT_CHECKS: Mapping[str, frozenset[str]] = _routes("aws.autoscaling")
+FIREWALL_EVENT_CHECKS: Mapping[str, frozenset[str]] = _routes("aws.network-firewall")
+_SERVICE = {"aws.ec2": "EC2", "aws.autoscaling": "Auto Scaling", "aws.network-firewall": "Network Firewall"}
+# Resource-scoped sources: the calls name resources that resolve to VPCs or clusters.
+RESOURCE_EVENT_CHECKS: Mapping[str, Mapping[str, frozenset[str]]] = {
+    "aws.ec2": EC2_EVENT_CHECKS,
+    "aws.autoscaling": AUTOSCALING_EVENT_CHECKS,
+    "aws.network-firewall": FIREWALL_EVENT_CHECKS,
+}
 
 # CloudTrail field names (camelCase, any nesting: EC2 wraps its parameters in a "...Request" object)
 # that point at a VPC-scoped resource, and the resource kind they name.
@@ -50,6 +61,18 @@ _EC2_REFERENCE_KEYS: Mapping[str, str] = {
     "groupId": "security_group",
     "networkInterfaceId": "network_interface",
     "instanceId": "instance",
+    "transitGatewayId": "transit_gateway",
+    "transitGatewayAttachmentId": "transit_gateway_attachment",
+    "transitGatewayRouteTableId": "transit_gateway_route_table",
+    "vpcPeeringConnectionId": "vpc_peering_connection",
+    "launchTemplateId": "launch_template",
+}
+# Keys whose values are names or ARNs, not EC2 ids: taken as they are.
+_NAME_KEYS: Mapping[str, str] = {
+    "launchTemplateName": "launch_template",
+    "autoScalingGroupName": "auto_scaling_group",
+    "firewallName": "firewall",
+    "firewallArn": "firewall",
 }
 _ID_PREFIXES: Mapping[str, str] = {
     "vpc-": "vpc",
@@ -59,10 +82,31 @@ _ID_PREFIXES: Mapping[str, str] = {
     "nat-": "nat_gateway",
     "sg-": "security_group",
     "eni-": "network_interface",
+    # Longest first: tgw-attach-… and tgw-rtb-… also start with tgw-.
+    "tgw-attach-": "transit_gateway_attachment",
+    "tgw-rtb-": "transit_gateway_route_table",
+    "tgw-": "transit_gateway",
+    "pcx-": "vpc_peering_connection",
+    "lt-": "launch_template",
 }
+# What a call's scope is read from when its parameters name other resources too: a launch template
+# version's data names subnets and security groups, but only the groups that use the template change.
+_SCOPE_KINDS: Mapping[str, frozenset[str]] = {
+    "CreateLaunchTemplateVersion": frozenset({"launch_template"}),
+    "ModifyLaunchTemplate": frozenset({"launch_template"}),
+}
+# Tags that make an Auto Scaling group a cluster's node group (the collector discovers self-managed groups
+# by the first; EKS puts all of them on a managed node group's group).
+_CLUSTER_TAG_PREFIXES = ("kubernetes.io/cluster/", "k8s.io/cluster-autoscaler/")
+_CLUSTER_NAME_TAG = "eks:cluster-name"
+_REGION = re.compile(REGION_PATTERN)
+_ACCOUNT = re.compile(ACCOUNT_PATTERN)
+_CLUSTER = re.compile(CLUSTER_PATTERN)
 _OIDC_REGION = re.compile(r"oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com")
 # EC2 resource ids: a type prefix and 8 (older) or 17 lowercase hex digits.
-_EC2_ID = re.compile(r"(?:vpc|subnet|rtb|vpce|nat|sg|eni|i)-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+_EC2_ID = re.compile(
+    r"(?:vpc|subnet|rtb|vpce|nat|sg|eni|i|tgw|tgw-attach|tgw-rtb|pcx|lt)-(?:[0-9a-f]{8}|[0-9a-f]{17})"
+)
 
 
 class InvalidEvent(ValueError):
@@ -70,7 +114,11 @@ class InvalidEvent(ValueError):
 
 
 class VpcReference(BaseModel):
-    """The VPC-scoped resources an EC2 call named; `audit` resolves them to a VPC."""
+    """The resources a resource-scoped call named; `dispatch.resolve_scope` resolves them to VPCs or clusters.
+
+    Kinds: EC2 ids by type (vpc, subnet, route_table, …, transit_gateway_attachment, vpc_peering_connection,
+    launch_template), auto_scaling_group and firewall names, and cluster names read from the call's tags.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -113,6 +161,10 @@ def requests_from_event(event: Mapping[str, Any]) -> list[AuditRequest]:
         raise InvalidEvent(f"event {event['id']} has no detail.eventName")
     region = str(detail.get("awsRegion") or event["region"])
     account = str(detail.get("recipientAccountId") or event["account"])
+    # Keys, clients and findings are built from these: "us-east-1 " would audit (and record) a region
+    # no scan ever resolves, or fail inside botocore.
+    if not _REGION.fullmatch(region) or not _ACCOUNT.fullmatch(account):
+        raise InvalidEvent(f"event {event['id']}: region {region!r} or account {account!r} is malformed")
     base = {"source": str(event["id"]), "event_name": name, "account": account, "region": region}
     source = event["source"]
 
@@ -122,15 +174,22 @@ def requests_from_event(event: Mapping[str, Any]) -> list[AuditRequest]:
         cluster = _cluster_name(detail)
         if cluster is None:
             raise InvalidEvent(f"event {event['id']}: {name} names no cluster in requestParameters")
+        if not _CLUSTER.fullmatch(cluster):
+            # Found by fuzzing: a 3,000-character name failed in DynamoDB (key too large), not as bad input.
+            raise InvalidEvent(f"event {event['id']}: {name} names no valid EKS cluster ({cluster[:120]!r})")
         if name in EKS_DELETE_EVENTS:
             return [AuditRequest(**base, cluster=cluster, delete_cluster=True)]
         return [AuditRequest(**base, cluster=cluster, check_ids=EKS_EVENT_CHECKS[name])]
 
-    if source == "aws.ec2":
-        if name not in EC2_EVENT_CHECKS:
-            raise InvalidEvent(f"event {event['id']}: EC2 call {name} is not one we audit for")
-        refs = _ec2_references(detail)
-        return [AuditRequest(**base, vpc=refs, check_ids=EC2_EVENT_CHECKS[name])]
+    if source in RESOURCE_EVENT_CHECKS:
+        routes = RESOURCE_EVENT_CHECKS[source]
+        if name not in routes:
+            raise InvalidEvent(f"event {event['id']}: {_SERVICE[source]} call {name} is not one we audit for")
+        if source == "aws.autoscaling":
+            refs = _autoscaling_references(detail)
+        else:
+            refs = _ec2_references(detail, _SCOPE_KINDS.get(name))
+        return [AuditRequest(**base, vpc=refs, check_ids=routes[name])]
 
     if source == "aws.iam":
         if name not in IAM_EVENT_CHECKS:
@@ -163,18 +222,64 @@ def _cluster_name(detail: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _ec2_references(detail: Mapping[str, Any]) -> VpcReference:
+def _ec2_references(detail: Mapping[str, Any], kinds: frozenset[str] | None = None) -> VpcReference:
     found: dict[str, dict[str, None]] = {}
     for key, value in _walk(detail.get("requestParameters")) + _walk(detail.get("responseElements")):
         kind = _EC2_REFERENCE_KEYS.get(key)
+        name_kind = _NAME_KEYS.get(key)
         for item in value if isinstance(value, list) else [value]:
-            if not isinstance(item, str):
+            if not isinstance(item, str) or not item:
+                continue
+            if name_kind is not None:
+                found.setdefault(name_kind, {})[item] = None
                 continue
             # DeleteVpcEndpoints sends a list under "VpcEndpointId"; prefixes identify ids whatever the key.
             item_kind = kind or next((k for p, k in _ID_PREFIXES.items() if item.startswith(p)), None)
             if item_kind and _looks_like_id(item):
                 found.setdefault(item_kind, {})[item] = None
-    return VpcReference(ids={kind: tuple(ids) for kind, ids in found.items()})
+    return VpcReference(
+        ids={kind: tuple(ids) for kind, ids in found.items() if kinds is None or kind in kinds}
+    )
+
+
+def _autoscaling_references(detail: Mapping[str, Any]) -> VpcReference:
+    """The groups an Auto Scaling call names, and the clusters its tags name.
+
+    A tag call's tags name the cluster even when the tag is being removed (the group then no longer says
+    whose it was). Subnets and launch templates a group names are not its scope: the group is.
+    """
+    params = detail.get("requestParameters")
+    params = params if isinstance(params, Mapping) else {}
+    groups: dict[str, None] = {}
+    clusters: dict[str, None] = {}
+    if isinstance(params.get("autoScalingGroupName"), str) and params["autoScalingGroupName"]:
+        groups[params["autoScalingGroupName"]] = None
+    for tag in params.get("tags") or ():
+        if not isinstance(tag, Mapping):
+            continue
+        resource = tag.get("resourceId")
+        if (
+            isinstance(resource, str)
+            and resource
+            and tag.get("resourceType", "auto-scaling-group") == ("auto-scaling-group")
+        ):
+            groups[resource] = None
+        for cluster in clusters_in_tag(str(tag.get("key") or ""), str(tag.get("value") or "")):
+            clusters[cluster] = None
+    ids = {"auto_scaling_group": tuple(groups), "cluster": tuple(clusters)}
+    return VpcReference(ids={kind: values for kind, values in ids.items() if values})
+
+
+def clusters_in_tag(key: str, value: str) -> tuple[str, ...]:
+    """The cluster an Auto Scaling group's tag says the group belongs to, if any."""
+    if key == _CLUSTER_NAME_TAG:
+        return (value,) if value else ()
+    for prefix in _CLUSTER_TAG_PREFIXES:
+        name = key.removeprefix(prefix)
+        # k8s.io/cluster-autoscaler/enabled is the auto-discovery switch, not a cluster.
+        if name != key and name and name != "enabled":
+            return (name,)
+    return ()
 
 
 def _looks_like_id(value: str) -> bool:

@@ -37,6 +37,8 @@ def check_record(check: Check) -> dict[str, Any]:
         "title": spec.title,
         "parts": [part.value for part in spec.parts],
         "events": [event_record(event) for event in spec.events],
+        # Parts no routed event reports, with why: only the schedule re-reads them.
+        "schedule_only": {part.value: reason for part, reason in spec.schedule_only.items()},
         "permissions": list(spec.permissions),
         "references": list(spec.references),
     }
@@ -50,6 +52,7 @@ CSV_COLUMNS = (
     "title",
     "parts",
     "events",
+    "schedule_only",
     "permissions",
     "references",
 )
@@ -63,6 +66,7 @@ def catalog_csv(checks: list[Check]) -> str:
     for check in checks:
         record = check_record(check)
         record["events"] = [" ".join(event.values()) for event in record["events"]]
+        record["schedule_only"] = [f"{part}: {why}" for part, why in record["schedule_only"].items()]
         writer.writerow({k: " ; ".join(v) if isinstance(v, list) else v for k, v in record.items()})
     return buffer.getvalue()
 

@@ -20,6 +20,7 @@ from eks_auditor_tools.demo.fleet import ACCOUNT, NODE_ROLE, Fleet
 from eks_auditor_tools.demo.kube_server import KubeState, RunningServer, fixture, make_tls, running_server
 
 DEPLOYMENTS = "/apis/apps/v1/deployments"
+DAEMONSETS = "/apis/apps/v1/daemonsets"
 AWS_NODE = "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"
 AWS_AUTH = "/api/v1/namespaces/kube-system/configmaps/aws-auth"
 
@@ -71,7 +72,11 @@ def cluster_states(region: str) -> dict[str, KubeState]:
             access_key=os.environ["AWS_ACCESS_KEY_ID"],
             secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
             objects={AWS_NODE: aws_node, AWS_AUTH: _aws_auth(admins)},
-            collections={DEPLOYMENTS: [fixture("coredns.deployment.json"), *deployments]},
+            collections={
+                DEPLOYMENTS: [fixture("coredns.deployment.json"), *deployments],
+                # Every cluster runs aws-node; none ships logs to CloudWatch.
+                DAEMONSETS: [aws_node],
+            },
         )
 
     everyone = {"rolearn": f"arn:aws:iam::{ACCOUNT}:root", "username": "admin", "groups": ["system:masters"]}

@@ -144,6 +144,7 @@ def node_footprint(
     *,
     custom_networking: bool | None = None,
     pods: int | None = None,
+    ipv6: bool = False,
 ) -> Footprint:
     """IPs one node of this type holds with `pods` VPC-IP pods (None: a full node at max pods).
 
@@ -208,6 +209,15 @@ def node_footprint(
     )
     if notes:
         explanation += " " + " ".join(notes)
+    if ipv6:
+        # IPv6 clusters: the VPC CNI gives pods IPv6 addresses (a /80 prefix on the primary ENI) and
+        # attaches no pod ENIs; the node keeps only its own primary IPv4 address (EKS user guide,
+        # "IPv6 addresses for clusters, Pods, and services").
+        node_ips, pod_ips, secondaries, prefixes, attached = 1, 0, 0, 0, 0
+        explanation = (
+            f"{info.name}, IPv6 cluster: pods take IPv6 addresses, not the subnet's IPv4 pool; the node "
+            "holds only its primary IPv4 address = 1 IP in the node subnet."
+        )
     return Footprint(
         instance_type=info.name,
         mode=limits.mode,

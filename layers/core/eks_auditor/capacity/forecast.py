@@ -140,6 +140,7 @@ def forecast_subnets(snapshot: ClusterSnapshot, *, pods_per_node: int | None = N
     kubernetes = snapshot.kubernetes
     aws_node: AwsNodeSettings | None = kubernetes.aws_node_settings if kubernetes else None
     settings = effective_settings(aws_node)
+    ipv6 = snapshot.cluster is not None and snapshot.cluster.ip_family == "ipv6"
     subnets: Mapping[str, Subnet] = snapshot.network.subnets if snapshot.network else {}
     types: Mapping[str, InstanceTypeInfo] = snapshot.instance_types or {}
     gaps: list[ForecastGap] = []
@@ -191,7 +192,7 @@ def forecast_subnets(snapshot: ClusterSnapshot, *, pods_per_node: int | None = N
         if not group.subnet_ids:
             gaps.append(ForecastGap(resource=group.name, reason=f"node group {group.name} names no subnets"))
             continue
-        plan = _plan(group, types, aws_node, pods_per_node, known, subnets, gaps)
+        plan = _plan(group, types, aws_node, pods_per_node, known, subnets, gaps, ipv6=ipv6)
         if plan is None:
             continue
         plans.append(plan)
@@ -217,6 +218,8 @@ def _plan(
     known_subnets: list[str],
     subnets: Mapping[str, Subnet],
     gaps: list[ForecastGap],
+    *,
+    ipv6: bool = False,
 ) -> NodeGroupPlan | None:
     names = tuple(dict.fromkeys(group.instance_types))
     infos = [types[name] for name in names if name in types]
@@ -243,7 +246,7 @@ def _plan(
     undescribed = [name for name in names if name not in types]
     if undescribed:
         notes.append(f"instance types {', '.join(undescribed)} not described; modeled from the others")
-    footprints = [node_footprint(info, aws_node, pods=pods_per_node) for info in infos]
+    footprints = [node_footprint(info, aws_node, pods=pods_per_node, ipv6=ipv6) for info in infos]
     widest = max(footprints, key=lambda f: (f.ips_per_node, f.prefixes))
     if len(infos) > 1:
         notes.append(f"modeled by {widest.instance_type}, the type that holds the most IPs per node")

@@ -58,6 +58,9 @@ SPEC = CheckSpec(
     requires=(Part.CLUSTER,),
     requires_any=(Part.KUBERNETES, Part.ACCESS_ENTRIES),
     events=events.CLUSTER_CONFIG + events.ACCESS,
+    schedule_only={
+        Part.KUBERNETES: "the aws-auth ConfigMap changes only through the Kubernetes API (not CloudTrail)"
+    },
 )
 
 

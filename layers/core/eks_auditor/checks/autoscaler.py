@@ -88,10 +88,17 @@ SPEC = CheckSpec(
         + events.NODEGROUPS_ADDED_OR_REMOVED
         + events.NODEGROUP_CONFIG
         + events.NODEGROUP_VERSION
+        + events.SELF_MANAGED_GROUPS
         + events.ADDONS
         + events.VPC_ENDPOINTS
         + events.NODE_EGRESS
+        + events.EGRESS_PATHS
     ),
+    schedule_only={
+        Part.KUBERNETES: (
+            "cluster-autoscaler's Deployment (image, arguments) changes only through the Kubernetes API"
+        )
+    },
 )
 
 _LOW_DESCRIPTION = (

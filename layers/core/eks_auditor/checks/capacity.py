@@ -47,6 +47,9 @@ _CIDR_RESERVATION_DOC = "https://docs.aws.amazon.com/vpc/latest/userguide/subnet
 _EVENTS = (
     events.NODEGROUPS_ADDED_OR_REMOVED
     + events.NODEGROUP_CONFIG
+    + events.NODEGROUP_VERSION
+    + events.SELF_MANAGED_GROUPS
+    + events.LAUNCH_TEMPLATES
     + events.ADDONS
     + events.SUBNET_CREATED
     + events.SUBNET_DELETED
@@ -71,6 +74,11 @@ IP_CAPACITY_EXHAUSTION_RISK = CheckSpec(
     references=(_CNI_IP_DOC, _PREFIX_DOC, _CUSTOM_NETWORKING_DOC, _WARM_POOL_DOC),
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS, Part.INSTANCE_TYPES),
     events=_EVENTS,
+    schedule_only={
+        Part.CLUSTER: events.IP_FAMILY_FIXED,
+        Part.NETWORK: events.IP_USE_CHANGES_CONSTANTLY,
+        Part.INSTANCE_TYPES: events.INSTANCE_TYPES_NEVER_CHANGE,
+    },
 )
 
 IP_PREFIX_DELEGATION_RECOMMENDED = CheckSpec(
@@ -90,6 +98,10 @@ IP_PREFIX_DELEGATION_RECOMMENDED = CheckSpec(
     references=(_PREFIX_DOC, _CIDR_RESERVATION_DOC),
     requires=(Part.CLUSTER, Part.NODEGROUPS, Part.INSTANCE_TYPES),
     events=_EVENTS,
+    schedule_only={
+        Part.CLUSTER: events.IP_FAMILY_FIXED,
+        Part.INSTANCE_TYPES: events.INSTANCE_TYPES_NEVER_CHANGE,
+    },
 )
 
 
@@ -315,6 +327,12 @@ def check_ip_prefix_delegation_recommended(snapshot: ClusterSnapshot) -> list[Ou
     early = _early_outcome(spec, snapshot)
     if early is not None:
         return [early]
+    if collected(snapshot.cluster, Part.CLUSTER).ip_family == "ipv6":
+        # The VPC CNI runs IPv6 clusters in prefix mode only; max pods are not capped by secondary IPs.
+        return [
+            not_applicable(spec, _nodegroup_resource(snapshot, group), "IPv6 cluster: pods use IPv6 prefixes")
+            for group in snapshot.nodegroups or ()
+        ] or [not_applicable(spec, snapshot.arn, "IPv6 cluster: pods use IPv6 prefixes")]
     kubernetes = snapshot.kubernetes
     settings = effective_settings(kubernetes.aws_node_settings if kubernetes else None)
     source = _settings_source(snapshot, settings)

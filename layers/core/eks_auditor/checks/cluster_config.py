@@ -99,7 +99,7 @@ SECRETS_ENCRYPTION = CheckSpec(
         _SECURITY_HUB_DOC,
     ),
     requires=(Part.CLUSTER,),
-    events=events.eks("AssociateEncryptionConfig"),
+    events=events.ENCRYPTION_CONFIG,
 )
 
 

@@ -48,6 +48,7 @@ SPEC = CheckSpec(
     # ENIs of pods and load balancers use addresses up without an event of their own: the schedule
     # catches those; these calls change which subnets the cluster uses or how many addresses they have.
     events=events.CLUSTER_CONFIG + events.CLUSTER_VERSION + events.SUBNET_CREATED + events.SUBNET_DELETED,
+    schedule_only={Part.NETWORK: events.IP_USE_CHANGES_CONSTANTLY},
 )
 
 

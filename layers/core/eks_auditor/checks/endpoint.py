@@ -102,7 +102,13 @@ NODES_BLOCKED = CheckSpec(
     references=(_ENDPOINT_DOC, _PRIVATE_CLUSTERS_DOC),
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS),
     events=(
-        events.CLUSTER_CONFIG + events.NODEGROUPS_ADDED_OR_REMOVED + events.NODE_EGRESS + events.NAT_ADDRESSES
+        events.CLUSTER_CONFIG
+        + events.NODEGROUPS_ADDED_OR_REMOVED
+        + events.SELF_MANAGED_GROUPS
+        + events.NODE_EGRESS
+        + events.EGRESS_PATHS
+        + events.NAT_ADDRESSES
+        + events.NAT_GATEWAY_ADDRESSES
     ),
 )
 

@@ -19,6 +19,7 @@ from eks_auditor.model.check import (
     Check,
     CheckSpec,
     Outcome,
+    Result,
     Severity,
     collected,
     could_not_evaluate,
@@ -33,7 +34,12 @@ from eks_auditor.model.snapshot import ClusterSnapshot, NodeGroup
 _MANAGED_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/create-managed-node-group.html"
 _REMOTE_ACCESS_API = "https://docs.aws.amazon.com/eks/latest/APIReference/API_RemoteAccessConfig.html"
 
-_NODEGROUP_CHANGES = events.NODEGROUPS_ADDED_OR_REMOVED + events.NODEGROUP_CONFIG + events.NODEGROUP_VERSION
+_NODEGROUP_CHANGES = (
+    events.NODEGROUPS_ADDED_OR_REMOVED
+    + events.NODEGROUP_CONFIG
+    + events.NODEGROUP_VERSION
+    + events.SELF_MANAGED_GROUPS
+)
 
 SSH_OPEN = CheckSpec(
     id="nodegroup_ssh_open",
@@ -43,7 +49,8 @@ SSH_OPEN = CheckSpec(
         "The managed node group has remote access with an EC2 key pair and no source security groups: "
         "EKS then opens port 22 (3389 for Windows) on the nodes to 0.0.0.0/0. For a self-managed node "
         "group: one of its launch template's security groups allows port 22 (or all traffic) from "
-        "0.0.0.0/0 or ::/0."
+        "0.0.0.0/0 or ::/0. Any node group: a security group on its nodes (its launch template's, or the "
+        "cluster security group EKS adds when the template names none) allows port 22 from the internet."
     ),
     remediation=(
         "Remote access cannot be changed on an existing managed node group. Create a replacement: aws eks "
@@ -59,7 +66,8 @@ SSH_OPEN = CheckSpec(
     ),
     requires=(Part.NODEGROUPS,),
     reads=(Part.NODE_SECURITY_GROUPS,),
-    events=_NODEGROUP_CHANGES + events.SECURITY_GROUP_RULES,
+    # A self-managed group's security groups live in its launch template.
+    events=_NODEGROUP_CHANGES + events.LAUNCH_TEMPLATES + events.SECURITY_GROUP_RULES,
 )
 
 PUBLIC_SUBNET = CheckSpec(
@@ -100,11 +108,12 @@ def check_ssh_open(snapshot: ClusterSnapshot) -> list[Outcome]:
     groups = collected(snapshot.nodegroups, Part.NODEGROUPS)
     if not groups:
         return _no_groups(spec, snapshot)
+    cluster_sg = snapshot.cluster.cluster_security_group_id if snapshot.cluster else None
     outcomes: list[Outcome] = []
     for group in groups:
         resource = nodegroup_resource(snapshot, group)
         if group.kind != "managed":
-            outcomes.append(_self_managed_ssh(snapshot, group, resource))
+            outcomes.append(_security_group_ssh(snapshot, group, resource, group.security_group_ids))
             continue
         evidence: dict[str, Any] = {
             "nodegroup": group.name,
@@ -114,38 +123,50 @@ def check_ssh_open(snapshot: ClusterSnapshot) -> list[Outcome]:
         if group.ssh_key and not group.ssh_source_security_groups:
             port = 3389 if (group.ami_type or "").upper().startswith("WINDOWS") else 22
             outcomes.append(fail(spec, resource, evidence={**evidence, "port": port, "open_to": "0.0.0.0/0"}))
-        else:
+            continue
+        # EKS puts the cluster security group on a managed group's nodes unless its launch template
+        # names security groups of its own (EKS user guide, "Customize managed nodes with launch
+        # templates").
+        node_groups = group.security_group_ids or ((cluster_sg,) if cluster_sg else ())
+        if not node_groups:
             outcomes.append(passed(spec, resource, evidence=evidence))
+            continue
+        outcome = _security_group_ssh(snapshot, group, resource, node_groups)
+        if outcome.result == Result.PASS:
+            outcome = passed(spec, resource, evidence={**evidence, **(outcome.evidence or {})})
+        outcomes.append(outcome)
     return outcomes
 
 
 _WORLD = ("0.0.0.0/0", "::/0")
 
 
-def _self_managed_ssh(snapshot: ClusterSnapshot, group: NodeGroup, resource: str) -> Outcome:
-    """Self-managed nodes: port 22 open to the world in any of the group's security groups."""
+def _security_group_ssh(
+    snapshot: ClusterSnapshot, group: NodeGroup, resource: str, security_groups: tuple[str, ...]
+) -> Outcome:
+    """Port 22 open to the world in any of the security groups on the group's nodes."""
     spec = SSH_OPEN
-    if not group.security_group_ids:
+    if not security_groups:
         return not_applicable(spec, resource, "no security groups known for this self-managed group")
     groups = snapshot.node_security_groups
     if groups is None:
         reason = snapshot.gaps.get(Part.NODE_SECURITY_GROUPS, "not collected")
         return could_not_evaluate(spec, resource, f"node security groups: {reason}")
-    missing = [sg for sg in group.security_group_ids if sg not in groups]
+    missing = [sg for sg in security_groups if sg not in groups]
     open_rules = [
         {"security_group_id": sg, "protocol": rule.protocol, "from_port": rule.from_port,
          "to_port": rule.to_port, "open_to": [c for c in rule.cidrs if c in _WORLD]}
-        for sg in group.security_group_ids if sg in groups
+        for sg in security_groups if sg in groups
         for rule in groups[sg].ingress
         if rule.allows_port(22) and any(c in _WORLD for c in rule.cidrs)
     ]  # fmt: skip
-    evidence: dict[str, Any] = {"nodegroup": group.name, "security_groups": list(group.security_group_ids)}
+    evidence: dict[str, Any] = {"nodegroup": group.name, "security_groups": list(security_groups)}
     if open_rules:
         return fail(
             spec,
             resource,
             evidence={**evidence, "port": 22, "open_rules": open_rules},
-            description="A security group of this self-managed node group allows SSH from the internet.",
+            description="A security group on this node group's nodes allows SSH from the internet.",
             remediation=(
                 "Remove the rule: aws ec2 revoke-security-group-ingress --group-id <sg> --protocol tcp "
                 "--port 22 --cidr 0.0.0.0/0 (and ::/0), and reach nodes through SSM Session Manager or "

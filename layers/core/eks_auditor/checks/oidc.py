@@ -43,6 +43,9 @@ OIDC_PROVIDER_MISSING = CheckSpec(
     ),
     requires=(Part.CLUSTER, Part.IAM_OIDC_PROVIDERS),
     events=events.OIDC_PROVIDERS,
+    schedule_only={
+        Part.CLUSTER: "the OIDC issuer is fixed when the cluster is created (CreateCluster runs every check)"
+    },
 )
 
 

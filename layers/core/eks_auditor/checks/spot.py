@@ -92,7 +92,13 @@ SPOT_SINGLE_INSTANCE_TYPE = CheckSpec(
         "https://docs.aws.amazon.com/autoscaling/ec2/userguide/allocation-strategies.html",
     ),
     requires=(Part.NODEGROUPS,),
-    events=events.NODEGROUPS_ADDED_OR_REMOVED + events.NODEGROUP_CONFIG + events.NODEGROUP_VERSION,
+    events=(
+        events.NODEGROUPS_ADDED_OR_REMOVED
+        + events.NODEGROUP_CONFIG
+        + events.NODEGROUP_VERSION
+        + events.SELF_MANAGED_GROUPS
+        + events.LAUNCH_TEMPLATES
+    ),
 )
 
 

@@ -59,6 +59,12 @@ END_OF_STANDARD_SUPPORT = CheckSpec(
     references=(_VERSIONS_DOC, _UPDATE_DOC, _PRICING_BLOG),
     requires=(Part.CLUSTER, Part.VERSION_SUPPORT),
     events=events.CLUSTER_VERSION,
+    schedule_only={
+        Part.VERSION_SUPPORT: (
+            "a version reaches the end of standard support by the passage of time (the EKS release "
+            "calendar), not through an API call"
+        )
+    },
 )
 
 

@@ -44,6 +44,7 @@ from eks_auditor.model.check import (
     Outcome,
     Severity,
     collected,
+    could_not_evaluate,
     fail,
     not_applicable,
     passed,
@@ -83,6 +84,11 @@ INTERFACE_SERVICES: tuple[RequiredService, ...] = (
         "autoscaling", Severity.LOW, "cluster-autoscaler cannot read or resize Auto Scaling groups"
     ),
     RequiredService(
+        "eks-auth",
+        Severity.HIGH,
+        "pods using EKS Pod Identity cannot get credentials (AssumeRoleForPodIdentity)",
+    ),
+    RequiredService(
         "eks",
         Severity.MEDIUM,
         "EKS API calls from the VPC fail (cluster-autoscaler's DescribeNodegroup for zero-node groups)",
@@ -97,7 +103,12 @@ REQUIRED_SERVICES: tuple[RequiredService, ...] = (
 )
 
 _EVENTS = (
-    events.CLUSTER_CONFIG + events.NODEGROUPS_ADDED_OR_REMOVED + events.VPC_ENDPOINTS + events.NODE_EGRESS
+    events.CLUSTER_CONFIG
+    + events.NODEGROUPS_ADDED_OR_REMOVED
+    + events.SELF_MANAGED_GROUPS
+    + events.VPC_ENDPOINTS
+    + events.NODE_EGRESS
+    + events.EGRESS_PATHS
 )
 
 ENDPOINT_MISSING = CheckSpec(
@@ -121,10 +132,18 @@ ENDPOINT_MISSING = CheckSpec(
     ),
     references=(_PRIVATE_CLUSTERS_DOC, _INTERFACE_DOC, _S3_GATEWAY_DOC, _ECR_DOC),
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS),
-    # Which services are required depends on the features in use: IRSA (OIDC providers) and
-    # cluster-autoscaler (Kubernetes). Unread, the service is assumed required.
-    reads=(Part.IAM_OIDC_PROVIDERS, Part.KUBERNETES),
-    events=_EVENTS,
+    # Which services are required depends on the features in use: IRSA (OIDC providers),
+    # cluster-autoscaler and log shippers (Kubernetes), Pod Identity (associations, add-ons).
+    reads=(Part.IAM_OIDC_PROVIDERS, Part.KUBERNETES, Part.ADDONS, Part.POD_IDENTITY),
+    # IRSA (an IAM OIDC provider for the cluster's issuer) makes sts required; Pod Identity eks-auth;
+    # a log-shipping add-on logs.
+    events=_EVENTS + events.OIDC_PROVIDERS + events.ADDONS + events.POD_IDENTITY,
+    schedule_only={
+        Part.KUBERNETES: (
+            "cluster-autoscaler (which makes autoscaling and sts required) and log-shipping DaemonSets are "
+            "installed, changed and removed through the Kubernetes API"
+        )
+    },
 )
 
 PRIVATE_DNS_DISABLED = CheckSpec(
@@ -143,7 +162,7 @@ PRIVATE_DNS_DISABLED = CheckSpec(
     ),
     references=(_PRIVATE_CLUSTERS_DOC, _PRIVATE_DNS_DOC),
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS),
-    events=_EVENTS,
+    events=_EVENTS + events.VPC_DNS,
 )
 
 
@@ -203,23 +222,76 @@ def _uses_irsa(snapshot: ClusterSnapshot) -> bool | None:
     return issuer.removeprefix("https://") in snapshot.iam_oidc_providers
 
 
-def requirement(snapshot: ClusterSnapshot, service: RequiredService) -> tuple[Severity | None, str]:
-    """(severity, why) for a service by the features the cluster uses; None severity: not needed."""
+POD_IDENTITY_AGENT_ADDON = "eks-pod-identity-agent"
+CLOUDWATCH_OBSERVABILITY_ADDON = "amazon-cloudwatch-observability"
+
+
+def _uses_pod_identity(snapshot: ClusterSnapshot) -> tuple[bool | None, str]:
+    associations, addons = snapshot.pod_identity_associations, snapshot.addons
+    if associations:
+        return True, f"{len(associations)} EKS Pod Identity association(s)"
+    if addons is not None and POD_IDENTITY_AGENT_ADDON in addons:
+        return True, f"the {POD_IDENTITY_AGENT_ADDON} add-on is installed"
+    unread = [
+        f"{part}: {snapshot.gaps.get(part, 'not collected')}"
+        for part, value in ((Part.POD_IDENTITY, associations), (Part.ADDONS, addons))
+        if value is None
+    ]
+    if unread:
+        return None, "EKS Pod Identity use could not be read (" + "; ".join(unread) + ")"
+    return False, f"no EKS Pod Identity association and no {POD_IDENTITY_AGENT_ADDON} add-on"
+
+
+def _ships_logs(snapshot: ClusterSnapshot) -> tuple[bool | None, str]:
+    addons = snapshot.addons
+    if addons is not None and CLOUDWATCH_OBSERVABILITY_ADDON in addons:
+        return True, f"the {CLOUDWATCH_OBSERVABILITY_ADDON} add-on ships logs to CloudWatch"
+    kubernetes = snapshot.kubernetes
+    shippers = kubernetes.log_shippers if kubernetes else None
+    if shippers:
+        names = ", ".join(f"{w.namespace}/{w.name}" for w in shippers)
+        return True, f"log shipper DaemonSet(s) run: {names}"
+    if addons is None or shippers is None:
+        return None, "log shippers (add-ons, DaemonSets) could not be read: assumed in use"
+    return False, "no CloudWatch log shipper (add-on, Fluent Bit or CloudWatch agent DaemonSet)"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Whether a service is needed: `severity` None is not needed, unless `unknown` (then ERROR)."""
+
+    severity: Severity | None
+    why: str
+    unknown: bool = False
+
+
+def requirement(snapshot: ClusterSnapshot, service: RequiredService) -> Requirement:
+    """The service's severity by the features the cluster uses (EKS user guide, private clusters)."""
     autoscaler, irsa = _autoscaler_runs(snapshot), _uses_irsa(snapshot)
     if service.suffix == "autoscaling":
         if autoscaler:
-            return Severity.HIGH, "cluster-autoscaler runs in the cluster"
-        return (
-            service.severity,
-            "cluster-autoscaler not seen" if autoscaler is False else "Deployments not read",
-        )
+            return Requirement(Severity.HIGH, "cluster-autoscaler runs in the cluster")
+        why = "cluster-autoscaler not seen" if autoscaler is False else "Deployments not read"
+        return Requirement(service.severity, why)
     if service.suffix == "sts":
         if irsa or autoscaler:
-            return Severity.HIGH, "IRSA in use" if irsa else "cluster-autoscaler runs in the cluster"
+            return Requirement(
+                Severity.HIGH, "IRSA in use" if irsa else "cluster-autoscaler runs in the cluster"
+            )
         if irsa is None or autoscaler is None:
-            return Severity.HIGH, "IRSA / cluster-autoscaler use could not be read: assumed in use"
-        return None, "no IRSA (no IAM OIDC provider for the issuer) and no cluster-autoscaler"
-    return service.severity, "required for every isolated cluster"
+            return Requirement(
+                Severity.HIGH, "IRSA / cluster-autoscaler use could not be read: assumed in use"
+            )
+        return Requirement(None, "no IRSA (no IAM OIDC provider for the issuer) and no cluster-autoscaler")
+    if service.suffix == "eks-auth":
+        used, why = _uses_pod_identity(snapshot)
+        if used is None:
+            return Requirement(None, why, unknown=True)
+        return Requirement(service.severity if used else None, why)
+    if service.suffix == "logs":
+        ships, why = _ships_logs(snapshot)
+        return Requirement(None if ships is False else service.severity, why)
+    return Requirement(service.severity, "required for every isolated cluster")
 
 
 def _not_applicable_all(spec: CheckSpec, snapshot: ClusterSnapshot, suffixes: list[str]) -> list[Outcome]:
@@ -240,7 +312,10 @@ def _interface_outcome(
     resource = endpoint_resource(snapshot.arn, service.suffix)
     name = f"com.amazonaws.{snapshot.region}.{service.suffix}"
     interfaces = _of_type(usable_endpoints(network, snapshot.region, service.suffix), "interface")
-    severity, why = requirement(snapshot, service)
+    needed = requirement(snapshot, service)
+    severity, why = needed.severity, needed.why
+    if needed.unknown:
+        return could_not_evaluate(spec, resource, why)
     if severity is None:
         return not_applicable(spec, resource, f"not needed: {why}")
     if not interfaces:
@@ -347,13 +422,58 @@ def _unverified_outcome(snapshot: ClusterSnapshot, scope: _Scope) -> Outcome:
     )
 
 
+VPC_DNS_RESOURCE = "vpc-dns"
+
+
+def _vpc_dns_outcome(snapshot: ClusterSnapshot, network: VpcNetwork) -> Outcome:
+    """Private DNS names resolve only with the VPC's enableDnsSupport and enableDnsHostnames on
+    (PrivateLink guide, "DNS attributes for your VPC")."""
+    spec = PRIVATE_DNS_DISABLED
+    resource = endpoint_resource(snapshot.arn, VPC_DNS_RESOURCE)
+    relied_on = sorted(
+        e.id
+        for service in INTERFACE_SERVICES
+        for e in _of_type(usable_endpoints(network, snapshot.region, service.suffix), "interface")
+        if e.private_dns_enabled
+    )
+    if not relied_on:
+        return not_applicable(spec, resource, "no required interface endpoint relies on private DNS")
+    attributes = {"enableDnsSupport": network.dns_support, "enableDnsHostnames": network.dns_hostnames}
+    off = [name for name, value in attributes.items() if value is False]
+    evidence = {"vpc_id": network.vpc_id, **attributes, "private_dns_endpoint_ids": relied_on}
+    if off:
+        return fail(
+            spec,
+            resource,
+            evidence=evidence,
+            severity=Severity.HIGH,
+            title=f"The VPC has {' and '.join(off)} off: endpoint private DNS names do not resolve",
+            description=(
+                "Interface endpoints have private DNS on, but the VPC's DNS attributes are off: the "
+                "services' standard host names do not resolve to the endpoints, so nodes reach for public "
+                "addresses they cannot use."
+            ),
+            remediation=(
+                f"aws ec2 modify-vpc-attribute --vpc-id {network.vpc_id} --enable-dns-support; then "
+                f"aws ec2 modify-vpc-attribute --vpc-id {network.vpc_id} --enable-dns-hostnames "
+                "(console: VPC > Your VPCs > Actions > Edit VPC settings)."
+            ),
+        )
+    unread = [name for name, value in attributes.items() if value is None]
+    if unread:
+        return could_not_evaluate(spec, resource, f"VPC attributes not read: {', '.join(unread)}")
+    return passed(spec, resource, evidence=evidence)
+
+
 def check_private_dns_disabled(snapshot: ClusterSnapshot) -> list[Outcome]:
     spec = PRIVATE_DNS_DISABLED
     network = collected(snapshot.network, Part.NETWORK)
     scope = _scope(snapshot, network)
     if not scope.isolated:
-        return _not_applicable_all(spec, snapshot, [s.suffix for s in INTERFACE_SERVICES])
-    outcomes: list[Outcome] = []
+        return _not_applicable_all(
+            spec, snapshot, [*(s.suffix for s in INTERFACE_SERVICES), VPC_DNS_RESOURCE]
+        )
+    outcomes: list[Outcome] = [_vpc_dns_outcome(snapshot, network)]
     for service in INTERFACE_SERVICES:
         resource = endpoint_resource(snapshot.arn, service.suffix)
         interfaces = _of_type(usable_endpoints(network, snapshot.region, service.suffix), "interface")

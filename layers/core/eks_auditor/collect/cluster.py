@@ -81,6 +81,8 @@ def normalize_cluster(raw: Mapping[str, Any]) -> ClusterInfo:
         encrypted_resources=encrypted,
         oidc_issuer=((raw.get("identity") or {}).get("oidc") or {}).get("issuer"),
         authentication_mode=(raw.get("accessConfig") or {}).get("authenticationMode"),
+        # Clusters created before IPv6 support (2022) omit kubernetesNetworkConfig.ipFamily: IPv4.
+        ip_family=str((raw.get("kubernetesNetworkConfig") or {}).get("ipFamily") or "ipv4").lower(),
         created_at=raw.get("createdAt"),
         tags=dict(raw.get("tags") or {}),
     )
@@ -213,11 +215,10 @@ def collect_nodegroups(
 
 
 def _template_needed(raw: Mapping[str, Any]) -> TemplateRef | None:
-    """The launch template to read: a managed group's only when its description lacks the instance
-    types; a self-managed group's always (its security groups are there)."""
+    """The launch template to read, whenever a group has one: the node security groups (for
+    nodegroup_ssh_open) live only there, and so do a managed group's instance types when its
+    description lacks them."""
     if "nodegroupName" in raw:
-        if raw.get("instanceTypes"):
-            return None
         return TemplateRef.from_spec(raw.get("launchTemplate"), camel=True)
     mixed = raw.get("MixedInstancesPolicy")
     if mixed:

@@ -42,11 +42,13 @@ AUTOSCALERS = "kubernetes.autoscalers"
 AWS_NODE = "kubernetes.aws_node"
 AWS_AUTH = "kubernetes.aws_auth"
 ENI_CONFIGS = "kubernetes.eni_configs"
+LOG_SHIPPERS = "kubernetes.log_shippers"
 
 DEPLOYMENTS_PATH = "/apis/apps/v1/deployments"
 AWS_NODE_PATH = "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node"
 AWS_AUTH_PATH = "/api/v1/namespaces/kube-system/configmaps/aws-auth"
 ENI_CONFIGS_PATH = "/apis/crd.k8s.amazonaws.com/v1alpha1/eniconfigs"
+DAEMONSETS_PATH = "/apis/apps/v1/daemonsets"
 
 _VIEW_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 GRANT: Mapping[str, str] = {
@@ -62,6 +64,10 @@ GRANT: Mapping[str, str] = {
     AWS_AUTH: (
         f"Associate {_VIEW_POLICY} with the auditor's access entry (cluster scope, or namespace "
         "kube-system); it allows get on ConfigMaps (not on Secrets)"
+    ),
+    LOG_SHIPPERS: (
+        f"Associate {_VIEW_POLICY} with the auditor's access entry at cluster scope (listing DaemonSets in "
+        "all namespaces needs cluster scope)"
     ),
     ENI_CONFIGS: (
         "AmazonEKSViewPolicy does not cover custom resources: bind a ClusterRole allowing get/list on "
@@ -146,6 +152,9 @@ def read_kubernetes(
         autoscalers = _guard(AUTOSCALERS, gaps, cluster, endpoint_override, lambda: _read_autoscalers(client))
         aws_node_read = _guard(AWS_NODE, gaps, cluster, endpoint_override, lambda: _read_aws_node(client))
         aws_auth = _guard(AWS_AUTH, gaps, cluster, endpoint_override, lambda: _read_aws_auth(client))
+        log_shippers = _guard(
+            LOG_SHIPPERS, gaps, cluster, endpoint_override, lambda: _read_log_shippers(client)
+        )
         aws_node, settings = aws_node_read if aws_node_read else (None, None)
         if settings is not None and not settings.custom_network_cfg:
             # ENIConfigs only take effect with custom networking; unused ones are not worth a gap.
@@ -163,6 +172,7 @@ def read_kubernetes(
         aws_node_settings=settings,
         aws_auth=aws_auth,
         eni_configs=eni_configs,
+        log_shippers=log_shippers,
     )
     return state, gaps
 
@@ -286,6 +296,24 @@ def _containers(obj: Mapping[str, Any]) -> tuple[Container, ...]:
             )
         )
     return tuple(containers)
+
+
+# --- DaemonSets that ship node and pod logs to CloudWatch Logs ------------------------------------
+
+# Fluent Bit (the aws-for-fluent-bit chart, the amazon-cloudwatch-observability add-on's fluent-bit),
+# the CloudWatch agent, and the older fluentd-cloudwatch manifests.
+_LOG_SHIPPER_MARKERS = ("fluent-bit", "fluentbit", "cloudwatch-agent", "fluentd-cloudwatch")
+
+
+def _read_log_shippers(client: KubeClient) -> tuple[Workload, ...]:
+    found = [item for item in client.list(DAEMONSETS_PATH) if is_log_shipper(item)]
+    return tuple(to_workload(item, "DaemonSet") for item in found)
+
+
+def is_log_shipper(daemonset: Mapping[str, Any]) -> bool:
+    name = str((daemonset.get("metadata") or {}).get("name", "")).lower()
+    images = [container.image.lower() for container in _containers(daemonset)]
+    return any(marker in text for marker in _LOG_SHIPPER_MARKERS for text in (name, *images))
 
 
 # --- aws-node DaemonSet ---------------------------------------------------------------------------

@@ -49,6 +49,9 @@ REQUIRED_PERMISSIONS: dict[Part, tuple[str, ...]] = {
         "eks:DescribeAccessEntry",
         "eks:ListAssociatedAccessPolicies",
     ),
+    # The add-on names are enough (eks-pod-identity-agent, amazon-cloudwatch-observability): no DescribeAddon.
+    Part.ADDONS: ("eks:ListAddons",),
+    Part.POD_IDENTITY: ("eks:ListPodIdentityAssociations",),
     # Not a snapshot part: the spot event handler's one DescribeInstances per batch (eks_auditor.spot).
     Part.SPOT_INSTANCES: ("ec2:DescribeInstances",),
 }

@@ -32,6 +32,7 @@ from eks_auditor.model.snapshot import (
     ClusterSnapshot,
     InstanceTypeInfo,
     NodeGroup,
+    PodIdentityAssociation,
     VersionSupport,
 )
 
@@ -49,6 +50,8 @@ AWS_PARTS = frozenset(
         Part.IAM_OIDC_PROVIDERS,
         Part.VERSION_SUPPORT,
         Part.ACCESS_ENTRIES,
+        Part.ADDONS,
+        Part.POD_IDENTITY,
     }
 )
 _SNAPSHOT_PARTS = frozenset(ClusterSnapshot.model_fields) - {
@@ -127,6 +130,8 @@ class SnapshotCollector:
             PartCollector(Part.IAM_OIDC_PROVIDERS, self._oidc_providers),
             PartCollector(Part.VERSION_SUPPORT, self._version_support),
             PartCollector(Part.ACCESS_ENTRIES, self._access_entries),
+            PartCollector(Part.ADDONS, self._addons),
+            PartCollector(Part.POD_IDENTITY, self._pod_identity),
             PartCollector(Part.KUBERNETES, self._kubernetes),
             *extra_parts,
         ):
@@ -337,7 +342,7 @@ class SnapshotCollector:
         from eks_auditor.collect.network import describe_security_groups
 
         groups: tuple[NodeGroup, ...] = context.collected[Part.NODEGROUPS]  # type: ignore[assignment]
-        wanted = sorted({sg for g in groups if g.kind == "self-managed" for sg in g.security_group_ids})
+        wanted = sorted(node_security_group_ids(groups, context.cluster.cluster_security_group_id))
         return describe_security_groups(self.clients.ec2(context.region), wanted) if wanted else {}
 
     def _oidc_providers(self, context: PartContext) -> frozenset[str]:
@@ -398,6 +403,16 @@ class SnapshotCollector:
 
         return read_access_entries(self.clients.eks(context.region), context.cluster_name)
 
+    def _addons(self, context: PartContext) -> frozenset[str]:
+        from eks_auditor.collect.addons import list_addons
+
+        return list_addons(self.clients.eks(context.region), context.cluster_name)
+
+    def _pod_identity(self, context: PartContext) -> tuple[PodIdentityAssociation, ...]:
+        from eks_auditor.collect.addons import list_pod_identity_associations
+
+        return list_pod_identity_associations(self.clients.eks(context.region), context.cluster_name)
+
     def _kubernetes(self, context: PartContext) -> PartResult:
         from eks_auditor.collect.kubernetes import read_kubernetes
 
@@ -412,6 +427,15 @@ class SnapshotCollector:
             region=context.region,
         )
         return PartResult(state, gaps)
+
+
+def node_security_group_ids(groups: Sequence[NodeGroup], cluster_sg: str | None) -> set[str]:
+    """The security groups on the nodes: each group's launch-template (or launch-configuration) groups;
+    a managed group whose template names none gets the cluster security group from EKS."""
+    wanted = {sg for g in groups for sg in g.security_group_ids}
+    if cluster_sg and any(g.kind == "managed" and not g.security_group_ids for g in groups):
+        wanted.add(cluster_sg)
+    return wanted
 
 
 def _account_of(arn: str) -> str:

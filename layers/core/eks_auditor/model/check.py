@@ -104,6 +104,20 @@ class CheckSpec(BaseModel):
     reads: tuple[Part, ...] = ()
     # The events that can change the verdict; the event router re-runs the check on each of them.
     events: tuple[Event, ...] = ()
+    # Parts (or what of a part the check reads) that no routed event reports, each with why: changed only
+    # through the Kubernetes API, by the passage of time, or never after the cluster is created. Only the
+    # schedule re-reads them. The catalog walk accepts a part without events only when it is named here.
+    schedule_only: Mapping[Part, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _schedule_only_names_parts_read(self) -> CheckSpec:
+        stray = sorted(set(self.schedule_only) - set(self.parts))
+        if stray:
+            raise ValueError(f"{self.id}: schedule_only names parts the check does not read: {stray}")
+        blank = sorted(part for part, why in self.schedule_only.items() if not why.strip())
+        if blank:
+            raise ValueError(f"{self.id}: schedule_only needs a reason for {blank}")
+        return self
 
     @property
     def parts(self) -> tuple[Part, ...]:

@@ -91,3 +91,5 @@ class KubernetesState(BaseModel):
     aws_node_settings: AwsNodeSettings | None = None
     aws_auth: tuple[AwsAuthMapping, ...] | None = None
     eni_configs: tuple[EniConfig, ...] | None = None
+    # DaemonSets that ship logs to CloudWatch Logs (Fluent Bit, the CloudWatch agent).
+    log_shippers: tuple[Workload, ...] | None = None

@@ -17,6 +17,8 @@ class Part(StrEnum):
     VERSION_SUPPORT = "version_support"
     KUBERNETES = "kubernetes"
     ACCESS_ENTRIES = "access_entries"
+    ADDONS = "addons"
+    POD_IDENTITY = "pod_identity_associations"
     # Not a snapshot field: the spot event handler's one DescribeInstances per batch (eks_auditor.spot).
     SPOT_INSTANCES = "spot_instances"
 

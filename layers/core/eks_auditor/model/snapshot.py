@@ -83,6 +83,8 @@ class ClusterInfo(BaseModel):
     # accessConfig.authenticationMode: CONFIG_MAP (aws-auth only), API (access entries only), or
     # API_AND_CONFIG_MAP; None when DescribeCluster did not say.
     authentication_mode: str | None = None
+    # kubernetesNetworkConfig.ipFamily, lower case: "ipv4" (also when DescribeCluster omits it) or "ipv6".
+    ip_family: str = "ipv4"
     created_at: datetime | None = None
     tags: Mapping[str, str] = Field(default_factory=dict)
 
@@ -139,6 +141,16 @@ class VersionSupport(BaseModel):
     source: str  # "eks:DescribeClusterVersions" or the calendar's URL and read date
 
 
+class PodIdentityAssociation(BaseModel):
+    """One EKS Pod Identity association (ListPodIdentityAssociations summary)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    namespace: str
+    service_account: str
+    association_id: str | None = None
+
+
 class ClusterSnapshot(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -151,10 +163,12 @@ class ClusterSnapshot(BaseModel):
     network: VpcNetwork | None = None
     nodegroups: tuple[NodeGroup, ...] | None = None
     instance_types: Mapping[str, InstanceTypeInfo] | None = None
-    # The security groups of self-managed node groups (managed ones: EKS owns remote access), by id.
+    # The nodes' security groups (launch template / launch configuration, else the cluster SG), by id.
     node_security_groups: Mapping[str, SecurityGroup] | None = None
     kubernetes: KubernetesState | None = None
     access_entries: tuple[AccessEntry, ...] | None = None
+    addons: frozenset[str] | None = None  # EKS add-on names (ListAddons)
+    pod_identity_associations: tuple[PodIdentityAssociation, ...] | None = None
     iam_oidc_providers: frozenset[str] | None = None  # issuer host/path, without https://
     version_support: VersionSupport | None = None
     # part name -> why it could not be collected (e.g. "network": "AccessDenied on ec2:DescribeSubnets")

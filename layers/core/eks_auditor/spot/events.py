@@ -186,4 +186,8 @@ def parse_spot_body(body: str) -> SpotSignal:
         event = json.loads(body)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise SpotEventError(f"body is not JSON: {exc}") from None
-    return parse_spot_event(event)
+    try:
+        return parse_spot_event(event)
+    except RecursionError:
+        # A deeply nested field (e.g. an instance id that is a list of lists) is bad input, not a crash.
+        raise SpotEventError("body is nested too deeply") from None

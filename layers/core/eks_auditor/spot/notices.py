@@ -226,7 +226,8 @@ class SpotBatch:
         try:
             return self._processor.process(index, signal, self.lookups[signal.region])
         except Exception as exc:  # a store or SNS failure fails this event only; the batch goes on
-            logger.exception("spot event %s failed", signal.event_id)
+            # The batch processor logs the ERROR line (with the message id); one line per failed record.
+            logger.info("spot event %s failed: %s", signal.event_id, type(exc).__name__)
             self.metrics.count("SpotEventsFailed")
             raise SpotEventFailed(self._failed(index, signal, f"{type(exc).__name__}: {exc}")) from exc
 

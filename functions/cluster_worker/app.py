@@ -24,7 +24,7 @@ audited: dict = {}
 def record_handler(record: SQSRecord) -> dict:
     attempt = audited.get(record.message_id)
     if attempt is None:
-        return audit_queued_cluster(record.body, runtime.dispatcher)
+        return audit_queued_cluster(record.body, runtime.dispatcher, send_digest=runtime.send_daily_digest)
     if attempt.error is not None:
         raise attempt.error
     return attempt.value
@@ -44,6 +44,7 @@ def handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
             [(record.get("messageId", ""), record.get("body", "")) for record in records],
             runtime.dispatcher,
             runtime.limiter,
+            send_digest=runtime.send_daily_digest,
         )
     )
     try:

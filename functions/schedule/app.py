@@ -35,4 +35,6 @@ def handler(event: Any, context: LambdaContext) -> dict:
         known_clusters=runtime.store.known_clusters,
         sqs=runtime.client("sqs"),
         queue_url=runtime.settings.audit_queue_url,
+        # The daily digest schedule (template: DailyDigestSchedule): the same scan, plus a digest per cluster.
+        digest=(event.get("detail") or {}).get("digest") == "daily",
     )

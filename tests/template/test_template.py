@@ -136,6 +136,8 @@ def test_environment_from_globals() -> None:
         "SPOT_BURST_THRESHOLD": {"Ref": "SpotBurstThreshold"},
         "SPOT_BURST_WINDOW_MINUTES": {"Ref": "SpotBurstWindowMinutes"},
         "SECURITY_HUB_ENABLED": {"Ref": "EnableSecurityHub"},
+        "FIRST_RUN_BASELINE": {"Ref": "FirstRunBaseline"},
+        "DAILY_DIGEST": {"Ref": "DailyDigest"},
         "KNOWN_EGRESS_TRANSIT_GATEWAYS": {"Fn::Join": [",", {"Ref": "KnownEgressTransitGateways"}]},
         "MEMBER_ROLE_NAME": {"Fn::If": ["OrganizationMode", {"Ref": "MemberRoleName"}, ""]},
         "ACCOUNT_ALLOW_LIST": {"Fn::Join": [",", {"Ref": "AccountAllowList"}]},
@@ -172,7 +174,7 @@ def test_parameters_and_defaults() -> None:
     parameters = raw_template()["Parameters"]
     assert {name: (p["Type"], p.get("Default")) for name, p in parameters.items()} == {
         "ScanSchedule": ("String", "rate(6 hours)"),
-        "AuditRegions": ("CommaDelimitedList", ""),
+        "AuditRegions": ("CommaDelimitedList", None),
         "EnableSecurityHub": ("String", "false"),
         "KubeSubnetIds": ("CommaDelimitedList", ""),
         "KubeSecurityGroupIds": ("CommaDelimitedList", ""),
@@ -186,6 +188,12 @@ def test_parameters_and_defaults() -> None:
         "AccountDenyList": ("CommaDelimitedList", ""),
         "LogLevel": ("String", "INFO"),
         "LogRetentionDays": ("Number", 30),
+        "FirstRunBaseline": ("String", "true"),
+        "DailyDigest": ("String", "false"),
+        "DailyDigestSchedule": ("String", "cron(0 8 * * ? *)"),
+        "AlertEmail": ("String", ""),
+        "ChatbotSubscription": ("String", "false"),
+        "SecurityQueueArn": ("String", ""),
     }
     assert parameters["EnableSecurityHub"]["AllowedValues"] == ["false", "true"]
 
@@ -224,10 +232,11 @@ def test_every_eventbridge_target_retries_and_dead_letters() -> None:
             assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}, name
             assert referenced(target["DeadLetterConfig"]["Arn"]) == "TargetsDLQ", name
     schedules = resources_of_type(transformed(), "AWS::Scheduler::Schedule")
-    assert list(schedules) == ["ScheduleFunctionScanSchedule"]
-    target = schedules["ScheduleFunctionScanSchedule"]["Properties"]["Target"]
-    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}
-    assert referenced(target["DeadLetterConfig"]["Arn"]) == "TargetsDLQ"
+    assert sorted(schedules) == ["ScheduleFunctionDailyDigestSchedule", "ScheduleFunctionScanSchedule"]
+    for schedule in schedules.values():
+        target = schedule["Properties"]["Target"]
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}
+        assert referenced(target["DeadLetterConfig"]["Arn"]) == "TargetsDLQ"
     assert schedules["ScheduleFunctionScanSchedule"]["Properties"]["ScheduleExpression"] == {
         "Ref": "ScanSchedule"
     }

@@ -26,6 +26,8 @@ class Settings(BaseModel):
     spot_burst_threshold: int = 3
     spot_burst_window: timedelta = timedelta(minutes=15)
     security_hub_enabled: bool = False
+    first_run_baseline: bool = True  # the first scan of a cluster alerts Slack once, as a digest
+    daily_digest: bool = False  # MEDIUM and lower reach Slack once a day, per cluster
     max_concurrency: int = MAX_CONCURRENCY
     max_concurrency_per_account_region: int = MAX_CONCURRENCY_PER_ACCOUNT_REGION
     # Transit gateways the operator declares as leading to internet egress (KNOWN_EGRESS_TRANSIT_GATEWAYS).
@@ -58,6 +60,8 @@ class Settings(BaseModel):
             spot_burst_threshold=int(env.get("SPOT_BURST_THRESHOLD", "3")),
             spot_burst_window=timedelta(minutes=float(env.get("SPOT_BURST_WINDOW_MINUTES", "15"))),
             security_hub_enabled=env.get("SECURITY_HUB_ENABLED", "false").lower() == "true",
+            first_run_baseline=env.get("FIRST_RUN_BASELINE", "true").lower() == "true",
+            daily_digest=env.get("DAILY_DIGEST", "false").lower() == "true",
             max_concurrency=int(env.get("MAX_CONCURRENCY", MAX_CONCURRENCY)),
             max_concurrency_per_account_region=int(
                 env.get("MAX_CONCURRENCY_PER_ACCOUNT_REGION", MAX_CONCURRENCY_PER_ACCOUNT_REGION)

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from eks_auditor.audit import AuditResult
@@ -162,8 +163,16 @@ def parse_event_body(body: str) -> dict[str, Any]:
         raise InvalidEvent(str(exc)) from exc
 
 
-def audit_queued_cluster(body: str, dispatcher: Dispatcher) -> dict[str, Any]:
-    return summarize(dispatcher.handle(parse_queued_cluster(body)))
+def audit_queued_cluster(
+    body: str, dispatcher: Dispatcher, *, send_digest: Callable[..., str | None] | None = None
+) -> dict[str, Any]:
+    """Audit one fan-out message's cluster; on the daily run, then send its digest (the fresh state)."""
+    summary = summarize(dispatcher.handle(parse_queued_cluster(body)))
+    message = parse_cluster_audit_message(body)
+    if message.digest and not message.deleted and send_digest is not None:
+        at = datetime.now(UTC)
+        summary["digest"] = send_digest(message.account, message.region, message.cluster, at=at)
+    return summary
 
 
 _SCAN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
@@ -178,13 +187,18 @@ def scan_id_for(event: Any, request_id: str) -> str:
 
 
 def audit_queued_batch(
-    messages: Sequence[tuple[str, str]], dispatcher: Dispatcher, limiter: Limiter
+    messages: Sequence[tuple[str, str]],
+    dispatcher: Dispatcher,
+    limiter: Limiter,
+    *,
+    send_digest: Callable[..., str | None] | None = None,
 ) -> dict[str, Attempt[dict[str, Any]]]:
     """Audit a worker batch's clusters concurrently: message id -> its summary or its error.
 
     Messages naming one cluster run in turn, in batch order (a deletion after an audit stays after it);
     different clusters run in parallel under `limiter`, keyed by account-region. The caller reports each
-    message's outcome to the batch processor, so partial-batch failure is kept per message.
+    message's outcome to the batch processor, so partial-batch failure is kept per message. `send_digest`
+    as for audit_queued_cluster (the daily digest follows its cluster's audit).
     """
     groups: dict[tuple[str, ...], list[tuple[str, str]]] = {}
     keys: dict[tuple[str, ...], tuple[str, str]] = {}
@@ -202,7 +216,9 @@ def audit_queued_batch(
         done: dict[str, Attempt[dict[str, Any]]] = {}
         for message_id, body in groups[group]:
             try:
-                done[message_id] = Attempt(value=audit_queued_cluster(body, dispatcher))
+                done[message_id] = Attempt(
+                    value=audit_queued_cluster(body, dispatcher, send_digest=send_digest)
+                )
             except Exception as exc:  # each message fails on its own
                 done[message_id] = Attempt(error=exc)
         return done
@@ -223,6 +239,7 @@ def fan_out_scan(
     known_clusters: Any,
     sqs: Any,
     queue_url: str,
+    digest: bool = False,
 ) -> dict[str, Any]:
     """Enumerate clusters per region and send one audit message per cluster (10 per SendMessageBatch).
 
@@ -233,7 +250,11 @@ def fan_out_scan(
     for region in regions:
         live = list_clusters(region)
         gone = sorted(set(known_clusters(account, region)) - set(live))
-        messages += [{"account": account, "region": region, "cluster": c, "scan_id": scan_id} for c in live]
+        messages += [
+            {"account": account, "region": region, "cluster": c, "scan_id": scan_id}
+            | ({"digest": True} if digest else {})
+            for c in live
+        ]
         messages += [
             {"account": account, "region": region, "cluster": c, "scan_id": scan_id, "deleted": True}
             for c in gone

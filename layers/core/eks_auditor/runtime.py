@@ -208,7 +208,21 @@ class Runtime:
 
         if not self.settings.topic_arn:
             return None
-        return Notifier(self.settings.topic_arn, client=self.client("sns"))
+        return Notifier(
+            self.settings.topic_arn,
+            client=self.client("sns"),
+            baseline=self.settings.first_run_baseline,
+            daily_digest=self.settings.daily_digest,
+        )
+
+    def send_daily_digest(self, account: str, region: str, cluster: str, *, at: datetime) -> str | None:
+        """The cluster's daily digest of open MEDIUM-and-lower findings; None when off or nothing is open."""
+        from eks_auditor.notify import daily_digest
+
+        if self.notifier is None or not self.settings.daily_digest:
+            return None
+        digest = daily_digest(self.store.open_findings(account, region, cluster), at=at)
+        return self.notifier.publish_digest(digest) if digest is not None else None
 
     @cached_property
     def idempotency_store(self) -> DynamoDBPersistenceLayer:

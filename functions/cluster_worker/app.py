@@ -25,7 +25,9 @@ audited: dict = {}
 def record_handler(record: SQSRecord) -> dict:
     attempt = audited.get(record.message_id)
     if attempt is None:
-        return audit_queued_cluster(record.body, runtime.dispatcher, runtime.pipeline_auditor)
+        return audit_queued_cluster(
+            record.body, runtime.dispatcher, runtime.pipeline_auditor, send_digest=runtime.send_daily_digest
+        )
     if attempt.error is not None:
         raise attempt.error
     return attempt.value
@@ -46,6 +48,7 @@ def handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
             runtime.dispatcher,
             runtime.limiter,
             pipeline=runtime.pipeline_auditor,
+            send_digest=runtime.send_daily_digest,
         )
     )
     try:

@@ -48,7 +48,10 @@ def handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
     idempotency.register_lambda_context(context)
     runtime.start_batch()
     # Every record is routed before any audit, so each cluster is audited once per batch.
-    batch = plan_event_batch(event.get("Records", []), runtime.dispatcher, runtime.heartbeats)
+    gate = runtime.organization_gate
+    batch = plan_event_batch(
+        event.get("Records", []), runtime.dispatcher, runtime.heartbeats, admit=gate.admits if gate else None
+    )
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

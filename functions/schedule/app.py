@@ -1,4 +1,7 @@
-"""The schedule (EventBridge Scheduler): fan out one audit message per cluster to the worker queue."""
+"""The schedule (EventBridge Scheduler): fan out one audit message per cluster to the worker queue.
+
+In organization mode (MEMBER_ROLE_NAME set) it fans out over the organization's account-regions.
+"""
 
 from typing import Any
 
@@ -22,6 +25,8 @@ def handler(event: Any, context: LambdaContext) -> dict:
     # The invoking function's ARN names the account: no STS call needed.
     account = context.invoked_function_arn.split(":")[4]
     scan_id = scan_id_for(event, context.aws_request_id)
+    if runtime.settings.organization:
+        return runtime.organization_scan(scan_id)
     return fan_out_scan(
         account=account,
         regions=runtime.settings.audit_regions,
@@ -30,4 +35,6 @@ def handler(event: Any, context: LambdaContext) -> dict:
         known_clusters=runtime.store.known_clusters,
         sqs=runtime.client("sqs"),
         queue_url=runtime.settings.audit_queue_url,
+        # The daily digest schedule (template: DailyDigestSchedule): the same scan, plus a digest per cluster.
+        digest=(event.get("detail") or {}).get("digest") == "daily",
     )

@@ -358,7 +358,11 @@ def load_template(template_path: str | Path) -> dict[str, Any]:
 
 
 def load_rules(template_path: str | Path) -> dict[str, Rule]:
-    """Every AWS::Events::Rule with an EventPattern in the template, by logical id."""
+    """Every AWS::Events::Rule with an EventPattern on the default bus, by logical id.
+
+    Rules on another bus (the organization bus's forwarding rule) never see an event put on the default
+    bus; what they forward there meets these rules.
+    """
     resources = load_template(template_path).get("Resources") or {}
     rules: dict[str, Rule] = {}
     for logical_id, resource in resources.items():
@@ -366,7 +370,7 @@ def load_rules(template_path: str | Path) -> dict[str, Rule]:
             continue
         properties = resource.get("Properties") or {}
         pattern = properties.get("EventPattern")
-        if pattern is None:
+        if pattern is None or properties.get("EventBusName") not in (None, "default"):
             continue  # a ScheduleExpression rule
         if not isinstance(pattern, Mapping):
             raise PatternError(f"{logical_id}: EventPattern must be an object in the template")

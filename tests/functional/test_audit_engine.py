@@ -7,6 +7,7 @@ injected with botocore event hooks on the collector's own clients; the rest of t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -97,6 +98,9 @@ class RecordingNotifier:
             self.failures -= 1
             raise RuntimeError("SNS unavailable")
         self.published.append(change)
+
+    def publish_digests(self, changes: Sequence[StateChange]) -> list[str]:
+        return []
 
 
 # --- DescribeCluster denied --------------------------------------------------------------------------

@@ -15,10 +15,7 @@ from eks_auditor.store import FindingStore, change_id
 from table import T0, later, make_evaluation, make_finding
 
 ENDPOINT = "endpoint_public_unrestricted"
-TITLE = (
-    "[HIGH] OPENED endpoint_public_unrestricted on prod-a (123456789012/us-east-1): "
-    "endpoint_public_unrestricted fails"
-)
+TITLE = "[HIGH] OPENED endpoint_public_unrestricted on prod-a: endpoint_public_unrestricted fails"
 
 
 @dataclass
@@ -76,9 +73,9 @@ def test_render_follows_the_chatbot_custom_notification_schema() -> None:
             "title": TITLE,
             "description": body["content"]["description"],
             "nextSteps": [
-                "Restrict publicAccessCidrs.",
-                "Or turn the public endpoint off.",
-                "https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html",
+                "1. Restrict publicAccessCidrs.",
+                "2. Or turn the public endpoint off.",
+                "Docs: https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html",
             ],
             "keywords": ["HIGH", "OPENED", ENDPOINT, "prod-a"],
         },
@@ -95,10 +92,10 @@ def test_render_follows_the_chatbot_custom_notification_schema() -> None:
             },
         },
     }
+    # The title says what broke: the description does not say it again.
     assert body["content"]["description"].splitlines() == [
-        f"*{finding.title}*",
         finding.description,
-        f"Resource: `{finding.resource}`",
+        f"Resource: `{finding.resource}` · account 123456789012 · region us-east-1",
         "Evidence:",
         '• `publicAccessCidrs`: ["0.0.0.0/0"]',
         f"Finding `{finding.id}` · source `scan-1`",
@@ -132,17 +129,15 @@ def test_render_says_what_changed() -> None:
     resolved_body = render(resolved)
 
     assert severity_body["content"]["title"] == (
-        "[CRITICAL] SEVERITY_CHANGED endpoint_public_unrestricted on prod-a (123456789012/us-east-1):"
-        " HIGH -> CRITICAL"
+        "[CRITICAL] SEVERITY_CHANGED endpoint_public_unrestricted on prod-a: HIGH -> CRITICAL"
     )
     assert severity_body["metadata"]["additionalContext"]["previous_severity"] == "HIGH"
     assert resolved_body["content"]["title"] == (
-        "[CRITICAL] RESOLVED endpoint_public_unrestricted on prod-a (123456789012/us-east-1):"
-        " no longer failing"
+        "[CRITICAL] RESOLVED endpoint_public_unrestricted on prod-a: no longer failing"
     )
     assert resolved_body["content"]["description"].startswith(
-        f"*Resolved:* {finding.title} (the cluster was deleted;"
-        " evaluation `scan-1` at 2025-03-01T14:00:00+00:00)."
+        "*Resolved* (the cluster was deleted; evaluation `scan-1` at 2025-03-01T14:00:00+00:00): "
+        f"{finding.title}."
     )
     assert resolved_body["content"]["nextSteps"] == [
         "Nothing to do: the finding is resolved. Its history stays in the findings table."
@@ -157,7 +152,7 @@ def test_published_message_carries_body_attributes_and_subject(world: World) -> 
 
     [envelope] = received(world.sqs, world.everything)
     assert envelope["MessageId"] == message_id
-    assert envelope["Subject"] == TITLE[:97] + "..."  # SNS subjects stop at 100 characters
+    assert envelope["Subject"] == TITLE  # within SNS's 100 characters
     assert json.loads(envelope["Message"]) == render(change)
     assert {
         name: (value["Type"], value["Value"]) for name, value in envelope["MessageAttributes"].items()
@@ -170,6 +165,8 @@ def test_published_message_carries_body_attributes_and_subject(world: World) -> 
         "region": ("String", "us-east-1"),
         "change": ("String", "OPENED"),
         "change_id": ("String", change.change_id),
+        "baseline": ("String", "false"),
+        "delivery": ("String", "immediate"),
     }
 
 

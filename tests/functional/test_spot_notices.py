@@ -176,7 +176,9 @@ def test_warning_for_a_managed_node_alerts_with_the_deadline(account: Account) -
         "prod",
     )
     body = json.loads(message["Message"])
-    assert change.finding.title in body["content"]["description"]
+    # The finding's title (with the deadline) is in the message's title, not repeated in its description.
+    assert change.finding.title in body["content"]["title"]
+    assert change.finding.title not in body["content"]["description"]
     # A subscription filtered on check_id takes the notice.
     assert len(account.messages(account.spot_only_queue_url)) == 1
 

@@ -16,7 +16,7 @@ import pytest
 from accounts import Topic, drain
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, StateChange, Status
-from eks_auditor.notify import Notifier, render
+from eks_auditor.notify import SLACK_FILTER_POLICY, Notifier, render
 from eks_auditor.store import FindingQuery, FindingStore
 from eks_auditor.suppressions import Suppression, alerts
 from table import T0, CallCounter, later, make_evaluation, make_finding
@@ -28,6 +28,7 @@ LOGGING = "control_plane_logging_disabled"
 def documented_slack_policy(repo_root: Any) -> dict[str, Any]:
     text = (repo_root / "docs" / "notifications.md").read_text()
     policy: dict[str, Any] = json.loads(re.findall(r"```json\n(.*?)\n```", text, re.S)[0])
+    assert policy == SLACK_FILTER_POLICY  # the documented policy is the one the template sets
     return policy
 
 
@@ -60,7 +61,8 @@ class World:
 def world(repo_root: Any, topic: Topic, store: FindingStore, dynamodb: Any) -> World:
     return World(
         store=store,
-        notifier=Notifier(topic.arn, client=topic.sns),
+        # No first-run baseline: the first scan's openings alert, as every later change does.
+        notifier=Notifier(topic.arn, client=topic.sns, baseline=False),
         sqs=topic.sqs,
         slack=topic.subscribe("slack", documented_slack_policy(repo_root)),
         everything=topic.subscribe("security-team"),
@@ -119,12 +121,10 @@ def test_add_evaluate_expire_reopen(world: World) -> None:
     assert changes[0].reason == f"expired: {suppression().describe()}"
     body = render(changes[0])
     assert body["content"]["title"] == (
-        "[HIGH] UNSUPPRESSED endpoint_public_unrestricted on prod-a (123456789012/us-east-1):"
-        " suppression ended, still failing"
+        "[HIGH] UNSUPPRESSED endpoint_public_unrestricted on prod-a: suppression ended, still failing"
     )
     assert body["content"]["description"].splitlines()[0] == (
-        f"*Suppression ended:* {finding.title} (expired: {suppression().describe()}). "
-        "Still failing; first seen 2025-03-01T12:00:00+00:00."
+        f"{finding.title} (expired: {suppression().describe()}); first seen 2025-03-01T12:00:00+00:00."
     )
     assert body["metadata"]["threadId"] == finding.id  # the same Slack thread as the opening
     world.deliver(changes)
@@ -197,7 +197,12 @@ def test_suppression_scope_leaves_other_findings_alone(world: World) -> None:
         ("dev-a", ENDPOINT, "arn-a1"): ChangeKind.OPENED,
     }
     world.deliver(changes)
-    assert sorted(world.received(world.slack)) == [("OPENED", "HIGH"), ("OPENED", "HIGH")]
+    # The Slack policy filters on baseline and delivery, not severity: the suppressed one alone is missing.
+    assert sorted(world.received(world.slack)) == [
+        ("OPENED", "HIGH"),
+        ("OPENED", "HIGH"),
+        ("OPENED", "MEDIUM"),
+    ]
     assert sorted(world.received(world.everything)) == [
         ("OPENED", "HIGH"),
         ("OPENED", "HIGH"),

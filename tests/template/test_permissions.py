@@ -151,6 +151,7 @@ def test_schedule_lists_clusters_and_enqueues_nothing_more(cfn: dict[str, Any]) 
         [
             "eks:ListClusters",
             "dynamodb:Query",
+            "dynamodb:PutItem",  # an organization scan's coverage record
             "sqs:SendMessage",
             "logs:CreateLogStream",
             "logs:PutLogEvents",
@@ -161,6 +162,18 @@ def test_schedule_lists_clusters_and_enqueues_nothing_more(cfn: dict[str, Any]) 
         {"Fn::GetAtt": ["AuditQueue", "Arn"]},
         {"Fn::GetAtt": ["TargetsDLQ", "Arn"]},
     ]
+
+
+def test_organization_mode_grants_the_member_role_and_the_account_listing() -> None:
+    off = resolve(transformed())
+    on = resolve(transformed(), {"OrganizationId": "o-abcdefghij"})
+    for function in ("ScheduleFunction", *AUDIT_FUNCTIONS):
+        assert not is_granted("sts:AssumeRole", granted_actions(off, function)), function
+        granted = granted_actions(on, function)
+        assert granted["sts:AssumeRole"] == [
+            {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}
+        ], function
+        assert is_granted("organizations:ListAccounts", granted), function
 
 
 def test_security_hub_is_granted_only_when_enabled() -> None:

@@ -157,7 +157,13 @@ def test_environment_from_globals() -> None:
         # Every rule and queue eks_auditor/data/pipeline.json expects, with its deployed name or URL.
         "PIPELINE_RULES": {"Fn::Sub": _pairs(PIPELINE_DATA["rules"])},
         "PIPELINE_QUEUES": {"Fn::Sub": _pairs(PIPELINE_DATA["queues"])},
+        "FIRST_RUN_BASELINE": {"Ref": "FirstRunBaseline"},
+        "DAILY_DIGEST": {"Ref": "DailyDigest"},
         "KNOWN_EGRESS_TRANSIT_GATEWAYS": {"Fn::Join": [",", {"Ref": "KnownEgressTransitGateways"}]},
+        "MEMBER_ROLE_NAME": {"Fn::If": ["OrganizationMode", {"Ref": "MemberRoleName"}, ""]},
+        "ACCOUNT_ALLOW_LIST": {"Fn::Join": [",", {"Ref": "AccountAllowList"}]},
+        "ACCOUNT_DENY_LIST": {"Fn::Join": [",", {"Ref": "AccountDenyList"}]},
+        "CENTRAL_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
     }
     own = {
         name: spec["Properties"].get("Environment", {}).get("Variables", {})
@@ -189,7 +195,7 @@ def test_parameters_and_defaults() -> None:
     parameters = raw_template()["Parameters"]
     assert {name: (p["Type"], p.get("Default")) for name, p in parameters.items()} == {
         "ScanSchedule": ("String", "rate(6 hours)"),
-        "AuditRegions": ("CommaDelimitedList", ""),
+        "AuditRegions": ("CommaDelimitedList", None),
         "EnableSecurityHub": ("String", "false"),
         "KubeSubnetIds": ("CommaDelimitedList", ""),
         "KubeSecurityGroupIds": ("CommaDelimitedList", ""),
@@ -197,8 +203,18 @@ def test_parameters_and_defaults() -> None:
         "SpotBurstThreshold": ("Number", 3),
         "SpotBurstWindowMinutes": ("Number", 15),
         "KnownEgressTransitGateways": ("CommaDelimitedList", ""),
+        "OrganizationId": ("String", ""),
+        "MemberRoleName": ("String", "eks-auditor-audit"),
+        "AccountAllowList": ("CommaDelimitedList", ""),
+        "AccountDenyList": ("CommaDelimitedList", ""),
         "LogLevel": ("String", "INFO"),
         "LogRetentionDays": ("Number", 30),
+        "FirstRunBaseline": ("String", "true"),
+        "DailyDigest": ("String", "false"),
+        "DailyDigestSchedule": ("String", "cron(0 8 * * ? *)"),
+        "AlertEmail": ("String", ""),
+        "ChatbotSubscription": ("String", "false"),
+        "SecurityQueueArn": ("String", ""),
     }
     assert parameters["EnableSecurityHub"]["AllowedValues"] == ["false", "true"]
 
@@ -231,16 +247,17 @@ def test_every_sqs_event_source_reports_batch_item_failures() -> None:
 
 def test_every_eventbridge_target_retries_and_dead_letters() -> None:
     rules = resources("AWS::Events::Rule")
-    assert len(rules) == 6
+    assert len(rules) == 7  # six on the default bus, one forwarding the organization bus to it
     for name, rule in rules.items():
         for target in rule["Properties"]["Targets"]:
             assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}, name
             assert referenced(target["DeadLetterConfig"]["Arn"]) == "TargetsDLQ", name
     schedules = resources_of_type(transformed(), "AWS::Scheduler::Schedule")
-    assert list(schedules) == ["ScheduleFunctionScanSchedule"]
-    target = schedules["ScheduleFunctionScanSchedule"]["Properties"]["Target"]
-    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}
-    assert referenced(target["DeadLetterConfig"]["Arn"]) == "TargetsDLQ"
+    assert sorted(schedules) == ["ScheduleFunctionDailyDigestSchedule", "ScheduleFunctionScanSchedule"]
+    for schedule in schedules.values():
+        target = schedule["Properties"]["Target"]
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}
+        assert referenced(target["DeadLetterConfig"]["Arn"]) == "TargetsDLQ"
     assert schedules["ScheduleFunctionScanSchedule"]["Properties"]["ScheduleExpression"] == {
         "Ref": "ScanSchedule"
     }
@@ -310,7 +327,11 @@ def test_queue_policies_let_only_the_right_rules_send() -> None:
     assert senders("SpotQueuePolicy") == ("SpotQueue", ["SpotRule"], {"aws:SourceArn": ["SpotRule"]})
     assert senders("AuditQueuePolicy") == ("AuditQueue", [], {"aws:PrincipalArn": ["ScheduleRole"]})
     # Dead letters also come through IAM roles (Scheduler's, the schedule's on-failure destination).
-    assert senders("TargetsDLQPolicy") == ("TargetsDLQ", [*cloudtrail, "SpotRule"], {})
+    assert senders("TargetsDLQPolicy") == (
+        "TargetsDLQ",
+        [*cloudtrail, "SpotRule", "OrganizationForwardRule"],
+        {},
+    )
 
 
 def test_kube_vpc_eni_permissions_are_scoped_to_the_kube_subnets() -> None:

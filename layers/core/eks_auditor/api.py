@@ -126,39 +126,6 @@ def _default_scope(account: str | None, region: str | None) -> tuple[str, str]:
     return account, region
 
 
-def _findings_page(
-    reader: FindingStore,
-    *,
-    status: StatusFilter,
-    severity: Severity | None,
-    cluster: str | None,
-    account: str | None,
-    region: str | None,
-    check_id: str | None,
-    since: datetime | None,
-    limit: int,
-    next_token: str | None,
-) -> FindingPage:
-    """One page of findings for a route's parameters; a bad next_token is a 400."""
-    if cluster is not None:
-        account, region = _default_scope(account, region)
-    q = FindingQuery(
-        status=None if status == "ALL" else Status(status),
-        min_severity=severity,
-        cluster=cluster,
-        account=account,
-        region=region,
-        check_id=check_id,
-        since=since,
-        limit=limit,
-        next_token=next_token,
-    )
-    try:
-        return reader.query(q)
-    except InvalidToken as exc:
-        raise BadRequestError(f"query parameter 'next_token': {exc}") from exc
-
-
 StatusParam = Annotated[StatusFilter, Query(description="finding status; ALL for every status")]
 SeverityParam = Annotated[Severity | None, Query(description="minimum severity (HIGH: HIGH and CRITICAL)")]
 AccountParam = Annotated[str | None, Query(pattern=_ACCOUNT_PATTERN, description="AWS account id")]
@@ -198,10 +165,12 @@ def list_findings(
     limit: LimitParam = 50,
     next_token: TokenParam = None,
 ) -> FindingPage:
-    return _findings_page(
-        reader,
-        status=status,
-        severity=severity,
+    """One page of findings for the route's parameters; a bad next_token is a 400."""
+    if cluster is not None:
+        account, region = _default_scope(account, region)
+    q = FindingQuery(
+        status=None if status == "ALL" else Status(status),
+        min_severity=severity,
         cluster=cluster,
         account=account,
         region=region,
@@ -210,6 +179,10 @@ def list_findings(
         limit=limit,
         next_token=next_token,
     )
+    try:
+        return reader.query(q)
+    except InvalidToken as exc:
+        raise BadRequestError(f"query parameter 'next_token': {exc}") from exc
 
 
 @app.get(
@@ -232,17 +205,9 @@ def list_cluster_findings(
     limit: LimitParam = 50,
     next_token: TokenParam = None,
 ) -> FindingPage:
-    return _findings_page(
-        reader,
-        status=status,
-        severity=severity,
-        cluster=cluster,
-        account=account,
-        region=region,
-        check_id=check_id,
-        since=since,
-        limit=limit,
-        next_token=next_token,
+    # The same query as /findings with the cluster taken from the path (arguments in list_findings' order).
+    return list_findings(
+        reader, status, severity, cluster, account, region, check_id, since, limit, next_token
     )
 
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from eks_auditor.checks.incomplete import AUDIT_INCOMPLETE
 from eks_auditor.checks.registry import CHECKS, select
@@ -119,10 +119,7 @@ def to_evaluation(
         else:
             passing.append((outcome.check_id, outcome.resource))
     return Evaluation(
-        account=snapshot.account,
-        region=snapshot.region,
-        cluster=snapshot.name,
-        cluster_arn=snapshot.arn,
+        **_scope(snapshot),
         source=source,
         evaluated_at=evaluated_at,
         checks_run=tuple(specs),
@@ -132,15 +129,26 @@ def to_evaluation(
     )
 
 
+class _Scope(TypedDict):
+    account: str
+    region: str
+    cluster: str
+    cluster_arn: str
+
+
+def _scope(snapshot: Subject) -> _Scope:
+    """The cluster an evaluation and its findings belong to."""
+    return _Scope(
+        account=snapshot.account, region=snapshot.region, cluster=snapshot.name, cluster_arn=snapshot.arn
+    )
+
+
 def _finding(
     snapshot: Subject, spec: CheckSpec, outcome: Outcome, source: str, evaluated_at: datetime
 ) -> Finding:
     return finding_from_spec(
         spec,
-        account=snapshot.account,
-        region=snapshot.region,
-        cluster=snapshot.name,
-        cluster_arn=snapshot.arn,
+        **_scope(snapshot),
         resource=outcome.resource,
         evidence=outcome.evidence,
         source=source,
@@ -156,10 +164,7 @@ def _incomplete(snapshot: Subject, outcome: Outcome, source: str, evaluated_at: 
     reason = outcome.reason or "unknown reason"
     return finding_from_spec(
         AUDIT_INCOMPLETE,
-        account=snapshot.account,
-        region=snapshot.region,
-        cluster=snapshot.name,
-        cluster_arn=snapshot.arn,
+        **_scope(snapshot),
         resource=f"{outcome.check_id}:{outcome.resource}",
         evidence={"check_id": outcome.check_id, "resource": outcome.resource, "reason": reason},
         source=source,
@@ -197,8 +202,11 @@ class Auditor:
         clock: Callable[[], datetime] = utcnow,
         security_hub: SecurityHubExporter | None = None,
         publisher: Publisher | None = None,
+        collector_for: Callable[[str], SnapshotSource] | None = None,
     ) -> None:
         self.collector = collector
+        # Organization mode: the collector of the audited account (its own session and per-scan caches).
+        self.collector_for = collector_for
         self.store = store
         self.notifier = notifier
         self.security_hub = security_hub
@@ -224,7 +232,8 @@ class Auditor:
         """
         checks = _known(check_ids)
         try:
-            snapshot = self.collector.collect(region, cluster, required_parts(checks))
+            collector = self.collector_for(account) if self.collector_for and account else self.collector
+            snapshot = collector.collect(region, cluster, required_parts(checks))
         except ClusterUnavailable as exc:
             if account is None:
                 raise

@@ -33,10 +33,22 @@ class Settings(BaseModel):
     pipeline_queues: Mapping[str, str] = {}
     pipeline_quiet_period: timedelta = timedelta(hours=168)
     pipeline_backlog_age: timedelta = timedelta(minutes=30)
+    first_run_baseline: bool = True  # the first scan of a cluster alerts Slack once, as a digest
+    daily_digest: bool = False  # MEDIUM and lower reach Slack once a day, per cluster
     max_concurrency: int = MAX_CONCURRENCY
     max_concurrency_per_account_region: int = MAX_CONCURRENCY_PER_ACCOUNT_REGION
     # Transit gateways the operator declares as leading to internet egress (KNOWN_EGRESS_TRANSIT_GATEWAYS).
     known_egress_tgws: frozenset[str] = frozenset()
+    # Organization mode (MEMBER_ROLE_NAME set): audit member accounts through this role in each of them.
+    member_role_name: str = ""
+    account_allow_list: frozenset[str] = frozenset()
+    account_deny_list: frozenset[str] = frozenset()
+    # The central account itself (audited through its own roles, no AssumeRole); else from STS.
+    home_account: str = ""
+
+    @property
+    def organization(self) -> bool:
+        return bool(self.member_role_name)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -61,13 +73,17 @@ class Settings(BaseModel):
             pipeline_queues=_pairs(env.get("PIPELINE_QUEUES", "")),
             pipeline_quiet_period=timedelta(hours=float(env.get("PIPELINE_QUIET_HOURS", "168"))),
             pipeline_backlog_age=timedelta(minutes=float(env.get("PIPELINE_BACKLOG_MINUTES", "30"))),
+            first_run_baseline=env.get("FIRST_RUN_BASELINE", "true").lower() == "true",
+            daily_digest=env.get("DAILY_DIGEST", "false").lower() == "true",
             max_concurrency=int(env.get("MAX_CONCURRENCY", MAX_CONCURRENCY)),
             max_concurrency_per_account_region=int(
                 env.get("MAX_CONCURRENCY_PER_ACCOUNT_REGION", MAX_CONCURRENCY_PER_ACCOUNT_REGION)
             ),
-            known_egress_tgws=frozenset(
-                t.strip() for t in env.get("KNOWN_EGRESS_TRANSIT_GATEWAYS", "").split(",") if t.strip()
-            ),
+            known_egress_tgws=_csv(env.get("KNOWN_EGRESS_TRANSIT_GATEWAYS", "")),
+            member_role_name=env.get("MEMBER_ROLE_NAME", ""),
+            account_allow_list=_csv(env.get("ACCOUNT_ALLOW_LIST", "")),
+            account_deny_list=_csv(env.get("ACCOUNT_DENY_LIST", "")),
+            home_account=env.get("CENTRAL_ACCOUNT_ID", ""),
         )
 
 
@@ -75,3 +91,7 @@ def _pairs(value: str) -> dict[str, str]:
     """ "A=x,B=y" -> {"A": "x", "B": "y"} (the template joins logical ids and their names or URLs so)."""
     pairs = (item.partition("=") for item in value.split(",") if item.strip())
     return {key.strip(): val.strip() for key, sep, val in pairs if sep and key.strip() and val.strip()}
+
+
+def _csv(value: str) -> frozenset[str]:
+    return frozenset(item.strip() for item in value.split(",") if item.strip())

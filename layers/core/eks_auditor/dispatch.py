@@ -36,6 +36,13 @@ _LOOKUPS: dict[str, tuple[str, str, str]] = {
     # DescribeInstances nests instances in reservations: flattened below.
     "instance": ("describe_instances", "InstanceIds", "Reservations"),
 }
+# The EC2 reads behind transit-gateway and peering references (beyond _LOOKUPS), for the member role.
+TRANSIT_READS = (
+    "ec2:DescribeTransitGatewayAttachments",
+    "ec2:DescribeTransitGatewayVpcAttachments",
+    "ec2:GetTransitGatewayRouteTableAssociations",
+    "ec2:DescribeVpcPeeringConnections",
+)
 
 
 def resolve_vpcs(ec2: Any, refs: VpcReference) -> frozenset[str] | None:
@@ -222,7 +229,23 @@ def cluster_status(eks: Any, region: str, cluster: str) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class AccountAccess:
+    """How the dispatcher reaches one account: its cluster listing, VPC lookup and clients, by region."""
+
+    list_clusters: Callable[[str], list[str]]
+    cluster_vpc: Callable[[str, str], str | None]
+    ec2_client: Callable[[str], Any]
+    eks_client: Callable[[str], Any]
+
+
 class Dispatcher:
+    """De-duplicates and locks per (account, region, cluster): a name in two accounts is two clusters.
+
+    `access_for(account)` reaches another account (organization mode: that account's assumed-role
+    session); without it every request goes through the constructor's callables.
+    """
+
     def __init__(
         self,
         auditor: Auditor,
@@ -233,8 +256,10 @@ class Dispatcher:
         eks_client: Callable[[str], Any],
         client: Callable[[str, str], Any] | None = None,
         limiter: Limiter | None = None,
+        access_for: Callable[[str], AccountAccess] | None = None,
     ) -> None:
         self.auditor = auditor
+        self.access_for = access_for
         self.eks_client = eks_client
         # (service, region) -> client, for the Auto Scaling and Network Firewall references of events.
         self.client = client
@@ -273,6 +298,11 @@ class Dispatcher:
                 raise attempt.error
         return [attempt.value for attempt in attempts if attempt.value is not None]
 
+    def _access(self, account: str) -> AccountAccess:
+        if self.access_for is not None:
+            return self.access_for(account)
+        return AccountAccess(self.list_clusters, self.cluster_vpc, self.ec2_client, self.eks_client)
+
     def _cluster_lock(self, key: ClusterKey) -> threading.Lock:
         with self._locks_lock:
             return self._cluster_locks.setdefault(key, threading.Lock())
@@ -293,7 +323,7 @@ class Dispatcher:
     ) -> AuditResult:
         """Audit one cluster (or, for a delete EKS confirms, resolve its findings)."""
         if delete:
-            status = self._live_status(region, cluster)
+            status = self._live_status(account, region, cluster)
             if status is None or status == "DELETING":
                 return self.auditor.resolve_deleted(account, region, cluster, source=request.source)
             # A forged, replayed or failed delete (or a cluster re-created under the same name): the
@@ -315,25 +345,28 @@ class Dispatcher:
             logger.info("cluster %s/%s no longer exists: resolving its findings", region, cluster)
             return self.auditor.resolve_deleted(account, region, cluster, source=request.source)
 
-    def _live_status(self, region: str, cluster: str) -> str | None:
+    def _live_status(self, account: str, region: str, cluster: str) -> str | None:
         """DescribeCluster's status now; None when EKS no longer knows the cluster.
 
         Real EKS keeps a deleted cluster in DELETING for minutes. Any other failure raises
         ClusterUnavailable: nothing is resolved, and the message is retried later.
         """
         try:
-            return cluster_status(self.eks_client(region), region, cluster)
+            return cluster_status(self._access(account).eks_client(region), region, cluster)
         except (ClientError, BotoCoreError) as exc:
             raise ClusterUnavailable(region, cluster, describe_error(exc)) from exc
 
     def _clusters_for(self, request: AuditRequest) -> list[str]:
-        names = self.list_clusters(request.region)
+        access = self._access(request.account)
+        names = access.list_clusters(request.region)
         scope = None
         if request.vpc is not None:
-            client = self.client
+            # The Auto Scaling / Network Firewall references are read in the central account's clients
+            # only (self.client); EC2 references through the event's own account.
+            client = self.client if self.access_for is None else None
             scope = resolve_scope(
                 request.vpc,
-                self.ec2_client(request.region),
+                access.ec2_client(request.region),
                 None if client is None else lambda service: client(service, request.region),
             )
         if scope is None:
@@ -349,12 +382,13 @@ class Dispatcher:
         return [
             name
             for name in names
-            if name in scope.clusters or (scope.vpcs and self._in_vpcs(request.region, name, scope.vpcs))
+            if name in scope.clusters
+            or (scope.vpcs and self._in_vpcs(access, request.region, name, scope.vpcs))
         ]
 
-    def _in_vpcs(self, region: str, cluster: str, vpcs: frozenset[str]) -> bool:
+    def _in_vpcs(self, access: AccountAccess, region: str, cluster: str, vpcs: frozenset[str]) -> bool:
         try:
-            return self.cluster_vpc(region, cluster) in vpcs
+            return access.cluster_vpc(region, cluster) in vpcs
         except ClusterUnavailable as exc:
             # Its VPC is unknown (AccessDenied, throttled): audit it, so its checks are recorded as
             # audit_incomplete instead of failing the whole event or being skipped.

@@ -5,14 +5,26 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from eks_auditor.audit import AuditResult
 from eks_auditor.concurrency import Attempt, Limiter, map_bounded
 from eks_auditor.dispatch import CoalescedAudits, Dispatcher
+from eks_auditor.metrics import MetricSink
 from eks_auditor.model.events import MalformedMessage, parse_cloudtrail_event, parse_cluster_audit_message
 from eks_auditor.model.pipeline import ACCOUNT_REGION
+from eks_auditor.organization import (
+    AccountSelection,
+    Coverage,
+    CoverageStatus,
+    audit_messages,
+    count_coverage,
+    list_accounts,
+    plan_targets,
+    scan_organization,
+)
 from eks_auditor.triggers import AuditRequest, InvalidEvent, requests_from_event
 
 logger = logging.getLogger(__name__)
@@ -38,13 +50,21 @@ def summarize(results: list[AuditResult]) -> dict[str, Any]:
 
 
 def audit_cloudtrail_event(
-    event: Mapping[str, Any], dispatcher: Dispatcher, heartbeats: Any = None
+    event: Mapping[str, Any],
+    dispatcher: Dispatcher,
+    heartbeats: Any = None,
+    *,
+    admit: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
     """Re-audit what one CloudTrail-via-EventBridge event can have changed. Raises InvalidEvent.
 
-    With `heartbeats` (eks_auditor.store.heartbeat.HeartbeatStore), note that the pipeline delivered an
-    event of the account-region: a failed call (errorCode) was delivered too.
+    `admit(account)` (organization mode) decides whether the event's account is audited at all; a
+    rejected event is counted by the gate and dropped (no retry can admit it). With `heartbeats`
+    (eks_auditor.store.heartbeat.HeartbeatStore), note that the pipeline delivered an event of the
+    account-region: a failed call (errorCode) was delivered too.
     """
+    if admit is not None and not admit(str(event.get("account", ""))):
+        return {"skipped": "account", "account": event.get("account"), "audits": []}
     requests = requests_from_event(event)
     if heartbeats is not None:
         record_heartbeat(event, heartbeats)
@@ -87,16 +107,29 @@ class EventBatch:
     fails its record, and the next event of that account-region tries again.
     """
 
-    def __init__(self, dispatcher: Dispatcher, heartbeats: Any = None) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        heartbeats: Any = None,
+        admit: Callable[[str], bool] | None = None,
+    ) -> None:
         self.audits = CoalescedAudits(dispatcher)
         self.heartbeats = heartbeats
+        self.admit = admit
         self._events: dict[str, dict[str, Any] | Exception] = {}
         self._skipped: set[str] = set()
+        self._outsiders: set[str] = set()
         self._heartbeats_recorded: set[tuple[str, str]] = set()
 
     def add(self, message_id: str, body: str) -> None:
         try:
             event = parse_event_body(body)
+            if self.admit is not None and not self.admit(str(event.get("account", ""))):
+                # Organization mode: an account outside the organization or the allow-list is counted by
+                # the gate and dropped (no retry can admit it); nothing of it is routed or audited.
+                self._outsiders.add(str(event["id"]))
+                self._events[message_id] = event
+                return
             requests = requests_from_event(event)
             self.audits.add(str(event["id"]), requests)
         except RecursionError:
@@ -120,6 +153,9 @@ class EventBatch:
         return event
 
     def audit(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        if str(event["id"]) in self._outsiders:
+            # Not an audited account: no heartbeat either (the gate counted it).
+            return {"skipped": "account", "account": event.get("account"), "audits": []}
         self._heartbeat(event)
         if str(event["id"]) in self._skipped:
             logger.info("event %s skipped: the API call failed (errorCode set)", event.get("id"))
@@ -137,10 +173,17 @@ class EventBatch:
 
 
 def plan_event_batch(
-    records: Iterable[Mapping[str, Any]], dispatcher: Dispatcher, heartbeats: Any = None
+    records: Iterable[Mapping[str, Any]],
+    dispatcher: Dispatcher,
+    heartbeats: Any = None,
+    *,
+    admit: Callable[[str], bool] | None = None,
 ) -> EventBatch:
-    """Route an SQS batch of CloudTrail events (the Lambda event's Records) before any audit runs."""
-    batch = EventBatch(dispatcher, heartbeats)
+    """Route an SQS batch of CloudTrail events (the Lambda event's Records) before any audit runs.
+
+    `admit(account)` (organization mode) decides whether an event's account is audited at all.
+    """
+    batch = EventBatch(dispatcher, heartbeats, admit)
     for record in records:
         batch.add(str(record.get("messageId")), str(record.get("body", "")))
     return batch
@@ -170,8 +213,15 @@ def parse_event_body(body: str) -> dict[str, Any]:
         raise InvalidEvent(str(exc)) from exc
 
 
-def audit_queued_cluster(body: str, dispatcher: Dispatcher, pipeline: Any = None) -> dict[str, Any]:
-    """One fan-out message: a cluster, or (cluster "-") the pipeline of an account-region."""
+def audit_queued_cluster(
+    body: str,
+    dispatcher: Dispatcher,
+    pipeline: Any = None,
+    *,
+    send_digest: Callable[..., str | None] | None = None,
+) -> dict[str, Any]:
+    """One fan-out message: a cluster, or (cluster "-") the pipeline of an account-region; on the daily
+    run, a cluster's digest follows its audit (the fresh state)."""
     request = parse_queued_cluster(body)
     if request.cluster == ACCOUNT_REGION:
         if pipeline is None:
@@ -180,7 +230,12 @@ def audit_queued_cluster(body: str, dispatcher: Dispatcher, pipeline: Any = None
         return summarize(
             [auditor.audit(request.account, request.region, source=request.source, scheduled=True)]
         )
-    return summarize(dispatcher.handle(request))
+    summary = summarize(dispatcher.handle(request))
+    message = parse_cluster_audit_message(body)
+    if message.digest and not message.deleted and send_digest is not None:
+        at = datetime.now(UTC)
+        summary["digest"] = send_digest(message.account, message.region, message.cluster, at=at)
+    return summary
 
 
 _SCAN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
@@ -195,7 +250,12 @@ def scan_id_for(event: Any, request_id: str) -> str:
 
 
 def audit_queued_batch(
-    messages: Sequence[tuple[str, str]], dispatcher: Dispatcher, limiter: Limiter, pipeline: Any = None
+    messages: Sequence[tuple[str, str]],
+    dispatcher: Dispatcher,
+    limiter: Limiter,
+    pipeline: Any = None,
+    *,
+    send_digest: Callable[..., str | None] | None = None,
 ) -> dict[str, Attempt[dict[str, Any]]]:
     """Audit a worker batch's clusters concurrently: message id -> its summary or its error.
 
@@ -203,7 +263,8 @@ def audit_queued_batch(
     different clusters run in parallel under `limiter`, keyed by account-region. The caller reports each
     message's outcome to the batch processor, so partial-batch failure is kept per message. A message
     for the pseudo-cluster "-" audits the account-region's pipeline with `pipeline` (region -> auditor,
-    see audit_queued_cluster), under the same limiter as that account-region's clusters.
+    see audit_queued_cluster), under the same limiter as that account-region's clusters. `send_digest`
+    as for audit_queued_cluster (the daily digest follows its cluster's audit).
     """
     groups: dict[tuple[str, ...], list[tuple[str, str]]] = {}
     keys: dict[tuple[str, ...], tuple[str, str]] = {}
@@ -221,7 +282,9 @@ def audit_queued_batch(
         done: dict[str, Attempt[dict[str, Any]]] = {}
         for message_id, body in groups[group]:
             try:
-                done[message_id] = Attempt(value=audit_queued_cluster(body, dispatcher, pipeline))
+                done[message_id] = Attempt(
+                    value=audit_queued_cluster(body, dispatcher, pipeline, send_digest=send_digest)
+                )
             except Exception as exc:  # each message fails on its own
                 done[message_id] = Attempt(error=exc)
         return done
@@ -242,6 +305,7 @@ def fan_out_scan(
     known_clusters: Any,
     sqs: Any,
     queue_url: str,
+    digest: bool = False,
 ) -> dict[str, Any]:
     """Enumerate clusters per region and send one audit message per cluster (10 per SendMessageBatch).
 
@@ -253,12 +317,22 @@ def fan_out_scan(
     for region in regions:
         live = list_clusters(region)
         gone = sorted(set(known_clusters(account, region)) - set(live))
-        messages += [{"account": account, "region": region, "cluster": c, "scan_id": scan_id} for c in live]
+        messages += [
+            {"account": account, "region": region, "cluster": c, "scan_id": scan_id}
+            | ({"digest": True} if digest else {})
+            for c in live
+        ]
         messages += [
             {"account": account, "region": region, "cluster": c, "scan_id": scan_id, "deleted": True}
             for c in gone
         ]
         messages.append({"account": account, "region": region, "cluster": ACCOUNT_REGION, "scan_id": scan_id})
+    enqueue(sqs, queue_url, messages)
+    return {"scan_id": scan_id, "enqueued": len(messages), "regions": list(regions)}
+
+
+def enqueue(sqs: Any, queue_url: str, messages: Sequence[Mapping[str, Any]]) -> None:
+    """Send audit messages, 10 per SendMessageBatch; raises when any could not be enqueued."""
     failed: list[str] = []
     for start in range(0, len(messages), 10):
         chunk = messages[start : start + 10]
@@ -272,7 +346,41 @@ def fan_out_scan(
     if failed:
         # Raising makes the scheduler retry the fan-out; duplicates are harmless (audits are idempotent).
         raise RuntimeError(f"could not enqueue {len(failed)} audit(s): {'; '.join(failed)}")
-    return {"scan_id": scan_id, "enqueued": len(messages), "regions": list(regions)}
+
+
+def fan_out_organization(
+    *,
+    organizations: Any,
+    regions: Sequence[str],
+    selection: AccountSelection,
+    scan_id: str,
+    list_clusters: Callable[[str, str], list[str]],
+    known_clusters: Callable[[str, str], list[str]],
+    limiter: Limiter,
+    sqs: Any,
+    queue_url: str,
+    record_coverage: Callable[[Coverage], None],
+    metrics: MetricSink,
+) -> dict[str, Any]:
+    """The organization schedule: accounts (ListAccounts) x regions, each listed in its own boundary,
+    then one audit message per cluster. The coverage record says what was audited, incomplete, skipped.
+    """
+    accounts = list_accounts(organizations)
+    targets, skipped = plan_targets(accounts, regions, selection)
+    listings = scan_organization(
+        targets, list_clusters=list_clusters, known_clusters=known_clusters, limiter=limiter
+    )
+    coverage = Coverage(scan_id, [listing.coverage for listing in listings] + skipped)
+    record_coverage(coverage)
+    count_coverage(coverage, metrics)
+    messages = audit_messages(listings, scan_id)
+    enqueue(sqs, queue_url, messages)
+    return {
+        "scan_id": scan_id,
+        "enqueued": len(messages),
+        "coverage": coverage.counts(),
+        "incomplete": [f"{e.account}/{e.region}: {e.reason}" for e in coverage.of(CoverageStatus.INCOMPLETE)],
+    }
 
 
 def prefetch_batch(bodies: Iterable[str], collector: Any) -> None:

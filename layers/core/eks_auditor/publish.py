@@ -4,7 +4,9 @@ The store writes each change with its outbox marker (`pending#<change id>`) in t
 finding. The publisher sends it and clears the marker last, so a handler that dies (or an SNS or Security Hub
 call that fails) anywhere before that leaves the change in the outbox, where the next writer of the cluster
 finds it (FindingStore.due_changes, one grace for every pipeline) and publishes it again. Subscribers may
-therefore see a change twice: the change id is in every message to deduplicate on.
+therefore see a change twice: the change id is in every message to deduplicate on. The first-run baseline
+digests go out after the changes and before any marker is cleared; a digest that fails keeps the baseline
+openings in the outbox, so the retry sends them and the digest (same digest id) again.
 
 Order: every change carries its finding's sequence number (one more per state change). Right before sending,
 the publisher checks that no newer change of the finding was stored or published (FindingStore.is_current);
@@ -64,6 +66,7 @@ class Publisher:
         if self.notifier is None or self.store is None:
             return
         sent: list[StateChange] = []
+        digested = False
         try:
             for change in changes:
                 if not self.store.is_current(change):
@@ -73,8 +76,14 @@ class Publisher:
                     continue
                 self.notifier.publish(change)
                 sent.append(change)
+            # After the openings it sums up: one first-run baseline digest per cluster (notify.Notifier).
+            self.notifier.publish_digests(sent)
+            digested = True
         finally:
-            self._settle(sent)
+            # Until the digests are out, the baseline openings stay in the outbox: the retry sends them again
+            # (to the subscribers that take baseline=true; the change id deduplicates) and then the digest,
+            # under the same digest id. Clearing them first would lose the digest with them.
+            self._settle(sent if digested else [change for change in sent if not awaits_digest(change)])
 
     def _settle(self, sent: Sequence[StateChange]) -> None:
         assert self.store is not None
@@ -86,6 +95,11 @@ class Publisher:
                 self.security_hub.export(exported)
         for change in sent:
             self.store.mark_notified(change)
+
+
+def awaits_digest(change: StateChange) -> bool:
+    """A first-run baseline opening: a baseline digest sums it up (notify.baseline_digests)."""
+    return change.baseline and change.kind is ChangeKind.OPENED
 
 
 def metric_name(change: StateChange) -> str:

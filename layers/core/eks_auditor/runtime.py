@@ -21,11 +21,13 @@ if TYPE_CHECKING:
     import boto3
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+    from eks_auditor.accounts import AccountClients, AccountSessions
     from eks_auditor.audit import Auditor
     from eks_auditor.collect.snapshot import SnapshotCollector
     from eks_auditor.concurrency import Limiter
-    from eks_auditor.dispatch import Dispatcher
+    from eks_auditor.dispatch import AccountAccess, Dispatcher
     from eks_auditor.notify import Notifier
+    from eks_auditor.organization import OrganizationGate
     from eks_auditor.pipeline_audit import PipelineAuditor
     from eks_auditor.publish import Publisher
     from eks_auditor.securityhub import SecurityHubExporter
@@ -67,6 +69,8 @@ class Runtime:
     session: boto3.Session | None = None
     kube_overrides: Mapping[str, KubeOverride] = field(default_factory=dict)
     _dispatcher: Dispatcher | None = None
+    _account_collectors: dict[str, SnapshotCollector] = field(default_factory=dict)
+    _account_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @cached_property
     def boto_session(self) -> boto3.Session:
@@ -95,13 +99,102 @@ class Runtime:
 
     @cached_property
     def collector(self) -> SnapshotCollector:
+        return self._new_collector(self.clients)
+
+    def _new_collector(self, clients: Any) -> SnapshotCollector:
         from eks_auditor.collect.snapshot import SnapshotCollector
 
         return SnapshotCollector(
-            self.clients,
+            clients,
             kube_overrides=self.kube_overrides,
             known_egress_tgws=self.settings.known_egress_tgws,
         )
+
+    # --- organization mode: everything per account ----------------------------------------------
+
+    @cached_property
+    def home_account(self) -> str:
+        """The account this runtime runs in (settings, else STS GetCallerIdentity once)."""
+        return self.settings.home_account or str(self.client("sts").get_caller_identity()["Account"])
+
+    @cached_property
+    def account_sessions(self) -> AccountSessions:
+        from eks_auditor.accounts import AccountSessions
+
+        return AccountSessions(
+            self.boto_session,
+            self.settings.member_role_name,
+            home_account=self.home_account,
+            sts_region=self.clients.default_region,
+        )
+
+    @cached_property
+    def account_clients(self) -> AccountClients:
+        from eks_auditor.accounts import AccountClients
+        from eks_auditor.concurrency import limiter_key
+
+        return AccountClients(
+            self.account_sessions,
+            counter=self.clients.counter,
+            on_throttle=lambda account, region: self.limiter.throttled(limiter_key(account, region)),
+            home=self.clients,
+        )
+
+    def collector_for(self, account: str) -> SnapshotCollector:
+        """The account's collector: its own clients and per-scan caches (the home one outside org mode)."""
+        if not self.settings.organization or account == self.home_account:
+            return self.collector
+        with self._account_lock:
+            found = self._account_collectors.get(account)
+            if found is None:
+                found = self._account_collectors[account] = self._new_collector(
+                    self.account_clients.for_account(account)
+                )
+            return found
+
+    def account_access(self, account: str) -> AccountAccess:
+        from eks_auditor.dispatch import AccountAccess
+
+        collector = self.collector_for(account)
+        return AccountAccess(
+            list_clusters=collector.list_clusters,
+            cluster_vpc=collector.cluster_vpc,
+            ec2_client=collector.clients.ec2,
+            eks_client=collector.clients.eks,
+        )
+
+    def organization_scan(self, scan_id: str) -> dict[str, Any]:
+        """The organization schedule: fan out account x region x cluster, record the scan's coverage."""
+        from eks_auditor.entrypoints import fan_out_organization
+        from eks_auditor.organization import AccountSelection
+        from eks_auditor.store.coverage import put_coverage
+
+        self.start_batch()
+        return fan_out_organization(
+            organizations=self.client("organizations"),
+            regions=self.settings.audit_regions,
+            selection=AccountSelection(self.settings.account_allow_list, self.settings.account_deny_list),
+            scan_id=scan_id,
+            list_clusters=lambda account, region: self.collector_for(account).list_clusters(region),
+            known_clusters=self.store.known_clusters,
+            limiter=self.limiter,
+            sqs=self.client("sqs"),
+            queue_url=self.settings.audit_queue_url,
+            record_coverage=lambda coverage: put_coverage(
+                self.client("dynamodb"), self.settings.findings_table, coverage
+            ),
+            metrics=self.metrics,
+        )
+
+    @cached_property
+    def organization_gate(self) -> OrganizationGate | None:
+        """Admits events from audited accounts of the organization (None outside organization mode)."""
+        if not self.settings.organization:
+            return None
+        from eks_auditor.organization import AccountSelection, OrganizationGate
+
+        selection = AccountSelection(self.settings.account_allow_list, self.settings.account_deny_list)
+        return OrganizationGate(lambda: self.client("organizations"), selection, metrics=self.metrics)
 
     @cached_property
     def store(self) -> FindingStore:
@@ -117,7 +210,21 @@ class Runtime:
 
         if not self.settings.topic_arn:
             return None
-        return Notifier(self.settings.topic_arn, client=self.client("sns"))
+        return Notifier(
+            self.settings.topic_arn,
+            client=self.client("sns"),
+            baseline=self.settings.first_run_baseline,
+            daily_digest=self.settings.daily_digest,
+        )
+
+    def send_daily_digest(self, account: str, region: str, cluster: str, *, at: datetime) -> str | None:
+        """The cluster's daily digest of open MEDIUM-and-lower findings; None when off or nothing is open."""
+        from eks_auditor.notify import daily_digest
+
+        if self.notifier is None or not self.settings.daily_digest:
+            return None
+        digest = daily_digest(self.store.open_findings(account, region, cluster), at=at)
+        return self.notifier.publish_digest(digest) if digest is not None else None
 
     @cached_property
     def idempotency_store(self) -> DynamoDBPersistenceLayer:
@@ -147,6 +254,7 @@ class Runtime:
             metrics=self.metrics,
             security_hub=self.security_hub,
             publisher=self.publisher,
+            collector_for=self.collector_for if self.settings.organization else None,
         )
 
     def spot_batch(self, now: datetime) -> SpotBatch:
@@ -216,6 +324,10 @@ class Runtime:
         from eks_auditor.dispatch import Dispatcher
 
         self.collector.start_scan()
+        with self._account_lock:
+            account_collectors = list(self._account_collectors.values())
+        for collector in account_collectors:
+            collector.start_scan()
         if self.settings.findings_table:
             self.store.start_batch()
         self._dispatcher = Dispatcher(
@@ -226,6 +338,7 @@ class Runtime:
             limiter=self.limiter,
             eks_client=lambda region: self.client("eks", region),
             client=self.client,
+            access_for=self.account_access if self.settings.organization else None,
         )
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from eks_auditor.checks.incomplete import AUDIT_INCOMPLETE
+from eks_auditor.collect.errors import describe_error
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status
 
@@ -192,7 +193,9 @@ class SecurityHubExporter:
             try:
                 response = self.client.batch_import_findings(Findings=cast(Any, findings))
             except (ClientError, BotoCoreError) as exc:
-                logger.error("Security Hub import of %d finding(s) failed: %s", len(findings), exc)
+                logger.error(
+                    "Security Hub import of %d finding(s) failed: %s", len(findings), describe_error(exc)
+                )
                 continue
             failed = {item["Id"]: item for item in response.get("FailedFindings", [])}
             if response.get("FailedCount", 0):
@@ -225,7 +228,7 @@ class SecurityHubExporter:
                         FindingIdentifiers=cast(Any, list(batch)), Workflow={"Status": cast(Any, status)}
                     )
                 except (ClientError, BotoCoreError) as exc:
-                    logger.error("Security Hub workflow update to %s failed: %s", status, exc)
+                    logger.error("Security Hub workflow update to %s failed: %s", status, describe_error(exc))
                     continue
                 for item in response.get("UnprocessedFindings", []):
                     logger.error(

@@ -36,6 +36,17 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="cluster audits in flight (default 16, at most 8 per account-region; 1 = one at a time)",
     )
+    organization = parser.add_argument_group(
+        "organization", "audit every ACTIVE account of the AWS Organization (management or delegated admin)"
+    )
+    organization.add_argument(
+        "--organization", action="store_true", help="enumerate accounts with organizations:ListAccounts"
+    )
+    organization.add_argument("--role-name", help="the audit role in each member account (eks-auditor-audit)")
+    organization.add_argument("--account", action="append", default=[], help="only this account (repeatable)")
+    organization.add_argument(
+        "--exclude-account", action="append", default=[], help="never this account (repeatable)"
+    )
     add_kube_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -85,7 +96,17 @@ def run(args: argparse.Namespace) -> int:
     cluster_checks = [check for check in args.check if check in CHECKS]
     if args.max_concurrency is not None and args.max_concurrency < 1:
         raise SystemExit("--max-concurrency must be at least 1")
-    limits = {} if args.max_concurrency is None else {"max_concurrency": args.max_concurrency}
+    limits: dict[str, Any] = {} if args.max_concurrency is None else {"max_concurrency": args.max_concurrency}
+    if args.organization and not args.role_name:
+        raise SystemExit("--organization needs --role-name (the audit role in each member account)")
+    if (args.account or args.exclude_account) and not args.organization:
+        raise SystemExit("--account and --exclude-account need --organization")
+    if args.organization:
+        limits |= {
+            "member_role_name": args.role_name,
+            "account_allow_list": frozenset(args.account),
+            "account_deny_list": frozenset(args.exclude_account),
+        }
     regions = aws.regions(args)
     suppressions = None if args.table else load_suppressions(args)
     runtime = Runtime(
@@ -119,27 +140,41 @@ def run(args: argparse.Namespace) -> int:
         audited += 1
         findings.extend(result.failing)
     limiter = runtime.limiter
-    # Only account-region checks asked for: no cluster to list or audit.
-    cluster_regions = [] if args.check and not cluster_checks else list(regions)
+    # (account, region): one pair per region, or per audited account x region with --organization.
+    scopes: list[tuple[str, str]] = [("", region) for region in regions]
+    if args.organization:
+        from eks_auditor.organization import AccountSelection, list_accounts, plan_targets
+
+        selection = AccountSelection(runtime.settings.account_allow_list, runtime.settings.account_deny_list)
+        scopes, skipped = plan_targets(list_accounts(runtime.client("organizations")), regions, selection)
+        for entry in skipped[:: len(regions)]:
+            print(f"account {entry.account} skipped: {entry.reason}", file=sys.stderr)
+    if args.check and not cluster_checks:
+        scopes = []  # only account-region checks asked for: no cluster to list or audit
     listed = map_bounded(
-        lambda region: args.cluster or runtime.collector.list_clusters(region),
-        cluster_regions,
-        key=lambda region: limiter_key("", region),
+        lambda scope: args.cluster or runtime.collector_for(scope[0]).list_clusters(scope[1]),
+        scopes,
+        key=lambda scope: limiter_key(*scope),
         limiter=limiter,
     )
-    targets: list[tuple[str, str]] = []
-    for region, names in zip(cluster_regions, listed, strict=True):
+    targets: list[tuple[str, str, str]] = []
+    for (account, region), names in zip(scopes, listed, strict=True):
         if names.error is not None:
-            print(f"listing clusters in {region} failed: {names.error}", file=sys.stderr)
+            # One account-region's failure (AssumeRole refused, AccessDenied) never stops the others.
+            where = f"{account}/{region}" if account else region
+            print(f"listing clusters in {where} failed: {names.error}", file=sys.stderr)
             errors += 1
-        targets += [(region, name) for name in names.value or ()]
+        targets += [(account, region, name) for name in names.value or ()]
 
-    def audit(target: tuple[str, str]) -> AuditResult:
-        progress.step(f"{target[0]}/{target[1]}")
-        return runtime.auditor.audit(target[0], target[1], check_ids=cluster_checks or None, source=scan_id)
+    def audit(target: tuple[str, str, str]) -> AuditResult:
+        account, region, name = target
+        progress.step(f"{account + '/' if account else ''}{region}/{name}")
+        return runtime.auditor.audit(
+            region, name, check_ids=cluster_checks or None, source=scan_id, account=account or None
+        )
 
-    audits = map_bounded(audit, targets, key=lambda target: limiter_key("", target[0]), limiter=limiter)
-    for (region, name), attempt in zip(targets, audits, strict=True):
+    audits = map_bounded(audit, targets, key=lambda target: limiter_key(*target[:2]), limiter=limiter)
+    for (_, region, name), attempt in zip(targets, audits, strict=True):
         if isinstance(attempt.error, ClusterNotFound):
             print(f"cluster {name} not found in {region}", file=sys.stderr)
             errors += 1

@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from eks_auditor import notify
+
 from eks_auditor_tools.demo.paths import repo_root
 from eks_auditor_tools.patterns import load_rules
 
-# A Slack channel (through AWS Chatbot) takes HIGH and CRITICAL; a security queue takes everything.
-SLACK_FILTER_POLICY = {"severity": ["CRITICAL", "HIGH"]}
+# A Slack channel (through AWS Chatbot) takes what the template's Chatbot subscription takes (no first-run
+# baseline openings, no changes deferred to a daily digest); a security queue takes everything.
+SLACK_FILTER_POLICY = notify.SLACK_FILTER_POLICY
 
 
 @dataclass

@@ -101,6 +101,29 @@ class LogSink(io.TextIOBase):
                 found.append(record)
         return found
 
+    def error_summary(self) -> str:
+        """The ERROR lines counted by cause: the demo's deliberate bad input, the embedded account's
+        unimplemented APIs (moto answers 404 "Not yet implemented"), and the unexpected rest."""
+        counts = {"bad input": 0, "embedded": 0, "unexpected": 0}
+        for record in self.error_records():
+            counts[error_cause(record)] += 1
+        total = sum(counts.values())
+        return (
+            f"{total} ERROR line(s): {counts['bad input']} the bad input the demo sends on purpose, "
+            f"{counts['embedded']} APIs the embedded (moto) account does not implement, "
+            f"{counts['unexpected']} unexpected"
+        )
+
+
+def error_cause(record: dict[str, Any]) -> str:
+    """'bad input', 'embedded' or 'unexpected' for one ERROR record of the demo's Lambda logs."""
+    message = str(record.get("message", ""))
+    if message.startswith("rejected event"):
+        return "bad input"
+    if "Not yet implemented" in message:
+        return "embedded"
+    return "unexpected"
+
 
 def invoke(function_dir: str, event: Any, *, account: str, region: str, logs: LogSink | None = None) -> Any:
     context = LambdaContext(function_name=function_dir, account=account, region=region)

@@ -224,23 +224,13 @@ def _plan(
     names = tuple(dict.fromkeys(group.instance_types))
     infos = [types[name] for name in names if name in types]
     affected = tuple(dict.fromkeys(group.subnet_ids))
-    if not names:
-        gaps.append(
-            ForecastGap(
-                resource=group.name,
-                reason=f"instance types of node group {group.name} are unknown (launch template?)",
-                subnet_ids=affected,
-            )
-        )
-        return None
     if not infos:
-        gaps.append(
-            ForecastGap(
-                resource=group.name,
-                reason=f"instance types {', '.join(names)} of node group {group.name} were not described",
-                subnet_ids=affected,
-            )
+        reason = (
+            f"instance types {', '.join(names)} of node group {group.name} were not described"
+            if names
+            else f"instance types of node group {group.name} are unknown (launch template?)"
         )
+        gaps.append(ForecastGap(resource=group.name, reason=reason, subnet_ids=affected))
         return None
     notes: list[str] = []
     undescribed = [name for name in names if name not in types]

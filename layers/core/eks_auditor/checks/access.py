@@ -18,13 +18,11 @@ One FAIL per broad grant: resource `aws-auth/<mapRoles|mapUsers>/<arn>` or `acce
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
-from eks_auditor.checks import events
-from eks_auditor.model.check import Check, CheckSpec, Outcome, Severity, could_not_evaluate, fail, passed
+from eks_auditor.checks.base import *
 from eks_auditor.model.kubernetes import AccessEntry, AwsAuthMapping
-from eks_auditor.model.part import Part
-from eks_auditor.model.snapshot import ClusterSnapshot
 
 MASTERS = "system:masters"
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
@@ -129,12 +127,12 @@ def check(snapshot: ClusterSnapshot) -> list[Outcome]:
     if unread:
         context["not_evaluated"] = dict(unread)
     if uses_aws_auth and aws_auth is not None:
-        outcomes.extend(_aws_auth_outcomes(snapshot, aws_auth, admins, context))
+        outcomes.extend(_broad_outcomes(_aws_auth_grants(aws_auth), admins, context))
         accounts = [m.arn for m in aws_auth if m.kind == "mapAccounts"]
         if accounts:
             context["map_accounts"] = accounts
     if uses_entries and entries is not None:
-        outcomes.extend(_entry_outcomes(snapshot, entries, admins, context))
+        outcomes.extend(_broad_outcomes(_entry_grants(entries), admins, context))
 
     summary = {**context, "cluster_admin_principals": list(dict.fromkeys(admins))}
     if mode == "API" and aws_auth:
@@ -153,63 +151,51 @@ def check(snapshot: ClusterSnapshot) -> list[Outcome]:
     return outcomes
 
 
-def _aws_auth_outcomes(
-    snapshot: ClusterSnapshot,
-    mappings: tuple[AwsAuthMapping, ...],
-    admins: list[str],
-    context: dict[str, Any],
-) -> list[Outcome]:
-    outcomes = []
+class _AdminGrant(NamedTuple):
+    """One grant of cluster-admin, from aws-auth or an access entry."""
+
+    resource: str
+    source: str
+    principal: str
+    username: str | None
+    grant: str | list[str]
+
+
+def _aws_auth_grants(mappings: tuple[AwsAuthMapping, ...]) -> Iterator[_AdminGrant]:
     for mapping in mappings:
-        if mapping.kind == "mapAccounts" or MASTERS not in mapping.groups:
-            continue
-        admins.append(mapping.arn)
-        reason = broad_reason(mapping.arn)
-        if reason is None:
-            continue
-        outcomes.append(
-            fail(
-                SPEC,
-                f"aws-auth/{mapping.kind}/{mapping.arn}",
-                evidence={
-                    **context,
-                    "source": f"aws-auth {mapping.kind}",
-                    "principal": mapping.arn,
-                    "username": mapping.username,
-                    "grant": f"groups {MASTERS}",
-                    "why_broad": reason,
-                },
-            )
-        )
-    return outcomes
+        if mapping.kind != "mapAccounts" and MASTERS in mapping.groups:
+            resource = f"aws-auth/{mapping.kind}/{mapping.arn}"
+            source = f"aws-auth {mapping.kind}"
+            yield _AdminGrant(resource, source, mapping.arn, mapping.username, f"groups {MASTERS}")
 
 
-def _entry_outcomes(
-    snapshot: ClusterSnapshot, entries: tuple[AccessEntry, ...], admins: list[str], context: dict[str, Any]
-) -> list[Outcome]:
-    outcomes = []
+def _entry_grants(entries: tuple[AccessEntry, ...]) -> Iterator[_AdminGrant]:
     for entry in entries:
         grants = entry_admin_grants(entry)
-        if not grants:
-            continue
-        admins.append(entry.principal_arn)
-        reason = broad_reason(entry.principal_arn)
+        if grants:
+            resource = f"access-entry/{entry.principal_arn}"
+            yield _AdminGrant(resource, "access entry", entry.principal_arn, entry.username, grants)
+
+
+def _broad_outcomes(
+    grants: Iterable[_AdminGrant], admins: list[str], context: dict[str, Any]
+) -> list[Outcome]:
+    """A FAIL for each grant to a broad principal; every granted principal is added to `admins`."""
+    outcomes = []
+    for grant in grants:
+        admins.append(grant.principal)
+        reason = broad_reason(grant.principal)
         if reason is None:
             continue
-        outcomes.append(
-            fail(
-                SPEC,
-                f"access-entry/{entry.principal_arn}",
-                evidence={
-                    **context,
-                    "source": "access entry",
-                    "principal": entry.principal_arn,
-                    "username": entry.username,
-                    "grant": grants,
-                    "why_broad": reason,
-                },
-            )
-        )
+        evidence = {
+            **context,
+            "source": grant.source,
+            "principal": grant.principal,
+            "username": grant.username,
+            "grant": grant.grant,
+            "why_broad": reason,
+        }
+        outcomes.append(fail(SPEC, grant.resource, evidence=evidence))
     return outcomes
 
 

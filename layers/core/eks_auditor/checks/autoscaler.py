@@ -33,22 +33,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eks_auditor.checks import events
-from eks_auditor.model.check import (
-    Check,
-    CheckSpec,
-    Outcome,
-    Severity,
-    collected,
-    could_not_evaluate,
-    fail,
-    not_applicable,
-    passed,
-)
+from eks_auditor.checks.base import *
 from eks_auditor.model.kubernetes import Container, Workload
 from eks_auditor.model.network import VpcNetwork
-from eks_auditor.model.part import Part
-from eks_auditor.model.snapshot import ClusterSnapshot, NodeGroup
+from eks_auditor.model.snapshot import NodeGroup
 
 STATIC_LIST_FLAG = "aws-use-static-instance-list"
 DISCOVERY_FLAG = "node-group-auto-discovery"
@@ -62,7 +50,6 @@ _IMAGE_PATCH = re.compile(r":v?(\d+)\.(\d+)\.(\d+)")
 _README = (
     "https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md"
 )
-_PRIVATE_CLUSTERS_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html"
 _MANAGED_NODEGROUPS_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html"
 
 SPEC = CheckSpec(
@@ -80,15 +67,12 @@ SPEC = CheckSpec(
         "--set extraArgs.aws-use-static-instance-list=true; manifest: append it to the container's command "
         "or args), and keep the autoscaling and ec2 interface endpoints (private DNS on) in the VPC."
     ),
-    references=(_README, _PRIVATE_CLUSTERS_DOC),
+    references=(_README, PRIVATE_CLUSTERS_DOC),
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS, Part.KUBERNETES),
     events=(
         events.CLUSTER_CONFIG
         + events.CLUSTER_VERSION
-        + events.NODEGROUPS_ADDED_OR_REMOVED
-        + events.NODEGROUP_CONFIG
-        + events.NODEGROUP_VERSION
-        + events.SELF_MANAGED_GROUPS
+        + events.NODE_GROUPS
         + events.ADDONS
         + events.VPC_ENDPOINTS
         + events.NODE_EGRESS

@@ -23,20 +23,8 @@ from pydantic import BaseModel, ConfigDict
 from eks_auditor.capacity.footprint import SOURCE_ASSUMED, CniSettings, effective_settings
 from eks_auditor.capacity.forecast import Forecast, ForecastGap, SubnetForecast, forecast_subnets
 from eks_auditor.capacity.max_pods import compute_max_pods
-from eks_auditor.checks import events
-from eks_auditor.model.check import (
-    Check,
-    CheckSpec,
-    Outcome,
-    Severity,
-    collected,
-    could_not_evaluate,
-    fail,
-    not_applicable,
-    passed,
-)
-from eks_auditor.model.part import Part
-from eks_auditor.model.snapshot import ClusterSnapshot, InstanceTypeInfo, NodeGroup
+from eks_auditor.checks.base import *
+from eks_auditor.model.snapshot import InstanceTypeInfo, NodeGroup
 
 _CNI_IP_DOC = "https://docs.aws.amazon.com/eks/latest/best-practices/ip-opt.html"
 _PREFIX_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/cni-increase-ip-addresses.html"
@@ -45,10 +33,7 @@ _WARM_POOL_DOC = "https://github.com/aws/amazon-vpc-cni-k8s/blob/master/docs/eni
 _CIDR_RESERVATION_DOC = "https://docs.aws.amazon.com/vpc/latest/userguide/subnet-cidr-reservation.html"
 # Node groups, their subnets and the VPC CNI's configuration decide how many IPs the nodes hold.
 _EVENTS = (
-    events.NODEGROUPS_ADDED_OR_REMOVED
-    + events.NODEGROUP_CONFIG
-    + events.NODEGROUP_VERSION
-    + events.SELF_MANAGED_GROUPS
+    events.NODE_GROUPS
     + events.LAUNCH_TEMPLATES
     + events.ADDONS
     + events.SUBNET_CREATED
@@ -198,40 +183,38 @@ def _subnet_outcome(
     few_nodes = subnet.nodes_that_fit < headroom.min_spare_nodes
     where = f"{subnet.subnet_id} ({subnet.cidr}, {subnet.availability_zone})"
     if not subnet.fits_at_max:
-        return fail(
-            spec,
-            subnet.subnet_id,
-            evidence=evidence,
-            severity=Severity.CRITICAL,
-            title=f"Subnet {where} cannot hold the node groups at their maximum",
-            description=(
-                f"At max size the node groups {', '.join(subnet.nodegroups)} add "
-                f"{subnet.additional_nodes} nodes here needing {subnet.ips_needed_at_max} IPs; "
-                f"{subnet.free_ips} are free, enough for {subnet.nodes_that_fit} more node(s)."
-            ),
-            remediation=_remediation(snapshot, forecast, subnet),
+        severity = Severity.CRITICAL
+        title = f"Subnet {where} cannot hold the node groups at their maximum"
+        description = (
+            f"At max size the node groups {', '.join(subnet.nodegroups)} add "
+            f"{subnet.additional_nodes} nodes here needing {subnet.ips_needed_at_max} IPs; "
+            f"{subnet.free_ips} are free, enough for {subnet.nodes_that_fit} more node(s)."
         )
-    if low_percent or few_nodes:
+    elif low_percent or few_nodes:
         reasons = []
         if low_percent:
             reasons.append(f"{subnet.percent_free}% free (< {headroom.min_free_percent}%)")
         if few_nodes:
             reasons.append(f"room for {subnet.nodes_that_fit} more node(s) (< {headroom.min_spare_nodes})")
-        return fail(
-            spec,
-            subnet.subnet_id,
-            evidence=evidence,
-            severity=Severity.HIGH,
-            title=f"Subnet {where} is low on pod IPs",
-            description=(
-                f"{subnet.free_ips} IPs free: {' and '.join(reasons)}. The node groups "
-                f"{', '.join(subnet.nodegroups)} hold {subnet.ips_per_node} IPs per node here."
-            ),
-            remediation=_remediation(snapshot, forecast, subnet),
+        severity = Severity.HIGH
+        title = f"Subnet {where} is low on pod IPs"
+        description = (
+            f"{subnet.free_ips} IPs free: {' and '.join(reasons)}. The node groups "
+            f"{', '.join(subnet.nodegroups)} hold {subnet.ips_per_node} IPs per node here."
         )
-    if gaps:
+    elif gaps:
         return could_not_evaluate(spec, subnet.subnet_id, "; ".join(g.reason for g in gaps))
-    return passed(spec, subnet.subnet_id, evidence=evidence)
+    else:
+        return passed(spec, subnet.subnet_id, evidence=evidence)
+    return fail(
+        spec,
+        subnet.subnet_id,
+        evidence=evidence,
+        severity=severity,
+        title=title,
+        description=description,
+        remediation=_remediation(snapshot, forecast, subnet),
+    )
 
 
 def _evidence(

@@ -11,18 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from eks_auditor.checks import events
-from eks_auditor.model.check import (
-    Check,
-    CheckSpec,
-    Outcome,
-    Severity,
-    collected,
-    fail,
-    passed,
-)
-from eks_auditor.model.part import Part
-from eks_auditor.model.snapshot import ClusterSnapshot
+from eks_auditor.checks.base import *
 
 # The five types EKS accepts in `logging.clusterLogging[].types`.
 LOG_TYPES: tuple[str, ...] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -30,7 +19,6 @@ DEFAULT_REQUIRED_LOG_TYPES: tuple[str, ...] = ("api", "audit", "authenticator")
 REQUIRED_LOG_TYPES_ENV = "EKS_AUDITOR_REQUIRED_LOG_TYPES"
 
 _LOGS_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html"
-_SECURITY_HUB_DOC = "https://docs.aws.amazon.com/securityhub/latest/userguide/eks-controls.html"
 
 
 def required_log_types_from_env(environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -62,7 +50,7 @@ def control_plane_logging_check(required: tuple[str, ...] = DEFAULT_REQUIRED_LOG
             f"--logging '{logging_arg}' "
             "(console: EKS > cluster > Observability > Manage logging)."
         ),
-        references=(_LOGS_DOC, _SECURITY_HUB_DOC),
+        references=(_LOGS_DOC, SECURITY_HUB_DOC),
         requires=(Part.CLUSTER,),
         events=events.CLUSTER_CONFIG,
     )
@@ -96,7 +84,7 @@ SECRETS_ENCRYPTION = CheckSpec(
     references=(
         "https://docs.aws.amazon.com/eks/latest/userguide/enable-kms.html",
         "https://docs.aws.amazon.com/eks/latest/userguide/envelope-encryption.html",
-        _SECURITY_HUB_DOC,
+        SECURITY_HUB_DOC,
     ),
     requires=(Part.CLUSTER,),
     events=events.ENCRYPTION_CONFIG,

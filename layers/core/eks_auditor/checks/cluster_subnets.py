@@ -10,19 +10,7 @@ Resource id: `<cluster_arn>/cluster-subnet/<subnet id>`, one per cluster subnet.
 
 from __future__ import annotations
 
-from eks_auditor.checks import events
-from eks_auditor.model.check import (
-    Check,
-    CheckSpec,
-    Outcome,
-    Severity,
-    collected,
-    could_not_evaluate,
-    fail,
-    passed,
-)
-from eks_auditor.model.part import Part
-from eks_auditor.model.snapshot import ClusterSnapshot
+from eks_auditor.checks.base import *
 
 MINIMUM_FREE_IPS = 6
 RECOMMENDED_FREE_IPS = 16

@@ -22,29 +22,14 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from eks_auditor.checks import events
-from eks_auditor.model.check import (
-    Check,
-    CheckSpec,
-    Outcome,
-    Result,
-    Severity,
-    collected,
-    could_not_evaluate,
-    fail,
-    not_applicable,
-    passed,
-)
+from eks_auditor.checks.base import *
 from eks_auditor.model.network import VpcNetwork
-from eks_auditor.model.part import Part
-from eks_auditor.model.snapshot import ClusterSnapshot, EndpointAccess
+from eks_auditor.model.snapshot import EndpointAccess
 
 # DescribeCluster always returns publicAccessCidrs; EKS fills in 0.0.0.0/0 when none were given.
 EKS_DEFAULT_PUBLIC_CIDRS: tuple[str, ...] = ("0.0.0.0/0",)
 
 _ENDPOINT_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html"
-_PRIVATE_CLUSTERS_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html"
-_SECURITY_HUB_DOC = "https://docs.aws.amazon.com/securityhub/latest/userguide/eks-controls.html"
 
 PUBLIC_UNRESTRICTED = CheckSpec(
     id="endpoint_public_unrestricted",
@@ -61,7 +46,7 @@ PUBLIC_UNRESTRICTED = CheckSpec(
         "(console: EKS > cluster > Networking > Manage endpoint access). Keep the NAT gateways' Elastic IPs "
         "in the list, or enable private access, or nodes lose the control plane."
     ),
-    references=(_ENDPOINT_DOC, _SECURITY_HUB_DOC),
+    references=(_ENDPOINT_DOC, SECURITY_HUB_DOC),
     requires=(Part.CLUSTER,),
     events=events.CLUSTER_CONFIG,
 )
@@ -99,7 +84,7 @@ NODES_BLOCKED = CheckSpec(
         "(aws eks update-cluster-config --resources-vpc-config publicAccessCidrs=<cidr>,<eip>/32). A subnet "
         "without a route out needs private access (EKS requires it for nodes without internet access)."
     ),
-    references=(_ENDPOINT_DOC, _PRIVATE_CLUSTERS_DOC),
+    references=(_ENDPOINT_DOC, PRIVATE_CLUSTERS_DOC),
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS),
     events=(
         events.CLUSTER_CONFIG

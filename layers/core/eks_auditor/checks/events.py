@@ -49,6 +49,8 @@ SELF_MANAGED_GROUPS = autoscaling(
     "CreateOrUpdateTags",
     "DeleteTags",
 )
+# Node groups of both kinds: managed ones added, removed, resized or upgraded, and self-managed ones.
+NODE_GROUPS = NODEGROUPS_ADDED_OR_REMOVED + NODEGROUP_CONFIG + NODEGROUP_VERSION + SELF_MANAGED_GROUPS
 # A group that names $Latest or $Default follows a new version or a new default (a managed node group
 # pins a version number: UpdateNodegroupVersion changes it).
 LAUNCH_TEMPLATES = ec2("CreateLaunchTemplateVersion", "ModifyLaunchTemplate")
@@ -151,13 +153,7 @@ PART_CHANGES: Mapping[Part, tuple[Event, ...]] = {
         + VPC_DNS
         + EGRESS_PATHS
     ),
-    Part.NODEGROUPS: (
-        NODEGROUPS_ADDED_OR_REMOVED
-        + NODEGROUP_CONFIG
-        + NODEGROUP_VERSION
-        + SELF_MANAGED_GROUPS
-        + LAUNCH_TEMPLATES
-    ),
+    Part.NODEGROUPS: NODE_GROUPS + LAUNCH_TEMPLATES,
     Part.NODE_SECURITY_GROUPS: SECURITY_GROUP_RULES,
     Part.IAM_OIDC_PROVIDERS: OIDC_PROVIDERS,
     Part.ACCESS_ENTRIES: ACCESS,

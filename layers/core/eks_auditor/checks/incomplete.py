@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eks_auditor.model.check import Check, CheckKind, CheckSpec, Severity
+from eks_auditor.checks.base import *
 
 AUDIT_INCOMPLETE = CheckSpec(
     id="audit_incomplete",

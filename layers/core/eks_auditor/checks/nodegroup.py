@@ -14,32 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from eks_auditor.checks import events
-from eks_auditor.model.check import (
-    Check,
-    CheckSpec,
-    Outcome,
-    Result,
-    Severity,
-    collected,
-    could_not_evaluate,
-    fail,
-    not_applicable,
-    passed,
-)
+from eks_auditor.checks.base import *
 from eks_auditor.model.network import VpcNetwork
-from eks_auditor.model.part import Part
-from eks_auditor.model.snapshot import ClusterSnapshot, NodeGroup
+from eks_auditor.model.snapshot import NodeGroup
 
 _MANAGED_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/create-managed-node-group.html"
 _REMOTE_ACCESS_API = "https://docs.aws.amazon.com/eks/latest/APIReference/API_RemoteAccessConfig.html"
-
-_NODEGROUP_CHANGES = (
-    events.NODEGROUPS_ADDED_OR_REMOVED
-    + events.NODEGROUP_CONFIG
-    + events.NODEGROUP_VERSION
-    + events.SELF_MANAGED_GROUPS
-)
 
 SSH_OPEN = CheckSpec(
     id="nodegroup_ssh_open",
@@ -67,7 +47,7 @@ SSH_OPEN = CheckSpec(
     requires=(Part.NODEGROUPS,),
     reads=(Part.NODE_SECURITY_GROUPS,),
     # A self-managed group's security groups live in its launch template.
-    events=_NODEGROUP_CHANGES + events.LAUNCH_TEMPLATES + events.SECURITY_GROUP_RULES,
+    events=events.NODE_GROUPS + events.LAUNCH_TEMPLATES + events.SECURITY_GROUP_RULES,
 )
 
 PUBLIC_SUBNET = CheckSpec(
@@ -90,7 +70,7 @@ PUBLIC_SUBNET = CheckSpec(
         "https://docs.aws.amazon.com/eks/latest/best-practices/subnets.html",
     ),
     requires=(Part.NODEGROUPS, Part.NETWORK),
-    events=(_NODEGROUP_CHANGES + events.NODE_EGRESS + events.SUBNET_CREATED + events.SUBNET_ATTRIBUTES),
+    events=(events.NODE_GROUPS + events.NODE_EGRESS + events.SUBNET_CREATED + events.SUBNET_ATTRIBUTES),
 )
 
 

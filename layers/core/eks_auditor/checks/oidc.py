@@ -8,19 +8,7 @@ host part is compared case-insensitively, as DNS names are.
 
 from __future__ import annotations
 
-from eks_auditor.checks import events
-from eks_auditor.model.check import (
-    Check,
-    CheckSpec,
-    Outcome,
-    Severity,
-    collected,
-    could_not_evaluate,
-    fail,
-    passed,
-)
-from eks_auditor.model.part import Part
-from eks_auditor.model.snapshot import ClusterSnapshot
+from eks_auditor.checks.base import *
 
 OIDC_PROVIDER_MISSING = CheckSpec(
     id="oidc_provider_missing",

@@ -4,22 +4,10 @@ AZ), and the interruption notices and bursts that eks_auditor.spot raises from E
 
 from __future__ import annotations
 
-from eks_auditor.checks import events
-from eks_auditor.model.check import (
-    Check,
-    CheckKind,
-    CheckSpec,
-    Outcome,
-    Severity,
-    collected,
-    could_not_evaluate,
-    fail,
-    not_applicable,
-    passed,
-)
-from eks_auditor.model.part import Part
-from eks_auditor.model.snapshot import ClusterSnapshot, NodeGroup
+from eks_auditor.checks.base import *
+from eks_auditor.model.snapshot import NodeGroup
 
+_CAPACITY_TYPES_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types"
 _NOTICE_EVENTS = (events.SPOT_INTERRUPTION_WARNING, events.SPOT_REBALANCE_RECOMMENDATION)
 
 SPOT_INTERRUPTION_NOTICE = CheckSpec(
@@ -40,7 +28,7 @@ SPOT_INTERRUPTION_NOTICE = CheckSpec(
     references=(
         "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html",
         "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/rebalance-recommendations.html",
-        "https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types",
+        _CAPACITY_TYPES_DOC,
     ),
     kind=CheckKind.EVENT,
     requires=(Part.SPOT_INSTANCES,),
@@ -65,7 +53,7 @@ SPOT_INTERRUPTION_BURST = CheckSpec(
     references=(
         "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-best-practices.html",
         "https://docs.aws.amazon.com/autoscaling/ec2/userguide/allocation-strategies.html",
-        "https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types",
+        _CAPACITY_TYPES_DOC,
     ),
     kind=CheckKind.EVENT,
     requires=(Part.SPOT_INSTANCES,),
@@ -87,18 +75,12 @@ SPOT_SINGLE_INSTANCE_TYPE = CheckSpec(
         "price-capacity-optimized (or capacity-optimized) allocation strategy for self-managed groups."
     ),
     references=(
-        "https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types",
+        _CAPACITY_TYPES_DOC,
         "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-best-practices.html",
         "https://docs.aws.amazon.com/autoscaling/ec2/userguide/allocation-strategies.html",
     ),
     requires=(Part.NODEGROUPS,),
-    events=(
-        events.NODEGROUPS_ADDED_OR_REMOVED
-        + events.NODEGROUP_CONFIG
-        + events.NODEGROUP_VERSION
-        + events.SELF_MANAGED_GROUPS
-        + events.LAUNCH_TEMPLATES
-    ),
+    events=events.NODE_GROUPS + events.LAUNCH_TEMPLATES,
 )
 
 

@@ -14,19 +14,8 @@ from typing import Any
 
 import yaml
 
-from eks_auditor.checks import events
-from eks_auditor.model.check import (
-    Check,
-    CheckSpec,
-    Outcome,
-    Severity,
-    collected,
-    could_not_evaluate,
-    fail,
-    passed,
-)
-from eks_auditor.model.part import Part
-from eks_auditor.model.snapshot import ClusterSnapshot, KubernetesVersion, VersionSupport
+from eks_auditor.checks.base import *
+from eks_auditor.model.snapshot import KubernetesVersion, VersionSupport
 
 WARNING_DAYS = 90
 # us-east-1 list prices per cluster-hour (AWS containers blog, "extended support ... pricing", 2024).

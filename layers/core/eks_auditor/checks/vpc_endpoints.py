@@ -37,23 +37,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eks_auditor.checks import events
-from eks_auditor.model.check import (
-    Check,
-    CheckSpec,
-    Outcome,
-    Severity,
-    collected,
-    could_not_evaluate,
-    fail,
-    not_applicable,
-    passed,
-)
+from eks_auditor.checks.base import *
 from eks_auditor.model.network import VpcEndpoint, VpcNetwork
-from eks_auditor.model.part import Part
-from eks_auditor.model.snapshot import ClusterSnapshot
 
-_PRIVATE_CLUSTERS_DOC = "https://docs.aws.amazon.com/eks/latest/userguide/private-clusters.html"
 _INTERFACE_DOC = "https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html"
 _S3_GATEWAY_DOC = "https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-s3.html"
 _ECR_DOC = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html"
@@ -130,7 +116,7 @@ ENDPOINT_MISSING = CheckSpec(
         "(or aws ec2 modify-vpc-endpoint --add-route-table-ids for an existing one). "
         "Console: VPC > Endpoints > Create endpoint."
     ),
-    references=(_PRIVATE_CLUSTERS_DOC, _INTERFACE_DOC, _S3_GATEWAY_DOC, _ECR_DOC),
+    references=(PRIVATE_CLUSTERS_DOC, _INTERFACE_DOC, _S3_GATEWAY_DOC, _ECR_DOC),
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS),
     # Which services are required depends on the features in use: IRSA (OIDC providers),
     # cluster-autoscaler and log shippers (Kubernetes), Pod Identity (associations, add-ons).
@@ -160,7 +146,7 @@ PRIVATE_DNS_DISABLED = CheckSpec(
         "(the VPC needs enableDnsSupport and enableDnsHostnames: aws ec2 modify-vpc-attribute). "
         "Console: VPC > Endpoints > Actions > Modify private DNS name."
     ),
-    references=(_PRIVATE_CLUSTERS_DOC, _PRIVATE_DNS_DOC),
+    references=(PRIVATE_CLUSTERS_DOC, _PRIVATE_DNS_DOC),
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS),
     events=_EVENTS + events.VPC_DNS,
 )

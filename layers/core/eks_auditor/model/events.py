@@ -39,6 +39,8 @@ class ClusterAuditMessage(BaseModel):
     scan_id: NonEmpty
     # Strict: the string "false" must not resolve a live cluster.
     deleted: StrictBool = False
+    # The daily run: after the audit, send the cluster's daily digest (notify.daily_digest).
+    digest: StrictBool = False
 
 
 class CloudTrailEnvelope(BaseModel):

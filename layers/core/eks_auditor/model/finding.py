@@ -117,3 +117,6 @@ class StateChange(BaseModel):
     previous_severity: Severity | None = None
     changed_at: datetime
     reason: str | None = None  # in words, when the kind alone does not say (e.g. "the cluster was deleted")
+    # Set by the store: an OPENED change from the first evaluation of its check on this cluster (the first
+    # scan), what a new deployment finds already there rather than what just broke.
+    baseline: bool = False

@@ -138,30 +138,15 @@ def identify_node(instance: InstanceFacts) -> EksNode | None:
     if not cluster:
         return None
     asg = tags.get(TAG_ASG) or None
-    if tags.get(TAG_NODEGROUP):
-        return EksNode(
-            instance=instance,
-            cluster=cluster,
-            node_group=tags[TAG_NODEGROUP],
-            node_group_kind=NodeGroupKind.MANAGED,
-            asg_name=asg,
-        )
     nodepool = tags.get(TAG_KARPENTER_NODEPOOL) or tags.get(TAG_KARPENTER_PROVISIONER)
-    if nodepool:
-        return EksNode(
-            instance=instance,
-            cluster=cluster,
-            node_group=nodepool,
-            node_group_kind=NodeGroupKind.KARPENTER,
-            asg_name=asg,
-        )
-    return EksNode(
-        instance=instance,
-        cluster=cluster,
-        node_group=asg,
-        node_group_kind=NodeGroupKind.SELF_MANAGED,
-        asg_name=asg,
-    )
+    group: str | None
+    if tags.get(TAG_NODEGROUP):
+        group, kind = tags[TAG_NODEGROUP], NodeGroupKind.MANAGED
+    elif nodepool:
+        group, kind = nodepool, NodeGroupKind.KARPENTER
+    else:
+        group, kind = asg, NodeGroupKind.SELF_MANAGED
+    return EksNode(instance=instance, cluster=cluster, node_group=group, node_group_kind=kind, asg_name=asg)
 
 
 def _cluster_from_ownership_tags(tags: Mapping[str, str]) -> str | None:

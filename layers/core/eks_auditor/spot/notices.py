@@ -257,14 +257,7 @@ class SpotBatch:
 
     @staticmethod
     def _failed(index: int, signal: SpotSignal, reason: str) -> SpotEventResult:
-        return SpotEventResult(
-            index=index,
-            event_id=signal.event_id,
-            outcome=EventOutcome.FAILED,
-            reason=reason,
-            retryable=True,
-            instance_id=signal.instance_id,
-        )
+        return _unhandled(index, signal, EventOutcome.FAILED, reason)
 
 
 def _look_up(
@@ -322,27 +315,15 @@ class _Processor:
         if node is None and instance_id in lookup.not_eks:
             logger.debug("spot event %s: instance %s is not an EKS node", signal.event_id, instance_id)
             self.metrics.count("SpotEventsIgnoredNotEks")
-            result = SpotEventResult(
-                index=index,
-                event_id=signal.event_id,
-                outcome=EventOutcome.IGNORED,
-                reason=f"instance {instance_id} is not an EKS node (no cluster tag)",
-                instance_id=instance_id,
-            )
-            return result, []
+            reason = f"instance {instance_id} is not an EKS node (no cluster tag)"
+            return _unhandled(index, signal, EventOutcome.IGNORED, reason), []
         if node is None:
             # Spot instances can be gone (terminated and aged out) by the time a redelivered event arrives:
             # with no cluster to attach, a finding on cluster "unknown" would help nobody (DESIGN §5).
             logger.info("spot event %s: instance %s %s", signal.event_id, instance_id, INSTANCE_NOT_FOUND)
             self.metrics.count("SpotInstancesNotFound")
-            result = SpotEventResult(
-                index=index,
-                event_id=signal.event_id,
-                outcome=EventOutcome.IGNORED,
-                reason=f"instance {instance_id} {INSTANCE_NOT_FOUND}: cannot be mapped to a cluster",
-                instance_id=instance_id,
-            )
-            return result, []
+            reason = f"instance {instance_id} {INSTANCE_NOT_FOUND}: cannot be mapped to a cluster"
+            return _unhandled(index, signal, EventOutcome.IGNORED, reason), []
         notice = notice_finding(signal, node, now=self.now, ttl=self.ttl)
         recorded = self.store.record_event(notice)
         changes = [recorded.change] if recorded.change is not None else []
@@ -417,6 +398,18 @@ class _Processor:
             now=self.now,
             ttl=self.ttl,
         )
+
+
+def _unhandled(index: int, signal: SpotSignal, outcome: EventOutcome, reason: str) -> SpotEventResult:
+    """An event that made no finding: IGNORED for good, or FAILED in a way a retry can fix."""
+    return SpotEventResult(
+        index=index,
+        event_id=signal.event_id,
+        outcome=outcome,
+        reason=reason,
+        retryable=outcome is EventOutcome.FAILED,
+        instance_id=signal.instance_id,
+    )
 
 
 def window_start_of(time: datetime, window: timedelta) -> datetime:

@@ -122,6 +122,9 @@ class FindingStore:
     def known_clusters(self, account: str, region: str) -> list[str]:
         return self.reader.known_clusters(account, region)
 
+    def open_findings(self, account: str, region: str, cluster: str) -> list[Finding]:
+        return self.reader.open_findings(account, region, cluster)
+
     def query(self, q: FindingQuery) -> FindingPage:
         return self.reader.query(q)
 

@@ -14,6 +14,7 @@ from eks_auditor.store.query import FindingPage, FindingQuery, run_query
 from eks_auditor.store.schema import (
     BY_ID,
     BY_REGISTRY,
+    FINDING_PREFIX,
     HISTORY_PREFIX,
     cluster_pk,
     finding_from_item,
@@ -69,6 +70,17 @@ class FindingReader(Table):
         key = f"{expr.name('registry')} = {expr.value(registry_key(account, region))}"
         items = self.query_all(**expr.query(key, IndexName=BY_REGISTRY))
         return sorted(item["cluster"]["S"] for item in items if item["cluster"]["S"] != ACCOUNT_REGION)
+
+    def open_findings(self, account: str, region: str, cluster: str) -> list[Finding]:
+        """The cluster's OPEN findings (one paginated Query of its partition), for its daily digest."""
+        expr = Expression()
+        pk = cluster_pk(account, region, cluster)
+        key = f"{expr.name('pk')} = {expr.value(pk)} AND begins_with({expr.name('sk')}, "
+        key += f"{expr.value(FINDING_PREFIX)})"
+        findings = [
+            finding_from_item(item) for item in self.query_all(**expr.query(key, ConsistentRead=True))
+        ]
+        return [finding for finding in findings if finding.status is Status.OPEN]
 
     def query(self, q: FindingQuery) -> FindingPage:
         """One page of findings (Query on the table or a GSI, never Scan); see FindingQuery."""

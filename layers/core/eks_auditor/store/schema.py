@@ -67,6 +67,7 @@ HISTORY_PREFIX = "HISTORY#"
 # of a cluster without its (ever-growing) history. "$" is the character after "#".
 CLUSTER_READ_RANGE = (AUDIT_SK, "FINDING$")
 CHECK_ATTRIBUTE_PREFIX = "evaluated#"  # AUDIT: one top-level attribute per check (see FindingStore)
+FIRST_CHECK_PREFIX = "first#"  # AUDIT: when each check was first evaluated on the cluster (the baseline)
 PUBLISHED_ATTRIBUTE = "published_sequence"  # FINDING: the sequence of the last change published
 PENDING_PREFIX = "pending#"  # FINDING: one attribute per unpublished change, value = the change as JSON
 
@@ -91,6 +92,10 @@ def registry_key(account: str, region: str) -> str:
 
 def check_attribute(check_id: str) -> str:
     return f"{CHECK_ATTRIBUTE_PREFIX}{check_id}"
+
+
+def first_check_attribute(check_id: str) -> str:
+    return f"{FIRST_CHECK_PREFIX}{check_id}"
 
 
 def pending_attribute(change_id: str) -> str:

@@ -4,7 +4,10 @@ the outbox their changes wait in until published.
 Write protocol of apply_evaluation, for one cluster:
  1. Stale guard: one conditional UpdateItem on the AUDIT item sets `evaluated#<check>` = evaluated_at for
     every check run, on condition that each is absent or not newer. A failed condition means a newer
-    evaluation of one of these checks got there first: nothing is written and [] is returned. The guard runs
+    evaluation of one of these checks got there first: nothing is written and [] is returned. The same
+    update keeps `first#<check>` (the time of the check's first evaluation on the cluster) and returns the
+    item as it was, which tells the checks evaluated here for the first time: their OPENED changes carry
+    `baseline` (the first-run baseline, see notify). The guard runs
     BEFORE the read: an older evaluation that passed its guard earlier either wrote before our (strongly
     consistent) read, so we see it, or writes after our guard, and then its writes fail (step 3).
  2. One paginated Query reads the AUDIT item and every finding of the cluster (not the history), and one
@@ -25,12 +28,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from eks_auditor.model.evaluation import Evaluation
-from eks_auditor.model.finding import Finding, StateChange
+from eks_auditor.model.finding import ChangeKind, Finding, StateChange
 from eks_auditor.store.expression import Expression
 from eks_auditor.store.lifecycle import Write, plan_deletion, plan_evaluation, plan_transient
 from eks_auditor.store.schema import (
@@ -44,6 +47,7 @@ from eks_auditor.store.schema import (
     finding_attributes,
     finding_from_item,
     finding_sk,
+    first_check_attribute,
     history_item,
     owner_check,
     pending_attribute,
@@ -99,6 +103,13 @@ def narrowed(evaluation: Evaluation, checks: Sequence[str]) -> Evaluation:
     )
 
 
+def as_baseline(write: Write) -> Write:
+    """An opening found by the first evaluation of its check on the cluster: published as baseline."""
+    if write.change is None or write.change.kind is not ChangeKind.OPENED:
+        return write
+    return replace(write, change=write.change.model_copy(update={"baseline": True}))
+
+
 @dataclass(frozen=True)
 class EventRecord:
     """What recording one event-born finding did: `new` False for an event recorded before (a duplicate);
@@ -139,12 +150,13 @@ class FindingWriter(Table):
                 timestamp(at),
             )
             return []
-        evaluation = claimed
+        evaluation, first = claimed
         items = self._read_cluster(pk)
         stored = {item["id"]["S"]: finding_from_item(item) for item in items}
         writes = plan_evaluation(
             evaluation, stored, heartbeat=self.heartbeat, suppressions=self.suppressions()
         )
+        writes = [as_baseline(write) if write.owner in first else write for write in writes]
         changes = self._write_all(pk, writes, at)
         return changes + self._outbox(items, changes, evaluation)
 
@@ -266,16 +278,18 @@ class FindingWriter(Table):
 
     # --- internals -------------------------------------------------------------------------------
 
-    def _claim_checks(self, pk: str, evaluation: Evaluation) -> Evaluation | None:
+    def _claim_checks(self, pk: str, evaluation: Evaluation) -> tuple[Evaluation, set[str]] | None:
         """Claim the checks of `evaluation` no newer evaluation has stored (per check, not per cluster).
 
-        Returns the evaluation narrowed to the checks claimed, or None when none is left (or the cluster was
-        deleted later). A check another evaluation stored more recently keeps that evaluation's verdict; the
-        others keep ours: a scan overtaken by an event audit keeps what the event audit did not re-check.
+        Returns the evaluation narrowed to the checks claimed, with those of them evaluated on the cluster
+        for the first time (the baseline); None when none is left (or the cluster was deleted later). A
+        check another evaluation stored more recently keeps that evaluation's verdict; the others keep ours:
+        a scan overtaken by an event audit keeps what the event audit did not re-check.
         """
         for _ in range(TRANSACTION_ATTEMPTS):
-            if self._claim(pk, evaluation):
-                return evaluation
+            before = self._claim(pk, evaluation)
+            if before is not None:
+                return evaluation, _first_checks(evaluation, before)
             audit = self.get_item(pk, AUDIT_SK) or {}
             at = timestamp(evaluation.evaluated_at)
             if "deleted_at" in audit and audit["deleted_at"]["S"] >= at:
@@ -290,13 +304,20 @@ class FindingWriter(Table):
             evaluation = narrowed(evaluation, fresh)
         return None
 
-    def _claim(self, pk: str, evaluation: Evaluation) -> bool:
+    def _claim(self, pk: str, evaluation: Evaluation) -> Item | None:
+        """The stale guard's UpdateItem: the AUDIT item as it was before (None when a condition failed).
+
+        `first#<check>` keeps the time of a check's first evaluation on the cluster, so a retry of that very
+        evaluation still knows it was the first (its `evaluated#<check>` exists by then).
+        """
         update = Expression()
         new = update.value({"S": timestamp(evaluation.evaluated_at)})
         conditions = [f"(attribute_not_exists(deleted_at) OR deleted_at < {new})"]
         for check in evaluation.checks_run:
             name = update.name(check_attribute(check))
+            first = update.name(first_check_attribute(check))
             update.sets.append(f"{name} = {new}")
+            update.sets.append(f"{first} = if_not_exists({first}, {new})")
             # Equal is allowed: a retried evaluation (same evaluated_at) must go on to finish its writes.
             conditions.append(f"(attribute_not_exists({name}) OR {name} <= {new})")
         update.set("last_source", {"S": evaluation.source})
@@ -304,7 +325,9 @@ class FindingWriter(Table):
         update.set("cluster", {"S": evaluation.cluster})
         update.set("registry", {"S": registry_key(evaluation.account, evaluation.region)})
         update.set("deleted", {"BOOL": False})
-        return self._update_audit(pk, update, conditions)
+        request = update.update_request(self.table_name, _audit_key(pk), " AND ".join(conditions))
+        response = self.conditional("update_item", **request, ReturnValues="ALL_OLD")
+        return None if response is None else response.get("Attributes", {})
 
     def _update_audit(self, pk: str, update: Expression, conditions: list[str]) -> bool:
         """Update the cluster's audit item; False when a condition does not hold."""
@@ -404,6 +427,17 @@ class FindingWriter(Table):
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
+
+
+def _first_checks(evaluation: Evaluation, before: Item) -> set[str]:
+    """The checks of `evaluation` evaluated on the cluster for the first time, by the AUDIT item as it was
+    before the claim: never evaluated, or first evaluated by this very evaluation (a retry of it)."""
+    at = {"S": timestamp(evaluation.evaluated_at)}
+    return {
+        check
+        for check in evaluation.checks_run
+        if check_attribute(check) not in before or before.get(first_check_attribute(check)) == at
+    }
 
 
 def _audit_key(pk: str) -> dict[str, Any]:

@@ -1,0 +1,281 @@
+"""Organization mode end to end on a small moto organization: 4 accounts x 2 regions x 2 clusters.
+
+moto keeps per-account state: AssumeRole into arn:aws:iam::<member>:role/... yields credentials whose
+calls see that member's EKS and EC2. moto lets AssumeRole into any role succeed, so a refusal is
+injected with a botocore before-call hook; it does not enforce trust or event bus policies (those are
+asserted in tests/template). ListAccounts answers [] from a member: the central auditor runs as the
+management account (moto's default account).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from accounts import moto_account
+from botocore.exceptions import ClientError
+from eks_auditor import audit
+from eks_auditor.config import Settings
+from eks_auditor.entrypoints import audit_cloudtrail_event, audit_queued_batch, plan_event_batch
+from eks_auditor.metrics import CountingSink
+from eks_auditor.model.finding import Status
+from eks_auditor.organization import CoverageStatus
+from eks_auditor.runtime import Runtime
+from eks_auditor.store.coverage import get_coverage
+from eks_auditor.store.query import FindingQuery
+from table import TABLE, create_table
+
+REGIONS = ("us-east-1", "eu-west-1")
+ROLE = "eks-auditor-audit"
+EVENT = Path(__file__).parents[2] / "events" / "eks-update-cluster-config-public-cidrs.json"
+
+
+def _member_session(sts: Any, account: str, region: str) -> boto3.Session:
+    creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="fixture")[
+        "Credentials"
+    ]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region,
+    )
+
+
+def _build_clusters(session: boto3.Session, region: str, names: tuple[str, ...]) -> None:
+    ec2 = session.client("ec2", region_name=region)
+    eks = session.client("eks", region_name=region)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region}{az}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in enumerate("ab")
+    ]
+    for name in names:
+        eks.create_cluster(
+            name=name,
+            roleArn="arn:aws:iam::123456789012:role/eks",
+            resourcesVpcConfig={
+                "subnetIds": subnets,
+                "endpointPublicAccess": True,
+                "publicAccessCidrs": ["0.0.0.0/0"],
+            },
+        )
+
+
+class Org:
+    def __init__(self, session: boto3.Session) -> None:
+        self.session = session
+        orgs = session.client("organizations", region_name="us-east-1")
+        orgs.create_organization(FeatureSet="ALL")
+        self.management = session.client("sts").get_caller_identity()["Account"]
+        created = [
+            orgs.create_account(AccountName=f"team-{n}", Email=f"team-{n}@example.com") for n in range(3)
+        ]
+        self.members = [c["CreateAccountStatus"]["AccountId"] for c in created]
+        self.accounts = [self.management, *self.members]
+        sts = session.client("sts", region_name="us-east-1")
+        for index, account in enumerate(self.accounts):
+            for region in REGIONS:
+                member = session if account == self.management else _member_session(sts, account, region)
+                # "prod" exists in every account: the same name must never collide across accounts.
+                _build_clusters(member, region, ("prod", f"app-{index}"))
+        self.dynamodb = session.client("dynamodb", region_name="us-east-1")
+        create_table(self.dynamodb)
+        sqs = session.client("sqs", region_name="us-east-1")
+        self.sqs = sqs
+        self.queue_url = sqs.create_queue(QueueName="audits")["QueueUrl"]
+
+    def runtime(self, **settings: Any) -> Runtime:
+        base = {
+            "findings_table": TABLE,
+            "audit_queue_url": self.queue_url,
+            "audit_regions": REGIONS,
+            "member_role_name": ROLE,
+        }
+        return Runtime(
+            settings=Settings(**{**base, **settings}),
+            metrics=CountingSink(),
+            session=boto3.Session(region_name="us-east-1"),
+        )
+
+    def drain(self) -> list[tuple[str, str]]:
+        messages: list[tuple[str, str]] = []
+        while batch := self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in batch:
+                messages.append((message["MessageId"], message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return messages
+
+    def scan(self, runtime: Runtime, scan_id: str) -> dict[str, Any]:
+        summary = runtime.organization_scan(scan_id)
+        runtime.start_batch()
+        outcomes = audit_queued_batch(self.drain(), runtime.dispatcher, runtime.limiter)
+        errors = [str(o.error) for o in outcomes.values() if o.error is not None]
+        assert not errors, errors
+        return summary
+
+    def open_findings(self, runtime: Runtime, account: str) -> dict[str, Status]:
+        found: dict[str, Status] = {}
+        for region in REGIONS:
+            for cluster in runtime.store.known_clusters(account, region):
+                for f in cluster_findings(runtime, account, region, cluster):
+                    found[f"{region}/{cluster}/{f.check_id}/{f.resource}"] = f.status
+        return found
+
+
+def cluster_findings(runtime: Runtime, account: str, region: str, cluster: str) -> list[Any]:
+    query = FindingQuery(status=None, account=account, region=region, cluster=cluster, limit=1000)
+    return runtime.store.query(query).items
+
+
+@pytest.fixture(scope="module")
+def org() -> Iterator[Org]:
+    # moto copies the whole table on every DynamoDB transaction: two checks on the cluster part keep the
+    # store writes small; organization coverage does not depend on how many checks each audit runs.
+    checks = [audit.CHECKS["endpoint_public_unrestricted"], audit.CHECKS["endpoint_private_access_disabled"]]
+    with moto_account("us-east-1") as session, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit, "select", lambda: list(checks))
+        yield Org(session)
+
+
+@pytest.fixture(scope="module")
+def first_scan(org: Org) -> tuple[Runtime, dict[str, Any]]:
+    runtime = org.runtime()
+    return runtime, org.scan(runtime, "scan-1")
+
+
+def refuse_assume_role(session: boto3.Session, account: str) -> None:
+    def hook(params: dict[str, Any], **_: Any) -> None:
+        if f":{account}:" in params.get("RoleArn", ""):
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "not authorized to perform sts:AssumeRole"}},
+                "AssumeRole",
+            )
+
+    session.events.register("before-parameter-build.sts.AssumeRole", hook)
+
+
+def deny_eks(runtime: Runtime, account: str) -> None:
+    def hook(model: Any, **_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "explicit deny"}}, model.name
+        )
+
+    for region in REGIONS:
+        runtime.account_clients.for_account(account).eks(region).meta.events.register("before-call.eks", hook)
+
+
+def test_every_cluster_is_audited_and_keyed_by_account(org: Org, first_scan: tuple[Runtime, dict]) -> None:
+    runtime, summary = first_scan
+    assert summary["coverage"] == {"audited": 8, "incomplete": 0, "skipped": 0}
+    assert summary["enqueued"] == 16
+    for index, account in enumerate(org.accounts):
+        for region in REGIONS:
+            assert runtime.store.known_clusters(account, region) == sorted(["prod", f"app-{index}"])
+            prod = cluster_findings(runtime, account, region, "prod")
+            # Each account's "prod" is its own cluster, described through its own session.
+            assert prod and {f.cluster_arn for f in prod} == {f"arn:aws:eks:{region}:{account}:cluster/prod"}
+    coverage = get_coverage(org.dynamodb, TABLE, "scan-1")
+    assert coverage is not None
+    assert {(e.account, e.region) for e in coverage.of(CoverageStatus.AUDITED)} == {
+        (a, r) for a in org.accounts for r in REGIONS
+    }
+
+
+def test_one_assume_role_per_member_account(org: Org, first_scan: tuple[Runtime, dict]) -> None:
+    runtime, _ = first_scan
+    # The management account (the auditor's own) is read through its own session: no AssumeRole.
+    assert dict(runtime.account_sessions.assume_role_calls) == dict.fromkeys(org.members, 1)
+
+
+def test_failed_accounts_stay_incomplete_and_nothing_resolves(
+    org: Org, first_scan: tuple[Runtime, dict]
+) -> None:
+    refused, denied = org.members[0], org.members[1]
+    before = {a: org.open_findings(first_scan[0], a) for a in (refused, denied)}
+    # A fresh process: its sessions are not yet assumed, so the refusal is met on the first call.
+    runtime = org.runtime()
+    refuse_assume_role(runtime.boto_session, refused)
+    deny_eks(runtime, denied)
+    summary = org.scan(runtime, "scan-2")
+    assert summary["coverage"] == {"audited": 4, "incomplete": 4, "skipped": 0}
+    coverage = get_coverage(org.dynamodb, TABLE, "scan-2")
+    assert coverage is not None
+    incomplete = {(e.account, e.region): e.reason for e in coverage.of(CoverageStatus.INCOMPLETE)}
+    assert set(incomplete) == {(a, r) for a in (refused, denied) for r in REGIONS}
+    assert "AssumeRole" in incomplete[(refused, REGIONS[0])]
+    assert "AccessDenied" in incomplete[(denied, REGIONS[0])]
+    assert runtime.metrics.counts["AccountRegionsIncomplete"] == 4  # type: ignore[attr-defined]
+    for account in (refused, denied):
+        after = org.open_findings(runtime, account)
+        # Nothing resolved; the known clusters now also carry audit_incomplete.
+        assert all(after[key] is Status.OPEN for key in before[account])
+        assert any(key.split("/")[2] == "audit_incomplete" for key in after)
+        for region in REGIONS:
+            assert len(runtime.store.known_clusters(account, region)) == 2
+
+
+def test_deny_and_allow_lists(org: Org, first_scan: tuple[Runtime, dict]) -> None:
+    kept = org.members[2]
+    # The deny-list wins over the allow-list.
+    runtime = org.runtime(
+        account_allow_list=frozenset({kept, org.members[0]}), account_deny_list=frozenset({org.members[0]})
+    )
+    summary = runtime.organization_scan("scan-3")
+    messages = [json.loads(body) for _, body in org.drain()]
+    assert {m["account"] for m in messages} == {kept}
+    assert summary["coverage"] == {"audited": 2, "incomplete": 0, "skipped": 6}
+
+
+def test_member_event_reaudits_through_its_account(org: Org, first_scan: tuple[Runtime, dict]) -> None:
+    member = org.members[2]
+    runtime = org.runtime()
+    runtime.start_batch()
+    event = json.loads(EVENT.read_text())
+    event["account"] = member
+    event["detail"]["recipientAccountId"] = member
+    event["detail"]["requestParameters"]["name"] = "prod"
+    gate = runtime.organization_gate
+    assert gate is not None
+    summary = audit_cloudtrail_event(event, runtime.dispatcher, admit=gate.admits)
+    assert [(a["region"], a["cluster"]) for a in summary["audits"]] == [("us-east-1", "prod")]
+    assert runtime.account_sessions.assume_role_calls[member] == 1
+    outsider = {**event, "account": "999999999999"}
+    assert audit_cloudtrail_event(outsider, runtime.dispatcher, admit=gate.admits)["skipped"] == "account"
+    assert runtime.metrics.counts["EventsRejectedAccount"] == 1  # type: ignore[attr-defined]
+    # The event_audit handler's path: the batch is planned with the same gate.
+    records = [
+        {"messageId": "m1", "body": json.dumps(event)},
+        {"messageId": "m2", "body": json.dumps({**outsider, "id": "outsider-event"})},
+    ]
+    batch = plan_event_batch(records, runtime.dispatcher, admit=gate.admits)
+    assert batch.audit(batch.event("m2"))["skipped"] == "account"
+    assert [(a["region"], a["cluster"]) for a in batch.audit(batch.event("m1"))["audits"]] == [
+        ("us-east-1", "prod")
+    ]
+
+
+def test_cli_scan_organization_rows_carry_the_account(org: Org, capsys: pytest.CaptureFixture[str]) -> None:
+    from eks_auditor_tools.cli.main import main
+
+    excluded = org.members[0]
+    regions = [arg for region in REGIONS for arg in ("--region", region)]
+    options = ["--check", "endpoint_public_unrestricted", "--output", "json"]
+    main(["scan", "--organization", "--role-name", ROLE, "--exclude-account", excluded, *regions, *options])
+    rows = json.loads(capsys.readouterr().out)
+    clusters = {(row["account"], row["region"], row["cluster"]) for row in rows}
+    audited = [a for a in org.accounts if a != excluded]
+    assert clusters == {
+        (account, region, name)
+        for account in audited
+        for region in REGIONS
+        for name in ("prod", f"app-{org.accounts.index(account)}")
+    }

@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eks_auditor.entrypoints import fan_out_scan, scan_id_for
+from eks_auditor.entrypoints import fan_out_scan, is_daily_digest, scan_id_for
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
 
 logger = Logger()
@@ -36,5 +36,5 @@ def handler(event: Any, context: LambdaContext) -> dict:
         sqs=runtime.client("sqs"),
         queue_url=runtime.settings.audit_queue_url,
         # The daily digest schedule (template: DailyDigestSchedule): the same scan, plus a digest per cluster.
-        digest=(event.get("detail") or {}).get("digest") == "daily",
+        digest=is_daily_digest(event),
     )

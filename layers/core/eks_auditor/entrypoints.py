@@ -249,6 +249,15 @@ def scan_id_for(event: Any, request_id: str) -> str:
     return f"scan-{request_id}"
 
 
+def is_daily_digest(event: Any) -> bool:
+    """Whether the scheduler's input is the daily digest schedule's (template: DailyDigestSchedule).
+
+    The input is the scheduler's own, but a malformed one must not stop the scan: anything else is no.
+    """
+    detail = event.get("detail") if isinstance(event, Mapping) else None
+    return isinstance(detail, Mapping) and detail.get("digest") == "daily"
+
+
 def audit_queued_batch(
     messages: Sequence[tuple[str, str]],
     dispatcher: Dispatcher,

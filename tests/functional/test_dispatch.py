@@ -145,6 +145,7 @@ def test_update_cluster_config_event_audits_its_cluster_with_the_event_checks(wo
         "control_plane_logging_disabled",
         # The cluster's subnets are part of its VPC config: UpdateClusterConfig can change them.
         "cluster_subnet_ip_low",
+        "endpoint_public_access_enabled",
     }
     assert result.evaluation is not None
     assert (result.cluster, set(result.evaluation.checks_run)) == ("analytics", expected)
@@ -153,6 +154,7 @@ def test_update_cluster_config_event_audits_its_cluster_with_the_event_checks(wo
     assert sorted({f.check_id for f in result.failing if f.check_id != "audit_incomplete"}) == [
         "endpoint_nodes_blocked_by_cidrs",
         "endpoint_private_access_disabled",
+        "endpoint_public_access_enabled",
     ]
     # Without a Kubernetes API these are unknown, not passing.
     assert sorted(result.evaluation.errored_checks) == [

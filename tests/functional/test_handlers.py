@@ -141,6 +141,7 @@ def test_event_audit_fails_exactly_the_bad_items_and_audits_the_good_one(
     assert opened["endpoint_public_unrestricted"].source == json.loads(good["Body"])["id"]
     assert received(world) == {
         ("OPENED", "endpoint_public_unrestricted", "OPEN", "prod-web"),
+        ("OPENED", "endpoint_public_access_enabled", "OPEN", "prod-web"),
         ("OPENED", "endpoint_private_access_disabled", "OPEN", "prod-web"),
         ("OPENED", "control_plane_logging_disabled", "OPEN", "prod-web"),
     }

@@ -32,12 +32,17 @@ from snapshots import (
 )
 
 UNRESTRICTED = "endpoint_public_unrestricted"
+PUBLIC_ON = "endpoint_public_access_enabled"
 PRIVATE_OFF = "endpoint_private_access_disabled"
 BLOCKED = "endpoint_nodes_blocked_by_cidrs"
 
 
 def open_to_world() -> ClusterSnapshot:
     return with_endpoint(BASE, public=True, private=True, cidrs=("0.0.0.0/0",))
+
+
+def private_only() -> ClusterSnapshot:
+    return with_endpoint(BASE, public=False, private=True, cidrs=())
 
 
 def public_only() -> ClusterSnapshot:
@@ -53,6 +58,9 @@ COVERAGE = [
     (UNRESTRICTED, Result.FAIL, open_to_world),
     (UNRESTRICTED, Result.PASS, lambda: BASE),
     (UNRESTRICTED, Result.ERROR, lambda: without(BASE, "cluster")),
+    (PUBLIC_ON, Result.FAIL, lambda: BASE),
+    (PUBLIC_ON, Result.PASS, private_only),
+    (PUBLIC_ON, Result.ERROR, lambda: without(BASE, "cluster")),
     (PRIVATE_OFF, Result.FAIL, public_only),
     (PRIVATE_OFF, Result.PASS, lambda: BASE),
     (BLOCKED, Result.FAIL, public_only_nat_outside),
@@ -314,3 +322,21 @@ def test_specs_severities() -> None:
     assert PUBLIC_UNRESTRICTED.severity is Severity.HIGH
     assert PRIVATE_ACCESS_DISABLED.severity is Severity.MEDIUM
     assert NODES_BLOCKED.severity is Severity.CRITICAL
+
+
+def test_any_public_endpoint_is_recorded_low_with_its_cidrs() -> None:
+    outcome = only(PUBLIC_ON, BASE)
+    assert (outcome.result, outcome.resource, outcome.severity) == (Result.FAIL, ARN, None)
+    assert outcome.evidence == {
+        "public_access": True,
+        "private_access": True,
+        "public_access_cidrs": list(BASE.cluster.endpoint_access.public_cidrs),  # type: ignore[union-attr]
+    }
+
+
+def test_a_private_only_endpoint_passes() -> None:
+    outcome = only(PUBLIC_ON, private_only())
+    assert (outcome.result, outcome.evidence) == (
+        Result.PASS,
+        {"public_access": False, "private_access": True},
+    )

@@ -1,6 +1,6 @@
 """API server endpoint exposure: who can reach it, and whether the nodes still can.
 
-Resource id: the cluster ARN for all three checks (the fix is one `update-cluster-config` call).
+Resource id: the cluster ARN for all four checks (the fix is one `update-cluster-config` call).
 
 `endpoint_nodes_blocked_by_cidrs` judges each node subnet by its effective 0.0.0.0/0 route:
 - no active default route (none, or a blackhole): nodes cannot reach a public-only endpoint -> blocked;
@@ -45,6 +45,26 @@ PUBLIC_UNRESTRICTED = CheckSpec(
         "endpointPrivateAccess=true,endpointPublicAccess=true,publicAccessCidrs=<office-cidr>,<nat-eip>/32 "
         "(console: EKS > cluster > Networking > Manage endpoint access). Keep the NAT gateways' Elastic IPs "
         "in the list, or enable private access, or nodes lose the control plane."
+    ),
+    references=(_ENDPOINT_DOC, SECURITY_HUB_DOC),
+    requires=(Part.CLUSTER,),
+    events=events.CLUSTER_CONFIG,
+)
+
+PUBLIC_ACCESS_ENABLED = CheckSpec(
+    id="endpoint_public_access_enabled",
+    title="Cluster API endpoint is reachable from the internet",
+    severity=Severity.LOW,
+    description=(
+        "The public API server endpoint is on, whatever its publicAccessCidrs: the exact condition of "
+        "Security Hub EKS.1 and CIS Amazon EKS Benchmark 5.4.2. endpoint_public_unrestricted is the "
+        "urgent case (open to 0.0.0.0/0); this one records any public endpoint."
+    ),
+    remediation=(
+        "Turn the public endpoint off and reach the API from inside the VPC (VPN, bastion, or the "
+        "auditor's KubeSubnetIds): aws eks update-cluster-config --name <cluster> --resources-vpc-config "
+        "endpointPublicAccess=false,endpointPrivateAccess=true (console: EKS > cluster > Networking > "
+        "Manage endpoint access)."
     ),
     references=(_ENDPOINT_DOC, SECURITY_HUB_DOC),
     requires=(Part.CLUSTER,),
@@ -131,6 +151,17 @@ def check_public_unrestricted(snapshot: ClusterSnapshot) -> list[Outcome]:
     if world:
         return [fail(spec, snapshot.arn, evidence={**evidence, "open_cidrs": world})]
     return [passed(spec, snapshot.arn, evidence=evidence)]
+
+
+def check_public_access_enabled(snapshot: ClusterSnapshot) -> list[Outcome]:
+    access = collected(snapshot.cluster, Part.CLUSTER).endpoint_access
+    evidence: dict[str, Any] = {"public_access": access.public, "private_access": access.private}
+    if access.public:
+        cidrs = list(effective_public_cidrs(access))
+        return [
+            fail(PUBLIC_ACCESS_ENABLED, snapshot.arn, evidence={**evidence, "public_access_cidrs": cidrs})
+        ]
+    return [passed(PUBLIC_ACCESS_ENABLED, snapshot.arn, evidence=evidence)]
 
 
 def check_private_access_disabled(snapshot: ClusterSnapshot) -> list[Outcome]:
@@ -259,6 +290,7 @@ def check_nodes_blocked_by_cidrs(snapshot: ClusterSnapshot) -> list[Outcome]:
 
 CHECKS: list[Check] = [
     Check(spec=PUBLIC_UNRESTRICTED, run=check_public_unrestricted),
+    Check(spec=PUBLIC_ACCESS_ENABLED, run=check_public_access_enabled),
     Check(spec=PRIVATE_ACCESS_DISABLED, run=check_private_access_disabled),
     Check(spec=NODES_BLOCKED, run=check_nodes_blocked_by_cidrs),
 ]

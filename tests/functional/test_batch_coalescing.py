@@ -54,7 +54,9 @@ def record(index: int, cluster: str, call: str) -> dict[str, Any]:
         "detail-type": "AWS API Call via CloudTrail",
         "source": "aws.eks",
         "account": ACCOUNT,
+        "time": "2026-11-28T04:00:00Z",
         "region": REGION,
+        "resources": [],
         "detail": {"eventName": call, "awsRegion": REGION, "requestParameters": {"name": cluster}},
     }
     return {"messageId": f"m{index}", "body": json.dumps(event)}

@@ -49,9 +49,22 @@ def test_deeply_nested_json_is_a_malformed_message_not_a_crash() -> None:
         parse_cluster_audit_message("[" * 100_000 + "]" * 100_000)
 
 
-def test_cloudtrail_envelope_needs_a_detail_object() -> None:
-    event = {"id": "e1", "source": "aws.eks", "detail-type": "AWS API Call via CloudTrail"}
+def test_cloudtrail_envelope_is_an_eventbridge_event_with_a_detail_object() -> None:
+    # Powertools' EventBridgeModel: version, time and resources are part of every EventBridge event.
+    event = {
+        "version": "0",
+        "id": "e1",
+        "source": "aws.eks",
+        "detail-type": "AWS API Call via CloudTrail",
+        "time": "2026-11-28T04:00:00Z",
+        "resources": [],
+    }
     with pytest.raises(MalformedMessage, match="detail: Field required"):
         parse_cloudtrail_event(json.dumps({**event, "account": "123456789012", "region": "us-east-1"}))
     good = {**event, "account": "123456789012", "region": "us-east-1", "detail": {"eventName": "X"}}
     assert parse_cloudtrail_event(json.dumps(good)) == good
+    for field in ("version", "time", "resources"):
+        with pytest.raises(MalformedMessage, match=f"{field}: Field required"):
+            parse_cloudtrail_event(json.dumps({k: v for k, v in good.items() if k != field}))
+    with pytest.raises(MalformedMessage, match="region"):
+        parse_cloudtrail_event(json.dumps({**good, "region": "us-east-1 "}))

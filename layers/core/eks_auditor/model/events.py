@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
 
 ACCOUNT_PATTERN = r"^\d{12}$"
@@ -43,10 +44,10 @@ class ClusterAuditMessage(BaseModel):
     digest: StrictBool = False
 
 
-class CloudTrailEnvelope(BaseModel):
-    """The EventBridge envelope of a CloudTrail event, as far as routing needs it (triggers.py routes it).
-
-    Only the envelope is typed: the detail's shape differs per API call, and triggers reads what it needs.
+class CloudTrailEnvelope(EventBridgeModel):
+    """The EventBridge envelope of a CloudTrail event: Powertools' EventBridgeModel (version, id, source,
+    account, time, region, resources, detail-type, detail), with the account and region held to their
+    formats and the detail an object. triggers.py routes the detail, whose shape differs per API call.
     """
 
     model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
@@ -54,8 +55,8 @@ class CloudTrailEnvelope(BaseModel):
     id: NonEmpty
     source: NonEmpty
     detail_type: NonEmpty = Field(alias="detail-type")
-    account: NonEmpty
-    region: NonEmpty
+    account: AccountId
+    region: Region
     detail: dict[str, Any]
 
 

@@ -125,10 +125,12 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress("scan")
     # Account-region checks (pipeline_*): the caller's own account, every requested region, whether or
     # not it has clusters; one audit per region, in turn, before the concurrent cluster audits.
+    caller_account = ""  # the caller's account: one GetCallerIdentity for every region
     for region in regions if region_checks else ():
         progress.step(f"{region}/pipeline")
         try:
-            account = runtime.client("sts", region).get_caller_identity()["Account"]
+            caller_account = caller_account or runtime.client("sts", region).get_caller_identity()["Account"]
+            account = caller_account
             result = runtime.pipeline_auditor(region).audit(
                 account, region, source=scan_id, check_ids=region_checks
             )

@@ -10,19 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from eks_auditor.model.check import (
-    Check,
-    CheckKind,
-    CheckSpec,
-    Outcome,
-    Severity,
-    collected,
-    could_not_evaluate,
-    fail,
-    not_applicable,
-    passed,
-)
-from eks_auditor.model.part import Part
+from eks_auditor.checks.base import *
 from eks_auditor.model.pipeline import ExpectedRule, PipelineSnapshot, RuleView
 
 _TRAIL_DOC = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html"

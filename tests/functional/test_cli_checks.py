@@ -33,6 +33,7 @@ def test_json_lists_every_check_with_its_events_and_permissions(capsys: Any) -> 
         "severity": "MEDIUM",
         "severity_rule": "MEDIUM",
         "title": "The cluster's OIDC issuer has no IAM OIDC provider (IRSA cannot work)",
+        "description": CATALOG["oidc_provider_missing"].spec.description,
         "parts": ["cluster", "iam_oidc_providers"],
         "events": [
             {
@@ -77,18 +78,50 @@ def test_json_lists_every_check_with_its_events_and_permissions(capsys: Any) -> 
     assert "events:DescribeRule" in records["pipeline_rule_broken"]["permissions"]
 
 
-def test_table_names_each_check_once_with_its_events_and_permissions(capsys: Any) -> None:
+def test_table_is_one_line_per_check_within_120_columns(capsys: Any) -> None:
     code, out, _ = run(capsys, "checks")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["ID", "SEVERITY", "TITLE", "EVENTS", "PERMISSIONS"]
-    starts = [line.split()[0] for line in lines[2:] if line and not line.startswith(" ")]
-    assert starts[: len(CATALOG)] == list(CATALOG)
-    block = out.split("secrets_encryption_disabled", 1)[1].split("\nversion_end_of_standard_support", 1)[0]
-    assert "aws.eks AssociateEncryptionConfig" in block
-    assert all(action in block for action in REQUIRED_PERMISSIONS[Part.CLUSTER])
-    assert "EC2 Spot Instance Interruption Warning" in out
-    assert "pipeline_silent (kind account_region, cluster '-') run on the schedule" in out
+    assert lines[0].split() == ["ID", "SEVERITY", "EVENTS", "TITLE"]
+    rows = lines[2 : 2 + len(CATALOG)]
+    assert [row.split()[0] for row in rows] == list(CATALOG)
+    assert max(len(line) for line in lines) <= 120
+    secrets = next(row for row in rows if row.startswith("secrets_encryption_disabled "))
+    assert secrets.split()[1:3] == ["MEDIUM", str(len(CATALOG["secrets_encryption_disabled"].spec.events))]
+    # Severity levels alone in the table; the rule that picks each one is in `checks ID`.
+    backlog = next(row for row in rows if row.startswith("pipeline_backlog "))
+    assert "HIGH / MEDIUM" in backlog and "dead-letter" not in backlog
+    assert "pipeline_silent (kind account_region, cluster '-') run" in " ".join(lines)
+
+
+def test_one_check_whole_names_its_events_permissions_and_description(capsys: Any) -> None:
+    code, out, err = run(capsys, "checks", "secrets_encryption_disabled")
+    assert (code, err) == (0, "")
+    spec = CATALOG["secrets_encryption_disabled"].spec
+    assert out.splitlines()[0] == f"secrets_encryption_disabled: {spec.title}"
+    assert "  aws.eks AssociateEncryptionConfig" in out.splitlines()
+    assert all(f"  {action}" in out.splitlines() for action in REQUIRED_PERMISSIONS[Part.CLUSTER])
+    assert " ".join(spec.description.split()) in " ".join(out.split())
+    code, out, _ = run(capsys, "checks", "spot_interruption_burst")
+    assert "  aws.ec2 EC2 Spot Instance Interruption Warning" in out.splitlines()
+    # One check as JSON is the same record as in the list.
+    _, listed, _ = run(capsys, "checks", "--output", "json")
+    _, one, _ = run(capsys, "checks", "oidc_provider_missing", "--output", "json")
+    assert json.loads(one) == [r for r in json.loads(listed) if r["id"] == "oidc_provider_missing"]
+
+
+def test_an_unknown_check_id_is_a_usage_error(capsys: Any) -> None:
+    code, out, err = run(capsys, "checks", "no_such_check")
+    assert (code, out) == (2, "")
+    assert err.strip() == "eks-auditor: unknown check id 'no_such_check' (`eks-auditor checks` lists them)"
+
+
+def test_ocsf_is_refused_by_commands_that_print_no_findings(capsys: Any) -> None:
+    for argv in (("checks", "--output", "ocsf"), ("--output", "ocsf", "checks")):
+        with pytest.raises(SystemExit) as raised:
+            main(list(argv))
+        assert raised.value.code == 2
+        assert "--output ocsf is for findings, findings show, scan" in capsys.readouterr().err
 
 
 def test_csv_one_row_per_check_same_values_as_json(capsys: Any) -> None:
@@ -100,8 +133,8 @@ def test_csv_one_row_per_check_same_values_as_json(capsys: Any) -> None:
         rows = list(csv.DictReader(io.StringIO(text)))
         assert [row["id"] for row in rows] == list(CATALOG)
         assert list(rows[0]) == [
-            "id", "kind", "severity", "severity_rule", "title", "parts", "events", "schedule_only",
-            "permissions", "references",
+            "id", "kind", "severity", "severity_rule", "title", "description", "parts", "events",
+            "schedule_only", "permissions", "references",
         ]  # fmt: skip
         oidc = next(row for row in rows if row["id"] == "oidc_provider_missing")
         expected = next(record for record in records if record["id"] == "oidc_provider_missing")

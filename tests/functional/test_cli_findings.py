@@ -146,6 +146,7 @@ def test_ocsf_output(fleet: tuple[dict[str, Any], Calls], capsys: Any) -> None:
     code, out, _ = run(capsys, "findings", "--severity", "CRITICAL", "--output", "ocsf")
     assert code == 0
     [event] = json.loads(out)
+    assert run(capsys, "--output", "ocsf", "findings", "--severity", "CRITICAL")[:2] == (0, out)
     assert validate(event) == []
     assert (event["finding_info"]["uid"], event["severity_id"], event["status"]) == (found["ip"].id, 5, "New")
     assert event["evidences"] == [{"data": dict(found["ip"].evidence)}]

@@ -105,6 +105,12 @@ class TestScan:
         code, out, _ = scan(capsys, "--cluster", "prod-web", "--output", "ocsf")
         assert code == 0
         events = json.loads(out)
+        # A global option before the subcommand means the same, ocsf included.
+        code = main(["--output", "ocsf", "scan", "--cluster", "prod-web"])
+        before = json.loads(capsys.readouterr().out)
+        uids = [e["finding_info"]["uid"] for e in events]
+        assert (code, [e["finding_info"]["uid"] for e in before]) == (0, uids)
+        assert all(e["class_uid"] == 2004 for e in before)
         assert {e["finding_info"]["uid"] for e in events} == set(expected)
         assert [problem for e in events for problem in validate(e)] == []
         exposed = next(e for e in events if e["unmapped"]["check_id"] == "endpoint_public_unrestricted")

@@ -1,4 +1,7 @@
-"""`eks-auditor checks`: the check catalog (id, severity, title, events that re-run it, permissions)."""
+"""`eks-auditor checks [ID]`: the check catalog (id, severity, title, events that re-run it, permissions).
+
+The catalog in the code is the only list of checks: the README points here instead of keeping a copy.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import csv
 import io
 import json
 import sys
-from itertools import zip_longest
 from typing import Any, TextIO
 
 from eks_auditor.model.check import CLOUDTRAIL_DETAIL_TYPE, Check, Event
@@ -15,8 +17,9 @@ from eks_auditor.model.check import CLOUDTRAIL_DETAIL_TYPE, Check, Event
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "checks", help="list every check: id, severity, title, events that re-run it, IAM permissions"
+        "checks", help="list every check (id, severity, title), or one check whole: what fails, events, IAM"
     )
+    parser.add_argument("check_id", nargs="?", metavar="ID", help="show this check whole")
     parser.set_defaults(func=run)
 
 
@@ -35,6 +38,7 @@ def check_record(check: Check) -> dict[str, Any]:
         "severity": spec.severity.value,
         "severity_rule": spec.severity_label,
         "title": spec.title,
+        "description": spec.description,
         "parts": [part.value for part in spec.parts],
         "events": [event_record(event) for event in spec.events],
         # Parts no routed event reports, with why: only the schedule re-reads them.
@@ -50,6 +54,7 @@ CSV_COLUMNS = (
     "severity",
     "severity_rule",
     "title",
+    "description",
     "parts",
     "events",
     "schedule_only",
@@ -83,43 +88,85 @@ def _clip(text: str, limit: int) -> str:
 
 
 def catalog_table(checks: list[Check]) -> str:
+    """One line per check within 120 columns; `checks ID` has the description, events and permissions."""
+    import re
+
     from eks_auditor_tools.cli.output import table
 
-    rows: list[tuple[str, ...]] = []
-    for check in checks:
-        spec = check.spec
-        lines = zip_longest([_event_label(e) for e in spec.events], spec.permissions, fillvalue="")
-        first = next(lines, ("", ""))
-        rows.append((spec.id, spec.severity_label, _clip(spec.title, 60), *first))
-        rows.extend(("", "", "", *rest) for rest in lines)
-    return table(rows, ("ID", "SEVERITY", "TITLE", "EVENTS", "PERMISSIONS"))
+    rows = [
+        # The levels alone ("HIGH / MEDIUM"); what picks each one is in `checks ID`.
+        (spec.id, re.sub(r" \([^)]*\)", "", spec.severity_label), str(len(spec.events)), spec.title)
+        for spec in (check.spec for check in checks)
+    ]
+    return table(rows, ("ID", "SEVERITY", "EVENTS", "TITLE"), elide=("SEVERITY", "TITLE"))
+
+
+def check_detail(check: Check) -> str:
+    """One check whole, as `findings show` shows a finding: labelled lines, lists one item a line."""
+    import textwrap
+
+    spec = check.spec
+    wrap = textwrap.TextWrapper(width=118, initial_indent="  ", subsequent_indent="  ")
+    lines = [
+        f"{spec.id}: {spec.title}",
+        f"severity:    {spec.severity_label}",
+        f"kind:        {spec.kind.value}",
+        f"reads:       {', '.join(part.value for part in spec.parts) or '-'}",
+        "",
+        "fails when:",
+        wrap.fill(spec.description),
+        "",
+        "re-run by:" if spec.events else "re-run by:   the schedule only",
+        *(f"  {_event_label(event)}" for event in spec.events),
+        *(f"  schedule only for {part.value}: {why}" for part, why in spec.schedule_only.items()),
+        "",
+        "permissions:",
+        *(f"  {action}" for action in spec.permissions),
+        "",
+        "references:",
+        *(f"  {url}" for url in spec.references),
+    ]
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from eks_auditor.checks.registry import CATALOG, REGION_CHECKS
     from eks_auditor.triggers import EVERY_CHECK_EVENTS
 
+    from eks_auditor_tools.cli.aws import CliError
+
     out = out or sys.stdout
     checks = list(CATALOG.values())
+    if args.check_id is not None:
+        if args.check_id not in CATALOG:
+            raise CliError(f"unknown check id {args.check_id!r} (`eks-auditor checks` lists them)", code=2)
+        checks = [CATALOG[args.check_id]]
+        if args.output == "table":
+            print(check_detail(checks[0]), file=out)
+            return 0
     if args.output == "json":
         print(json.dumps([check_record(check) for check in checks], indent=2), file=out)
         return 0
     if args.output == "csv":
         out.write(catalog_csv(checks))
         return 0
-    print(catalog_table(checks), file=out)
+    import textwrap
+
     every = ", ".join(sorted(EVERY_CHECK_EVENTS))
-    print(
-        f"\nEvery snapshot check also runs on the schedule and on aws.eks {every}; the spot notices come "
-        "from EventBridge, audit_incomplete from the engine.",
-        file=out,
-    )
+    notes = [
+        "`eks-auditor checks ID` shows one check whole: what fails, the events that re-run it, IAM.",
+        f"Every snapshot check also runs on the schedule and on aws.eks {every}; "
+        "the spot notices come from EventBridge, audit_incomplete from the engine.",
+    ]
     if REGION_CHECKS:
         # Account-region checks read the auditor's own pipeline, not a cluster: no event re-runs them.
-        print(
+        notes.append(
             f"{', '.join(REGION_CHECKS)} (kind account_region, cluster '-') run on the schedule for each "
             "account-region and with `scan --check`, whether or not the region has clusters; no event "
-            "re-runs them.",
-            file=out,
+            "re-runs them."
         )
+    print(catalog_table(checks), file=out)
+    for note in notes:
+        print(file=out)
+        print(textwrap.fill(note, width=120), file=out)
     return 0

@@ -16,7 +16,9 @@ from typing import Any
 
 from eks_auditor_tools.cli.aws import CliError, describe
 
-OUTPUTS = ("table", "json", "csv")
+OUTPUTS = ("table", "json", "csv", "ocsf")
+# Commands whose results are findings write OCSF too; every other command refuses it (exit 2).
+OCSF_COMMANDS = frozenset({"scan", "findings", "findings show"})
 
 # Each module registers one subcommand with `register(subparsers)`; imported lazily per command.
 _COMMANDS: tuple[str, ...] = (
@@ -47,8 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module.register(subparsers)
     for sub in _subcommands(parser):
+        # Which command ran, for the checks that depend on it (set on the deepest parser last wins).
+        sub.set_defaults(command_path=sub.prog.removeprefix(f"{parser.prog} "))
+    for sub in _subcommands(parser):
         _add_global_options(sub, top=False)
     return parser
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    """'scan', 'findings show', ... from the parsed subcommand chain (prog is 'eks-auditor findings show')."""
+    return str(getattr(args, "command_path", args.command))
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -107,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _utf8_safe()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.output == "ocsf" and _command_name(args) not in OCSF_COMMANDS:
+        commands = ", ".join(sorted(OCSF_COMMANDS))
+        parser.error(f"--output ocsf is for {commands} (this command: table, json, csv)")
     logging.basicConfig(
         level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),
         format="%(levelname)s %(name)s: %(message)s",
@@ -114,6 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         result: int = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `eks-auditor checks | head`: the reader left; say nothing, as aws-cli and coreutils do.
+        _silence_stdout()
+        return 0
     except CliError as exc:
         return _fail(exc, args)
     except (SystemExit, KeyboardInterrupt):
@@ -125,6 +143,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         error.__cause__ = exc
         return _fail(error, args)
     return result
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush raises no second BrokenPipeError."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _fail(error: CliError, args: argparse.Namespace) -> int:

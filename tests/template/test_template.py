@@ -210,7 +210,7 @@ def test_parameters_and_defaults() -> None:
         "LogLevel": ("String", "INFO"),
         "LogRetentionDays": ("Number", 30),
         "FirstRunBaseline": ("String", "true"),
-        "DailyDigest": ("String", "false"),
+        "DailyDigest": ("String", "true"),
         "DailyDigestSchedule": ("String", "cron(0 8 * * ? *)"),
         "AlertEmail": ("String", ""),
         "ChatbotSubscription": ("String", "false"),

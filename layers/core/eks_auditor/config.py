@@ -34,7 +34,7 @@ class Settings(BaseModel):
     pipeline_quiet_period: timedelta = timedelta(hours=168)
     pipeline_backlog_age: timedelta = timedelta(minutes=30)
     first_run_baseline: bool = True  # the first scan of a cluster alerts Slack once, as a digest
-    daily_digest: bool = False  # MEDIUM and lower reach Slack once a day, per cluster
+    daily_digest: bool = True  # MEDIUM and lower reach Slack once a day, per cluster (template default too)
     max_concurrency: int = MAX_CONCURRENCY
     max_concurrency_per_account_region: int = MAX_CONCURRENCY_PER_ACCOUNT_REGION
     # Transit gateways the operator declares as leading to internet egress (KNOWN_EGRESS_TRANSIT_GATEWAYS).
@@ -74,7 +74,7 @@ class Settings(BaseModel):
             pipeline_quiet_period=timedelta(hours=float(env.get("PIPELINE_QUIET_HOURS", "168"))),
             pipeline_backlog_age=timedelta(minutes=float(env.get("PIPELINE_BACKLOG_MINUTES", "30"))),
             first_run_baseline=env.get("FIRST_RUN_BASELINE", "true").lower() == "true",
-            daily_digest=env.get("DAILY_DIGEST", "false").lower() == "true",
+            daily_digest=env.get("DAILY_DIGEST", "true").lower() == "true",
             max_concurrency=int(env.get("MAX_CONCURRENCY", MAX_CONCURRENCY)),
             max_concurrency_per_account_region=int(
                 env.get("MAX_CONCURRENCY_PER_ACCOUNT_REGION", MAX_CONCURRENCY_PER_ACCOUNT_REGION)

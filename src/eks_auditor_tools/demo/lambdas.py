@@ -87,8 +87,24 @@ class LogSink(io.TextIOBase):
 
     @contextlib.contextmanager
     def capture(self) -> Iterator[None]:
-        with contextlib.redirect_stdout(self):
-            yield
+        """stdout, and the service logger's stream handlers: Powertools bound them to whatever stdout was
+        when a handler module was first imported (another test's, under xdist), so redirecting stdout
+        alone would miss the logs of a handler imported earlier."""
+        import logging
+
+        handlers = [
+            handler
+            for handler in logging.getLogger("eks-auditor").handlers
+            if isinstance(handler, logging.StreamHandler)
+        ]
+        previous = [handler.setStream(self) for handler in handlers]
+        try:
+            with contextlib.redirect_stdout(self):
+                yield
+        finally:
+            for handler, stream in zip(handlers, previous, strict=True):
+                if stream is not None:
+                    handler.setStream(stream)
 
     def error_records(self) -> list[dict[str, Any]]:
         found = []

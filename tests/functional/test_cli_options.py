@@ -184,3 +184,19 @@ def test_progress_only_on_a_terminal() -> None:
     progress.done()
     assert "scan: 1 us-east-1/a" in tty.getvalue()
     assert tty.getvalue().endswith("done in 0s\n")
+
+
+def test_a_long_status_shows_at_once_on_a_terminal_and_clears() -> None:
+    quiet = io.StringIO()
+    progress = Progress("replay", quiet)
+    progress.status("starting the embedded account")
+    progress.clear()
+    assert quiet.getvalue() == ""
+    tty = _Tty()
+    progress = Progress("replay", tty)
+    progress.status("starting the embedded account")
+    assert tty.getvalue() == "\r\033[Kreplay: starting the embedded account"
+    progress.clear()
+    assert tty.getvalue().endswith("\r\033[K")
+    progress.done()  # nothing more once cleared
+    assert tty.getvalue().count("replay:") == 1

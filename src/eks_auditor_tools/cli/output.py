@@ -81,7 +81,12 @@ def table(
         if widths[widest] <= max(_MIN_ELIDED, len(headers[widest])):
             break
         excess = sum(widths) + 2 * (len(widths) - 1) - width
-        widths[widest] = max(_MIN_ELIDED, len(headers[widest]), widths[widest] - excess)
+        # Down to the next widest at most, so that the free-text columns share the shrinking.
+        runner_up = max((widths[i] for i in shrinkable if i != widest), default=0)
+        # Tied with another: one character at a time, so that they end within one of each other.
+        tied = runner_up >= widths[widest]
+        target = widths[widest] - 1 if tied else max(widths[widest] - excess, runner_up)
+        widths[widest] = max(_MIN_ELIDED, len(headers[widest]), target)
     for row in cells[1:]:
         for i in shrinkable:
             row[i] = elide_middle(row[i], widths[i])

@@ -27,6 +27,20 @@ class Progress:
             self.stream.flush()
             self.shown = True
 
+    def status(self, text: str) -> None:
+        """A step known to be long (building the embedded account): shown at once, on a terminal."""
+        if self.enabled:
+            self.stream.write(f"\r\033[K{self.label}: {text}")
+            self.stream.flush()
+            self.shown = True
+
+    def clear(self) -> None:
+        """Erase what status() or step() wrote, for output that follows on the same stream."""
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.shown = False
+
     def done(self) -> None:
         if self.shown:
             self.stream.write(

@@ -39,8 +39,14 @@ def run(args: argparse.Namespace) -> int:
 
     template = args.template or _default_template()
     rules = load_rules(template)
+    from eks_auditor_tools.cli.progress import Progress
+
     events = [json.loads(path.read_text(encoding="utf-8")) for path in args.events]
+    progress = Progress("replay")
+    if args.embedded:
+        progress.status("starting the embedded account (its demo fleet takes a few seconds)")
     with _environment(args) as (runtime, replacements):
+        progress.clear()  # each event prints its own line from here on
         findings: list[Finding] = []
         status = 0
         for path, raw in zip(args.events, events, strict=True):

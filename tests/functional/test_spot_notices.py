@@ -1,4 +1,4 @@
-"""process_spot_events end to end on moto: EC2 instances tagged like nodes, the findings table, SNS -> SQS.
+"""SpotBatch.process end to end on moto: EC2 instances tagged like nodes, the findings table, SNS -> SQS.
 
 Events come from tests/functional/spot_events/ (EC2 user guide and aws-node-termination-handler shapes);
 each case sets the event id, time and instance id, since moto picks instance ids.
@@ -21,7 +21,8 @@ from eks_auditor.metrics import CountingSink
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, Status
 from eks_auditor.notify import Notifier
-from eks_auditor.spot.notices import EventOutcome, SpotBatchResult, process_spot_events, window_start_of
+from eks_auditor.publish import Publisher
+from eks_auditor.spot.notices import EventOutcome, SpotBatch, SpotBatchResult, window_start_of
 from eks_auditor.store import FindingStore
 from table import CallCounter
 
@@ -80,13 +81,17 @@ class Account:
     def process(self, events: list[dict[str, Any]], **kwargs: Any) -> SpotBatchResult:
         self.ec2_calls.reset()
         kwargs.setdefault("now", NOW)
-        return process_spot_events(
-            events, ec2_client=self.ec2, store=self.store, notifier=self.notifier, **kwargs
-        )
+        return spot_batch(self.ec2, self.store, self.notifier, **kwargs).process(events)
 
     def messages(self, queue_url: str | None = None) -> list[dict[str, Any]]:
         """Every SNS message delivered so far (SNS -> SQS envelope), drained."""
         return drain(self.sqs, queue_url or self.queue_url)
+
+
+def spot_batch(ec2_client: Any, store: FindingStore, notifier: Notifier | None, **kwargs: Any) -> SpotBatch:
+    """A batch wired as the spot Lambda wires it: one publisher over the store and the notifier."""
+    publisher = Publisher(store, notifier, metrics=kwargs.get("metrics"))
+    return SpotBatch(ec2_client=ec2_client, store=store, publisher=publisher, **kwargs)
 
 
 @pytest.fixture
@@ -391,7 +396,7 @@ def test_burst_across_concurrent_invocations_is_counted_once(account: Account) -
     def invoke(one: dict[str, Any], wired: dict[str, Any]) -> None:
         try:
             start.wait()
-            results.append(process_spot_events([one], now=NOW, **wired))
+            results.append(spot_batch(**wired, now=NOW).process([one]))
         except BaseException as exc:
             errors.append(exc)
 
@@ -496,12 +501,8 @@ def test_alert_lost_to_an_sns_failure_goes_out_on_the_retry(account: Account) ->
 
 def test_without_a_notifier_changes_are_recorded_and_returned_unpublished(account: Account) -> None:
     instance = account.launch(MANAGED)
-    result = process_spot_events(
-        [event(instance_id=instance, at=NOW)],
-        ec2_client=account.ec2,
-        store=account.store,
-        notifier=None,
-        now=NOW,
+    result = spot_batch(account.ec2, account.store, None, now=NOW).process(
+        [event(instance_id=instance, at=NOW)]
     )
     [change] = result.changes
     assert account.messages() == []

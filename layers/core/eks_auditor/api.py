@@ -11,23 +11,21 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Depends, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import Finding, Status
 from eks_auditor.store import FindingStore
 from eks_auditor.store.query import FindingPage, FindingQuery, InvalidToken
+from eks_auditor.store.reader import Transition
 from eks_auditor.suppressions import Suppression, match
-
-if TYPE_CHECKING:
-    from eks_auditor.store import HistoryEntry
 
 API_TITLE = "eks-auditor findings API"
 API_VERSION = "1.0.0"
@@ -54,24 +52,9 @@ class ErrorBody(BaseModel):
     errors: list[ParameterError] = Field(default_factory=list)
 
 
-class HistoryItem(BaseModel):
-    """One state change of a finding and the evaluation (event id or scan id) that made it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: str
-    previous_status: Status | None
-    new_status: Status
-    previous_severity: Severity | None
-    new_severity: Severity
-    source: str
-    changed_at: datetime
-    reason: str | None = Field(default=None, description="why, when the kind alone does not say")
-
-
 class FindingDetail(BaseModel):
     finding: Finding
-    history: list[HistoryItem]
+    history: list[Transition]
     suppression: Suppression | None = Field(
         default=None, description="the active suppression that covers the finding, if any"
     )
@@ -211,25 +194,16 @@ def list_cluster_findings(
     )
 
 
-def _history_item(entry: HistoryEntry) -> HistoryItem:
-    return HistoryItem(
-        kind=entry.kind.value,
-        previous_status=entry.previous_status,
-        new_status=entry.new_status,
-        previous_severity=entry.previous_severity,
-        new_severity=entry.new_severity,
-        source=entry.source,
-        changed_at=entry.changed_at,
-        reason=entry.reason,
-    )
-
-
 def finding_detail(findings: FindingStore, finding_id: str, at: datetime) -> FindingDetail | None:
     """A finding, its history and the suppression that covers it (shared with `findings show`)."""
     finding = findings.get(finding_id)
     if finding is None:
         return None
-    history = [_history_item(entry) for entry in findings.history(finding_id)]
+    # Each entry is a Transition; the response keeps the transition's fields (not the store's keys).
+    history = [
+        Transition.model_validate(entry.model_dump(exclude={"finding_id", "change_id"}))
+        for entry in findings.history(finding_id)
+    ]
     suppression = match(findings.suppressions(), finding, at)
     return FindingDetail(finding=finding, history=history, suppression=suppression)
 

@@ -87,21 +87,21 @@ def _cloudtrail(runtime: Any, event: dict[str, Any]) -> list[Finding]:
 
 
 def _spot(runtime: Any, event: dict[str, Any]) -> list[Finding]:
-    from eks_auditor.spot.notices import process_spot_events
+    from eks_auditor.publish import Publisher
+    from eks_auditor.spot.notices import SpotBatch
 
     if not runtime.settings.findings_table:
         raise SystemExit("spot events need a findings table: --table TABLE, or --embedded")
     settings = runtime.settings
-    result = process_spot_events(
-        [event],
+    result = SpotBatch(
         ec2_client=runtime.client("ec2", event.get("region")),
         store=runtime.store,
-        notifier=runtime.notifier,
+        publisher=Publisher(runtime.store, runtime.notifier),
         now=datetime.now(UTC),
         ttl=settings.spot_notice_ttl,
         burst_threshold=settings.spot_burst_threshold,
         burst_window=settings.spot_burst_window,
-    )
+    ).process([event])
     for item in result.results:
         print(f"  {item.outcome.value}: {item.reason or item.instance_id}", file=sys.stderr)
     return [change.finding for change in result.changes]

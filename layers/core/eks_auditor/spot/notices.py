@@ -39,8 +39,6 @@ from eks_auditor.spot.mapping import EksNode, InstanceLookup, NodeGroupKind, loo
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client
 
-    from eks_auditor.notify import Notifier
-    from eks_auditor.securityhub import SecurityHubExporter
     from eks_auditor.store import FindingStore
     from eks_auditor.store.heartbeat import HeartbeatStore
 
@@ -109,67 +107,6 @@ class SpotBatchResult(BaseModel):
         return sum(1 for r in self.results if r.outcome is outcome)
 
 
-def process_spot_events(
-    events: Sequence[Mapping[str, Any]],
-    *,
-    ec2_client: EC2Client,
-    store: FindingStore,
-    notifier: Notifier | None,
-    now: datetime,
-    ttl: timedelta = timedelta(days=7),
-    burst_threshold: int = 3,
-    burst_window: timedelta = timedelta(minutes=15),
-    metrics: MetricSink | None = None,
-    ec2_client_for: Callable[[str], EC2Client] | None = None,
-    security_hub: SecurityHubExporter | None = None,
-) -> SpotBatchResult:
-    """Turn a batch of spot events into stored notices, burst escalations and SNS alerts.
-
-    One DescribeInstances call per region per batch. Each event has its own error boundary: a
-    malformed event or a failed write is reported in its result and never stops the others.
-    `ec2_client_for(region)` serves events from regions other than `ec2_client`'s. Without a
-    notifier the changes are stored and returned, not published. A redelivered event publishes what
-    the cluster's outbox holds past the store's grace (FindingStore.due_changes), as the engine does.
-    """
-    sink: MetricSink = metrics or NullSink()
-    batch = SpotBatch(
-        ec2_client=ec2_client,
-        ec2_client_for=ec2_client_for,
-        store=store,
-        publisher=Publisher(store, notifier, security_hub=security_hub, metrics=sink),
-        now=now,
-        ttl=ttl,
-        burst_threshold=burst_threshold,
-        burst_window=burst_window,
-        metrics=sink,
-    )
-    results: dict[int, SpotEventResult] = {}
-    signals: dict[int, SpotSignal] = {}
-    for index, event in enumerate(events):
-        try:
-            signals[index] = parse_spot_event(event)
-        except SpotEventError as exc:
-            logger.warning("rejected spot event %s: %s", exc.event_id or f"#{index}", exc.detail)
-            sink.count("SpotEventsRejected")
-            results[index] = SpotEventResult(
-                index=index, event_id=exc.event_id, outcome=EventOutcome.FAILED, reason=str(exc)
-            )
-    batch.prefetch(signals.values())
-    published: list[StateChange] = []
-    for index, signal in signals.items():
-        try:
-            result, changes = batch.handle(signal, index=index)
-        except SpotEventFailed as exc:
-            result, changes = exc.result.model_copy(update={"index": index}), []
-        results[index] = result
-        published.extend(changes)
-    return SpotBatchResult(
-        results=tuple(results[i] for i in sorted(results)),
-        changes=tuple(published),
-        describe_calls=batch.describe_calls,
-    )
-
-
 class SpotEventFailed(Exception):
     """One event could not be handled (retryable): its result says why. Raised for the batch processor."""
 
@@ -220,6 +157,41 @@ class SpotBatch:
         self.lookups.update(lookups)
         self.lookup_errors.update(errors)
         self.describe_calls += calls
+
+    def process(self, events: Sequence[Mapping[str, Any]]) -> SpotBatchResult:
+        """Turn a batch of spot events into stored notices, burst escalations and SNS alerts (replay,
+        tests; the spot Lambda feeds handle() record by record through its batch processor).
+
+        One DescribeInstances call per region per batch. Each event has its own error boundary: a
+        malformed event or a failed write is reported in its result and never stops the others. A
+        publisher without a notifier stores the changes and returns them unpublished. A redelivered
+        event publishes what the cluster's outbox holds past the store's grace, as the engine does.
+        """
+        results: dict[int, SpotEventResult] = {}
+        signals: dict[int, SpotSignal] = {}
+        for index, event in enumerate(events):
+            try:
+                signals[index] = parse_spot_event(event)
+            except SpotEventError as exc:
+                logger.warning("rejected spot event %s: %s", exc.event_id or f"#{index}", exc.detail)
+                self.metrics.count("SpotEventsRejected")
+                results[index] = SpotEventResult(
+                    index=index, event_id=exc.event_id, outcome=EventOutcome.FAILED, reason=str(exc)
+                )
+        self.prefetch(signals.values())
+        published: list[StateChange] = []
+        for index, signal in signals.items():
+            try:
+                result, changes = self.handle(signal, index=index)
+            except SpotEventFailed as exc:
+                result, changes = exc.result.model_copy(update={"index": index}), []
+            results[index] = result
+            published.extend(changes)
+        return SpotBatchResult(
+            results=tuple(results[i] for i in sorted(results)),
+            changes=tuple(published),
+            describe_calls=self.describe_calls,
+        )
 
     def handle(self, signal: SpotSignal, *, index: int = 0) -> tuple[SpotEventResult, list[StateChange]]:
         """Store and publish what one event means; raises SpotEventFailed (retryable) when it cannot."""

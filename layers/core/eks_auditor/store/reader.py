@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, Finding, Status
@@ -24,13 +24,12 @@ from eks_auditor.store.schema import (
 from eks_auditor.store.table import Table
 
 
-class HistoryEntry(BaseModel):
-    """One state change of a finding, as kept in its history."""
+class Transition(BaseModel):
+    """One state change of a finding and the evaluation (event id or scan id) that made it: what the
+    HTTP API and `findings show` print of a finding's history."""
 
     model_config = ConfigDict(frozen=True)
 
-    finding_id: str
-    change_id: str
     kind: ChangeKind
     previous_status: Status | None
     new_status: Status
@@ -38,7 +37,14 @@ class HistoryEntry(BaseModel):
     new_severity: Severity
     source: str
     changed_at: datetime
-    reason: str | None = None
+    reason: str | None = Field(default=None, description="why, when the kind alone does not say")
+
+
+class HistoryEntry(Transition):
+    """A transition as kept in the finding's history, with the keys that place it there."""
+
+    finding_id: str
+    change_id: str
 
 
 class FindingReader(Table):

@@ -58,6 +58,8 @@ IP_CAPACITY_EXHAUSTION_RISK = CheckSpec(
     ),
     references=(_CNI_IP_DOC, _PREFIX_DOC, _CUSTOM_NETWORKING_DOC, _WARM_POOL_DOC),
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS, Part.INSTANCE_TYPES),
+    # The aws-node DaemonSet's settings and ENIConfigs (CNI defaults assumed, and said, when unread).
+    reads=(Part.KUBERNETES,),
     events=_EVENTS,
     schedule_only={
         Part.CLUSTER: events.IP_FAMILY_FIXED,
@@ -82,6 +84,8 @@ IP_PREFIX_DELEGATION_RECOMMENDED = CheckSpec(
     ),
     references=(_PREFIX_DOC, _CIDR_RESERVATION_DOC),
     requires=(Part.CLUSTER, Part.NODEGROUPS, Part.INSTANCE_TYPES),
+    # ENABLE_PREFIX_DELEGATION and custom networking from the aws-node DaemonSet (defaults when unread).
+    reads=(Part.KUBERNETES,),
     events=_EVENTS,
     schedule_only={
         Part.CLUSTER: events.IP_FAMILY_FIXED,

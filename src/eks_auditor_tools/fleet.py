@@ -307,6 +307,7 @@ class Fleet:
         tags: Mapping[str, str] | None = None,
         role_arn: str | None = None,
         cluster_security_group: bool = True,
+        ip_family: Literal["ipv4", "ipv6"] = "ipv4",
     ) -> ClusterIds:
         """An ACTIVE cluster. `public_cidrs=None` sends no publicAccessCidrs (moto then returns none).
         Logging: `log_types` enabled, the rest disabled, as two entries the way EKS answers;
@@ -338,6 +339,8 @@ class Fleet:
             "logging": {"clusterLogging": [e for e in entries if e.get("types")]},
             "tags": dict(tags or {}),
         }
+        if ip_family == "ipv6":
+            params["kubernetesNetworkConfig"] = {"ipFamily": "ipv6"}
         if secrets_key_arn:
             params["encryptionConfig"] = [{"resources": ["secrets"], "provider": {"keyArn": secrets_key_arn}}]
         cluster = self.eks.create_cluster(**params)["cluster"]

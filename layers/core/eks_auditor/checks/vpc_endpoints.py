@@ -124,7 +124,12 @@ ENDPOINT_MISSING = CheckSpec(
     reads=(Part.IAM_OIDC_PROVIDERS, Part.KUBERNETES, Part.ADDONS, Part.POD_IDENTITY),
     # IRSA (an IAM OIDC provider for the cluster's issuer) makes sts required; Pod Identity eks-auth;
     # a log-shipping add-on logs.
-    events=_EVENTS + events.OIDC_PROVIDERS + events.ADDONS + events.POD_IDENTITY,
+    # The endpoints' security groups must admit 443 from the nodes: their rules change the verdict too.
+    events=_EVENTS
+    + events.OIDC_PROVIDERS
+    + events.ADDONS
+    + events.POD_IDENTITY
+    + events.SECURITY_GROUP_RULES,
     schedule_only={
         Part.KUBERNETES: (
             "cluster-autoscaler (which makes autoscaling and sts required) and log-shipping DaemonSets are "

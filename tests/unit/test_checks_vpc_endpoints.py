@@ -192,6 +192,7 @@ def test_s3_interface_endpoint_with_private_dns_satisfies_s3() -> None:
         state="available",
         private_dns_enabled=True,
         subnet_ids=(PRIVATE_A, PRIVATE_B),
+        security_group_ids=(ENDPOINT_SG,),
     )
     endpoints = (*(interface_endpoint(s) for s in INTERFACE_SUFFIXES), s3_interface)
     outcome = by_resource(run(MISSING, isolated(endpoints=endpoints)))[res("s3")]
@@ -200,6 +201,11 @@ def test_s3_interface_endpoint_with_private_dns_satisfies_s3() -> None:
         "service": f"com.amazonaws.{REGION}.s3",
         "interface_endpoint_ids": ["vpce-s3iface"],
     }
+    # Its security group must admit the nodes' HTTPS like any interface endpoint's.
+    closed = endpoint_rules(https(cidrs=("198.51.100.0/24",)), snapshot=isolated(endpoints=endpoints))
+    failed = by_resource(run(MISSING, closed))[res("s3")]
+    assert (failed.result, failed.severity) == (Result.FAIL, Severity.CRITICAL)
+    assert failed.evidence["endpoints"][0]["vpc_endpoint_id"] == "vpce-s3iface"
 
 
 def test_s3_interface_endpoint_without_private_dns_does_not() -> None:

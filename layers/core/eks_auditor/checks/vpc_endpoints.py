@@ -500,6 +500,11 @@ def _s3_outcome(snapshot: ClusterSnapshot, network: VpcNetwork, scope: _Scope) -
             spec, resource, evidence={"service": name, "gateway_endpoint_ids": [e.id for e in gateways]}
         )
     if dns_interfaces:
+        # Reached through the interface endpoint: its security groups must admit the nodes' HTTPS too.
+        reach = [_reachability(snapshot, network, scope, e) for e in interfaces if e.private_dns_enabled]
+        if not any(not r.blocked and not r.unsure for r in reach):
+            why = "the S3 gateway endpoint does not cover every isolated node subnet's route table"
+            return _unreachable_outcome(resource, name, S3_SERVICE, reach, S3_SERVICE.severity, why)
         return passed(spec, resource, evidence={"service": name, "interface_endpoint_ids": dns_interfaces})
     evidence: dict[str, Any] = {
         "service": name,

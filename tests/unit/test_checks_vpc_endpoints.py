@@ -490,6 +490,17 @@ def test_what_cannot_be_decided_is_incomplete_never_a_failure() -> None:
     assert by_resource(run(MISSING, bare))[res("ecr.api")].result is Result.ERROR
 
 
+def test_ipv6_ranges_in_an_ipv6_cluster_are_unverified_not_a_failure() -> None:
+    ipv6 = isolated()
+    assert ipv6.cluster is not None
+    ipv6 = ipv6.model_copy(update={"cluster": ipv6.cluster.model_copy(update={"ip_family": "ipv6"})})
+    outcome = by_resource(run(MISSING, endpoint_rules(https(cidrs=("2600:1f18:abcd::/56",)), snapshot=ipv6)))
+    assert outcome[res("ecr.api")].result is Result.ERROR
+    # The same rule in an IPv4 cluster admits no node: a failure.
+    ipv4 = by_resource(run(MISSING, endpoint_rules(https(cidrs=("2600:1f18:abcd::/56",)))))
+    assert ipv4[res("ecr.api")].result is Result.FAIL
+
+
 def test_one_admitting_endpoint_of_several_is_enough() -> None:
     closed = "sg-0closed000000000"
     second = interface_endpoint("ecr.api", security_groups=(closed,)).model_copy(update={"id": "vpce-second"})

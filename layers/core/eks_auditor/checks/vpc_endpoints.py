@@ -453,6 +453,7 @@ def _reachability(
     blocked: list[str] = []
     unsure: list[str] = []
     reasons: list[str] = []
+    ipv6 = snapshot.cluster is not None and snapshot.cluster.ip_family == "ipv6"
     for subnet_id in scope.isolated:
         subnet = network.subnets.get(subnet_id)
         node_sgs = node_security_groups_in(snapshot, subnet_id)
@@ -467,6 +468,9 @@ def _reachability(
             doubts.append("a prefix-list source (its ranges are not read)")
         if node_sgs is None and any(r.source_groups for r in rules):
             doubts.append(f"the security groups of the nodes in {subnet_id} are unknown")
+        if ipv6 and any(":" in c for r in rules for c in r.cidrs):
+            # Dual-stack endpoints take the nodes' IPv6 traffic; the subnets' IPv6 CIDRs are not read.
+            doubts.append("an IPv6 source range (the node subnets' IPv6 CIDRs are not read)")
         if doubts:
             unsure.append(subnet_id)
             reasons.extend(doubts)

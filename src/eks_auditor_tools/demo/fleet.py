@@ -12,7 +12,8 @@
 
 The two quiet ones guard against false alarms: `inspected` has no VPC endpoints and runs
 cluster-autoscaler without the static instance list, which is right because its nodes reach the internet
-through the inspection appliance; `ipv6-api` runs where an IPv4 cluster's pods would exhaust the subnets.
+through the inspection appliance (its one finding: the autoscaler image's minor version, MEDIUM);
+`ipv6-api` runs where an IPv4 cluster's pods would exhaust the subnets, and has no finding.
 """
 
 from __future__ import annotations

@@ -85,6 +85,7 @@ class Fleet:
         self.subnets: dict[str, str] = {}
         self.route_tables: dict[str, str] = {}
         self.endpoints: dict[str, str] = {}
+        self.security_groups: list[str] = []  # endpoint security groups created by the fleet
         self.clusters: dict[str, str] = {}  # name -> ARN
         self.instances: dict[str, str] = {}  # label -> instance id
         self.nat_gateway = ""
@@ -230,13 +231,17 @@ class Fleet:
         private_dns: bool = True,
         subnet_ids: Sequence[str] | None = None,
         route_table_ids: Sequence[str] | None = None,
+        security_group_ids: Sequence[str] | None = None,
     ) -> dict[str, str]:
         """VPC endpoints by service suffix ("ecr.api", "s3", ...): s3/dynamodb as Gateway endpoints on the
         private and isolated route tables, the rest as Interface endpoints in the isolated (else private)
-        subnets. Returns suffix -> endpoint id."""
+        subnets, behind `security_group_ids` (default: one group admitting HTTPS from the VPC's CIDR, as
+        the AWS guides create it; moto would list none where AWS applies the VPC's default group).
+        Returns suffix -> endpoint id."""
         interface_subnets = list(subnet_ids or vpc.isolated_subnet_ids or vpc.private_subnet_ids)
         own_tables = [*vpc.private_route_table_ids, *filter(None, [vpc.isolated_route_table_id])]
         tables = list(route_table_ids or own_tables)
+        groups = list(security_group_ids) if security_group_ids is not None else None
         made: dict[str, str] = {}
         for service in services:
             name = f"com.amazonaws.{self.region}.{service}"
@@ -245,16 +250,44 @@ class Fleet:
                     VpcId=vpc.vpc_id, ServiceName=name, VpcEndpointType="Gateway", RouteTableIds=tables
                 )
             else:
+                if groups is None:
+                    groups = [self.endpoint_security_group(vpc.vpc_id)]
                 response = self.ec2.create_vpc_endpoint(
                     VpcId=vpc.vpc_id,
                     ServiceName=name,
                     VpcEndpointType="Interface",
                     SubnetIds=interface_subnets,
                     PrivateDnsEnabled=private_dns,
+                    SecurityGroupIds=groups,
                 )
             made[service] = response["VpcEndpoint"]["VpcEndpointId"]
         self.endpoints.update(made)
         return made
+
+    def endpoint_security_group(self, vpc_id: str, cidrs: Sequence[str] | None = None) -> str:
+        """A security group admitting TCP 443 from `cidrs` (default: the VPC's CIDR blocks)."""
+        if cidrs is None:
+            vpc = self.ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
+            associated = [a["CidrBlock"] for a in vpc.get("CidrBlockAssociationSet") or ()]
+            cidrs = associated or [vpc["CidrBlock"]]
+        group_id: str = self.ec2.create_security_group(
+            GroupName=f"vpc-endpoints-{len(self.security_groups)}",
+            Description="VPC interface endpoints: HTTPS from the nodes",
+            VpcId=vpc_id,
+        )["GroupId"]
+        self.ec2.authorize_security_group_ingress(
+            GroupId=group_id,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "IpRanges": [{"CidrIp": c} for c in cidrs],
+                }
+            ],
+        )
+        self.security_groups.append(group_id)
+        return group_id
 
     # EKS
 
@@ -274,6 +307,7 @@ class Fleet:
         tags: Mapping[str, str] | None = None,
         role_arn: str | None = None,
         cluster_security_group: bool = True,
+        ip_family: Literal["ipv4", "ipv6"] = "ipv4",
     ) -> ClusterIds:
         """An ACTIVE cluster. `public_cidrs=None` sends no publicAccessCidrs (moto then returns none).
         Logging: `log_types` enabled, the rest disabled, as two entries the way EKS answers;
@@ -305,6 +339,8 @@ class Fleet:
             "logging": {"clusterLogging": [e for e in entries if e.get("types")]},
             "tags": dict(tags or {}),
         }
+        if ip_family == "ipv6":
+            params["kubernetesNetworkConfig"] = {"ipFamily": "ipv6"}
         if secrets_key_arn:
             params["encryptionConfig"] = [{"resources": ["secrets"], "provider": {"keyArn": secrets_key_arn}}]
         cluster = self.eks.create_cluster(**params)["cluster"]

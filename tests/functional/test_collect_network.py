@@ -7,11 +7,20 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from eks_auditor.collect.clients import AwsClients, CallCounter
 from eks_auditor.collect.network import collect_vpc_network, route_target
 from eks_auditor.collect.snapshot import SnapshotCollector
-from eks_auditor.model.network import NatGateway, Route, RouteTable, Subnet, VpcEndpoint, VpcNetwork
+from eks_auditor.model.network import (
+    IngressRule,
+    NatGateway,
+    Route,
+    RouteTable,
+    Subnet,
+    VpcEndpoint,
+    VpcNetwork,
+)
 
 from eks_auditor_tools.fleet import ClusterIds, Fleet, VpcIds
 
@@ -24,8 +33,9 @@ VPC_CALLS = (
     "ec2:DescribeNatGateways",
     "ec2:DescribeVpcEndpoints",
 )
-# Two per VPC: enableDnsSupport and enableDnsHostnames are separate DescribeVpcAttribute calls.
-DNS_CALLS = {"ec2:DescribeVpcAttribute": 4}
+# Two per VPC: enableDnsSupport and enableDnsHostnames are separate DescribeVpcAttribute calls; one
+# DescribeSecurityGroups per VPC for its interface endpoints' groups.
+DNS_CALLS = {"ec2:DescribeVpcAttribute": 4, "ec2:DescribeSecurityGroups": 2}
 
 
 @dataclass(frozen=True)
@@ -154,14 +164,22 @@ def test_vpc_endpoints_of_this_vpc_only(world: World) -> None:
     s3 = by_service["com.amazonaws.us-east-1.s3"]
     assert (s3.type, s3.state, s3.subnet_ids) == ("Gateway", "available", ())
     assert set(s3.route_table_ids) == {*vpc.private_route_table_ids, vpc.isolated_route_table_id}
-    assert by_service["com.amazonaws.us-east-1.ecr.api"] == VpcEndpoint(
+    ecr_api = by_service["com.amazonaws.us-east-1.ecr.api"]
+    assert ecr_api == VpcEndpoint(
         id=world.endpoints["ecr.api"],
         service_name="com.amazonaws.us-east-1.ecr.api",
         type="Interface",
         state="available",
         private_dns_enabled=True,
         subnet_ids=vpc.isolated_subnet_ids,
+        security_group_ids=ecr_api.security_group_ids,
     )
+    # The fleet's endpoint group: HTTPS from both VPC CIDR blocks, read with the network.
+    (group,) = ecr_api.security_group_ids
+    assert network.endpoint_security_groups[group].ingress == (
+        IngressRule(protocol="tcp", from_port=443, to_port=443, cidrs=("10.0.0.0/16", "100.64.0.0/16")),
+    )
+    assert network.endpoint_security_groups_unread == ""
     assert network.endpoints_for("ecr.dkr", REGION)[0].id == world.endpoints["ecr.dkr"]
     assert network.endpoints_for("sts", REGION) == ()
 
@@ -186,6 +204,47 @@ def test_a_new_scan_reads_the_network_again(world: World) -> None:
     scan.start_scan()
     scan.collect(REGION, "second", NETWORK)
     assert {call: counter[call] for call in VPC_CALLS} == dict.fromkeys(VPC_CALLS, 2)
+
+
+def test_endpoint_groups_keep_source_groups_and_a_denied_read_is_recorded(world: World) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    node_sg = ec2.create_security_group(GroupName="nodes", Description="nodes", VpcId=world.vpc.vpc_id)[
+        "GroupId"
+    ]
+    endpoint_sg = ec2.create_security_group(
+        GroupName="endpoints-from-nodes", Description="endpoints", VpcId=world.vpc.vpc_id
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=endpoint_sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "UserIdGroupPairs": [{"GroupId": node_sg}]}
+        ],
+    )
+    endpoint = ec2.create_vpc_endpoint(
+        VpcId=world.vpc.vpc_id,
+        ServiceName="com.amazonaws.us-east-1.eks",
+        VpcEndpointType="Interface",
+        SubnetIds=list(world.vpc.isolated_subnet_ids),
+        SecurityGroupIds=[endpoint_sg],
+    )["VpcEndpoint"]["VpcEndpointId"]
+    try:
+        network = collect_vpc_network(ec2, world.vpc.vpc_id)
+        (rule,) = network.endpoint_security_groups[endpoint_sg].ingress
+        assert (rule.source_groups, rule.cidrs) == ((node_sg,), ())
+
+        def denied(**_: Any) -> None:
+            error = {"Error": {"Code": "UnauthorizedOperation", "Message": "not authorized"}}
+            raise ClientError(error, "DescribeSecurityGroups")  # type: ignore[arg-type]
+
+        ec2.meta.events.register("before-call.ec2.DescribeSecurityGroups", denied)
+        unread = collect_vpc_network(ec2, world.vpc.vpc_id)
+        assert unread.endpoint_security_groups == {}
+        assert unread.endpoint_security_groups_unread == (
+            "UnauthorizedOperation on ec2:DescribeSecurityGroups: not authorized"
+        )
+        assert unread.subnets == network.subnets  # the rest of the network is still collected
+    finally:
+        ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
 
 
 # Shapes moto does not produce (blackhole routes, private NAT, every route target): botocore Stubber,

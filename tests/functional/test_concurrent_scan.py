@@ -62,7 +62,7 @@ def test_identical_findings_in_identical_order_at_concurrency_1_and_8(
     concurrent = scan_json(capsys, 8)
     assert concurrent == sequential
     clusters = {(f["region"], f["cluster"]) for f in sequential}
-    assert len(clusters) == 2 * 2 * 5  # two regions, five clusters and their clones each
+    assert len(clusters) == 2 * 2 * 7  # two regions, seven clusters and their clones each
     assert Counter(f["check_id"] for f in sequential)["endpoint_public_unrestricted"] >= 4
 
 
@@ -91,7 +91,7 @@ def test_shared_caches_fetch_once_when_clusters_are_audited_concurrently(fleets:
     assert [a.error for a in attempts] == [None] * len(names)
     vpcs = {a.value.cluster.vpc_id for a in attempts if a.value and a.value.cluster}
     # One fetch per VPC, one IAM listing per scan, each instance type described once.
-    assert counter["ec2:DescribeSubnets"] == len(vpcs) == 2
+    assert counter["ec2:DescribeSubnets"] == len(vpcs) == 3
     assert counter["ec2:DescribeRouteTables"] == len(vpcs)
     assert counter["iam:ListOpenIDConnectProviders"] == 1
     assert sorted(described) == sorted(set(described))

@@ -36,8 +36,8 @@ from eks_auditor_tools.fleet import Fleet as FleetBuilder
 REGION = "us-east-1"
 OTHER_REGION = "us-west-2"
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-SHARED = {"prod-web", "analytics", "batch", "platform"}
-EVERYONE = SHARED | {"payments"}
+SHARED = {"prod-web", "analytics", "batch", "platform", "ipv6-api"}
+EVERYONE = SHARED | {"payments", "inspected"}
 
 
 @dataclass
@@ -185,12 +185,12 @@ def test_route_change_in_the_isolated_vpc_audits_only_its_cluster(world: World) 
     assert auditor.audits == [("payments", frozenset(node_network))]
 
 
-def test_route_change_in_the_shared_vpc_audits_its_four_clusters(world: World) -> None:
+def test_route_change_in_the_shared_vpc_audits_its_five_clusters(world: World) -> None:
     dispatcher, auditor = make_dispatcher(world)
     event = sample("ec2-delete-route.json", {"rtb-0c3d4e5f60718293a": world.fleet.route_tables["private"]})
     results = dispatch(dispatcher, event)
     assert {r.cluster for r in results} == SHARED
-    assert len(auditor.audits) == 4
+    assert len(auditor.audits) == 5
 
 
 def test_deleted_vpc_endpoints_resolve_to_their_vpc(world: World) -> None:

@@ -250,7 +250,7 @@ def test_schedule_enqueues_one_audit_message_per_cluster(world: Embedded) -> Non
     world.account.delete(queue, world.account.receive(queue, max_messages=100))
     result = invoke("schedule", sample("scheduled.json"), account=ACCOUNT, region=REGION, logs=LogSink())
     # Every cluster and one pipeline audit ("-") for the region.
-    assert result == {"scan_id": "scan-d32c5kddcf5bb8c3", "enqueued": 6, "regions": [REGION]}
+    assert result == {"scan_id": "scan-d32c5kddcf5bb8c3", "enqueued": 8, "regions": [REGION]}
 
     messages = world.account.receive(queue, max_messages=100)
     world.account.delete(queue, messages)
@@ -259,7 +259,7 @@ def test_schedule_enqueues_one_audit_message_per_cluster(world: Embedded) -> Non
         {"account": ACCOUNT, "region": REGION, "cluster": name, "scan_id": "scan-d32c5kddcf5bb8c3"}
         for name in sorted(["-", *world.fleet.clusters])
     ]
-    assert len(bodies) == 6
+    assert len(bodies) == 8
 
 
 # --- cluster_worker ----------------------------------------------------------------------------------

@@ -129,6 +129,7 @@ def test_full_read_through_an_endpoint_override(server: RunningServer) -> None:
     assert state.aws_node_settings == AwsNodeSettings(
         warm_eni_target=1,
         warm_prefix_target=1,
+        enable_subnet_discovery=True,  # the manifest's ENABLE_SUBNET_DISCOVERY="true"
         image="602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.23.1",
     )
     assert state.aws_node is not None and state.aws_node.kind == "DaemonSet"

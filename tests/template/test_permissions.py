@@ -31,6 +31,8 @@ EXTRA_READS = {
     "ec2:DescribeNetworkInterfaces": "eks_auditor/dispatch.py resolve_vpcs",
     "ec2:DescribeVpcPeeringConnections": "eks_auditor/dispatch.py resolve_vpcs (pcx- to both VPCs)",
     "ec2:GetTransitGatewayRouteTableAssociations": "eks_auditor/dispatch.py resolve_vpcs (tgw-rtb-)",
+    "ec2:DescribeTransitGatewayRouteTables": "eks_auditor/dispatch.py egress_dependents (egress VPC routes)",
+    "ec2:SearchTransitGatewayRoutes": "eks_auditor/dispatch.py egress_dependents (also the network part)",
     # Also collector reads (network, nodegroups parts); the dispatcher needs them on its own.
     "ec2:DescribeTransitGatewayAttachments": "eks_auditor/dispatch.py resolve_vpcs (tgw-, tgw-attach-)",
     "autoscaling:DescribeAutoScalingGroups": "eks_auditor/dispatch.py resolve_scope (groups, templates)",

@@ -18,7 +18,16 @@ from typing import Any
 from eks_auditor.audit import evaluate
 from eks_auditor.checks.registry import CHECKS
 from eks_auditor.model.check import Outcome, Result
-from eks_auditor.model.network import NatGateway, Route, RouteTable, Subnet, VpcEndpoint, VpcNetwork
+from eks_auditor.model.network import (
+    IngressRule,
+    NatGateway,
+    Route,
+    RouteTable,
+    SecurityGroup,
+    Subnet,
+    VpcEndpoint,
+    VpcNetwork,
+)
 from eks_auditor.model.snapshot import (
     ClusterInfo,
     ClusterSnapshot,
@@ -246,8 +255,20 @@ INTERFACE_SUFFIXES = (
 )
 
 
+# The interface endpoints' security group: HTTPS from the whole VPC CIDR, as the AWS guides create it.
+ENDPOINT_SG = "sg-0endpoints0000000"
+ENDPOINT_SECURITY_GROUP = SecurityGroup(
+    id=ENDPOINT_SG,
+    ingress=(IngressRule(protocol="tcp", from_port=443, to_port=443, cidrs=("10.0.0.0/16",)),),
+)
+
+
 def interface_endpoint(
-    suffix: str, *, private_dns: bool = True, subnets: tuple[str, ...] = (PRIVATE_A, PRIVATE_B)
+    suffix: str,
+    *,
+    private_dns: bool = True,
+    subnets: tuple[str, ...] = (PRIVATE_A, PRIVATE_B),
+    security_groups: tuple[str, ...] = (ENDPOINT_SG,),
 ) -> VpcEndpoint:
     return VpcEndpoint(
         id=f"vpce-{suffix.replace('.', '')}",
@@ -256,6 +277,7 @@ def interface_endpoint(
         state="available",
         private_dns_enabled=private_dns,
         subnet_ids=subnets,
+        security_group_ids=security_groups,
     )
 
 
@@ -278,7 +300,11 @@ def isolated(
 ) -> ClusterSnapshot:
     """Both node subnets lose their NAT route; the VPC has `endpoints` (default: every required one)."""
     snap = replace_route_table(replace_route_table(snapshot, ISOLATED_A), ISOLATED_B)
-    return with_network(snap, vpc_endpoints=tuple(all_endpoints() if endpoints is None else endpoints))
+    return with_network(
+        snap,
+        vpc_endpoints=tuple(all_endpoints() if endpoints is None else endpoints),
+        endpoint_security_groups={ENDPOINT_SG: ENDPOINT_SECURITY_GROUP},
+    )
 
 
 def without_endpoint(snapshot: ClusterSnapshot, suffix: str) -> ClusterSnapshot:

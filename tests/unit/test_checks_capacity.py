@@ -503,13 +503,19 @@ def test_prefix_delegation_unknown_types_is_an_error() -> None:
 
 
 def test_checks_export_both_specs_with_requirements() -> None:
-    assert [(c.spec.id, c.spec.severity, c.spec.requires) for c in CHECKS] == [
+    assert [(c.spec.id, c.spec.severity, c.spec.requires, c.spec.reads) for c in CHECKS] == [
         (
             "ip_capacity_exhaustion_risk",
             Severity.CRITICAL,
             ("cluster", "network", "nodegroups", "instance_types"),
+            ("kubernetes",),  # aws-node settings and ENIConfigs, defaults assumed when unread
         ),
-        ("ip_prefix_delegation_recommended", Severity.LOW, ("cluster", "nodegroups", "instance_types")),
+        (
+            "ip_prefix_delegation_recommended",
+            Severity.LOW,
+            ("cluster", "nodegroups", "instance_types"),
+            ("kubernetes",),
+        ),
     ]
 
 
@@ -540,3 +546,128 @@ def test_ipv6_cluster_needs_no_prefix_delegation_advice() -> None:
     assert [(o.resource, o.result, o.reason) for o in outcomes] == [
         (workers().arn, Result.NOT_APPLICABLE, "IPv6 cluster: pods use IPv6 prefixes")
     ]
+
+
+# --- VPC CNI subnet discovery: kubernetes.io/role/cni subnets join the AZ's pod IP pool -------------
+
+# Node subnets with room for 5 more nodes' primary ENIs (10 IPs each for m5.large), far from the 120 IPs
+# the 4 more nodes per AZ hold in all (30 each): CRITICAL unless discovery adds the tagged subnets.
+SMALL = [
+    subnet("subnet-a", "10.0.0.0/26", "us-east-1a", 50),
+    subnet("subnet-b", "10.0.0.64/26", "us-east-1b", 50),
+]
+CNI_VERSION = "602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni:v{}-eksbuild.1"
+
+
+def cni_subnet(subnet_id: str, zone: str, free: int = 4000, **tags: str) -> Subnet:
+    cidr = "100.64.0.0/20" if zone.endswith("a") else "100.64.16.0/20"
+    base = subnet(subnet_id, cidr, zone, free)
+    return base.model_copy(update={"tags": tags or {"kubernetes.io/role/cni": "1"}})
+
+
+POOL = [cni_subnet("subnet-cni-a", "us-east-1a"), cni_subnet("subnet-cni-b", "us-east-1b")]
+
+
+def aws_node(version: str = "1.23.1", **fields: Any) -> AwsNodeSettings:
+    return AwsNodeSettings(warm_eni_target=1, image=CNI_VERSION.format(version), **fields)
+
+
+def results(outcomes: list[Outcome]) -> dict[str, tuple[Result, Severity | None]]:
+    return {o.resource: (o.result, o.severity) for o in outcomes}
+
+
+def test_tagged_cni_subnets_count_in_the_headroom_and_are_audited() -> None:
+    assert results(check_ip_capacity_exhaustion_risk(snapshot(SMALL))) == {
+        "subnet-a": (Result.FAIL, Severity.CRITICAL),
+        "subnet-b": (Result.FAIL, Severity.CRITICAL),
+    }
+    outcomes = check_ip_capacity_exhaustion_risk(snapshot([*SMALL, *POOL], settings=aws_node()))
+    assert results(outcomes) == {
+        "subnet-a": (Result.PASS, None),
+        "subnet-b": (Result.PASS, None),
+        "subnet-cni-a": (Result.PASS, None),
+        "subnet-cni-b": (Result.PASS, None),
+    }
+    evidence = next(o for o in outcomes if o.resource == "subnet-a").evidence
+    assert evidence["pool_subnets"] == ["subnet-a", "subnet-cni-a"]
+    assert (evidence["free_ips"], evidence["ips_needed_at_max"]) == (4050, 120)
+    assert (evidence["own_free_ips"], evidence["own_ips_needed_at_max"]) == (50, 40)
+    assert evidence["subnet_discovery"] == "on (VPC CNI v1.23.1, ENABLE_SUBNET_DISCOVERY not false)"
+    cni = next(o for o in outcomes if o.resource == "subnet-cni-a").evidence
+    assert (cni["subnet_role"], cni["nodegroups"].keys()) == ("cni", {"workers"})
+
+
+def test_discovery_is_assumed_on_when_aws_node_is_unread_and_said() -> None:
+    outcomes = check_ip_capacity_exhaustion_risk(snapshot([*SMALL, *POOL]))
+    assert results(outcomes)["subnet-a"] == (Result.PASS, None)
+    assert outcomes[0].evidence["subnet_discovery"].startswith("assumed on: aws-node not read")
+
+
+def test_a_new_nodes_primary_eni_still_needs_its_own_subnet() -> None:
+    # 29 free: 4 more nodes need 40 addresses for their primary ENIs there, whatever the pool holds.
+    outcomes = check_ip_capacity_exhaustion_risk(snapshot([*TIGHT, *POOL], settings=aws_node()))
+    failed = next(o for o in outcomes if o.resource == "subnet-a")
+    assert (failed.result, failed.severity) == (Result.FAIL, Severity.CRITICAL)
+    assert (failed.evidence["own_free_ips"], failed.evidence["own_ips_needed_at_max"]) == (29, 40)
+    assert failed.evidence["nodes_that_still_fit"] == 2
+
+
+def test_an_exhausted_pool_fails_on_the_cni_subnet_too() -> None:
+    small_pool = [cni_subnet("subnet-cni-a", "us-east-1a", free=20), cni_subnet("subnet-cni-b", "us-east-1b")]
+    outcomes = results(
+        check_ip_capacity_exhaustion_risk(snapshot([*SMALL, *small_pool], settings=aws_node()))
+    )
+    assert outcomes["subnet-a"] == outcomes["subnet-cni-a"] == (Result.FAIL, Severity.CRITICAL)
+    assert outcomes["subnet-b"] == outcomes["subnet-cni-b"] == (Result.PASS, None)
+
+
+@pytest.mark.parametrize(
+    ("settings", "tags"),
+    [
+        (aws_node(enable_subnet_discovery=False), {"kubernetes.io/role/cni": "1"}),
+        (aws_node("1.17.1"), {"kubernetes.io/role/cni": "1"}),  # before v1.18.0
+        (aws_node(custom_network_cfg=True), {"kubernetes.io/role/cni": "1"}),  # ENIConfigs take precedence
+        (aws_node("1.22.0"), {"kubernetes.io/role/cni": "0"}),  # "0" excludes since v1.22.0
+        (aws_node("1.23.1"), {"kubernetes.io/role/cni": ""}),
+        (aws_node(), {"kubernetes.io/role/cni": "1", "kubernetes.io/cluster/other": "shared"}),
+        (aws_node(), {"kubernetes.io/role/elb": "1"}),
+    ],
+)
+def test_subnets_discovery_does_not_use_stay_out_of_the_pool(
+    settings: AwsNodeSettings, tags: dict[str, str]
+) -> None:
+    pool = [
+        cni_subnet("subnet-cni-a", "us-east-1a", **tags),
+        cni_subnet("subnet-cni-b", "us-east-1b", **tags),
+    ]
+    outcomes = results(
+        check_ip_capacity_exhaustion_risk(snapshot([*SMALL, *pool], settings=settings, eni_configs=()))
+    )
+    assert "subnet-cni-a" not in outcomes
+    if not settings.custom_network_cfg:  # with ENIConfigs the node subnet holds the primary ENI only
+        assert outcomes["subnet-a"] == (Result.FAIL, Severity.CRITICAL)
+
+
+@pytest.mark.parametrize(
+    ("version", "tags"),
+    [
+        ("1.19.2", {"kubernetes.io/role/cni": "0"}),  # v1.18-v1.21: the key alone includes the subnet
+        ("1.23.1", {"kubernetes.io/role/cni": "1", "kubernetes.io/cluster/prod": "shared"}),
+    ],
+)
+def test_tag_semantics_by_vpc_cni_version(version: str, tags: dict[str, str]) -> None:
+    pool = [
+        cni_subnet("subnet-cni-a", "us-east-1a", **tags),
+        cni_subnet("subnet-cni-b", "us-east-1b", **tags),
+    ]
+    outcomes = results(
+        check_ip_capacity_exhaustion_risk(snapshot([*SMALL, *pool], settings=aws_node(version)))
+    )
+    assert outcomes["subnet-a"] == outcomes["subnet-cni-a"] == (Result.PASS, None)
+
+
+def test_ipv6_clusters_do_not_pool() -> None:
+    outcomes = check_ip_capacity_exhaustion_risk(
+        snapshot([*SMALL, *POOL], cluster=ipv6_cluster(SMALL).cluster)
+    )
+    assert {o.resource for o in outcomes} == {"subnet-a", "subnet-b"}

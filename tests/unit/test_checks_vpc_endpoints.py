@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from eks_auditor.model.check import Result, Severity
 from eks_auditor.model.kubernetes import KubernetesState, Workload
-from eks_auditor.model.network import RouteTable, VpcEndpoint
+from eks_auditor.model.network import IngressRule, RouteTable, SecurityGroup, VpcEndpoint
 from eks_auditor.model.snapshot import ClusterSnapshot, PodIdentityAssociation
 from snapshots import (
     ARN,
     BASE,
+    ENDPOINT_SG,
     INTERFACE_SUFFIXES,
     LOCAL,
     PRIVATE_A,
@@ -65,6 +66,7 @@ def sts_without_private_dns() -> ClusterSnapshot:
 
 COVERAGE = [
     (MISSING, Result.FAIL, no_ecr_api),
+    (MISSING, Result.FAIL, lambda: endpoint_rules(IngressRule(protocol="tcp", from_port=22, to_port=22))),
     (MISSING, Result.PASS, isolated),
     (MISSING, Result.NOT_APPLICABLE, lambda: BASE),
     (MISSING, Result.ERROR, lambda: without(isolated(), "network")),
@@ -98,6 +100,7 @@ def test_isolated_with_every_endpoint_passes_per_service() -> None:
     assert outcome.evidence == {
         "service": f"com.amazonaws.{REGION}.ecr.dkr",
         "vpc_endpoint_ids": ["vpce-ecrdkr"],
+        "admitting_endpoint_ids": ["vpce-ecrdkr"],
         "azs_without_endpoint": [],
     }
 
@@ -189,6 +192,7 @@ def test_s3_interface_endpoint_with_private_dns_satisfies_s3() -> None:
         state="available",
         private_dns_enabled=True,
         subnet_ids=(PRIVATE_A, PRIVATE_B),
+        security_group_ids=(ENDPOINT_SG,),
     )
     endpoints = (*(interface_endpoint(s) for s in INTERFACE_SUFFIXES), s3_interface)
     outcome = by_resource(run(MISSING, isolated(endpoints=endpoints)))[res("s3")]
@@ -197,6 +201,11 @@ def test_s3_interface_endpoint_with_private_dns_satisfies_s3() -> None:
         "service": f"com.amazonaws.{REGION}.s3",
         "interface_endpoint_ids": ["vpce-s3iface"],
     }
+    # Its security group must admit the nodes' HTTPS like any interface endpoint's.
+    closed = endpoint_rules(https(cidrs=("198.51.100.0/24",)), snapshot=isolated(endpoints=endpoints))
+    failed = by_resource(run(MISSING, closed))[res("s3")]
+    assert (failed.result, failed.severity) == (Result.FAIL, Severity.CRITICAL)
+    assert failed.evidence["endpoints"][0]["vpc_endpoint_id"] == "vpce-s3iface"
 
 
 def test_s3_interface_endpoint_without_private_dns_does_not() -> None:
@@ -381,3 +390,128 @@ def test_vpc_dns_not_applicable_without_private_dns_endpoints() -> None:
     endpoints = tuple(interface_endpoint(s, private_dns=False) for s in INTERFACE_SUFFIXES)
     snapshot = with_network(isolated(endpoints=endpoints), dns_support=False)
     assert by_resource(run(DNS, snapshot))[res("vpc-dns")].result is Result.NOT_APPLICABLE
+
+
+# --- the endpoints' security groups admit 443 from the nodes (DESIGN §2) ----------------------------
+
+NODE_SG = "sg-0nodes00000000000"
+CLUSTER_SG = "sg-0cluster000000000"
+
+
+def endpoint_rules(*rules: IngressRule, snapshot: ClusterSnapshot | None = None) -> ClusterSnapshot:
+    """The isolated cluster with every interface endpoint behind one security group with `rules`."""
+    return with_network(
+        snapshot or isolated(),
+        endpoint_security_groups={ENDPOINT_SG: SecurityGroup(id=ENDPOINT_SG, ingress=rules)},
+    )
+
+
+def https(**sources: tuple[str, ...]) -> IngressRule:
+    return IngressRule(protocol="tcp", from_port=443, to_port=443, **sources)
+
+
+def with_node_security_groups(snapshot: ClusterSnapshot, groups: tuple[str, ...]) -> ClusterSnapshot:
+    assert snapshot.nodegroups is not None and snapshot.cluster is not None
+    nodegroups = tuple(g.model_copy(update={"security_group_ids": groups}) for g in snapshot.nodegroups)
+    cluster = snapshot.cluster.model_copy(update={"cluster_security_group_id": CLUSTER_SG})
+    return snapshot.model_copy(update={"nodegroups": nodegroups, "cluster": cluster})
+
+
+def test_endpoint_security_group_without_443_from_the_nodes_fails_like_a_missing_endpoint() -> None:
+    # 443 only from an office range, and SSH from the VPC: neither admits the nodes' HTTPS.
+    snapshot = endpoint_rules(
+        https(cidrs=("198.51.100.0/24",)),
+        IngressRule(protocol="tcp", from_port=22, to_port=22, cidrs=("10.0.0.0/16",)),
+    )
+    outcomes = by_resource(run(MISSING, snapshot))
+    failed = outcomes[res("ecr.api")]
+    assert (failed.result, failed.severity) == (Result.FAIL, Severity.CRITICAL)
+    assert failed.evidence["endpoints"] == [
+        {
+            "vpc_endpoint_id": "vpce-ecrapi",
+            "security_group_ids": [ENDPOINT_SG],
+            "subnets_not_admitted": [PRIVATE_A, PRIVATE_B],
+        }
+    ]
+    assert "do not admit HTTPS" in (failed.title or "")
+    assert (outcomes[res("ec2")].result, outcomes[res("ec2")].severity) == (Result.FAIL, Severity.HIGH)
+    # The S3 gateway endpoint has no security group: unaffected.
+    assert outcomes[res("s3")].result is Result.PASS
+
+
+def test_a_rule_covering_only_one_node_subnet_fails_for_the_other() -> None:
+    outcome = by_resource(run(MISSING, endpoint_rules(https(cidrs=("10.0.16.0/20",)))))[res("ecr.dkr")]
+    assert outcome.result is Result.FAIL
+    assert outcome.evidence["endpoints"][0]["subnets_not_admitted"] == [PRIVATE_B]
+
+
+def test_443_from_the_node_cidrs_all_traffic_or_a_wider_range_passes() -> None:
+    for rule in (
+        https(cidrs=("10.0.16.0/20", "10.0.32.0/20")),
+        https(cidrs=("10.0.0.0/8",)),
+        IngressRule(protocol="-1", cidrs=("10.0.0.0/16",)),
+        IngressRule(protocol="tcp", from_port=0, to_port=65535, cidrs=("0.0.0.0/0",)),
+    ):
+        assert by_resource(run(MISSING, endpoint_rules(rule)))[res("ecr.api")].result is Result.PASS, rule
+
+
+def test_443_from_the_nodes_security_group_passes_and_from_another_group_fails() -> None:
+    nodes = with_node_security_groups(isolated(), (NODE_SG,))
+    ok = by_resource(run(MISSING, endpoint_rules(https(source_groups=(NODE_SG,)), snapshot=nodes)))
+    assert ok[res("ecr.api")].result is Result.PASS
+    # The nodes carry their launch template's group, not the cluster security group.
+    other = by_resource(run(MISSING, endpoint_rules(https(source_groups=(CLUSTER_SG,)), snapshot=nodes)))
+    assert other[res("ecr.api")].result is Result.FAIL
+    # A managed group without template groups gets the cluster security group from EKS.
+    managed = with_node_security_groups(isolated(), ())
+    cluster_sg = by_resource(
+        run(MISSING, endpoint_rules(https(source_groups=(CLUSTER_SG,)), snapshot=managed))
+    )
+    assert cluster_sg[res("ecr.api")].result is Result.PASS
+
+
+def test_what_cannot_be_decided_is_incomplete_never_a_failure() -> None:
+    unread = with_network(
+        isolated(),
+        endpoint_security_groups={},
+        endpoint_security_groups_unread="UnauthorizedOperation on ec2:DescribeSecurityGroups",
+    )
+    outcome = by_resource(run(MISSING, unread))[res("ecr.api")]
+    assert outcome.result is Result.ERROR
+    assert "UnauthorizedOperation on ec2:DescribeSecurityGroups" in (outcome.reason or "")
+    prefix_list = IngressRule(protocol="tcp", from_port=443, to_port=443, prefix_lists=("pl-0a1b2c3d",))
+    outcome = by_resource(run(MISSING, endpoint_rules(prefix_list)))[res("ecr.dkr")]
+    assert outcome.result is Result.ERROR
+    assert "prefix-list" in (outcome.reason or "")
+    # An endpoint listed without any security group (never in AWS, which applies the VPC default).
+    bare = isolated(
+        endpoints=(*isolated().network.vpc_endpoints[1:], interface_endpoint("ecr.api", security_groups=()))
+    )  # type: ignore[union-attr]
+    assert by_resource(run(MISSING, bare))[res("ecr.api")].result is Result.ERROR
+
+
+def test_ipv6_ranges_in_an_ipv6_cluster_are_unverified_not_a_failure() -> None:
+    ipv6 = isolated()
+    assert ipv6.cluster is not None
+    ipv6 = ipv6.model_copy(update={"cluster": ipv6.cluster.model_copy(update={"ip_family": "ipv6"})})
+    outcome = by_resource(run(MISSING, endpoint_rules(https(cidrs=("2600:1f18:abcd::/56",)), snapshot=ipv6)))
+    assert outcome[res("ecr.api")].result is Result.ERROR
+    # The same rule in an IPv4 cluster admits no node: a failure.
+    ipv4 = by_resource(run(MISSING, endpoint_rules(https(cidrs=("2600:1f18:abcd::/56",)))))
+    assert ipv4[res("ecr.api")].result is Result.FAIL
+
+
+def test_one_admitting_endpoint_of_several_is_enough() -> None:
+    closed = "sg-0closed000000000"
+    second = interface_endpoint("ecr.api", security_groups=(closed,)).model_copy(update={"id": "vpce-second"})
+    snapshot = isolated(endpoints=(*isolated().network.vpc_endpoints, second))  # type: ignore[union-attr]
+    snapshot = with_network(
+        snapshot,
+        endpoint_security_groups={
+            **snapshot.network.endpoint_security_groups,
+            closed: SecurityGroup(id=closed),
+        },  # type: ignore[union-attr]
+    )
+    outcome = by_resource(run(MISSING, snapshot))[res("ecr.api")]
+    assert outcome.result is Result.PASS
+    assert outcome.evidence["admitting_endpoint_ids"] == ["vpce-ecrapi"]

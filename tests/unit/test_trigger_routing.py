@@ -303,11 +303,15 @@ ROUTES: dict[tuple[str, str], frozenset[str] | None] = {
     ("aws.ec2", "AuthorizeSecurityGroupIngress"): frozenset(
         {
             "nodegroup_ssh_open",
+            # The interface endpoints' security groups must admit 443 from the nodes.
+            "vpc_endpoint_missing",
         }
     ),
     ("aws.ec2", "RevokeSecurityGroupIngress"): frozenset(
         {
             "nodegroup_ssh_open",
+            # The interface endpoints' security groups must admit 443 from the nodes.
+            "vpc_endpoint_missing",
         }
     ),
     ("aws.iam", "CreateOpenIDConnectProvider"): frozenset(
@@ -461,6 +465,8 @@ ROUTES: dict[tuple[str, str], frozenset[str] | None] = {
     ("aws.ec2", "ModifySecurityGroupRules"): frozenset(
         {
             "nodegroup_ssh_open",
+            # The interface endpoints' security groups must admit 443 from the nodes.
+            "vpc_endpoint_missing",
         }
     ),
     ("aws.autoscaling", "CreateAutoScalingGroup"): frozenset(

@@ -42,12 +42,18 @@ TRANSIT_READS = (
     "ec2:DescribeTransitGatewayVpcAttachments",
     "ec2:GetTransitGatewayRouteTableAssociations",
     "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeTransitGatewayRouteTables",
+    "ec2:SearchTransitGatewayRoutes",
 )
+# Resources on a VPC's own way out (its route tables and NAT gateways): when the VPC is the egress VPC of a
+# transit gateway, a change to them changes the egress of every VPC the gateway sends 0.0.0.0/0 to it.
+_EGRESS_PATH_KINDS = ("route_table", "nat_gateway")
 
 
 def resolve_vpcs(ec2: Any, refs: VpcReference) -> frozenset[str] | None:
     """The VPCs an EC2 call touched; None when none could be resolved (the caller widens to the region)."""
     vpcs = set(refs.of("vpc"))
+    egress_paths: set[str] = set()
     for kind, (operation, parameter, key) in _LOOKUPS.items():
         ids = refs.of(kind)
         if not ids:
@@ -61,7 +67,15 @@ def resolve_vpcs(ec2: Any, refs: VpcReference) -> frozenset[str] | None:
         items = response.get(key, [])
         if key == "Reservations":
             items = [instance for reservation in items for instance in reservation.get("Instances", [])]
-        vpcs.update(item["VpcId"] for item in items if item.get("VpcId"))
+        found = {item["VpcId"] for item in items if item.get("VpcId")}
+        vpcs.update(found)
+        if kind in _EGRESS_PATH_KINDS:
+            egress_paths.update(found)
+    if egress_paths:
+        try:
+            vpcs.update(egress_dependents(ec2, egress_paths))
+        except ClientError as exc:
+            logger.info("could not resolve VPCs egressing via %s: %s", sorted(egress_paths), _code(exc))
     for kind, resolve in _EGRESS_LOOKUPS.items():
         ids = refs.of(kind)
         if not ids:
@@ -84,6 +98,59 @@ def _tgw_vpcs(ec2: Any, tgw_ids: Iterable[str]) -> set[str]:
     # Every VPC attached to the gateway: any of them may send its default route to the attachment, or the
     # route table, that changed (an egress VPC's attachment serves all the others).
     return _attached_vpcs(ec2, [{"Name": "transit-gateway-id", "Values": sorted(tgw_ids)}])
+
+
+def egress_dependents(ec2: Any, vpcs: Iterable[str]) -> set[str]:
+    """The VPCs whose 0.0.0.0/0 a transit gateway sends to one of `vpcs` (their egress VPC, DESIGN §2).
+
+    Each TGW route table whose 0.0.0.0/0 route (SearchTransitGatewayRoutes, exact match) leads to an
+    attachment of `vpcs` routes the VPCs associated with it there. When a gateway's routes cannot be
+    searched, every VPC attached to it is taken: a re-audit too many, never one missed.
+    """
+    pages = ec2.get_paginator("describe_transit_gateway_attachments").paginate(
+        Filters=[
+            {"Name": "resource-id", "Values": sorted(vpcs)},
+            {"Name": "resource-type", "Values": ["vpc"]},
+        ]
+    )
+    attachments: dict[str, str] = {
+        a["TransitGatewayAttachmentId"]: a["TransitGatewayId"]
+        for page in pages
+        for a in page.get("TransitGatewayAttachments", [])
+        if a.get("State") not in ("deleted", "deleting", "failed", "rejected")
+    }
+    dependents: set[str] = set()
+    for tgw in sorted(set(attachments.values())):
+        tables = [
+            t["TransitGatewayRouteTableId"]
+            for page in ec2.get_paginator("describe_transit_gateway_route_tables").paginate(
+                Filters=[{"Name": "transit-gateway-id", "Values": [tgw]}]
+            )
+            for t in page.get("TransitGatewayRouteTables", [])
+        ]
+        try:
+            routed = [table for table in tables if _default_route_to(ec2, table, attachments)]
+        except ClientError as exc:
+            logger.info("could not search the routes of %s: %s; taking every attached VPC", tgw, _code(exc))
+            dependents |= _tgw_vpcs(ec2, [tgw])
+            continue
+        if routed:
+            dependents |= _route_table_vpcs(ec2, routed)
+    return dependents
+
+
+def _default_route_to(ec2: Any, table: str, attachments: Iterable[str]) -> bool:
+    routes = ec2.search_transit_gateway_routes(
+        TransitGatewayRouteTableId=table,
+        Filters=[{"Name": "route-search.exact-match", "Values": ["0.0.0.0/0"]}],
+    ).get("Routes", [])
+    wanted = set(attachments)
+    return any(
+        target.get("TransitGatewayAttachmentId") in wanted
+        for route in routes
+        if route.get("State") != "blackhole"
+        for target in route.get("TransitGatewayAttachments") or ()
+    )
 
 
 def _attachment_vpcs(ec2: Any, ids: Iterable[str]) -> set[str]:

@@ -7,12 +7,19 @@
 | payments  | isolated | private cluster missing VPC endpoints; sts endpoint with private DNS off     |
 | batch     | shared   | small node subnets (IP exhaustion), one-type spot node group                |
 | platform  | shared   | the healthy reference: 1.35, prefix delegation, diversified spot           |
+| inspected | inspected| private cluster egressing through a firewall (GWLB endpoint -> NAT): quiet  |
+| ipv6-api  | shared   | IPv6 cluster on the small subnets: pods take IPv6, no IP exhaustion: quiet  |
+
+The two quiet ones guard against false alarms: `inspected` has no VPC endpoints and runs
+cluster-autoscaler without the static instance list, which is right because its nodes reach the internet
+through the inspection appliance (its one finding: the autoscaler image's minor version, MEDIUM);
+`ipv6-api` runs where an IPv4 cluster's pods would exhaust the subnets, and has no finding.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from eks_auditor_tools.fleet import LOG_TYPES, Fleet, VpcIds
 
@@ -47,6 +54,7 @@ class _ClusterSpec:
     hardened: bool  # every log type on, secrets encrypted
     version: str
     nodegroups: tuple[_NodeGroupSpec, ...]
+    ip_family: Literal["ipv4", "ipv6"] = "ipv4"
 
 
 _PRIVATE = ("private-a", "private-b")
@@ -79,6 +87,18 @@ _CLUSTERS = (
             _NodeGroupSpec("spot-mixed", _PRIVATE, ("m5.large", "m5a.large", "m6i.large"), 0, 6, 1, "SPOT"),
         ),
     ),
+    _ClusterSpec(
+        # Default routes to a Gateway Load Balancer endpoint (an inspection firewall) whose subnet routes
+        # to a NAT gateway: internet egress, so no VPC endpoint is required.
+        "inspected", ("inspected-a", "inspected-b"), False, True, (), True, "1.35",
+        (_NodeGroupSpec("apps", ("inspected-a", "inspected-b"), ("m5.large",), 2, 6, 2),),
+    ),
+    _ClusterSpec(
+        # The /27 subnets that exhaust batch's IPv4 pods hold an IPv6 cluster's nodes easily (1 IPv4 each).
+        "ipv6-api", _PRIVATE, False, True, (), True, "1.35",
+        (_NodeGroupSpec("api", ("tight-a", "tight-b"), ("m5.large",), 1, 10, 2),),
+        ip_family="ipv6",
+    ),
 )  # fmt: skip
 
 
@@ -87,11 +107,12 @@ def build_fleet(session: Any, region: str = REGION) -> Fleet:
     fleet = Fleet(region, session)
     _shared_vpc(fleet)
     _isolated_vpc(fleet)
+    _inspected_vpc(fleet)
 
     for spec in _CLUSTERS:
         _create_cluster(fleet, spec, spec.name)
     # IRSA works for every cluster but prod-web: register the others' OIDC issuers in IAM.
-    for name in ("analytics", "payments", "batch", "platform"):
+    for name in ("analytics", "payments", "batch", "platform", "inspected", "ipv6-api"):
         fleet.register_oidc_provider(
             fleet.eks.describe_cluster(name=name)["cluster"]["identity"]["oidc"]["issuer"]
         )
@@ -113,6 +134,7 @@ def _create_cluster(fleet: Fleet, spec: _ClusterSpec, name: str) -> None:
         secrets_key_arn=f"arn:aws:kms:{region}:{ACCOUNT}:key/demo" if spec.hardened else None,
         role_arn=CLUSTER_ROLE,
         cluster_security_group=False,
+        ip_family=spec.ip_family,
     )
     for group in spec.nodegroups:
         fleet.create_nodegroup(
@@ -179,6 +201,36 @@ def _isolated_vpc(fleet: Fleet) -> None:
     fleet.add_endpoints(ids, ["sts"], private_dns=False)
     # The S3 gateway endpoint reaches only isolated-a's route table: image layers fail in isolated-b.
     fleet.add_endpoints(ids, ["s3"], route_table_ids=[fleet.route_tables["isolated-a"]])
+
+
+def _inspected_vpc(fleet: Fleet) -> None:
+    """Centralized inspection in one VPC: node subnets -> a GWLB endpoint per AZ (the firewall appliance)
+    -> the endpoint subnets' route table -> a NAT gateway -> the internet gateway. moto lists GWLB
+    endpoints and keeps `vpce-` routes as AWS does (Network Firewall endpoints it does not list)."""
+    ec2 = fleet.ec2
+    shared_nat = (fleet.nat_gateway, fleet.nat_ip)  # the shared VPC's NAT stays the fleet's NAT
+    vpc = fleet.vpcs["inspected"] = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    igw = fleet.create_internet_gateway(vpc)
+    public = fleet.create_subnet(vpc, "10.2.0.0/24", "a", "inspected-public-a")
+    fleet.route_table(vpc, default_route={"GatewayId": igw}, subnet_ids=[public], name="inspected-public")
+    nat, _ = fleet.create_nat_gateway(public)
+    fleet.nat_gateway, fleet.nat_ip = shared_nat
+    for az in ("a", "b"):
+        firewall = fleet.create_subnet(vpc, f"10.2.{1 if az == 'a' else 2}.0/28", az, f"firewall-{az}")
+        fleet.route_table(
+            vpc, default_route={"NatGatewayId": nat}, subnet_ids=[firewall], name=f"firewall-{az}"
+        )
+        endpoint = ec2.create_vpc_endpoint(
+            VpcId=vpc,
+            VpcEndpointType="GatewayLoadBalancer",
+            ServiceName=f"com.amazonaws.vpce.{fleet.region}.vpce-svc-0inspection00000{az}",
+            SubnetIds=[firewall],
+        )["VpcEndpoint"]["VpcEndpointId"]
+        fleet.endpoints[f"inspection-{az}"] = endpoint
+        nodes = fleet.create_subnet(vpc, f"10.2.{16 if az == 'a' else 32}.0/20", az, f"inspected-{az}")
+        fleet.route_table(
+            vpc, default_route={"VpcEndpointId": endpoint}, subnet_ids=[nodes], name=f"inspected-{az}"
+        )
 
 
 def _spot_nodes(fleet: Fleet) -> None:

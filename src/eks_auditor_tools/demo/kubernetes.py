@@ -90,6 +90,11 @@ def cluster_states(region: str) -> dict[str, KubeState]:
         "platform": state(
             "platform", [_autoscaler("platform", static_list=True)], [], prefix_delegation=True
         ),
+        # Fetching the instance list from the EC2 API is fine here: the nodes egress through the firewall.
+        "inspected": state(
+            "inspected", [_autoscaler("inspected", static_list=False)], [], prefix_delegation=True
+        ),
+        "ipv6-api": state("ipv6-api", [], []),
     }
 
 

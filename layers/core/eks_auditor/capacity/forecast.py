@@ -14,6 +14,15 @@ Assumptions, stated once:
   A node group with several instance types is modeled by its type with the largest footprint.
 - Custom networking: the node subnet holds the primary ENIs' addresses; the pods' addresses come from the
   ENIConfig subnet in the node's Availability Zone (several in one AZ: each is assumed to receive them all).
+- VPC CNI subnet discovery (v1.18.0+, ENABLE_SUBNET_DISCOVERY default true; off with custom networking,
+  which takes precedence): ipamd creates each secondary ENI in the subnet with the most free addresses
+  among the node's own subnet and the subnets of its VPC and AZ tagged `kubernetes.io/role/cni`
+  (aws/amazon-vpc-cni-k8s pkg/awsutils/awsutils.go; since v1.22.0 a tag value "0" or "" excludes a subnet,
+  as do `kubernetes.io/cluster/<other cluster>` tags; before, the key alone included it). Secondary ENIs
+  therefore draw on one pool per AZ (the node subnets and the tagged subnets there), while each new node's
+  primary ENI (its own address and that ENI's secondary addresses) still comes from its node subnet.
+  Secondary-IP mode only: with prefix delegation the node subnet keeps the whole footprint (conservative).
+  Without the aws-node settings, discovery is assumed on (the default of every VPC CNI since v1.18.0).
 - Prefix delegation needs free, aligned /28 blocks, which AvailableIpAddressCount cannot show. The
   forecast is conservative: every address in use that the model does not attribute to the current nodes'
   prefixes (the 5 AWS reserves, ENI primaries, load balancers, endpoints, ...) is assumed to sit alone in
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -38,7 +48,12 @@ from eks_auditor.model.snapshot import ClusterSnapshot, InstanceTypeInfo, NodeGr
 
 AWS_RESERVED_IPS = 5  # the first four and the last address of every subnet
 
-SubnetRole = Literal["node", "pod", "node+pod"]
+SubnetRole = Literal["node", "pod", "node+pod", "cni"]
+CNI_ROLE_TAG = "kubernetes.io/role/cni"
+CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
+SUBNET_DISCOVERY_SINCE = (1, 18)
+TAG_VALUES_SINCE = (1, 22)  # "0" excludes, "" does not include, other clusters' tags exclude
+_VERSION = re.compile(r":v?(\d+)\.(\d+)\.(\d+)")
 
 
 class NodeGroupPlan(BaseModel):
@@ -86,11 +101,22 @@ class SubnetForecast(BaseModel):
     prefix_delegation: bool
     free_prefix_blocks: int | None = None  # conservative count of whole free /28 blocks
     prefix_blocks_needed: int | None = None  # /28 blocks (prefixes and new ENI primaries) at max
+    # Subnet discovery: free_ips, usable_ips and ips_needed_at_max are the AZ's pool (`pool_subnets`);
+    # own_* are this subnet's own free addresses and what only it can give (new nodes' primary ENIs).
+    pool_subnets: tuple[str, ...] = ()
+    own_free_ips: int | None = None
+    own_ips_needed_at_max: int | None = None
     notes: tuple[str, ...] = ()
 
     @property
     def fits_at_max(self) -> bool:
         if self.ips_needed_at_max > self.free_ips:
+            return False
+        if (
+            self.own_ips_needed_at_max is not None
+            and self.own_free_ips is not None
+            and self.own_ips_needed_at_max > self.own_free_ips
+        ):
             return False
         return not (
             self.prefix_blocks_needed is not None
@@ -107,6 +133,7 @@ class Forecast(BaseModel):
     settings: CniSettings
     pods_per_node: int | None
     gaps: tuple[ForecastGap, ...] = ()
+    subnet_discovery: str = ""  # whether VPC CNI subnet discovery was modeled, and why
 
     def subnet(self, subnet_id: str) -> SubnetForecast | None:
         return next((s for s in self.subnets if s.subnet_id == subnet_id), None)
@@ -201,13 +228,148 @@ def forecast_subnets(snapshot: ClusterSnapshot, *, pods_per_node: int | None = N
     results = tuple(
         _subnet_forecast(subnets[subnet_id], group_shares) for subnet_id, group_shares in shares.items()
     )
+    discovery, why = subnet_discovery(aws_node, custom_networking=settings.custom_networking, ipv6=ipv6)
+    if discovery:
+        version = cni_version(aws_node.image if aws_node else None)
+        tagged = [s for s in subnets.values() if s.id not in shares and discovered(s, snapshot.name, version)]
+        results = _pool_with_cni_subnets(results, shares, tagged, types)
     return Forecast(
         subnets=results,
         nodegroups=tuple(plans),
         settings=settings,
         pods_per_node=pods_per_node,
         gaps=tuple(gaps),
+        subnet_discovery=why,
     )
+
+
+def cni_version(image: str | None) -> tuple[int, int, int] | None:
+    """The VPC CNI version in the aws-node image tag (`...amazon-k8s-cni:v1.19.2-eksbuild.1`)."""
+    found = _VERSION.search(image or "")
+    return (int(found[1]), int(found[2]), int(found[3])) if found else None
+
+
+def subnet_discovery(
+    aws_node: AwsNodeSettings | None, *, custom_networking: bool, ipv6: bool
+) -> tuple[bool, str]:
+    """Whether ipamd places secondary ENIs in `kubernetes.io/role/cni` subnets, and why (or why not)."""
+    if ipv6:
+        return False, "IPv6 cluster: pods take IPv6 addresses, no secondary ENI draws IPv4 addresses"
+    if custom_networking:
+        return False, "custom networking (ENIConfig) takes precedence over subnet discovery"
+    if aws_node is None:
+        return True, "assumed on: aws-node not read (ENABLE_SUBNET_DISCOVERY defaults to true since v1.18.0)"
+    if aws_node.enable_subnet_discovery is False:
+        return False, "ENABLE_SUBNET_DISCOVERY=false on aws-node"
+    version = cni_version(aws_node.image)
+    if version is not None and version[:2] < SUBNET_DISCOVERY_SINCE:
+        return False, f"VPC CNI v{'.'.join(map(str, version))} predates subnet discovery (v1.18.0)"
+    shown = f"v{'.'.join(map(str, version))}" if version else "version unknown"
+    return True, f"on (VPC CNI {shown}, ENABLE_SUBNET_DISCOVERY not false)"
+
+
+def discovered(subnet: Subnet, cluster: str, version: tuple[int, int, int] | None) -> bool:
+    """A subnet ipamd may use for this cluster's secondary ENIs (besides the node's own subnet)."""
+    value = subnet.tags.get(CNI_ROLE_TAG)
+    if value is None:
+        return False
+    if version is not None and version[:2] < TAG_VALUES_SINCE:
+        return True  # v1.18-v1.21: the key alone includes the subnet
+    if value.strip() in ("", "0"):
+        return False
+    clusters = [k for k in subnet.tags if k.startswith(CLUSTER_TAG_PREFIX)]
+    return not clusters or f"{CLUSTER_TAG_PREFIX}{cluster}" in clusters
+
+
+def _primary_ips(share: _Share, types: Mapping[str, InstanceTypeInfo]) -> int:
+    """Addresses a new node takes from its own subnet whatever discovery does: its primary ENI's."""
+    info = types.get(share.plan.instance_type)
+    if info is None:
+        return share.ips_per_node
+    return min(share.ips_per_node, 1 + min(share.plan.footprint.secondary_ips, max(info.ipv4_per_eni - 1, 0)))
+
+
+def _pool_with_cni_subnets(
+    results: tuple[SubnetForecast, ...],
+    shares: Mapping[str, list[_Share]],
+    tagged: list[Subnet],
+    types: Mapping[str, InstanceTypeInfo],
+) -> tuple[SubnetForecast, ...]:
+    """Per AZ with tagged subnets: the node subnets' secondary ENIs draw on the AZ's pool."""
+    by_az: dict[str, list[Subnet]] = {}
+    for subnet in tagged:
+        by_az.setdefault(subnet.availability_zone, []).append(subnet)
+    pooled: list[SubnetForecast] = []
+    handled: set[str] = set()
+    for zone, cni_subnets in sorted(by_az.items()):
+        members = [f for f in results if f.availability_zone == zone and not f.prefix_delegation]
+        if not members:
+            continue
+        pool_ids = (*(f.subnet_id for f in members), *(s.id for s in cni_subnets))
+        free = sum(f.free_ips for f in members) + sum(s.available_ips for s in cni_subnets)
+        usable = sum(f.usable_ips for f in members) + sum(_usable(s) for s in cni_subnets)
+        needed = sum(f.ips_needed_at_max for f in members)
+        widest = max(f.ips_per_node for f in members)
+        note = (
+            f"VPC CNI subnet discovery: secondary ENIs in {zone} go to the subnet with the most free "
+            f"addresses among {', '.join(pool_ids)} ({free} free together)"
+        )
+        percent = round(100.0 * free / usable, 1) if usable else 0.0
+        common = {
+            "free_ips": free,
+            "usable_ips": usable,
+            "percent_free": percent,
+            "ips_needed_at_max": needed,
+            "pool_subnets": pool_ids,
+        }
+        for forecast in members:
+            own = shares[forecast.subnet_id]
+            primary = max(_primary_ips(s, types) for s in own)
+            own_needed = sum(s.additional * _primary_ips(s, types) for s in own)
+            fit = min(free // widest if widest else 0, forecast.free_ips // primary if primary else 0)
+            pooled.append(
+                forecast.model_copy(
+                    update={
+                        **common,
+                        "nodes_that_fit": fit,
+                        "own_free_ips": forecast.free_ips,
+                        "own_ips_needed_at_max": own_needed,
+                        "notes": (*forecast.notes, note),
+                    }
+                )
+            )
+            handled.add(forecast.subnet_id)
+        groups = tuple(dict.fromkeys(g for f in members for g in f.nodegroups))
+        for subnet in cni_subnets:
+            pooled.append(
+                SubnetForecast(
+                    subnet_id=subnet.id,
+                    cidr=subnet.cidr,
+                    availability_zone=zone,
+                    role="cni",
+                    usable_ips=usable,
+                    free_ips=free,
+                    percent_free=percent,
+                    nodegroups=groups,
+                    nodes_now=sum(f.nodes_now for f in members),
+                    nodes_at_max=sum(f.nodes_at_max for f in members),
+                    additional_nodes=sum(f.additional_nodes for f in members),
+                    ips_per_node=widest,
+                    ips_needed_at_max=needed,
+                    nodes_that_fit=free // widest if widest else 0,
+                    prefix_delegation=False,
+                    pool_subnets=pool_ids,
+                    own_free_ips=subnet.available_ips,
+                    own_ips_needed_at_max=0,
+                    notes=(f"tagged {CNI_ROLE_TAG}={subnet.tags.get(CNI_ROLE_TAG)}", note),
+                )
+            )
+    return (*(f for f in results if f.subnet_id not in handled), *pooled)
+
+
+def _usable(subnet: Subnet) -> int:
+    size = ipaddress.ip_network(subnet.cidr, strict=False).num_addresses
+    return max(size - AWS_RESERVED_IPS, 1)
 
 
 def _plan(

@@ -21,7 +21,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from eks_auditor.capacity.footprint import SOURCE_ASSUMED, CniSettings, effective_settings
-from eks_auditor.capacity.forecast import Forecast, ForecastGap, SubnetForecast, forecast_subnets
+from eks_auditor.capacity.forecast import (
+    CNI_ROLE_TAG,
+    Forecast,
+    ForecastGap,
+    SubnetForecast,
+    forecast_subnets,
+)
 from eks_auditor.capacity.max_pods import compute_max_pods
 from eks_auditor.checks.base import *
 from eks_auditor.model.snapshot import InstanceTypeInfo, NodeGroup
@@ -58,6 +64,8 @@ IP_CAPACITY_EXHAUSTION_RISK = CheckSpec(
     ),
     references=(_CNI_IP_DOC, _PREFIX_DOC, _CUSTOM_NETWORKING_DOC, _WARM_POOL_DOC),
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS, Part.INSTANCE_TYPES),
+    # The aws-node DaemonSet's settings and ENIConfigs (CNI defaults assumed, and said, when unread).
+    reads=(Part.KUBERNETES,),
     events=_EVENTS,
     schedule_only={
         Part.CLUSTER: events.IP_FAMILY_FIXED,
@@ -82,6 +90,8 @@ IP_PREFIX_DELEGATION_RECOMMENDED = CheckSpec(
     ),
     references=(_PREFIX_DOC, _CIDR_RESERVATION_DOC),
     requires=(Part.CLUSTER, Part.NODEGROUPS, Part.INSTANCE_TYPES),
+    # ENABLE_PREFIX_DELEGATION and custom networking from the aws-node DaemonSet (defaults when unread).
+    reads=(Part.KUBERNETES,),
     events=_EVENTS,
     schedule_only={
         Part.CLUSTER: events.IP_FAMILY_FIXED,
@@ -253,6 +263,12 @@ def _evidence(
         },
         "notes": list(subnet.notes),
     }
+    if subnet.pool_subnets:
+        evidence["subnet_discovery"] = forecast.subnet_discovery
+        # Free and needed addresses above are the AZ's pool (node subnets and kubernetes.io/role/cni ones).
+        evidence["pool_subnets"] = list(subnet.pool_subnets)
+        evidence["own_free_ips"] = subnet.own_free_ips
+        evidence["own_ips_needed_at_max"] = subnet.own_ips_needed_at_max
     if subnet.prefix_delegation:
         evidence["free_prefix_blocks_assumed"] = subnet.free_prefix_blocks
         evidence["prefix_blocks_needed_at_max"] = subnet.prefix_blocks_needed
@@ -264,7 +280,13 @@ def _evidence(
 def _remediation(snapshot: ClusterSnapshot, forecast: Forecast, subnet: SubnetForecast) -> str:
     settings = forecast.settings
     steps: list[str] = []
-    if subnet.role == "pod":
+    if subnet.pool_subnets:
+        steps.append(
+            f"Add address space to the {subnet.availability_zone} pool: a subnet from a secondary VPC CIDR "
+            f"tagged {CNI_ROLE_TAG}=1 (VPC CNI subnet discovery places new pod ENIs there, no node "
+            "replacement needed), or enlarge the ones tagged already."
+        )
+    elif subnet.role == "pod":
         steps.append(
             f"Give the ENIConfig for {subnet.availability_zone} a larger subnet from the secondary VPC CIDR "
             "(ENIConfigs change for new nodes only: replace the nodes afterwards)."

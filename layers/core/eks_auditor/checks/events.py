@@ -152,6 +152,8 @@ PART_CHANGES: Mapping[Part, tuple[Event, ...]] = {
         + NAT_GATEWAY_ADDRESSES
         + VPC_DNS
         + EGRESS_PATHS
+        # The interface endpoints' security groups (do they admit 443 from the nodes?).
+        + SECURITY_GROUP_RULES
     ),
     Part.NODEGROUPS: NODE_GROUPS + LAUNCH_TEMPLATES,
     Part.NODE_SECURITY_GROUPS: SECURITY_GROUP_RULES,

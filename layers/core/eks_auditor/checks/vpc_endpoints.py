@@ -34,6 +34,7 @@ passes (cross-AZ traffic works); the PASS evidence lists those AZs (`azs_without
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,7 +124,12 @@ ENDPOINT_MISSING = CheckSpec(
     reads=(Part.IAM_OIDC_PROVIDERS, Part.KUBERNETES, Part.ADDONS, Part.POD_IDENTITY),
     # IRSA (an IAM OIDC provider for the cluster's issuer) makes sts required; Pod Identity eks-auth;
     # a log-shipping add-on logs.
-    events=_EVENTS + events.OIDC_PROVIDERS + events.ADDONS + events.POD_IDENTITY,
+    # The endpoints' security groups must admit 443 from the nodes: their rules change the verdict too.
+    events=_EVENTS
+    + events.OIDC_PROVIDERS
+    + events.ADDONS
+    + events.POD_IDENTITY
+    + events.SECURITY_GROUP_RULES,
     schedule_only={
         Part.KUBERNETES: (
             "cluster-autoscaler (which makes autoscaling and sts required) and log-shipping DaemonSets are "
@@ -318,6 +324,10 @@ def _interface_outcome(
             severity=severity,
             title=f"Isolated node subnets have no {service.suffix} VPC endpoint",
         )
+    reach = [_reachability(snapshot, network, scope, e) for e in interfaces]
+    serving = [r for r in reach if not r.blocked and not r.unsure]
+    if not serving:
+        return _unreachable_outcome(resource, name, service, reach, severity, why)
     uncovered = sorted(set(scope.azs) - _endpoint_azs(network, interfaces))
     return passed(
         spec,
@@ -325,8 +335,153 @@ def _interface_outcome(
         evidence={
             "service": name,
             "vpc_endpoint_ids": [e.id for e in interfaces],
+            "admitting_endpoint_ids": [r.endpoint_id for r in serving],
             "azs_without_endpoint": uncovered,
         },
+    )
+
+
+HTTPS = 443
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """Whether one interface endpoint's security groups admit 443 from each isolated node subnet."""
+
+    endpoint_id: str
+    security_group_ids: tuple[str, ...]
+    blocked: tuple[str, ...] = ()  # subnets certainly not admitted
+    unsure: tuple[str, ...] = ()  # subnets whose admission could not be decided
+    unsure_reason: str = ""
+
+    def evidence(self) -> dict[str, Any]:
+        return {
+            "vpc_endpoint_id": self.endpoint_id,
+            "security_group_ids": list(self.security_group_ids),
+            "subnets_not_admitted": list(self.blocked),
+        }
+
+
+def _unreachable_outcome(
+    resource: str,
+    name: str,
+    service: RequiredService,
+    reach: list[_Reach],
+    severity: Severity,
+    why: str,
+) -> Outcome:
+    """No endpoint of the service certainly admits the nodes: ERROR when that is unknown for one, else FAIL
+    at the severity of a missing endpoint (the nodes' calls time out all the same)."""
+    spec = ENDPOINT_MISSING
+    if any(not r.blocked for r in reach):
+        unsure = "; ".join(f"{r.endpoint_id}: {r.unsure_reason}" for r in reach if not r.blocked)
+        return could_not_evaluate(
+            spec, resource, f"whether the {service.suffix} endpoint admits the nodes is unknown ({unsure})"
+        )
+    return fail(
+        spec,
+        resource,
+        evidence={
+            "service": name,
+            "endpoint_type": "Interface",
+            "endpoints": [r.evidence() for r in reach],
+            "consequence": service.consequence,
+            "required_because": why,
+        },
+        severity=severity,
+        title=f"The {service.suffix} VPC endpoint's security groups do not admit HTTPS from the nodes",
+        description=(
+            f"An interface endpoint for {name} exists, but none of its security groups admits TCP 443 "
+            "from the isolated node subnets' CIDRs or from the nodes' security groups: the nodes' calls to "
+            f"the service time out, as if the endpoint were missing ({service.consequence})."
+        ),
+        remediation=(
+            "aws ec2 authorize-security-group-ingress --group-id <endpoint security group> --protocol tcp "
+            "--port 443 --cidr <node subnet CIDR> (or --source-group <node security group>), or attach a "
+            "security group that does: aws ec2 modify-vpc-endpoint --vpc-endpoint-id <vpce-id> "
+            "--add-security-group-ids <sg>. Console: VPC > Security groups > Edit inbound rules."
+        ),
+    )
+
+
+def node_security_groups_in(snapshot: ClusterSnapshot, subnet_id: str) -> frozenset[str] | None:
+    """The security groups the nodes in a subnet carry: their groups' launch-template (or launch
+    configuration) groups; a managed group without any gets the cluster security group, as do nodes
+    assumed in the cluster's subnets. None when some group's are unknown (a self-managed group whose
+    template was not read)."""
+    cluster_sg = snapshot.cluster.cluster_security_group_id if snapshot.cluster else None
+    groups = [g for g in snapshot.nodegroups or () if subnet_id in g.subnet_ids]
+    if not groups:
+        return frozenset({cluster_sg} if cluster_sg else ())
+    found: set[str] = set()
+    for group in groups:
+        if group.security_group_ids:
+            found.update(group.security_group_ids)
+        elif group.kind == "managed" and cluster_sg:
+            found.add(cluster_sg)
+        else:
+            return None
+    return frozenset(found)
+
+
+def _covers(rule_cidr: str, subnet_cidr: str) -> bool:
+    try:
+        rule, subnet = ipaddress.ip_network(rule_cidr, strict=False), ipaddress.ip_network(subnet_cidr)
+    except ValueError:
+        return False
+    return rule.version == subnet.version and subnet.subnet_of(rule)  # type: ignore[arg-type]
+
+
+def _reachability(
+    snapshot: ClusterSnapshot, network: VpcNetwork, scope: _Scope, endpoint: VpcEndpoint
+) -> _Reach:
+    sgs = endpoint.security_group_ids
+    unread = network.endpoint_security_groups_unread
+    missing = [sg for sg in sgs if sg not in network.endpoint_security_groups]
+    if unread or not sgs or missing:
+        reason = (
+            f"its security groups could not be read ({unread})"
+            if unread
+            else "DescribeVpcEndpoints listed no security group"
+            if not sgs
+            else f"security groups {', '.join(missing)} not described"
+        )
+        return _Reach(endpoint.id, sgs, unsure=scope.isolated, unsure_reason=reason)
+    rules = [
+        r for sg in sgs for r in network.endpoint_security_groups[sg].ingress if r.allows_port(HTTPS, "tcp")
+    ]
+    blocked: list[str] = []
+    unsure: list[str] = []
+    reasons: list[str] = []
+    ipv6 = snapshot.cluster is not None and snapshot.cluster.ip_family == "ipv6"
+    for subnet_id in scope.isolated:
+        subnet = network.subnets.get(subnet_id)
+        node_sgs = node_security_groups_in(snapshot, subnet_id)
+        if subnet is not None and any(_covers(c, subnet.cidr) for r in rules for c in r.cidrs):
+            continue
+        if node_sgs and any(set(r.source_groups) & node_sgs for r in rules):
+            continue
+        doubts = []
+        if subnet is None:
+            doubts.append(f"subnet {subnet_id} not described")
+        if any(r.prefix_lists for r in rules):
+            doubts.append("a prefix-list source (its ranges are not read)")
+        if node_sgs is None and any(r.source_groups for r in rules):
+            doubts.append(f"the security groups of the nodes in {subnet_id} are unknown")
+        if ipv6 and any(":" in c for r in rules for c in r.cidrs):
+            # Dual-stack endpoints take the nodes' IPv6 traffic; the subnets' IPv6 CIDRs are not read.
+            doubts.append("an IPv6 source range (the node subnets' IPv6 CIDRs are not read)")
+        if doubts:
+            unsure.append(subnet_id)
+            reasons.extend(doubts)
+        else:
+            blocked.append(subnet_id)
+    return _Reach(
+        endpoint.id,
+        sgs,
+        blocked=tuple(blocked),
+        unsure=tuple(unsure),
+        unsure_reason="; ".join(dict.fromkeys(reasons)),
     )
 
 
@@ -349,6 +504,11 @@ def _s3_outcome(snapshot: ClusterSnapshot, network: VpcNetwork, scope: _Scope) -
             spec, resource, evidence={"service": name, "gateway_endpoint_ids": [e.id for e in gateways]}
         )
     if dns_interfaces:
+        # Reached through the interface endpoint: its security groups must admit the nodes' HTTPS too.
+        reach = [_reachability(snapshot, network, scope, e) for e in interfaces if e.private_dns_enabled]
+        if not any(not r.blocked and not r.unsure for r in reach):
+            why = "the S3 gateway endpoint does not cover every isolated node subnet's route table"
+            return _unreachable_outcome(resource, name, S3_SERVICE, reach, S3_SERVICE.severity, why)
         return passed(spec, resource, evidence={"service": name, "interface_endpoint_ids": dns_interfaces})
     evidence: dict[str, Any] = {
         "service": name,

@@ -85,6 +85,7 @@ _AUTOSCALER_LABELS: Mapping[str, frozenset[str]] = {
 _AWS_NODE_CONTAINER = "aws-node"
 # strconv.ParseBool, which the CNI's ipamd uses for its boolean settings.
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 
 
 class _Abort(Exception):
@@ -342,8 +343,15 @@ def aws_node_settings(workload: Workload) -> AwsNodeSettings:
         enable_prefix_delegation=env.get("ENABLE_PREFIX_DELEGATION", "").strip() in _GO_TRUE,
         custom_network_cfg=env.get("AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", "").strip() in _GO_TRUE,
         external_snat=env.get("AWS_VPC_K8S_CNI_EXTERNALSNAT", "").strip() in _GO_TRUE,
+        enable_subnet_discovery=_go_bool(env.get("ENABLE_SUBNET_DISCOVERY")),
         image=container.image if container else None,
     )
+
+
+def _go_bool(value: str | None) -> bool | None:
+    """strconv.ParseBool as ipamd applies it: unset or unparseable -> None (ipamd's default applies)."""
+    text = (value or "").strip()
+    return True if text in _GO_TRUE else False if text in _GO_FALSE else None
 
 
 def _int(value: str | None) -> int | None:

@@ -65,8 +65,32 @@ def collect_vpc_network(
         "dns_hostnames": _vpc_attribute(ec2, vpc_id, "enableDnsHostnames"),
     }
     return resolve_next_hops(
-        network.model_copy(update=dns), ec2, firewall=firewall, known_egress_tgws=known_egress_tgws
+        network.model_copy(update={**dns, **_endpoint_security_groups(ec2, network)}),
+        ec2,
+        firewall=firewall,
+        known_egress_tgws=known_egress_tgws,
     )
+
+
+def _endpoint_security_groups(ec2: EC2Client, network: VpcNetwork) -> dict[str, Any]:
+    """The ingress rules of the interface endpoints' security groups (DescribeSecurityGroups), with its own
+    error boundary: a denied read leaves the endpoints' reachability unverified, not the network missing."""
+    wanted = sorted(
+        {
+            sg
+            for e in network.vpc_endpoints
+            if e.type.lower() == "interface" and e.state.lower() not in GONE_ENDPOINT_STATES
+            for sg in e.security_group_ids
+        }
+    )
+    if not wanted:
+        return {}
+    try:
+        groups = describe_security_groups(ec2, wanted)
+    except (ClientError, BotoCoreError) as exc:
+        reason = describe_error(exc, "ec2:DescribeSecurityGroups")
+        return {"endpoint_security_groups_unread": reason}
+    return {"endpoint_security_groups": groups}
 
 
 def _vpc_attribute(ec2: EC2Client, vpc_id: str, attribute: str) -> bool | None:
@@ -321,6 +345,7 @@ def normalize_endpoint(raw: Mapping[str, Any]) -> VpcEndpoint:
         private_dns_enabled=bool(raw.get("PrivateDnsEnabled")),
         route_table_ids=tuple(raw.get("RouteTableIds") or ()),
         subnet_ids=tuple(raw.get("SubnetIds") or ()),
+        security_group_ids=tuple(g["GroupId"] for g in raw.get("Groups") or () if g.get("GroupId")),
     )
 
 
@@ -365,6 +390,12 @@ def describe_security_groups(ec2: Any, group_ids: Sequence[str]) -> dict[str, Se
                     to_port=perm.get("ToPort"),
                     cidrs=tuple(r["CidrIp"] for r in perm.get("IpRanges", []) if "CidrIp" in r)
                     + tuple(r["CidrIpv6"] for r in perm.get("Ipv6Ranges", []) if "CidrIpv6" in r),
+                    source_groups=tuple(
+                        p["GroupId"] for p in perm.get("UserIdGroupPairs", []) if p.get("GroupId")
+                    ),
+                    prefix_lists=tuple(
+                        p["PrefixListId"] for p in perm.get("PrefixListIds", []) if p.get("PrefixListId")
+                    ),
                 )
                 for perm in raw.get("IpPermissions", [])
             )

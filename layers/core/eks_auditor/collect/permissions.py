@@ -19,6 +19,8 @@ REQUIRED_PERMISSIONS: dict[Part, tuple[str, ...]] = {
         "ec2:DescribeNatGateways",
         "ec2:DescribeVpcEndpoints",
         "ec2:DescribeVpcAttribute",
+        # The interface endpoints' security groups (do they admit 443 from the nodes?).
+        "ec2:DescribeSecurityGroups",
         # Read only behind a default route to a transit gateway or to a `vpce-` endpoint the VPC does not
         # list (a Network Firewall endpoint): following egress one hop.
         "ec2:DescribeTransitGatewayAttachments",

@@ -42,6 +42,8 @@ class AwsNodeSettings(BaseModel):
     enable_prefix_delegation: bool = False
     custom_network_cfg: bool = False
     external_snat: bool = False
+    # ENABLE_SUBNET_DISCOVERY (VPC CNI v1.18.0+, default true): None when unset or unparseable.
+    enable_subnet_discovery: bool | None = None
     image: str | None = None
 
 

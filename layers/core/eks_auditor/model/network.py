@@ -67,6 +67,7 @@ class VpcEndpoint(BaseModel):
     private_dns_enabled: bool = False
     route_table_ids: tuple[str, ...] = ()
     subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()  # interface endpoints (DescribeVpcEndpoints Groups)
 
 
 class IngressRule(BaseModel):
@@ -78,6 +79,8 @@ class IngressRule(BaseModel):
     from_port: int | None = None  # None for all traffic
     to_port: int | None = None
     cidrs: tuple[str, ...] = ()  # IPv4 and IPv6 ranges
+    source_groups: tuple[str, ...] = ()  # UserIdGroupPairs: traffic from ENIs carrying these groups
+    prefix_lists: tuple[str, ...] = ()  # PrefixListIds: ranges not expanded here
 
     def allows_port(self, port: int, protocol: str = "tcp") -> bool:
         if self.protocol == "-1":
@@ -141,6 +144,10 @@ class VpcNetwork(BaseModel):
     # enableDnsSupport / enableDnsHostnames (DescribeVpcAttribute); None when not read.
     dns_support: bool | None = None
     dns_hostnames: bool | None = None
+    # The security groups of the interface endpoints, by id; `endpoint_security_groups_unread` says why
+    # they could not be read (a denied DescribeSecurityGroups), else "".
+    endpoint_security_groups: Mapping[str, SecurityGroup] = Field(default_factory=dict)
+    endpoint_security_groups_unread: str = ""
     # Network Firewall endpoints (not listed among VPC endpoints): endpoint id -> its subnet.
     firewall_endpoints: Mapping[str, str] = Field(default_factory=dict)
     # Transit gateways a default route here points at, as far as the collector could follow them.

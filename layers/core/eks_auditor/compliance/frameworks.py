@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import json
+from collections.abc import Mapping
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -132,3 +133,25 @@ def _controls_by_check() -> dict[str, tuple[ControlRef, ...]]:
 def controls_of(check_id: str) -> tuple[ControlRef, ...]:
     """The controls `check_id` evidences, fully or partially, in every framework (empty: none)."""
     return _controls_by_check().get(check_id, ())
+
+
+def finding_controls(check_id: str, evidence: Mapping[str, object]) -> tuple[ControlRef, ...]:
+    """The controls a finding speaks to: its check's, or for audit_incomplete those of the check that could
+    not run (its evidence names it): the control is then unknown, which exports say (NOT_AVAILABLE)."""
+    if check_id == "audit_incomplete":
+        owner = evidence.get("check_id")
+        return controls_of(owner) if isinstance(owner, str) else ()
+    return controls_of(check_id)
+
+
+def requirement_labels(check_id: str, evidence: Mapping[str, object]) -> list[str]:
+    """`framework:control` of every control a finding speaks to: `["cis-eks-1.7:5.4.2", "fsbp:EKS.1"]`."""
+    return [ref.label for ref in finding_controls(check_id, evidence)]
+
+
+def requirements_by_framework(check_id: str, evidence: Mapping[str, object]) -> dict[str, list[str]]:
+    """The same, grouped by framework id, as Prowler's `unmapped.compliance` writes it."""
+    grouped: dict[str, list[str]] = {}
+    for ref in finding_controls(check_id, evidence):
+        grouped.setdefault(ref.framework, []).append(ref.control)
+    return grouped

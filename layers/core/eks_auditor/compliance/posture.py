@@ -12,9 +12,10 @@ EXCEPTION); INCOMPLETE and NOT_APPLICABLE are counted beside it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -201,3 +202,29 @@ def posture(
         clusters=tuple(cluster.label for cluster in ordered),
         controls=rows,
     )
+
+
+class VerdictSource(Protocol):
+    """What the posture reads: the findings store (eks_auditor.store.FindingStore)."""
+
+    def cluster_verdicts(self, account: str, region: str) -> list[ClusterVerdicts]: ...
+    def suppressions(self) -> list[Suppression]: ...
+
+
+def read_posture(
+    source: VerdictSource,
+    framework: Framework,
+    scopes: Iterable[tuple[str, str]],
+    *,
+    now: datetime,
+    clusters: Collection[str] = (),
+    stale_after: timedelta = STALE_AFTER,
+) -> Posture:
+    """The posture of the clusters audited in each (account, region) scope (all, or those named)."""
+    fleet = [
+        verdicts
+        for account, region in dict.fromkeys(scopes)
+        for verdicts in source.cluster_verdicts(account, region)
+        if not clusters or verdicts.cluster in clusters
+    ]
+    return posture(framework, fleet, source.suppressions(), now=now, stale_after=stale_after)

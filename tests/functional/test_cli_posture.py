@@ -18,6 +18,7 @@ from moto import mock_aws
 from table import ACCOUNT, REGION, TABLE, create_table, make_evaluation, make_finding, make_incomplete
 
 from eks_auditor_tools.cli.main import main
+from eks_auditor_tools.cli.posture import failing_names
 
 PUBLIC, UNRESTRICTED, PRIVATE_OFF, SECRETS = (
     "endpoint_public_access_enabled",
@@ -107,11 +108,22 @@ def test_posture_table(fleet: Calls, capsys: pytest.CaptureFixture[str]) -> None
     assert rows["5.4.2"][-7:] == ["1", "1", "1", "1", "0", "33%", "bravo"]
     assert rows["5.4.1"][-7:] == ["2", "1", "0", "1", "0", "67%", "bravo"]
     assert rows["5.3.1"][-7:] == ["2", "1", "0", "0", "1", "67%", "bravo"]
-    assert "not assessed" in next(line for line in lines if line.startswith("2.1.1"))
+    assert rows["2.1.1"][-7:] == ["0", "0", "0", "0", "0", "—", "-"]  # only a partial check: not assessed
     assert lines[-1].endswith("not assessed (--all lists them)")
+    assert lines[-2].startswith("RATE —: not assessed")
     assert max(len(line) for line in lines) <= 120
     assert "Scan" not in fleet.operations
     assert set(fleet.operations) == {"GetCallerIdentity", "Query", "BatchGetItem"}
+
+
+def test_failing_clusters_are_listed_whole_then_counted() -> None:
+    assert failing_names([]) == "-"
+    assert failing_names(["analytics", "batch"]) == "analytics, batch"
+    names = [f"cluster-{i:02d}" for i in range(9)]
+    assert failing_names(names) == "cluster-00, cluster-01 +7"  # a third would make 37 > 36 columns
+    assert failing_names(["a-very-long-cluster-name-that-exceeds-the-width-alone", "b"]) == (
+        "a-very-long-cluster-name-that-exceeds-the-width-alone +1"
+    )
 
 
 def test_posture_json_and_csv(fleet: Calls, capsys: pytest.CaptureFixture[str]) -> None:

@@ -67,10 +67,29 @@ def render(result: Posture, output: str, *, everything: bool = False) -> str:
     return posture_table(result, everything=everything)
 
 
+NOT_ASSESSED_MARK = "—"
+FAILING_WIDTH = 36  # cluster names are ids: listed whole while they fit, then counted
+
+
 def rate(row: ControlPosture) -> str:
     if not row.assessed:
-        return "not assessed"
+        return NOT_ASSESSED_MARK
     return "-" if row.pass_rate is None else f"{row.pass_rate:.0%}"
+
+
+def failing_names(names: list[str], width: int = FAILING_WIDTH) -> str:
+    """`a, b, c` while it fits `width`, then `a, b +3`: never a cluster name cut in the middle."""
+    if not names:
+        return "-"
+    shown: list[str] = []
+    for index, name in enumerate(names):
+        rest = len(names) - index - 1
+        candidate = ", ".join([*shown, name]) + (f" +{rest}" if rest else "")
+        if shown and len(candidate) > width:
+            break
+        shown.append(name)
+    hidden = len(names) - len(shown)
+    return ", ".join(shown) + (f" +{hidden}" if hidden else "")
 
 
 def short_names(result: Posture) -> dict[str, str]:
@@ -96,18 +115,20 @@ def posture_table(result: Posture, *, everything: bool = False) -> str:
             row.incomplete,
             row.not_applicable,
             rate(row),
-            ", ".join(short[label] for label in row.failing_clusters) or "-",
+            failing_names([short[label] for label in row.failing_clusters]),
         )
         for row in shown
     ]
     headers = ("CONTROL", "TITLE", "PASS", "FAIL", "EXC", "INC", "N/A", "RATE", "FAILING CLUSTERS")
     lines = [
         f"{result.name} {result.version} ({result.framework}): {len(result.clusters)} cluster(s)",
-        table(rows, headers, elide=("TITLE", "FAILING CLUSTERS")),
+        table(rows, headers, elide=("TITLE",)),
     ]
+    if any(not row.assessed for row in shown):
+        lines.append(f"RATE {NOT_ASSESSED_MARK}: not assessed, no check tests the control's exact condition")
     hidden = len(result.controls) - len(shown)
     if hidden:
-        lines.append(f"{hidden} more control(s) no check evidences: not assessed (--all lists them)")
+        lines.append(f"{hidden} more control(s) no check evidences, not assessed (--all lists them)")
     return "\n".join(lines)
 
 

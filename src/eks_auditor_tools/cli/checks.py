@@ -1,4 +1,5 @@
-"""`eks-auditor checks`: the check catalog (id, severity, title, events that re-run it, permissions)."""
+"""`eks-auditor checks`: the check catalog (id, severity, title, events that re-run it, permissions; with
+--output json or csv also the compliance controls each evidences)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from itertools import zip_longest
 from typing import Any, TextIO
 
+from eks_auditor.compliance.frameworks import controls_of
 from eks_auditor.model.check import CLOUDTRAIL_DETAIL_TYPE, Check, Event
 
 
@@ -41,6 +43,8 @@ def check_record(check: Check) -> dict[str, Any]:
         "schedule_only": {part.value: reason for part, reason in spec.schedule_only.items()},
         "permissions": list(spec.permissions),
         "references": list(spec.references),
+        # The compliance controls it evidences (eks_auditor/data/frameworks), `framework:control (coverage)`.
+        "controls": [f"{ref.label} ({ref.coverage.value})" for ref in controls_of(spec.id)],
     }
 
 
@@ -55,6 +59,7 @@ CSV_COLUMNS = (
     "schedule_only",
     "permissions",
     "references",
+    "controls",
 )
 
 

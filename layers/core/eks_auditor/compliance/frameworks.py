@@ -35,7 +35,7 @@ class Control(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str
-    title: str = Field(max_length=80)
+    title: str = Field(max_length=40)  # short, our own words: never the benchmark text
     url: str
     checks: dict[str, Coverage] = Field(default_factory=dict)
 

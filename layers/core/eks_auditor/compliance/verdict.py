@@ -11,7 +11,7 @@ from eks_auditor.model.evaluation import Evaluation
 
 # One failing resource list kept per verdict; beyond it the verdict says how many more (the findings hold
 # them all). Keeps the AUDIT item far from DynamoDB's 400 KB however many resources fail.
-FAILING_KEPT = 50
+FAILING_KEPT = 20
 
 
 class Verdict(StrEnum):

@@ -23,7 +23,8 @@ from eks_auditor.compliance.frameworks import Control, Framework
 from eks_auditor.compliance.verdict import CheckVerdict, Verdict
 from eks_auditor.suppressions import Suppression
 
-# A verdict older than this is stale: the schedule (daily by default) should have renewed it twice over.
+# A verdict older than this is stale: the full scan (ScanSchedule, every 6 hours by default) renews every
+# verdict; 48 hours without one is several missed scans, not a slow one.
 STALE_AFTER = timedelta(hours=48)
 
 

@@ -31,6 +31,8 @@ CSS = (
 
 def _cell(cell: Cell) -> str:
     tip = cell.verdict.value
+    if cell.failing_since is not None:
+        tip += f" since {cell.failing_since:%Y-%m-%d %H:%M} UTC"
     if cell.failing:
         tip += ": " + "; ".join(cell.failing)
     if cell.evaluated_at is not None:

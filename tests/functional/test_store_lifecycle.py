@@ -315,3 +315,28 @@ def test_deletion_older_than_the_last_evaluation_is_ignored(store: FindingStore)
 def test_get_and_history_of_an_unknown_finding(store: FindingStore) -> None:
     assert store.get("0" * 32) is None
     assert store.history("0" * 32) == []
+
+
+def test_failing_since_survives_failures_and_incomplete_runs_until_a_pass(store: FindingStore) -> None:
+    subnets = "nodes_public_subnet"
+    failing = make_finding(subnets, "subnet-1")
+
+    def since_after(evaluation: Any) -> tuple[Verdict, Any]:
+        store.apply_evaluation(evaluation)
+        [cluster] = store.cluster_verdicts(ACCOUNT, REGION)
+        return cluster.verdicts[subnets].verdict, cluster.verdicts[subnets].failing_since
+
+    assert since_after(make_evaluation([failing], checks_run=[subnets])) == (Verdict.FAIL, T0)
+    again = make_evaluation([failing], checks_run=[subnets], at=later(6), source="scan-2")
+    assert since_after(again) == (Verdict.FAIL, T0)
+    unknown = make_evaluation(
+        [make_incomplete(subnets, "subnet-1", at=later(12))],
+        checks_run=[subnets],
+        errored=[subnets],
+        at=later(12),
+    )
+    assert since_after(unknown) == (Verdict.INCOMPLETE, T0)
+    fixed = make_evaluation(checks_run=[subnets], passing=[(subnets, "subnet-1")], at=later(18), source="s4")
+    assert since_after(fixed) == (Verdict.PASS, None)
+    broken = make_evaluation([failing], checks_run=[subnets], at=later(24), source="scan-5")
+    assert since_after(broken) == (Verdict.FAIL, later(24))

@@ -120,3 +120,31 @@ def test_failures_beyond_those_kept_are_never_assumed_suppressed() -> None:
         r for r in posture(framework("fsbp"), fleet, [WAIVER], now=NOW).controls if r.control == "EKS.1"
     )
     assert row.cells[0].verdict is ControlVerdict.FAIL
+
+
+def test_a_failing_control_says_since_when() -> None:
+    def failing(check: str, days: int) -> CheckVerdict:
+        return CheckVerdict(
+            check_id=check,
+            verdict=F,
+            evaluated_at=NOW,
+            failing=("arn:x",),
+            failing_since=NOW - timedelta(days=days),
+        )
+
+    fleet = [
+        ClusterVerdicts(
+            account=ACCOUNT,
+            region=REGION,
+            cluster="b-open",
+            verdicts={
+                UNRESTRICTED: failing(UNRESTRICTED, 3),
+                PRIVATE_OFF: failing(PRIVATE_OFF, 10),
+                PUBLIC: failing(PUBLIC, 1),
+            },
+        )
+    ]
+    rows = {row.control: row for row in posture(framework("cis-eks"), fleet, [], now=NOW).controls}
+    assert rows["5.4.1"].cells[0].failing_since == NOW - timedelta(days=10)  # the earliest of its full checks
+    assert rows["5.4.2"].cells[0].failing_since == NOW - timedelta(days=1)
+    assert rows["5.3.1"].cells[0].failing_since is None  # never evaluated: incomplete, not failing

@@ -60,6 +60,8 @@ class Cell(BaseModel):
     # When the verdict was decided: the oldest evaluation among the full checks (None: never evaluated).
     evaluated_at: datetime | None = None
     failing: tuple[str, ...] = ()  # check:resource of the unsuppressed failures
+    # FAIL and EXCEPTION: since when the control has been failing (its earliest failing full check).
+    failing_since: datetime | None = None
 
 
 class ControlPosture(BaseModel):
@@ -168,7 +170,17 @@ def control_verdict(
         verdict = ControlVerdict.NOT_APPLICABLE
     else:
         verdict = ControlVerdict.PASS
-    return Cell(cluster=cluster.label, verdict=verdict, evaluated_at=at, failing=tuple(open_failures))
+    since = None
+    if verdict in (ControlVerdict.FAIL, ControlVerdict.EXCEPTION):
+        starts = [v.failing_since or v.evaluated_at for v in verdicts if v.verdict is Verdict.FAIL]
+        since = min(starts)
+    return Cell(
+        cluster=cluster.label,
+        verdict=verdict,
+        evaluated_at=at,
+        failing=tuple(open_failures),
+        failing_since=since,
+    )
 
 
 def posture(

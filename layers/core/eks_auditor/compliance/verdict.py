@@ -31,6 +31,9 @@ class CheckVerdict(BaseModel):
     evaluated_at: datetime
     failing: tuple[str, ...] = ()
     more_failing: int = 0
+    # Since when the check has been failing on the cluster without a pass in between (FAIL, and INCOMPLETE
+    # after a FAIL); None otherwise. Kept by the store, not computed from one evaluation.
+    failing_since: datetime | None = None
 
 
 def check_verdicts(evaluation: Evaluation) -> dict[str, CheckVerdict]:

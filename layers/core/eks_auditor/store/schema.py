@@ -70,6 +70,7 @@ CLUSTER_READ_RANGE = (AUDIT_SK, "FINDING$")
 CHECK_ATTRIBUTE_PREFIX = "evaluated#"  # AUDIT: one top-level attribute per check (see FindingStore)
 FIRST_CHECK_PREFIX = "first#"  # AUDIT: when each check was first evaluated on the cluster (the baseline)
 VERDICT_PREFIX = "verdict#"  # AUDIT: each check's latest verdict (map: verdict, at, failing, more)
+FAILING_SINCE_PREFIX = "failing_since#"  # AUDIT: since when each check fails on the cluster (no pass since)
 PUBLISHED_ATTRIBUTE = "published_sequence"  # FINDING: the sequence of the last change published
 PENDING_PREFIX = "pending#"  # FINDING: one attribute per unpublished change, value = the change as JSON
 
@@ -104,6 +105,10 @@ def verdict_attribute(check_id: str) -> str:
     return f"{VERDICT_PREFIX}{check_id}"
 
 
+def failing_since_attribute(check_id: str) -> str:
+    return f"{FAILING_SINCE_PREFIX}{check_id}"
+
+
 def verdict_value(verdict: CheckVerdict) -> dict[str, Any]:
     value: dict[str, Any] = {
         "verdict": {"S": verdict.verdict.value},
@@ -123,12 +128,14 @@ def verdicts_from_item(item: Mapping[str, Any]) -> dict[str, CheckVerdict]:
         if not name.startswith(VERDICT_PREFIX):
             continue
         check, fields = name.removeprefix(VERDICT_PREFIX), value["M"]
+        since = item.get(failing_since_attribute(check))
         verdicts[check] = CheckVerdict(
             check_id=check,
             verdict=Verdict(fields["verdict"]["S"]),
             evaluated_at=parse_timestamp(fields["at"]["S"]),
             failing=tuple(entry["S"] for entry in fields.get("failing", {}).get("L", [])),
             more_failing=int(fields.get("more", {}).get("N", "0")),
+            failing_since=parse_timestamp(since["S"]) if since else None,
         )
     return verdicts
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from eks_auditor.compliance.verdict import check_verdicts
+from eks_auditor.compliance.verdict import Verdict, check_verdicts
 from eks_auditor.model.evaluation import Evaluation
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange
 from eks_auditor.store.expression import Expression
@@ -46,6 +46,7 @@ from eks_auditor.store.schema import (
     PUBLISHED_ATTRIBUTE,
     check_attribute,
     cluster_pk,
+    failing_since_attribute,
     finding_attributes,
     finding_from_item,
     finding_sk,
@@ -324,8 +325,15 @@ class FindingWriter(Table):
             first = update.name(first_check_attribute(check))
             update.sets.append(f"{name} = {new}")
             update.sets.append(f"{first} = if_not_exists({first}, {new})")
-            # The posture reads the latest verdict of each check here (see compliance.posture).
-            update.set(verdict_attribute(check), verdict_value(verdicts[check]))
+            # The posture reads the latest verdict of each check here (see compliance.posture), and since
+            # when it fails: kept through further failures and incomplete runs, cleared by a pass.
+            verdict = verdicts[check]
+            update.set(verdict_attribute(check), verdict_value(verdict))
+            if verdict.verdict is Verdict.FAIL:
+                since = update.name(failing_since_attribute(check))
+                update.sets.append(f"{since} = if_not_exists({since}, {new})")
+            elif verdict.verdict is not Verdict.INCOMPLETE:
+                update.remove(failing_since_attribute(check))
             # Equal is allowed: a retried evaluation (same evaluated_at) must go on to finish its writes.
             conditions.append(f"(attribute_not_exists({name}) OR {name} <= {new})")
         update.set("last_source", {"S": evaluation.source})

@@ -436,8 +436,23 @@ def pipeline_rule_disabled(demo: Demo) -> None:
 
 def compliance_posture(demo: Demo) -> None:
     demo.section("11. The auditors ask: which clusters fail CIS Amazon EKS Benchmark controls today?")
+    from eks_auditor.suppressions import Suppression
+
     from eks_auditor_tools.cli.main import main as cli
 
+    # An accepted risk counts as an exception in the posture: shown (EXC), not hidden, not a pass.
+    now = datetime.now(UTC)
+    demo.store().put_suppression(
+        Suppression(
+            check_id="secrets_encryption_disabled",
+            cluster="prod-web",
+            reason="the KMS key arrives with the platform migration (SEC-2001)",
+            author="security-analyst@example.com",
+            created_at=now,
+            expires_at=now + timedelta(days=30),
+        )
+    )
+    demo.say("suppressed secrets_encryption_disabled on prod-web for 30 days (SEC-2001)")
     table = demo.account.findings_table
     with contextlib.redirect_stdout(demo.out):
         cli(["posture", "--framework", "cis-eks", "--table", table, "--account", ACCOUNT, "--region", REGION])

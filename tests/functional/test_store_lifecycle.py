@@ -340,3 +340,35 @@ def test_failing_since_survives_failures_and_incomplete_runs_until_a_pass(store:
     assert since_after(fixed) == (Verdict.PASS, None)
     broken = make_evaluation([failing], checks_run=[subnets], at=later(24), source="scan-5")
     assert since_after(broken) == (Verdict.FAIL, later(24))
+
+
+def test_verdicts_left_unprocessed_by_batch_get_are_asked_again(
+    store: FindingStore, client: Any, monkeypatch: Any
+) -> None:
+    for cluster in ("prod-a", "prod-b"):
+        store.apply_evaluation(make_evaluation(cluster=cluster, passing=[(ENDPOINT, "cluster")]))
+    real = client.batch_get_item
+    answers: list[int] = []
+
+    def throttled_once(**request: Any) -> Any:
+        response = real(**request)
+        if not answers:  # the first answer: one key left unprocessed, as under throttling
+            [table] = response["Responses"]
+            kept, left = response["Responses"][table][:1], response["Responses"][table][1:]
+            response["Responses"][table] = kept
+            response["UnprocessedKeys"] = {
+                table: {"Keys": [{"pk": item["pk"], "sk": item["sk"]} for item in left]}
+            }
+        answers.append(len(request["RequestItems"][next(iter(request["RequestItems"]))]["Keys"]))
+        return response
+
+    monkeypatch.setattr(client, "batch_get_item", throttled_once)
+    monkeypatch.setattr("eks_auditor.store.reader.time.sleep", lambda seconds: None)
+
+    verdicts = store.cluster_verdicts(ACCOUNT, REGION)
+
+    assert answers == [2, 1]
+    assert {c.cluster: c.verdicts[ENDPOINT].verdict for c in verdicts} == {
+        "prod-a": Verdict.PASS,
+        "prod-b": Verdict.PASS,
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +47,7 @@ class HistoryEntry(BaseModel):
 
 
 _BATCH_GET_KEYS = 100  # BatchGetItem's limit
+_BATCH_GET_ATTEMPTS = 8
 
 
 class FindingReader(Table):
@@ -86,10 +88,17 @@ class FindingReader(Table):
         items: list[dict[str, Any]] = []
         for start in range(0, len(keys), _BATCH_GET_KEYS):
             pending: dict[str, Any] = {self.table_name: {"Keys": keys[start : start + _BATCH_GET_KEYS]}}
-            while pending:
+            for attempt in range(_BATCH_GET_ATTEMPTS):
+                if attempt:
+                    # Keys left unprocessed under throttling: botocore does not retry them, we back off.
+                    time.sleep(min(1.0, 0.05 * 2**attempt))
                 response = self.client.batch_get_item(RequestItems=pending)
                 items.extend(response.get("Responses", {}).get(self.table_name, []))
                 pending = dict(response.get("UnprocessedKeys") or {})
+                if not pending:
+                    break
+            else:
+                raise RuntimeError(f"{self.table_name}: AUDIT items still unprocessed after throttling")
         by_cluster = {item["cluster"]["S"]: item for item in items if "cluster" in item}
         return [
             ClusterVerdicts(

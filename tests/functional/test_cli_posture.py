@@ -147,3 +147,12 @@ def test_posture_json_and_csv(fleet: Calls, capsys: pytest.CaptureFixture[str]) 
     )
     assert rows["5.4.1"]["failing_clusters"] == f"{ACCOUNT}/{REGION}/bravo"
     assert (rows["4.1.1"]["assessed"], rows["4.1.1"]["pass_rate"]) == ("false", "")
+
+
+def test_no_audited_cluster_is_exit_1(fleet: Calls, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["posture", "--account", "210987654321", "--output", "json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["clusters"] == []
+    assert captured.err == (
+        f"eks-auditor: no audited cluster in 210987654321/{REGION}: run a scan with --table first\n"
+    )

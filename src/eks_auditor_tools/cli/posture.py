@@ -45,17 +45,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """0 with the posture; 1 when no audited cluster is in scope (nothing to report, as `scan` and
+    `findings` say when they produce no result)."""
     from eks_auditor.audit import utcnow
     from eks_auditor.compliance.frameworks import framework
     from eks_auditor.compliance.posture import read_posture
 
     out = out or sys.stdout
+    err = err or sys.stderr
     store = open_store(args)
     accounts = args.account or [str(aws.client(args, "sts").get_caller_identity()["Account"])]
     scopes = [(account, region) for account in accounts for region in aws.regions(args)]
     result = read_posture(store, framework(args.framework), scopes, now=utcnow(), clusters=args.cluster)
     print(render(result, args.output, everything=args.all), file=out)
+    if not result.clusters:
+        where = ", ".join(f"{account}/{region}" for account, region in scopes)
+        print(f"eks-auditor: no audited cluster in {where}: run a scan with --table first", file=err)
+        return 1
     return 0
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from eks_auditor.compliance.frameworks import requirements_by_framework
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import Finding, Status
 from eks_auditor.remediation import fill
@@ -48,12 +49,9 @@ Compliance = Callable[[Finding], dict[str, list[str]]]
 
 
 def compliance(finding: Finding) -> dict[str, list[str]]:
-    """The controls the finding's check maps to, by framework: `unmapped.compliance`, as Prowler writes it.
-
-    The hook for the compliance work: the checks declare no control mappings yet, so this is empty. When
-    they do, return them from the check's spec, e.g. {"CIS-EKS-1.5": ["5.4.2"], "AWS-FSBP": ["EKS.1"]}.
-    """
-    return {}
+    """The controls the finding's check evidences, by framework: `unmapped.compliance`, as Prowler writes it
+    (e.g. {"cis-eks-1.7": ["5.4.2"], "fsbp": ["EKS.1"]}; eks_auditor/data/frameworks holds the mapping)."""
+    return requirements_by_framework(finding.check_id, finding.evidence)
 
 
 def _ms(value: datetime) -> int:

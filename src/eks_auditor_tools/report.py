@@ -2,7 +2,8 @@
 
 Open findings by severity and cluster, a chart of them, each cluster's node-subnet IP headroom where the
 ip_capacity_exhaustion_risk findings recorded it (subnets that pass are not stored, so a cluster without
-such a finding shows none), the open findings themselves with what to do about each, and what is
+such a finding shows none), the compliance posture (a control x cluster grid per framework,
+posture_html.py), the open findings themselves with what to do about each, and what is
 suppressed. The finding lists filter by severity, account, cluster and check; the filter lives in the URL
 fragment (`report.html#severity=CRITICAL,HIGH&cluster=prod`) so a filtered view can be shared or opened
 directly, and printing prints the rows the filter shows.
@@ -18,9 +19,13 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+from eks_auditor.compliance.posture import Posture
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import Finding, Status
 from eks_auditor.remediation import fill
+
+from eks_auditor_tools.posture_html import CSS as POSTURE_CSS
+from eks_auditor_tools.posture_html import posture_section
 
 IP_CHECK = "ip_capacity_exhaustion_risk"
 SEVERITIES: tuple[Severity, ...] = tuple(sorted(Severity, key=lambda s: -s.rank))
@@ -445,8 +450,10 @@ def render_report(
     generated_at: datetime,
     source: str = "",
     title: str = "eks-auditor report",
+    postures: Sequence[Posture] = (),
 ) -> str:
-    """The page for the given findings (OPEN and SUPPRESSED count; RESOLVED ones are ignored)."""
+    """The page for the given findings (OPEN and SUPPRESSED count; RESOLVED ones are ignored), with the
+    compliance posture of each framework given."""
     current = [f for f in findings if f.status is not Status.RESOLVED]
     open_findings = _ordered(f for f in current if f.status is Status.OPEN)
     suppressed = _ordered(f for f in current if f.status is Status.SUPPRESSED)
@@ -461,7 +468,7 @@ def render_report(
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<style>{_CSS}</style></head><body>"
+        f"<style>{_CSS}{POSTURE_CSS}</style></head><body>"
         f"<h1>{escape(title)}</h1>"
         f'<p class="meta">Generated {_time(generated_at)}{origin}. '
         f'<span id="open-total" data-count="{len(open_findings)}">{len(open_findings)}</span> open findings '
@@ -473,6 +480,8 @@ def render_report(
         f"{_cluster_chart(matrix)}{_matrix_table(matrix, totals)}"
         "<h2>Node subnet IP headroom</h2>"
         f"{_headroom_section(keys, headroom(current))}"
+        "<h2>Compliance posture</h2>"
+        f"{posture_section(postures)}"
         "<h2>Open findings</h2>"
         f"{_filters([*open_findings, *suppressed])}"
         f"{_findings_table(open_findings, 'open-findings')}"

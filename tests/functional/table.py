@@ -117,6 +117,7 @@ def make_evaluation(
     passing: Iterable[tuple[str, str]] = (),
     errored: Iterable[str] = (),
     cluster: str = CLUSTER,
+    not_applicable: Iterable[tuple[str, str]] = (),
 ) -> Evaluation:
     """An evaluation whose failing findings are re-stamped with its time and source, as the engine does."""
     stamped = tuple(
@@ -134,6 +135,7 @@ def make_evaluation(
         failing=stamped,
         passing=tuple(passing),
         errored_checks=tuple(errored),
+        not_applicable=tuple(not_applicable),
     )
 
 

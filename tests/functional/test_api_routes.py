@@ -261,3 +261,35 @@ def test_without_an_override_the_routes_read_through_the_shared_runtime(
     assert status == 200
     assert {item["id"] for item in body["items"]} == fleet.open_high_or_worse
     assert api.finding_reader() is shared.store
+
+
+def test_posture_per_control_without_a_scan(world: tuple[Fleet, CallCounter]) -> None:
+    _, calls = world
+    status, body = call("/posture", {"framework": "cis-eks"})
+    assert status == 200
+    assert (body["framework"], body["clusters"]) == (
+        "cis-eks-1.7",
+        [f"{ACCOUNT}/{REGION}/prod-a", f"{ACCOUNT}/{REGION}/prod-b"],
+    )
+    rows = {row["control"]: row for row in body["controls"]}
+    # 5.4.1: endpoint_public_unrestricted fails on both clusters.
+    assert (rows["5.4.1"]["failing"], rows["5.4.1"]["pass_rate"], rows["5.4.1"]["failing_clusters"]) == (
+        2,
+        0.0,
+        [f"{ACCOUNT}/{REGION}/prod-a", f"{ACCOUNT}/{REGION}/prod-b"],
+    )
+    # 5.4.2: endpoint_public_access_enabled never ran on these clusters: incomplete, no pass rate.
+    assert (rows["5.4.2"]["incomplete"], rows["5.4.2"]["pass_rate"]) == (2, None)
+    assert [cell["verdict"] for cell in rows["2.1.1"]["cells"]] == ["NOT_ASSESSED", "NOT_ASSESSED"]
+    assert calls["Scan"] == 0
+    assert set(calls.calls) == {"Query", "BatchGetItem"}
+
+    status, body = call("/posture", {"framework": "fsbp", "cluster": "prod-b"})
+    assert status == 200
+    assert body["clusters"] == [f"{ACCOUNT}/{REGION}/prod-b"]
+
+
+def test_posture_of_an_unknown_framework_is_a_400(world: tuple[Fleet, CallCounter]) -> None:
+    status, body = call("/posture", {"framework": "nist"})
+    assert status == 400
+    assert "framework" in body["message"]

@@ -52,7 +52,12 @@ def test_json_lists_every_check_with_its_events_and_permissions(capsys: Any) -> 
         },
         "permissions": ["eks:ListClusters", "eks:DescribeCluster", "iam:ListOpenIDConnectProviders"],
         "references": list(CATALOG["oidc_provider_missing"].spec.references),
+        "controls": [],  # evidences no control of either framework
     }
+    assert records["endpoint_public_access_enabled"]["controls"] == [
+        "cis-eks-1.7:5.4.2 (full)",
+        "fsbp:EKS.1 (full)",
+    ]
     assert set(records["version_end_of_standard_support"]["schedule_only"]) == {"version_support"}
     assert records["endpoint_public_unrestricted"]["schedule_only"] == {}
     burst = records["spot_interruption_burst"]
@@ -134,7 +139,7 @@ def test_csv_one_row_per_check_same_values_as_json(capsys: Any) -> None:
         assert [row["id"] for row in rows] == list(CATALOG)
         assert list(rows[0]) == [
             "id", "kind", "severity", "severity_rule", "title", "description", "parts", "events",
-            "schedule_only", "permissions", "references",
+            "schedule_only", "permissions", "references", "controls",
         ]  # fmt: skip
         oidc = next(row for row in rows if row["id"] == "oidc_provider_missing")
         expected = next(record for record in records if record["id"] == "oidc_provider_missing")

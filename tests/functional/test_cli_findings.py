@@ -342,6 +342,10 @@ def test_report_writes_the_page(fleet: tuple[dict[str, Any], Calls], capsys: Any
         (key, "TOTAL"): 4,
     }
     assert 'data-subnet="subnet-0aaa"' in target.read_text()
+    # The posture of the findings' account and region, both frameworks, read by key (no Scan).
+    page = target.read_text()
+    assert 'data-framework="cis-eks-1.7"' in page and 'data-framework="fsbp"' in page
+    assert "BatchGetItem" in calls.operations
     assert "Scan" not in calls.operations
 
 

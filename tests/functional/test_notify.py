@@ -165,8 +165,8 @@ def test_published_message_carries_body_attributes_and_subject(world: World) -> 
         "region": ("String", "us-east-1"),
         "change": ("String", "OPENED"),
         "change_id": ("String", change.change_id),
-        "baseline": ("String", "false"),
         "delivery": ("String", "immediate"),
+        "controls": ("String.Array", '["cis-eks-1.7:5.4.1", "cis-eks-1.7:5.4.2", "fsbp:EKS.1"]'),
     }
 
 

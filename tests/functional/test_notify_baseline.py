@@ -20,7 +20,7 @@ def kinds(envelopes: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
         (
             e["MessageAttributes"]["change"]["Value"],
             e["MessageAttributes"]["severity"]["Value"],
-            e["MessageAttributes"]["baseline"]["Value"],
+            e["MessageAttributes"]["delivery"]["Value"],
         )
         for e in envelopes
     )
@@ -54,9 +54,9 @@ def test_first_scan_is_a_baseline_for_slack_and_everything_for_the_queue(
 
     if baseline:
         assert kinds(first_everything) == [
-            ("DIGEST", "HIGH", "false"),
-            ("OPENED", "HIGH", "true"),
-            ("OPENED", "MEDIUM", "true"),
+            ("DIGEST", "HIGH", "immediate"),
+            ("OPENED", "HIGH", "baseline"),
+            ("OPENED", "MEDIUM", "baseline"),
         ]
         [digest] = first_slack
         body = json.loads(digest["Message"])
@@ -65,10 +65,10 @@ def test_first_scan_is_a_baseline_for_slack_and_everything_for_the_queue(
         )
         assert json.loads(body["metadata"]["additionalContext"]["finding_ids"]) == [HIGH.id, MEDIUM.id]
     else:
-        assert kinds(first_everything) == [("OPENED", "HIGH", "false"), ("OPENED", "MEDIUM", "false")]
+        assert kinds(first_everything) == [("OPENED", "HIGH", "immediate"), ("OPENED", "MEDIUM", "immediate")]
         assert kinds(first_slack) == kinds(first_everything)
     # After the first scan, a new problem alerts Slack on its own, without a digest.
-    assert kinds(second_everything) == kinds(second_slack) == [("OPENED", "CRITICAL", "false")]
+    assert kinds(second_everything) == kinds(second_slack) == [("OPENED", "CRITICAL", "immediate")]
     assert_attribute_limit(first_everything + second_everything)
 
 
@@ -200,9 +200,9 @@ def test_a_baseline_opening_superseded_before_its_digest_is_folded_and_left_out_
 
     delivered = drain(topic.sqs, everything)
     assert kinds(delivered) == [
-        ("DIGEST", "MEDIUM", "false"),
-        ("OPENED", "MEDIUM", "true"),
-        ("RESOLVED", "HIGH", "false"),
+        ("DIGEST", "MEDIUM", "immediate"),
+        ("OPENED", "MEDIUM", "baseline"),
+        ("RESOLVED", "HIGH", "immediate"),
     ]
     [digest] = [e for e in delivered if e["MessageAttributes"]["change"]["Value"] == "DIGEST"]
     assert json.loads(json.loads(digest["Message"])["metadata"]["additionalContext"]["finding_ids"]) == [

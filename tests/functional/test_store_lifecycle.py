@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from eks_auditor.compliance.verdict import Verdict
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, StateChange, Status
 from eks_auditor.store import FindingStore, change_id
@@ -138,8 +139,51 @@ def test_unchanged_rescan_costs_two_queries_and_one_write(store: FindingStore, c
 
     assert store.apply_evaluation(make_evaluation(findings, at=later(2), source="scan-2")) == []
 
-    # Queries: the cluster's findings, and the suppressions.
+    # Queries: the cluster's findings, and the suppressions. The one write also renews each check's verdict.
     assert dict(calls.calls) == {"UpdateItem": 1, "Query": 2}
+    [cluster] = store.cluster_verdicts(ACCOUNT, REGION)
+    assert {v.check_id: (v.verdict, v.evaluated_at, v.failing) for v in cluster.verdicts.values()} == {
+        ENDPOINT: (Verdict.FAIL, later(2), tuple(f"subnet-{i}" for i in range(5))),
+        LOGGING: (Verdict.FAIL, later(2), ("cluster",)),
+    }
+
+
+def test_audit_record_keeps_each_checks_latest_verdict(store: FindingStore, client: Any) -> None:
+    """PASS, NOT_APPLICABLE, INCOMPLETE and FAIL, read back without a Scan (registry Query + BatchGetItem)."""
+    checks = (ENDPOINT, LOGGING, "secrets_encryption_disabled", "nodes_public_subnet")
+    evaluation = make_evaluation(
+        [make_incomplete(LOGGING, "cluster"), make_finding("nodes_public_subnet", "subnet-1")],
+        checks_run=checks,
+        passing=[
+            (ENDPOINT, "cluster"),
+            ("secrets_encryption_disabled", "cluster"),
+            ("nodes_public_subnet", "subnet-2"),
+        ],
+        not_applicable=[("secrets_encryption_disabled", "cluster")],
+        errored=[LOGGING],
+    )
+    store.apply_evaluation(evaluation)
+    calls = CallCounter(client)
+
+    [cluster] = store.cluster_verdicts(ACCOUNT, REGION)
+
+    assert (cluster.account, cluster.region, cluster.cluster) == (ACCOUNT, REGION, CLUSTER)
+    assert {v.check_id: (v.verdict, v.failing) for v in cluster.verdicts.values()} == {
+        ENDPOINT: (Verdict.PASS, ()),
+        LOGGING: (Verdict.INCOMPLETE, ()),
+        "secrets_encryption_disabled": (Verdict.NOT_APPLICABLE, ()),
+        "nodes_public_subnet": (Verdict.FAIL, ("subnet-1",)),
+    }
+    assert dict(calls.calls) == {"Query": 1, "BatchGetItem": 1}
+
+    # A targeted re-audit of one check replaces that check's verdict only.
+    store.apply_evaluation(make_evaluation(checks_run=[LOGGING], passing=[(LOGGING, "cluster")], at=later(1)))
+    [cluster] = store.cluster_verdicts(ACCOUNT, REGION)
+    assert (cluster.verdicts[LOGGING].verdict, cluster.verdicts[LOGGING].evaluated_at) == (
+        Verdict.PASS,
+        later(1),
+    )
+    assert cluster.verdicts["nodes_public_subnet"].verdict is Verdict.FAIL
 
 
 def test_changed_content_without_state_change_is_refreshed_quietly(store: FindingStore) -> None:
@@ -271,3 +315,60 @@ def test_deletion_older_than_the_last_evaluation_is_ignored(store: FindingStore)
 def test_get_and_history_of_an_unknown_finding(store: FindingStore) -> None:
     assert store.get("0" * 32) is None
     assert store.history("0" * 32) == []
+
+
+def test_failing_since_survives_failures_and_incomplete_runs_until_a_pass(store: FindingStore) -> None:
+    subnets = "nodes_public_subnet"
+    failing = make_finding(subnets, "subnet-1")
+
+    def since_after(evaluation: Any) -> tuple[Verdict, Any]:
+        store.apply_evaluation(evaluation)
+        [cluster] = store.cluster_verdicts(ACCOUNT, REGION)
+        return cluster.verdicts[subnets].verdict, cluster.verdicts[subnets].failing_since
+
+    assert since_after(make_evaluation([failing], checks_run=[subnets])) == (Verdict.FAIL, T0)
+    again = make_evaluation([failing], checks_run=[subnets], at=later(6), source="scan-2")
+    assert since_after(again) == (Verdict.FAIL, T0)
+    unknown = make_evaluation(
+        [make_incomplete(subnets, "subnet-1", at=later(12))],
+        checks_run=[subnets],
+        errored=[subnets],
+        at=later(12),
+    )
+    assert since_after(unknown) == (Verdict.INCOMPLETE, T0)
+    fixed = make_evaluation(checks_run=[subnets], passing=[(subnets, "subnet-1")], at=later(18), source="s4")
+    assert since_after(fixed) == (Verdict.PASS, None)
+    broken = make_evaluation([failing], checks_run=[subnets], at=later(24), source="scan-5")
+    assert since_after(broken) == (Verdict.FAIL, later(24))
+
+
+def test_verdicts_left_unprocessed_by_batch_get_are_asked_again(
+    store: FindingStore, client: Any, monkeypatch: Any
+) -> None:
+    for cluster in ("prod-a", "prod-b"):
+        store.apply_evaluation(make_evaluation(cluster=cluster, passing=[(ENDPOINT, "cluster")]))
+    real = client.batch_get_item
+    answers: list[int] = []
+
+    def throttled_once(**request: Any) -> Any:
+        response = real(**request)
+        if not answers:  # the first answer: one key left unprocessed, as under throttling
+            [table] = response["Responses"]
+            kept, left = response["Responses"][table][:1], response["Responses"][table][1:]
+            response["Responses"][table] = kept
+            response["UnprocessedKeys"] = {
+                table: {"Keys": [{"pk": item["pk"], "sk": item["sk"]} for item in left]}
+            }
+        answers.append(len(request["RequestItems"][next(iter(request["RequestItems"]))]["Keys"]))
+        return response
+
+    monkeypatch.setattr(client, "batch_get_item", throttled_once)
+    monkeypatch.setattr("eks_auditor.store.reader.time.sleep", lambda seconds: None)
+
+    verdicts = store.cluster_verdicts(ACCOUNT, REGION)
+
+    assert answers == [2, 1]
+    assert {c.cluster: c.verdicts[ENDPOINT].verdict for c in verdicts} == {
+        "prod-a": Verdict.PASS,
+        "prod-b": Verdict.PASS,
+    }

@@ -35,6 +35,7 @@ PARAMETERS = [
     "since",
     "limit",
     "next_token",
+    "framework",
 ]
 VALID: dict[str, list[str]] = {
     "status": ["OPEN", "RESOLVED", "SUPPRESSED", "ALL"],
@@ -45,6 +46,7 @@ VALID: dict[str, list[str]] = {
     "check_id": ["endpoint_public_unrestricted"],
     "since": ["2025-03-01T00:00:00Z", "2025-03-01T12:00:00+02:00"],
     "limit": ["1", "50", "1000"],
+    "framework": ["cis-eks", "fsbp", "cis-eks-1.7", "nist"],
 }
 text = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
 json_junk = st.recursive(
@@ -109,6 +111,7 @@ paths = st.one_of(
         lambda c: (f"/clusters/{c}/findings", "GET /clusters/{cluster}/findings", {"cluster": c})
     ),
     text.map(lambda f: (f"/findings/{f}", "GET /findings/{finding_id}", {"finding_id": f})),
+    st.just(("/posture", "GET /posture", None)),
 )
 
 

@@ -140,11 +140,13 @@ def test_query_api_only_reads_the_findings_table(cfn: dict[str, Any]) -> None:
     assert sorted(granted) == sorted(
         [
             "dynamodb:Query",
+            "dynamodb:BatchGetItem",  # GET /posture: the AUDIT items by key
             "logs:CreateLogStream",
             "logs:PutLogEvents",
             *UNSCOPABLE_WRITES,
         ]
     )
+    assert granted["dynamodb:BatchGetItem"] == [{"Fn::GetAtt": ["FindingsTable", "Arn"]}]
 
 
 def test_schedule_lists_clusters_and_enqueues_nothing_more(cfn: dict[str, Any]) -> None:

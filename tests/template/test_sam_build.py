@@ -85,6 +85,7 @@ def check_layer_holds_the_package_under_python(build: Build) -> None:
     assert (python / "eks_auditor" / "__init__.py").is_file()
     assert (python / "eks_auditor" / "audit.py").is_file()
     assert (python / "eks_auditor" / "data" / "eks_versions.yaml").is_file()
+    assert (python / "eks_auditor" / "data" / "frameworks" / "cis-eks-1.7.json").is_file()
     assert (python / "aws_lambda_powertools" / "__init__.py").is_file()
     for package in ("pydantic", "yaml", "aws_xray_sdk", "boto3", "botocore"):
         assert (python / package / "__init__.py").is_file(), package

@@ -442,7 +442,7 @@ def test_topics_use_the_customer_managed_key_that_alarms_and_events_may_use() ->
 # --- API --------------------------------------------------------------------------------------------
 
 
-def test_query_api_uses_iam_authorization_and_three_read_routes() -> None:
+def test_query_api_uses_iam_authorization_and_four_read_routes() -> None:
     api = props("QueryApi")
     assert api["Auth"] == {"EnableIamAuthorizer": True, "DefaultAuthorizer": "AWS_IAM"}
     routes = {
@@ -454,6 +454,7 @@ def test_query_api_uses_iam_authorization_and_three_read_routes() -> None:
         ("GET", "/findings"),
         ("GET", "/findings/{finding_id}"),
         ("GET", "/clusters/{cluster}/findings"),
+        ("GET", "/posture"),
     }
 
 

@@ -132,7 +132,8 @@ def test_mapping_of_one_finding() -> None:
             "cluster_arn": ARN,
             "source": "scan-1",
             "resolved_at": None,
-            "compliance": {},
+            # nodegroup_ssh_open evidences FSBP EC2.13 (partially) and no CIS EKS control.
+            "compliance": {"fsbp": ["EC2.13"]},
         },
         "evidences": [{"data": {"public_access_cidrs": ["0.0.0.0/0"]}}],
     }
@@ -149,6 +150,17 @@ def test_activity_and_status_follow_the_lifecycle(
     assert (event["activity_id"], event["type_uid"]) == (activity, 200400 + activity)
     assert (event["status_id"], event["status"]) == status
     assert [r["uid"] for r in event["resources"]][-1] == ARN
+
+
+def test_unmapped_compliance_carries_the_catalog_mapping() -> None:
+    events = json.loads(
+        to_ocsf([finding(c, ARN) for c in ("endpoint_public_access_enabled", "pipeline_silent")])
+    )
+    assert [e["unmapped"]["compliance"] for e in events] == [
+        {"cis-eks-1.7": ["5.4.2"], "fsbp": ["EKS.1"]},
+        {},
+    ]
+    assert [validate(e) for e in events] == [[], []]
 
 
 def test_compliance_hook_fills_unmapped_compliance_as_prowler_does() -> None:

@@ -15,13 +15,14 @@ def test_committed_document_is_current(repo_root: Path) -> None:
     )
 
 
-def test_document_describes_the_three_routes_with_400_and_iam() -> None:
+def test_document_describes_the_four_routes_with_400_and_iam() -> None:
     document = openapi_document()
     assert document["openapi"].startswith("3.")
     assert sorted(document["paths"]) == [
         "/clusters/{cluster}/findings",
         "/findings",
         "/findings/{finding_id}",
+        "/posture",
     ]
     for path in document["paths"].values():
         responses = path["get"]["responses"]

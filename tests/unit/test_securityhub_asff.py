@@ -108,7 +108,11 @@ def test_opened_finding_maps_to_an_active_failed_new_asff_finding() -> None:
                 "Details": {"AwsEksCluster": {"Arn": CLUSTER_ARN, "Name": "prod-a"}},
             }
         ],
-        "Compliance": {"Status": "FAILED"},
+        # endpoint_public_unrestricted: fully CIS EKS 5.4.1, partially 5.4.2 and FSBP EKS.1.
+        "Compliance": {
+            "Status": "FAILED",
+            "RelatedRequirements": ["cis-eks-1.7:5.4.1", "cis-eks-1.7:5.4.2", "fsbp:EKS.1"],
+        },
         "RecordState": "ACTIVE",
         "Workflow": {"Status": "NEW"},
     }
@@ -123,8 +127,8 @@ def test_every_change_of_a_finding_keeps_its_id() -> None:
 def test_resolved_is_passed_and_archived() -> None:
     asff = to_asff(change(ChangeKind.RESOLVED, Status.OPEN, status=Status.RESOLVED, resolved_at=T0))
     validate(asff)
-    assert (asff["Compliance"], asff["RecordState"], asff["Workflow"]) == (
-        {"Status": "PASSED"},
+    assert (asff["Compliance"]["Status"], asff["RecordState"], asff["Workflow"]) == (
+        "PASSED",
         "ARCHIVED",
         {"Status": "RESOLVED"},
     )
@@ -132,8 +136,8 @@ def test_resolved_is_passed_and_archived() -> None:
 
 def test_suppressed_stays_active_and_failed_with_workflow_suppressed() -> None:
     asff = to_asff(change(ChangeKind.SUPPRESSED, Status.OPEN, status=Status.SUPPRESSED))
-    assert (asff["Compliance"], asff["RecordState"], asff["Workflow"]) == (
-        {"Status": "FAILED"},
+    assert (asff["Compliance"]["Status"], asff["RecordState"], asff["Workflow"]) == (
+        "FAILED",
         "ACTIVE",
         {"Status": "SUPPRESSED"},
     )
@@ -143,6 +147,26 @@ def test_audit_incomplete_is_not_available_and_info_is_informational() -> None:
     asff = to_asff(change(check_id="audit_incomplete", severity=Severity.INFO))
     assert asff["Compliance"] == {"Status": "NOT_AVAILABLE"}
     assert asff["Severity"] == {"Label": "INFORMATIONAL", "Original": "INFO"}
+
+
+def test_audit_incomplete_names_the_controls_of_the_check_that_could_not_run() -> None:
+    asff = to_asff(
+        change(
+            check_id="audit_incomplete",
+            severity=Severity.INFO,
+            evidence={"check_id": "secrets_encryption_disabled", "reason": "AccessDenied"},
+        )
+    )
+    validate(asff)
+    assert asff["Compliance"] == {
+        "Status": "NOT_AVAILABLE",
+        "RelatedRequirements": ["cis-eks-1.7:5.3.1", "fsbp:EKS.3"],
+    }
+
+
+def test_a_check_without_controls_has_no_related_requirements() -> None:
+    asff = to_asff(change(check_id="vpc_endpoint_missing"))
+    assert asff["Compliance"] == {"Status": "FAILED"}
 
 
 def test_long_texts_are_cut_to_security_hub_limits() -> None:

@@ -1,9 +1,10 @@
 """The findings HTTP API (API Gateway HTTP API, payload v2, IAM authorization), served by Powertools.
 
-Routes: GET /findings, GET /findings/{finding_id}, GET /clusters/{cluster}/findings. Every query is a
-DynamoDB Query through FindingStore (never a Scan). Parameters are validated from their annotations; a
-malformed one gets 400 with the parameter named. The OpenAPI document is generated from this module
-(`openapi_document()`, `eks-auditor openapi`) and committed as docs/openapi.json.
+Routes: GET /findings, GET /findings/{finding_id}, GET /clusters/{cluster}/findings, GET /posture.
+Every query is a DynamoDB Query (or BatchGetItem by key) through FindingStore, never a Scan. Parameters
+are validated from their annotations; a malformed one gets 400 with the parameter named. The OpenAPI
+document is generated from this module (`openapi_document()`, `eks-auditor openapi`) and committed as
+docs/openapi.json.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, Field
 
+from eks_auditor.compliance.posture import Posture, read_posture
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import Finding, Status
 from eks_auditor.store import FindingStore
@@ -229,6 +231,40 @@ def get_finding(
     if detail is None:
         raise NotFoundError(f"finding {finding_id} not found")
     return detail
+
+
+@app.get(
+    "/posture",
+    summary="Compliance posture per control",
+    description=(
+        "Every control of a framework (cis-eks, fsbp, or a versioned id such as cis-eks-1.7) on every "
+        "cluster audited in the account and region (default: the API's own): per control the clusters "
+        "passing, failing, suppressed (EXCEPTION), incomplete and not applicable, the pass rate PASS / "
+        "(PASS + FAIL + EXCEPTION), and each cluster's verdict. Controls no check tests exactly are "
+        "NOT_ASSESSED."
+    ),
+    operation_id="getPosture",
+    tags=["compliance"],
+    responses={200: {"description": "the posture"}, 400: _BAD_REQUEST},
+)
+def get_posture(
+    reader: Reader,
+    framework: Annotated[
+        str, Query(pattern=r"^[a-z0-9][a-z0-9.\-]{0,31}$", description="framework family or versioned id")
+    ] = "cis-eks",
+    account: AccountParam = None,
+    region: RegionParam = None,
+    cluster: Annotated[str | None, Query(pattern=_CLUSTER_PATTERN, description="only this cluster")] = None,
+) -> Posture:
+    from eks_auditor.audit import utcnow
+    from eks_auditor.compliance.frameworks import framework as find_framework
+
+    try:
+        chosen = find_framework(framework)
+    except KeyError as exc:
+        raise BadRequestError(f"query parameter 'framework': {exc.args[0]}") from exc
+    scope = _default_scope(account, region)
+    return read_posture(reader, chosen, [scope], now=utcnow(), clusters=[cluster] if cluster else ())
 
 
 # --- the OpenAPI document ------------------------------------------------------------------------------

@@ -109,6 +109,7 @@ def to_evaluation(
     specs = {check.spec.id: check.spec for check in checks}
     failing: list[Finding] = []
     passing: list[tuple[str, str]] = []
+    not_applicable: list[tuple[str, str]] = []
     errored: dict[str, None] = {}
     for outcome in outcomes:
         if outcome.result is Result.FAIL:
@@ -118,6 +119,8 @@ def to_evaluation(
             failing.append(_incomplete(snapshot, outcome, source, evaluated_at))
         else:
             passing.append((outcome.check_id, outcome.resource))
+            if outcome.result is Result.NOT_APPLICABLE:
+                not_applicable.append((outcome.check_id, outcome.resource))
     return Evaluation(
         **_scope(snapshot),
         source=source,
@@ -126,6 +129,7 @@ def to_evaluation(
         failing=tuple(failing),
         passing=tuple(passing),
         errored_checks=tuple(errored),
+        not_applicable=tuple(not_applicable),
     )
 
 

@@ -3,13 +3,18 @@
 The body is what a Chatbot-subscribed Slack or Teams channel renders ("version" 1.0, "source" custom,
 "content" for people, "metadata" for threading and machines); the finding itself rides along as JSON in
 metadata.additionalContext.finding (the schema wants string values there). Message attributes (at most
-MAX_ATTRIBUTES) carry severity, status, check_id, cluster, account, region, change, change_id, baseline and
-delivery for subscription filter policies; SLACK_FILTER_POLICY is the one the template puts on Chatbot's.
+MAX_ATTRIBUTES) carry severity, status, check_id, cluster, account, region, change, change_id, delivery and
+controls for subscription filter policies; SLACK_FILTER_POLICY is the one the template puts on Chatbot's.
+
+`controls` (String.Array) names the compliance controls the finding's check evidences,
+`["cis-eks-1.7:5.4.2","fsbp:EKS.1"]`; absent for a check that evidences none.
 
 First-run baseline: the changes the store marks `baseline` (the first evaluation of a check on a cluster)
-still go out, with `baseline=true`, and one digest per cluster (`change=DIGEST`) sums them up for Slack.
+still go out, with `delivery=baseline`, and one digest per cluster (`change=DIGEST`) sums them up for Slack.
 Daily digest: with it on, MEDIUM and lower changes carry `delivery=daily` and a daily digest per cluster
 lists the open ones; event-born findings (spot notices) stay immediate, their deadline is minutes away.
+`delivery` was two attributes (`baseline` true/false, `delivery` daily/immediate) until `controls` needed the
+tenth slot: Slack's policy asked for baseline=false AND delivery=immediate, now just delivery=immediate.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from eks_auditor.compliance.frameworks import requirement_labels
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status
 from eks_auditor.remediation import fill
@@ -42,7 +48,9 @@ STEP_CHARS = 200
 DIGEST = "DIGEST"  # the `change` attribute of a digest message
 DIGEST_SHOWN = 25  # findings listed in one digest; the rest are counted
 # What a Slack channel (through Chatbot) gets: no baseline openings, no changes deferred to the daily digest.
-SLACK_FILTER_POLICY: dict[str, list[str]] = {"baseline": ["false"], "delivery": ["immediate"]}
+SLACK_FILTER_POLICY: dict[str, list[str]] = {"delivery": ["immediate"]}
+# `delivery` values: sent at once, held for the daily digest, or a first-run baseline opening.
+IMMEDIATE, DAILY, BASELINE = "immediate", "daily", "baseline"
 _SUBJECT_LIMIT = 100  # SNS: at most 100 ASCII characters, no line breaks
 _EVIDENCE_KEYS_SHOWN = 10
 _EVIDENCE_VALUE_CHARS = 200
@@ -228,12 +236,19 @@ def deferred(finding: Finding, *, daily_digest: bool) -> bool:
     return daily_digest and finding.severity.rank <= Severity.MEDIUM.rank and finding.expires_at is None
 
 
+def delivery(change: StateChange, *, baseline: bool = True, daily_digest: bool = False) -> str:
+    """How the change reaches people: a baseline opening (summed up by the digest), daily, or at once."""
+    if baseline and change.baseline:
+        return BASELINE
+    return DAILY if deferred(change.finding, daily_digest=daily_digest) else IMMEDIATE
+
+
 def message_attributes(
     change: StateChange, *, baseline: bool = True, daily_digest: bool = False
 ) -> dict[str, MessageAttributeValueTypeDef]:
-    """String attributes for filter policies; SNS rejects empty values, so an empty one is left out."""
+    """Attributes for filter policies; SNS rejects empty values, so an empty one is left out."""
     finding = change.finding
-    values = {
+    values: dict[str, str | list[str]] = {
         "severity": finding.severity.value,
         "status": finding.status.value,
         "check_id": finding.check_id,
@@ -242,16 +257,23 @@ def message_attributes(
         "region": finding.region,
         "change": change.kind.value,
         "change_id": change.change_id,
-        "baseline": "true" if baseline and change.baseline else "false",
-        "delivery": "daily" if deferred(finding, daily_digest=daily_digest) else "immediate",
+        "delivery": delivery(change, baseline=baseline, daily_digest=daily_digest),
+        "controls": requirement_labels(finding.check_id, finding.evidence),
     }
     return _attributes(values)
 
 
-def _attributes(values: Mapping[str, str]) -> dict[str, MessageAttributeValueTypeDef]:
-    attributes: dict[str, MessageAttributeValueTypeDef] = {
-        name: {"DataType": "String", "StringValue": value} for name, value in values.items() if value
-    }
+def _attributes(values: Mapping[str, str | list[str]]) -> dict[str, MessageAttributeValueTypeDef]:
+    """String values as String, lists as String.Array (a JSON array, which filter policies match per
+    element)."""
+    attributes: dict[str, MessageAttributeValueTypeDef] = {}
+    for name, value in values.items():
+        if not value:
+            continue
+        if isinstance(value, str):
+            attributes[name] = {"DataType": "String", "StringValue": value}
+        else:
+            attributes[name] = {"DataType": "String.Array", "StringValue": json.dumps(value)}
     assert len(attributes) <= MAX_ATTRIBUTES, sorted(attributes)
     return attributes
 
@@ -320,7 +342,7 @@ class Digest:
             head = (
                 f"The first audit of `{self.cluster}` (account {self.account}, region {self.region}) at "
                 f"{self.at.isoformat()}: what was already there, sent to this channel once as this summary. "
-                "Each finding went to the other subscribers as its own message (attribute baseline=true); "
+                "Each finding went to the other subscribers as its own message (delivery=baseline); "
                 "from now on only changes alert."
             )
         else:
@@ -381,8 +403,7 @@ class Digest:
                 "region": self.region,
                 "change": DIGEST,
                 "change_id": self.id,
-                "baseline": "false",
-                "delivery": "immediate",
+                "delivery": IMMEDIATE,
             }
         )
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from eks_auditor.checks.incomplete import AUDIT_INCOMPLETE
 from eks_auditor.collect.errors import describe_error
+from eks_auditor.compliance.frameworks import requirement_labels
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status
 
@@ -35,6 +36,7 @@ TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 1024
 RECOMMENDATION_LIMIT = 512
 PRODUCT_FIELD_LIMIT = 1024
+RELATED_REQUIREMENTS_LIMIT = 32  # ASFF: Compliance.RelatedRequirements holds at most 32 entries
 
 _LABELS = {
     Severity.CRITICAL: "CRITICAL",
@@ -85,6 +87,15 @@ def _compliance(finding: Finding) -> str:
         return "PASSED"
     # The check could not run: its result is unknown, which is not a failure of the control either.
     return "NOT_AVAILABLE" if finding.check_id == AUDIT_INCOMPLETE.id else "FAILED"
+
+
+def _compliance_field(finding: Finding) -> dict[str, Any]:
+    """Compliance.Status, and RelatedRequirements: the controls the check evidences (`cis-eks-1.7:5.4.2`)."""
+    field: dict[str, Any] = {"Status": _compliance(finding)}
+    related = requirement_labels(finding.check_id, finding.evidence)
+    if related:
+        field["RelatedRequirements"] = related[:RELATED_REQUIREMENTS_LIMIT]
+    return field
 
 
 def _workflow(finding: Finding) -> str:
@@ -150,7 +161,7 @@ def to_asff(change: StateChange) -> dict[str, Any]:
             )
         },
         "Resources": _resources(finding),
-        "Compliance": {"Status": _compliance(finding)},
+        "Compliance": _compliance_field(finding),
         "RecordState": "ARCHIVED" if finding.status is Status.RESOLVED else "ACTIVE",
         "Workflow": {"Status": _workflow(finding)},
     }

@@ -74,15 +74,21 @@ class Suppression(BaseModel):
 
     def matches(self, finding: Finding) -> bool:
         """Whether the criteria match the finding (ignores the expiry; see `active`)."""
-        if self.check_id not in (ANY_CHECK, finding.check_id):
+        return self.covers(
+            finding.check_id, finding.account, finding.region, finding.cluster, finding.resource
+        )
+
+    def covers(self, check_id: str, account: str, region: str, cluster: str, resource: str) -> bool:
+        """Whether the criteria match a failure of `check_id` on `resource` (ignores the expiry)."""
+        if self.check_id not in (ANY_CHECK, check_id):
             return False
-        if self.account is not None and self.account != finding.account:
+        if self.account is not None and self.account != account:
             return False
-        if self.region is not None and self.region != finding.region:
+        if self.region is not None and self.region != region:
             return False
-        if not fnmatch.fnmatchcase(finding.cluster, self.cluster):
+        if not fnmatch.fnmatchcase(cluster, self.cluster):
             return False
-        return self.resource is None or re.fullmatch(self.resource, finding.resource) is not None
+        return self.resource is None or re.fullmatch(self.resource, resource) is not None
 
     def describe(self) -> str:
         """One line for people: who accepted what, why, until when."""

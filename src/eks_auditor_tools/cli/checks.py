@@ -1,4 +1,5 @@
-"""`eks-auditor checks [ID]`: the check catalog (id, severity, title, events that re-run it, permissions).
+"""`eks-auditor checks [ID]`: the check catalog (id, severity, title, events that re-run it, permissions;
+with --output json or csv, or one check whole, also the compliance controls each evidences).
 
 The catalog in the code is the only list of checks: the README points here instead of keeping a copy.
 """
@@ -12,6 +13,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from eks_auditor.compliance.frameworks import controls_of
 from eks_auditor.model.check import CLOUDTRAIL_DETAIL_TYPE, Check, Event
 
 
@@ -45,6 +47,8 @@ def check_record(check: Check) -> dict[str, Any]:
         "schedule_only": {part.value: reason for part, reason in spec.schedule_only.items()},
         "permissions": list(spec.permissions),
         "references": list(spec.references),
+        # The compliance controls it evidences (eks_auditor/data/frameworks), `framework:control (coverage)`.
+        "controls": [f"{ref.label} ({ref.coverage.value})" for ref in controls_of(spec.id)],
     }
 
 
@@ -60,6 +64,7 @@ CSV_COLUMNS = (
     "schedule_only",
     "permissions",
     "references",
+    "controls",
 )
 
 
@@ -125,6 +130,9 @@ def check_detail(check: Check) -> str:
         "",
         "references:",
         *(f"  {url}" for url in spec.references),
+        "",
+        "compliance controls:" if controls_of(spec.id) else "compliance controls: none mapped",
+        *(f"  {ref.label} ({ref.coverage.value})" for ref in controls_of(spec.id)),
     ]
     return "\n".join(lines)
 

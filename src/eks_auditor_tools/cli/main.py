@@ -26,6 +26,7 @@ _COMMANDS: tuple[str, ...] = (
     "eks_auditor_tools.cli.scan",
     "eks_auditor_tools.cli.replay",
     "eks_auditor_tools.cli.findings",
+    "eks_auditor_tools.cli.posture",
     "eks_auditor_tools.cli.suppress",
     "eks_auditor_tools.cli.report",
     "eks_auditor_tools.cli.openapi",

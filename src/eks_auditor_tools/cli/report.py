@@ -12,6 +12,9 @@ from eks_auditor.model.finding import Finding, Status
 from eks_auditor_tools.cli.findings import add_table_argument, open_store, table_name
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from eks_auditor.compliance.posture import Posture
     from eks_auditor.store import FindingStore
 
 _PAGE = 1000
@@ -29,6 +32,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--html", required=True, metavar="FILE", help="where to write the page ('-': stdout)")
     parser.add_argument("--title", default="eks-auditor report")
+    parser.add_argument(
+        "--framework",
+        action="append",
+        default=[],
+        help="compliance framework of the posture section (repeatable; default: cis-eks and fsbp)",
+    )
+    parser.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        help="posture: also the clusters of this account (with --region); the accounts and regions of the "
+        "findings are always read",
+    )
     add_table_argument(parser)
     parser.set_defaults(func=run)
 
@@ -49,14 +65,34 @@ def current_findings(store: FindingStore) -> list[Finding]:
     return findings
 
 
+def read_postures(
+    store: FindingStore, findings: list[Finding], args: argparse.Namespace, now: datetime
+) -> list[Posture]:
+    """The posture of the clusters in every account and region the findings name, and in each --account x
+    --region given (a scope whose clusters all pass has no finding to name it)."""
+    from eks_auditor.compliance.frameworks import framework
+    from eks_auditor.compliance.posture import read_posture
+
+    scopes = {(f.account, f.region): None for f in findings}
+    given_regions = [r for r in getattr(args, "region", None) or [] if r]
+    scopes.update({(account, region): None for account in args.account for region in given_regions})
+    names = args.framework or ["cis-eks", "fsbp"]
+    return [read_posture(store, framework(name), list(scopes), now=now) for name in names]
+
+
 def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from eks_auditor.audit import utcnow
 
     from eks_auditor_tools.report import render_report
 
     out = out or sys.stdout
-    findings = current_findings(open_store(args))
-    page = render_report(findings, generated_at=utcnow(), source=table_name(args), title=args.title)
+    store = open_store(args)
+    findings = current_findings(store)
+    now = utcnow()
+    postures = read_postures(store, findings, args, now)
+    page = render_report(
+        findings, generated_at=now, source=table_name(args), title=args.title, postures=postures
+    )
     if args.html == "-":
         out.write(page)
     else:

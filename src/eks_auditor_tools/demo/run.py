@@ -434,6 +434,41 @@ def pipeline_rule_disabled(demo: Demo) -> None:
     demo.show_alerts("Slack", everything=True)
 
 
+def compliance_posture(demo: Demo) -> None:
+    demo.section("11. The auditors ask: which clusters fail CIS Amazon EKS Benchmark controls today?")
+    from eks_auditor.suppressions import Suppression
+
+    from eks_auditor_tools.cli.main import main as cli
+
+    # An accepted risk counts as an exception in the posture: shown (EXC), not hidden, not a pass.
+    now = datetime.now(UTC)
+    demo.store().put_suppression(
+        Suppression(
+            check_id="secrets_encryption_disabled",
+            cluster="prod-web",
+            reason="the KMS key arrives with the platform migration (SEC-2001)",
+            author="security-analyst@example.com",
+            created_at=now,
+            expires_at=now + timedelta(days=30),
+        )
+    )
+    demo.say("suppressed secrets_encryption_disabled on prod-web for 30 days (SEC-2001)")
+    table = demo.account.findings_table
+    with contextlib.redirect_stdout(demo.out):
+        cli(["posture", "--framework", "cis-eks", "--table", table, "--account", ACCOUNT, "--region", REGION])
+    event = http_api_event("/posture", {"framework": "fsbp"})
+    response = invoke("query_api", event, account=ACCOUNT, region=REGION, logs=demo.logs)
+    body = json.loads(response["body"])
+    demo.say(f"GET /posture?framework=fsbp -> {response['statusCode']}")
+    for row in body["controls"]:
+        if row["assessed"]:
+            rate = "-" if row["pass_rate"] is None else f"{row['pass_rate']:.0%}"
+            demo.say(
+                f"  {row['control']:7} pass {row['passing']} fail {row['failing']} "
+                f"exception {row['exceptions']} incomplete {row['incomplete']}  pass rate {rate}"
+            )
+
+
 STEPS: list[Callable[[Demo], None]] = [
     scheduled_scan,
     risky_change,
@@ -444,4 +479,5 @@ STEPS: list[Callable[[Demo], None]] = [
     security_team,
     accepted_risk,
     pipeline_rule_disabled,
+    compliance_posture,
 ]

@@ -28,3 +28,6 @@ class Evaluation(BaseModel):
     failing: tuple[Finding, ...]  # built by the engine from FAIL outcomes, status OPEN (+ audit_incomplete)
     passing: tuple[tuple[str, str], ...]  # (check_id, resource) that passed or were not applicable
     errored_checks: tuple[str, ...]  # checks with an ERROR outcome
+    # The entries of `passing` that were NOT_APPLICABLE (resolution treats them as passing; the verdict
+    # of a check whose resources are all not applicable is NOT_APPLICABLE, not PASS).
+    not_applicable: tuple[tuple[str, str], ...] = ()

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from eks_auditor.compliance.posture import ClusterVerdicts
 from eks_auditor.model.evaluation import Evaluation
 from eks_auditor.model.finding import Finding, StateChange
 from eks_auditor.store.counters import Counters
@@ -121,6 +122,9 @@ class FindingStore:
 
     def known_clusters(self, account: str, region: str) -> list[str]:
         return self.reader.known_clusters(account, region)
+
+    def cluster_verdicts(self, account: str, region: str) -> list[ClusterVerdicts]:
+        return self.reader.cluster_verdicts(account, region)
 
     def open_findings(self, account: str, region: str, cluster: str) -> list[Finding]:
         return self.reader.open_findings(account, region, cluster)

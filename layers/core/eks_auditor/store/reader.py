@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from eks_auditor.compliance.posture import ClusterVerdicts
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, Finding, Status
 from eks_auditor.model.pipeline import ACCOUNT_REGION
 from eks_auditor.store.expression import Expression
 from eks_auditor.store.query import FindingPage, FindingQuery, run_query
 from eks_auditor.store.schema import (
+    AUDIT_SK,
     BY_ID,
     BY_REGISTRY,
     FINDING_PREFIX,
@@ -20,6 +24,7 @@ from eks_auditor.store.schema import (
     finding_from_item,
     history_fields,
     registry_key,
+    verdicts_from_item,
 )
 from eks_auditor.store.table import Table
 
@@ -45,6 +50,10 @@ class HistoryEntry(Transition):
 
     finding_id: str
     change_id: str
+
+
+_BATCH_GET_KEYS = 100  # BatchGetItem's limit
+_BATCH_GET_ATTEMPTS = 8
 
 
 class FindingReader(Table):
@@ -76,6 +85,36 @@ class FindingReader(Table):
         key = f"{expr.name('registry')} = {expr.value(registry_key(account, region))}"
         items = self.query_all(**expr.query(key, IndexName=BY_REGISTRY))
         return sorted(item["cluster"]["S"] for item in items if item["cluster"]["S"] != ACCOUNT_REGION)
+
+    def cluster_verdicts(self, account: str, region: str) -> list[ClusterVerdicts]:
+        """The latest check verdicts of every known cluster of the account and region: one Query of the
+        registry index, then the AUDIT items by key (BatchGetItem, 100 keys a call), never a Scan."""
+        clusters = self.known_clusters(account, region)
+        keys = [{"pk": {"S": cluster_pk(account, region, name)}, "sk": {"S": AUDIT_SK}} for name in clusters]
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), _BATCH_GET_KEYS):
+            pending: dict[str, Any] = {self.table_name: {"Keys": keys[start : start + _BATCH_GET_KEYS]}}
+            for attempt in range(_BATCH_GET_ATTEMPTS):
+                if attempt:
+                    # Keys left unprocessed under throttling: botocore does not retry them, we back off.
+                    time.sleep(min(1.0, 0.05 * 2**attempt))
+                response = self.client.batch_get_item(RequestItems=pending)
+                items.extend(response.get("Responses", {}).get(self.table_name, []))
+                pending = dict(response.get("UnprocessedKeys") or {})
+                if not pending:
+                    break
+            else:
+                raise RuntimeError(f"{self.table_name}: AUDIT items still unprocessed after throttling")
+        by_cluster = {item["cluster"]["S"]: item for item in items if "cluster" in item}
+        return [
+            ClusterVerdicts(
+                account=account,
+                region=region,
+                cluster=name,
+                verdicts=verdicts_from_item(by_cluster.get(name, {})),
+            )
+            for name in clusters
+        ]
 
     def open_findings(self, account: str, region: str, cluster: str) -> list[Finding]:
         """The cluster's OPEN findings (one paginated Query of its partition), for its daily digest."""

@@ -1,7 +1,7 @@
 """The findings table's key schema and item codec: the only place that knows how items are laid out.
 
 One table, string keys pk/sk:
-  CLUSTER#<account>#<region>#<cluster> / AUDIT                       per-check evaluated_at, deleted flag
+  CLUSTER#<account>#<region>#<cluster> / AUDIT                       per-check evaluated_at, verdict; deleted
   CLUSTER#<account>#<region>#<cluster> / FINDING#<finding id>        one finding (+ its unpublished changes)
   CLUSTER#<account>#<region>#<cluster> / HISTORY#<finding id>#<time> one state change
   COUNTER#<key> / COUNTER                                             spot burst counters (TTL)
@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from eks_auditor.compliance.verdict import CheckVerdict, Verdict
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status
 
@@ -68,6 +69,8 @@ HISTORY_PREFIX = "HISTORY#"
 CLUSTER_READ_RANGE = (AUDIT_SK, "FINDING$")
 CHECK_ATTRIBUTE_PREFIX = "evaluated#"  # AUDIT: one top-level attribute per check (see FindingStore)
 FIRST_CHECK_PREFIX = "first#"  # AUDIT: when each check was first evaluated on the cluster (the baseline)
+VERDICT_PREFIX = "verdict#"  # AUDIT: each check's latest verdict (map: verdict, at, failing, more)
+FAILING_SINCE_PREFIX = "failing_since#"  # AUDIT: since when each check fails on the cluster (no pass since)
 PUBLISHED_ATTRIBUTE = "published_sequence"  # FINDING: the sequence of the last change published
 PENDING_PREFIX = "pending#"  # FINDING: one attribute per unpublished change, value = the change as JSON
 
@@ -96,6 +99,45 @@ def check_attribute(check_id: str) -> str:
 
 def first_check_attribute(check_id: str) -> str:
     return f"{FIRST_CHECK_PREFIX}{check_id}"
+
+
+def verdict_attribute(check_id: str) -> str:
+    return f"{VERDICT_PREFIX}{check_id}"
+
+
+def failing_since_attribute(check_id: str) -> str:
+    return f"{FAILING_SINCE_PREFIX}{check_id}"
+
+
+def verdict_value(verdict: CheckVerdict) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "verdict": {"S": verdict.verdict.value},
+        "at": {"S": timestamp(verdict.evaluated_at)},
+    }
+    if verdict.failing:
+        value["failing"] = {"L": [{"S": resource} for resource in verdict.failing]}
+    if verdict.more_failing:
+        value["more"] = {"N": str(verdict.more_failing)}
+    return {"M": value}
+
+
+def verdicts_from_item(item: Mapping[str, Any]) -> dict[str, CheckVerdict]:
+    """The check verdicts an AUDIT item keeps, by check id."""
+    verdicts: dict[str, CheckVerdict] = {}
+    for name, value in item.items():
+        if not name.startswith(VERDICT_PREFIX):
+            continue
+        check, fields = name.removeprefix(VERDICT_PREFIX), value["M"]
+        since = item.get(failing_since_attribute(check))
+        verdicts[check] = CheckVerdict(
+            check_id=check,
+            verdict=Verdict(fields["verdict"]["S"]),
+            evaluated_at=parse_timestamp(fields["at"]["S"]),
+            failing=tuple(entry["S"] for entry in fields.get("failing", {}).get("L", [])),
+            more_failing=int(fields.get("more", {}).get("N", "0")),
+            failing_since=parse_timestamp(since["S"]) if since else None,
+        )
+    return verdicts
 
 
 def pending_attribute(change_id: str) -> str:

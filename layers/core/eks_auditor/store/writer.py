@@ -3,7 +3,8 @@ the outbox their changes wait in until published.
 
 Write protocol of apply_evaluation, for one cluster:
  1. Stale guard: one conditional UpdateItem on the AUDIT item sets `evaluated#<check>` = evaluated_at for
-    every check run, on condition that each is absent or not newer. A failed condition means a newer
+    every check run, on condition that each is absent or not newer, and `verdict#<check>` (the check's latest
+    verdict on the cluster, which the compliance posture reads). A failed condition means a newer
     evaluation of one of these checks got there first: nothing is written and [] is returned. The same
     update keeps `first#<check>` (the time of the check's first evaluation on the cluster) and returns the
     item as it was, which tells the checks evaluated here for the first time: their OPENED changes carry
@@ -32,6 +33,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from eks_auditor.compliance.verdict import Verdict, check_verdicts
 from eks_auditor.model.evaluation import Evaluation
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange
 from eks_auditor.store.expression import Expression
@@ -44,6 +46,7 @@ from eks_auditor.store.schema import (
     PUBLISHED_ATTRIBUTE,
     check_attribute,
     cluster_pk,
+    failing_since_attribute,
     finding_attributes,
     finding_from_item,
     finding_sk,
@@ -55,6 +58,8 @@ from eks_auditor.store.schema import (
     registry_key,
     sequence_of,
     timestamp,
+    verdict_attribute,
+    verdict_value,
 )
 from eks_auditor.store.table import TRANSACTION_ATTEMPTS, Item, Table, utc
 
@@ -99,6 +104,7 @@ def narrowed(evaluation: Evaluation, checks: Sequence[str]) -> Evaluation:
             "failing": tuple(f for f in evaluation.failing if owner_check(f) in keep),
             "passing": tuple((check, resource) for check, resource in evaluation.passing if check in keep),
             "errored_checks": tuple(check for check in evaluation.errored_checks if check in keep),
+            "not_applicable": tuple(entry for entry in evaluation.not_applicable if entry[0] in keep),
         }
     )
 
@@ -313,11 +319,21 @@ class FindingWriter(Table):
         update = Expression()
         new = update.value({"S": timestamp(evaluation.evaluated_at)})
         conditions = [f"(attribute_not_exists(deleted_at) OR deleted_at < {new})"]
+        verdicts = check_verdicts(evaluation)
         for check in evaluation.checks_run:
             name = update.name(check_attribute(check))
             first = update.name(first_check_attribute(check))
             update.sets.append(f"{name} = {new}")
             update.sets.append(f"{first} = if_not_exists({first}, {new})")
+            # The posture reads the latest verdict of each check here (see compliance.posture), and since
+            # when it fails: kept through further failures and incomplete runs, cleared by a pass.
+            verdict = verdicts[check]
+            update.set(verdict_attribute(check), verdict_value(verdict))
+            if verdict.verdict is Verdict.FAIL:
+                since = update.name(failing_since_attribute(check))
+                update.sets.append(f"{since} = if_not_exists({since}, {new})")
+            elif verdict.verdict is not Verdict.INCOMPLETE:
+                update.remove(failing_since_attribute(check))
             # Equal is allowed: a retried evaluation (same evaluated_at) must go on to finish its writes.
             conditions.append(f"(attribute_not_exists({name}) OR {name} <= {new})")
         update.set("last_source", {"S": evaluation.source})

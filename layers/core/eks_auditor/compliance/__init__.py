@@ -1,0 +1,1 @@
+"""Compliance: frameworks as data, check verdicts, posture per control."""

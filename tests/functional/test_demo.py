@@ -141,19 +141,19 @@ def test_step10_disabled_rule_opens_and_resolves_a_pipeline_finding(steps: dict[
 
 def test_step11_prints_the_cis_eks_posture_of_the_fleet(steps: dict[str, str]) -> None:
     text = steps["11"]
-    assert "CIS Amazon EKS Benchmark 1.7.0 (cis-eks-1.7): 5 cluster(s)" in text
+    assert "CIS Amazon EKS Benchmark 1.7.0 (cis-eks-1.7): 7 cluster(s)" in text
     rows = {line.split()[0]: line for line in text.splitlines() if re.match(r"\d\.\d\.\d ", line)}
-    # Only payments keeps its endpoint private (5.4.2); prod-web has no secrets encryption, an accepted
-    # risk (5.3.1: an exception, not a pass); analytics is public-only with private access off (5.4.1).
-    # Partially mapped controls: not assessed.
+    # payments, inspected and ipv6-api keep their endpoint private (5.4.2); prod-web has no secrets
+    # encryption, an accepted risk (5.3.1: an exception, not a pass); analytics is public-only with
+    # private access off (5.4.1). Partially mapped controls: not assessed.
     # Columns: PASS FAIL EXC INC N/A RATE FAILING CLUSTERS.
-    assert re.search(r"\s1\s+4\s+0\s+0\s+0\s+20%\s+analytics, batch, platform, prod-web$", rows["5.4.2"])
-    assert re.search(r"\s4\s+0\s+1\s+0\s+0\s+80%\s+-$", rows["5.3.1"])
-    assert re.search(r"\s4\s+1\s+0\s+0\s+0\s+80%\s+analytics$", rows["5.4.1"])
+    assert re.search(r"\s3\s+4\s+0\s+0\s+0\s+43%\s+analytics, batch, platform, prod-web$", rows["5.4.2"])
+    assert re.search(r"\s6\s+0\s+1\s+0\s+0\s+86%\s+-$", rows["5.3.1"])
+    assert re.search(r"\s6\s+1\s+0\s+0\s+0\s+86%\s+analytics$", rows["5.4.1"])
     assert re.search(r"\s0\s+0\s+0\s+0\s+0\s+—\s+-$", rows["2.1.1"])
     assert "GET /posture?framework=fsbp -> 200" in text
-    assert "EKS.1   pass 1 fail 4 exception 0 incomplete 0  pass rate 20%" in text
-    assert "EKS.3   pass 4 fail 0 exception 1 incomplete 0  pass rate 80%" in text
+    assert "EKS.1   pass 3 fail 4 exception 0 incomplete 0  pass rate 43%" in text
+    assert "EKS.3   pass 6 fail 0 exception 1 incomplete 0  pass rate 86%" in text
 
 
 def test_log_summary_counts_expected_and_unexpected_errors(steps: dict[str, str]) -> None:

@@ -30,9 +30,17 @@ from typing import Any
 
 import boto3
 import pytest
+from accounts import drain
 from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+from eks_auditor.audit import Auditor
 from eks_auditor.batch import FAILED
+from eks_auditor.collect.clients import AwsClients
+from eks_auditor.collect.snapshot import SnapshotCollector
+from eks_auditor.concurrency import Limiter
+from eks_auditor.model.check import Result
 from eks_auditor.model.finding import Status
+from eks_auditor.notify import Notifier
 from eks_auditor.store import FindingQuery, FindingStore
 
 from eks_auditor_tools.demo.account import DemoAccount
@@ -85,7 +93,6 @@ def world() -> Iterator[World]:
     with embedded_account() as (session, _fleet, account):
         with LogSink().capture():
             load_handler("event_audit")
-            load_handler("cluster_worker")
         for logger in loggers:  # after the imports: Powertools takes the logger's first handler for its own
             logger.addHandler(logs)
         try:
@@ -257,15 +264,13 @@ def emf(lines: list[str]) -> tuple[Counter[str], list[str]]:
 @contextlib.contextmanager
 def later(world: World, by: timedelta) -> Iterator[None]:
     """The runtime's collectors stamp evaluations `by` later (the next run, after a redelivery delay)."""
-    collectors = [load_handler(name).runtime.collector for name in ("event_audit", "cluster_worker")]
-    saved = [collector.now for collector in collectors]
-    for collector in collectors:
-        collector.now = lambda: datetime.now(UTC) + by
+    collector = world.runtime.collector
+    saved = collector.now
+    collector.now = lambda: datetime.now(UTC) + by
     try:
         yield
     finally:
-        for collector, now in zip(collectors, saved, strict=True):
-            collector.now = now
+        collector.now = saved
 
 
 @pytest.mark.parametrize("name", list(FAULTS))
@@ -341,13 +346,10 @@ def test_fault_fails_its_record_alone_loudly_and_its_change_is_published_once(
         assert victim_messages == []
 
     # The fault is gone. The next run, later than the outbox grace: SQS redelivers the failed record; after
-    # a crash or a recorded incomplete audit (the record succeeded: no redelivery) the next scan comes.
+    # a crash or a recorded incomplete audit (the record succeeded: no redelivery) the next event comes.
     with later(world, REDELIVERY):
-        if fault.code in ("Crash", None):
-            scan = {"account": ACCOUNT, "region": REGION, "cluster": VICTIM, "scan_id": f"scan-after-{name}"}
-            retried = run(world, "cluster_worker", "AuditQueue", [message(scan)], LogSink())
-        else:
-            retried = run(world, "event_audit", "EventsQueue", [victim], LogSink())
+        again = message(cloudtrail(VICTIM)) if fault.code in ("Crash", None) else victim
+        retried = run(world, "event_audit", "EventsQueue", [again], LogSink())
     assert retried["batchItemFailures"] == []
     recovered = [a for a in delivered(world) if a["cluster"] == VICTIM]
     opened = [a for a in [*victim_messages, *recovered] if a["check_id"] == LOGGING]
@@ -357,3 +359,122 @@ def test_fault_fails_its_record_alone_loudly_and_its_change_is_published_once(
     assert world.store.pending_changes(ACCOUNT, REGION, VICTIM) == []
     final = findings(world, VICTIM)
     assert final[next(key for key in final if key.startswith(f"{LOGGING}:"))] is Status.OPEN
+
+
+# --- throttling: the limiter backs off, the scan completes or records incomplete, never a pass -----------
+# RequestLimitExceeded is answered at before-send, so botocore's retry and the limiter's throttle listener
+# see it as they would a real throttle. These audits run the engine directly, with their own clients and the
+# module's table and topic, on clusters the matrix above does not touch.
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def ec2_error(operation: str, code: str, status: int, *, times: int | None = None) -> Any:
+    """A before-send hook answering the EC2 `operation` with the error `code` (`times` times, or always)."""
+    seen: Counter[str] = Counter()
+
+    def handler(request: Any, **_: Any) -> AWSResponse | None:
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+        if f"Action={operation}" not in body or (times is not None and seen[operation] >= times):
+            return None
+        seen[operation] += 1
+        xml = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>injected {code}.</Message></Error>"
+            "</Errors><RequestID>r</RequestID></Response>"
+        ).encode()
+        return AWSResponse(request.url, status, {}, _Raw(xml))
+
+    return handler
+
+
+# Checks that read subnets (answered with the error) and one that does not (it keeps its verdict).
+SUBNET_CHECKS = {"nodes_public_subnet", "ip_capacity_exhaustion_risk"}
+ENDPOINT = "endpoint_public_unrestricted"
+
+
+@pytest.fixture(scope="module")
+def alerts_queue(world: World) -> str:
+    """A queue that takes every message of the alerts topic."""
+    sqs = world.account.client("sqs")
+    url: str = sqs.create_queue(QueueName="throttle-everything")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    world.account.client("sns").subscribe(TopicArn=world.account.topic_arn, Protocol="sqs", Endpoint=arn)
+    return url
+
+
+def audit(world: World, cluster: str, source: str, hook: Any, limiter: Limiter, *, attempts: int = 1) -> Any:
+    """One audit of `cluster` (its throttles past `attempts` reported to `limiter`), stored and published."""
+    clients = AwsClients(
+        world.session,
+        config=Config(retries={"mode": "standard", "max_attempts": attempts}),
+        on_throttle=limiter.throttled_region,
+    )
+    clients.ec2(REGION).meta.events.register_first("before-send", hook)
+    collector = SnapshotCollector(clients)
+    collector.unregister("kubernetes")
+    notifier = Notifier(world.account.topic_arn, client=world.account.client("sns"), baseline=False)
+    auditor = Auditor(collector, store=world.store, notifier=notifier)
+    checks = [*sorted(SUBNET_CHECKS), ENDPOINT]
+    return auditor.audit(REGION, cluster, check_ids=checks, source=source, account=ACCOUNT)
+
+
+def incomplete_alerts(world: World, url: str) -> list[str]:
+    """The change of every audit_incomplete message the topic delivered since the last call."""
+    envelopes = drain(world.account.client("sqs"), url)
+    attributes = [{k: v["Value"] for k, v in e["MessageAttributes"].items()} for e in envelopes]
+    return sorted(a["change"] for a in attributes if a["check_id"] == "audit_incomplete")
+
+
+def test_a_throttling_storm_is_recorded_every_scan_and_alerted_on_the_third(
+    world: World, alerts_queue: str
+) -> None:
+    limiter = Limiter(4, 4, jitter=lambda _: 0.0)
+    storm = ec2_error("DescribeSubnets", "RequestLimitExceeded", 503)
+    incomplete_alerts(world, alerts_queue)
+    for number in (1, 2, 3):
+        result = audit(world, "payments", f"scan-storm-{number}", storm, limiter)
+        errored = {o.check_id for o in result.outcomes if o.result is Result.ERROR}
+        assert errored >= SUBNET_CHECKS and ENDPOINT not in errored
+        assert SUBNET_CHECKS.isdisjoint(check for check, _ in result.evaluation.passing)  # never a pass
+        # Quiet on the first two scans, alerted on the third...
+        assert incomplete_alerts(world, alerts_queue) == (
+            ["OPENED"] * len(SUBNET_CHECKS) if number == 3 else []
+        )
+        recorded = [world.store.get(f.id) for f in result.failing if f.check_id == "audit_incomplete"]
+        # ...and recorded on every scan.
+        assert len(recorded) == len(SUBNET_CHECKS)
+        assert all(
+            f is not None and f.status is Status.OPEN and f.evidence["scans"] == number for f in recorded
+        )
+    assert limiter.limit_of(("", REGION)) < 4  # the limiter backed off on the throttles
+
+    # The storm passes: the alerted findings resolve, loudly.
+    calm = audit(world, "payments", "scan-storm-4", ec2_error("None", "x", 503), limiter)
+    assert not [o for o in calm.outcomes if o.result is Result.ERROR]
+    assert incomplete_alerts(world, alerts_queue) == ["RESOLVED"] * len(SUBNET_CHECKS)
+
+
+def test_a_short_throttle_is_retried_and_the_scan_completes(world: World, alerts_queue: str) -> None:
+    limiter = Limiter(4, 4, jitter=lambda _: 0.0)
+    burst = ec2_error("DescribeSubnets", "RequestLimitExceeded", 503, times=1)
+    result = audit(world, "analytics", "scan-burst-1", burst, limiter, attempts=2)
+    assert [o for o in result.outcomes if o.result is Result.ERROR] == []
+    assert {o.check_id for o in result.outcomes} == {*SUBNET_CHECKS, ENDPOINT}
+    assert limiter.limit_of(("", REGION)) < 4
+
+
+def test_access_denied_in_a_collector_alerts_on_the_first_scan(world: World, alerts_queue: str) -> None:
+    limiter = Limiter(4, 4, jitter=lambda _: 0.0)
+    incomplete_alerts(world, alerts_queue)
+    result = audit(
+        world, "batch", "scan-denied-1", ec2_error("DescribeSubnets", "UnauthorizedOperation", 403), limiter
+    )
+    assert {o.check_id for o in result.outcomes if o.result is Result.ERROR} >= SUBNET_CHECKS
+    assert incomplete_alerts(world, alerts_queue) == ["OPENED"] * len(SUBNET_CHECKS)
+    assert limiter.limit_of(("", REGION)) == 4  # a refusal is no throttle

@@ -1,34 +1,20 @@
-"""The audit_incomplete alert threshold (store.lifecycle.IncompleteAlerts): a part that cannot be read is
-recorded at once (OPEN, never a pass) but alerted only after 3 consecutive scans or 12 hours, or at once for
-AccessDenied; a held finding that becomes readable again resolves quietly. Then the same through the engine
-on a moto fleet under EC2 throttling (RequestLimitExceeded answered by a botocore before-send hook): the
-limiter backs off, the scan completes or records incomplete, and a throttling storm pages nobody."""
+"""The audit_incomplete alert threshold (store.lifecycle.IncompleteAlerts) against moto's DynamoDB: a part
+that cannot be read is recorded at once (OPEN, never a pass) but alerted only after 3 consecutive scans or 12
+hours, or at once for AccessDenied; a held finding that becomes readable again resolves quietly. The same
+through the engine under EC2 throttling is in test_fault_matrix.py (it shares that module's fleet)."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
-from accounts import Topic, drain, moto_account
-from botocore.awsrequest import AWSResponse
-from botocore.config import Config
-from eks_auditor.audit import Auditor
-from eks_auditor.collect.clients import AwsClients
-from eks_auditor.collect.snapshot import SnapshotCollector
-from eks_auditor.concurrency import Limiter
-from eks_auditor.model.check import Result
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status
-from eks_auditor.notify import Notifier
 from eks_auditor.store import FindingStore
 from eks_auditor.store.lifecycle import IncompleteAlerts, denied
-from table import REGION, TABLE, create_table, later, make_evaluation, make_finding, make_incomplete
+from table import REGION, TABLE, later, make_evaluation, make_finding, make_incomplete
 
-from eks_auditor_tools.demo.fleet import ACCOUNT, build_fleet
+from eks_auditor_tools.demo.fleet import ACCOUNT
 
 ENDPOINT = "endpoint_public_unrestricted"
 ARN = "arn:aws:eks:us-east-1:123456789012:cluster/prod-a"
@@ -164,129 +150,3 @@ def test_the_threshold_is_configurable(dynamodb: Any) -> None:
     ]
     hourly = IncompleteAlerts(scans=10, after=timedelta(hours=1))
     assert hourly.due(THROTTLED, later(0), 1, later(1)) and not hourly.due(THROTTLED, later(0), 9, later(0.5))
-
-
-# --- through the engine, under EC2 throttling --------------------------------------------------------
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._body
-
-
-def answering(operation: str, code: str, status: int, *, times: int | None = None) -> Any:
-    """A before-send hook answering the EC2 `operation` with the error `code` (`times` times, or always)."""
-    seen: Counter[str] = Counter()
-
-    def handler(request: Any, **_: Any) -> AWSResponse | None:
-        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
-        if f"Action={operation}" not in body or (times is not None and seen[operation] >= times):
-            return None
-        seen[operation] += 1
-        xml = (
-            f"<Response><Errors><Error><Code>{code}</Code><Message>injected {code}.</Message></Error>"
-            "</Errors><RequestID>r</RequestID></Response>"
-        ).encode()
-        return AWSResponse(request.url, status, {}, _Raw(xml))
-
-    return handler
-
-
-@dataclass
-class World:
-    store: FindingStore
-    topic: Topic
-    queue: str
-
-
-@pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    with moto_account() as session:
-        build_fleet(session, REGION)
-        client = session.client("dynamodb")
-        create_table(client)
-        topic = Topic.create("eks-auditor-alerts")
-        yield World(FindingStore(TABLE, client=client), topic, topic.subscribe("everything"))
-
-
-# Checks that read subnets (throttled below) and one that does not (endpoint: it must keep its verdict).
-SUBNET_CHECKS = {"nodes_public_subnet", "ip_capacity_exhaustion_risk"}
-CHECKS = [*sorted(SUBNET_CHECKS), ENDPOINT]
-
-
-def scan(world: World, cluster: str, source: str, hook: Any, limiter: Limiter, *, attempts: int = 1) -> Any:
-    """One audit of `cluster` (its throttles past `attempts` reported to `limiter`), stored and published."""
-    clients = AwsClients(
-        boto3.Session(),
-        config=Config(retries={"mode": "standard", "max_attempts": attempts}),
-        on_throttle=limiter.throttled_region,
-    )
-    clients.ec2(REGION).meta.events.register_first("before-send", hook)
-    collector = SnapshotCollector(clients)
-    collector.unregister("kubernetes")
-    notifier = Notifier(world.topic.arn, client=world.topic.sns, baseline=False)
-    auditor = Auditor(collector, store=world.store, notifier=notifier)
-    return auditor.audit(REGION, cluster, check_ids=CHECKS, source=source, account=ACCOUNT)
-
-
-def alerts(world: World) -> list[tuple[str, str]]:
-    """(change, check id) of every message the topic delivered since the last call."""
-    return sorted(
-        (e["MessageAttributes"]["change"]["Value"], e["MessageAttributes"]["check_id"]["Value"])
-        for e in drain(world.topic.sqs, world.queue)
-    )
-
-
-def test_a_throttling_storm_is_recorded_every_scan_and_alerted_on_the_third(world: World) -> None:
-    limiter = Limiter(4, 4, jitter=lambda _: 0.0)
-    storm = answering("DescribeSubnets", "RequestLimitExceeded", 503)
-    for number in (1, 2, 3):
-        result = scan(world, "payments", f"scan-storm-{number}", storm, limiter)
-        errored = {o.check_id for o in result.outcomes if o.result is Result.ERROR}
-        assert errored >= SUBNET_CHECKS and ENDPOINT not in errored
-        assert SUBNET_CHECKS.isdisjoint(check for check, _ in result.evaluation.passing)  # never a pass
-        messages = alerts(world)
-        incomplete_messages = [m for m in messages if m[1] == "audit_incomplete"]
-        if number < 3:
-            assert incomplete_messages == []  # quiet...
-        else:
-            assert incomplete_messages == [("OPENED", "audit_incomplete")] * len(SUBNET_CHECKS)
-        recorded = [
-            f
-            for f in (world.store.get(f.id) for f in result.failing if f.check_id == "audit_incomplete")
-            if f is not None
-        ]
-        assert len(recorded) == len(SUBNET_CHECKS)  # ...but recorded on every scan
-        assert all(f.status is Status.OPEN and f.evidence["scans"] == number for f in recorded)
-    assert limiter.limit_of(("", REGION)) < 4  # the limiter backed off on the throttles
-
-    # The storm passes: the alerted findings resolve, loudly.
-    calm = scan(world, "payments", "scan-storm-4", answering("None", "x", 503), limiter)
-    assert not [o for o in calm.outcomes if o.result is Result.ERROR]
-    assert [m for m in alerts(world) if m[1] == "audit_incomplete"] == [
-        ("RESOLVED", "audit_incomplete")
-    ] * len(SUBNET_CHECKS)
-
-
-def test_a_short_throttle_is_retried_and_the_scan_completes(world: World) -> None:
-    limiter = Limiter(4, 4, jitter=lambda _: 0.0)
-    burst = answering("DescribeSubnets", "RequestLimitExceeded", 503, times=1)
-    result = scan(world, "analytics", "scan-burst-1", burst, limiter, attempts=2)
-    assert [o for o in result.outcomes if o.result is Result.ERROR] == []
-    assert {o.check_id for o in result.outcomes} == set(CHECKS)
-    assert limiter.limit_of(("", REGION)) < 4
-    alerts(world)
-
-
-def test_access_denied_in_a_collector_alerts_on_the_first_scan(world: World) -> None:
-    limiter = Limiter(4, 4, jitter=lambda _: 0.0)
-    refusal = answering("DescribeSubnets", "UnauthorizedOperation", 403)
-    result = scan(world, "batch", "scan-denied-1", refusal, limiter)
-    assert {o.check_id for o in result.outcomes if o.result is Result.ERROR} >= SUBNET_CHECKS
-    assert [m for m in alerts(world) if m[1] == "audit_incomplete"] == [("OPENED", "audit_incomplete")] * len(
-        SUBNET_CHECKS
-    )
-    assert limiter.limit_of(("", REGION)) == 4  # a refusal is no throttle

@@ -279,7 +279,11 @@ def failing(faults: dict[str, str]) -> Iterator[None]:
             },
             "TransactionConflictException",
         ),
-        ({"eks:DescribeCluster": "ThrottlingException", "sns:Publish": "KMSAccessDenied"}, "KMSAccessDenied"),
+        # AccessDenied, not throttling: an unreadable cluster alerts (publishes) at once only when refused.
+        (
+            {"eks:DescribeCluster": "AccessDeniedException", "sns:Publish": "KMSAccessDenied"},
+            "KMSAccessDenied",
+        ),
         # Found by the fuzzing: a padded region audited (and recorded) a region no scan resolves.
         ({}, REJECTED_CODE),
     ],

@@ -32,7 +32,8 @@ class Write:
 # or later scan fixes them, so they alert at once.
 _DENIED = re.compile(
     r"\b(AccessDenied\w*|UnauthorizedOperation|UnauthorizedAccess\w*|AuthorizationError"
-    r"|AuthorizationFailure|NotAuthorized\w*|401 Unauthorized|403 Forbidden)\b"
+    r"|AuthorizationFailure|NotAuthorized\w*|AuthFailure|InvalidClientTokenId|UnrecognizedClientException"
+    r"|401 Unauthorized|403 Forbidden)\b"
 )
 _SCAN_SOURCES = ("scan-", "cli-scan-")  # entrypoints.scan_id_for and the CLI's scan ids
 

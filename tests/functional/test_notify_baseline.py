@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 from accounts import Topic, drain
-from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ClientError
 from eks_auditor.model.check import Severity
 from eks_auditor.notify import MAX_ATTRIBUTES, SLACK_FILTER_POLICY, Notifier, daily_digest
 from eks_auditor.publish import Publisher
@@ -85,31 +83,6 @@ def test_a_retry_of_the_first_scan_is_still_a_baseline(topic: Topic, store: Find
     assert [change.baseline for change in changes] == [True]
     publisher.publish(changes)
     assert [e["MessageAttributes"]["change"]["Value"] for e in drain(topic.sqs, slack)] == ["DIGEST"]
-
-
-def test_the_first_scan_redelivered_after_its_writes_failed_is_still_a_baseline(store: FindingStore) -> None:
-    """The claim was stored, the finding writes failed (DynamoDB past retries); the message comes back and
-    is collected anew (another time): its openings are still the cluster's baseline, not N Slack alerts."""
-    conflicts: list[str] = []
-
-    def conflict(**_: Any) -> Any:
-        conflicts.append("TransactWriteItems")
-        error = {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}
-        return AWSResponse("https://injected", 400, {}, None), {"Error": error, "ResponseMetadata": {}}
-
-    store.client.meta.events.register_first("before-call.dynamodb.TransactWriteItems", conflict)
-    with pytest.raises(ClientError):
-        store.apply_evaluation(make_evaluation([HIGH], source="scan-first"))
-    store.client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", conflict)
-    assert conflicts
-
-    redelivered = store.apply_evaluation(make_evaluation([HIGH], at=later(0.5), source="scan-first"))
-    assert [(change.finding.id, change.baseline) for change in redelivered] == [(HIGH.id, True)]
-    # Another scan than the first is no baseline (the next scan after a crash: its openings alert).
-    changes = store.apply_evaluation(make_evaluation([HIGH, MEDIUM], at=later(6), source="scan-next"))
-    assert [(change.finding.id, change.baseline) for change in changes if change.finding.id == MEDIUM.id] == [
-        (MEDIUM.id, False)
-    ]
 
 
 def test_a_check_run_for_the_first_time_on_a_known_cluster_is_a_baseline_too(store: FindingStore) -> None:

@@ -68,7 +68,6 @@ HISTORY_PREFIX = "HISTORY#"
 CLUSTER_READ_RANGE = (AUDIT_SK, "FINDING$")
 CHECK_ATTRIBUTE_PREFIX = "evaluated#"  # AUDIT: one top-level attribute per check (see FindingStore)
 FIRST_CHECK_PREFIX = "first#"  # AUDIT: when each check was first evaluated on the cluster (the baseline)
-FIRST_SOURCE_PREFIX = "first_source#"  # AUDIT: the event or scan id of that first evaluation
 PUBLISHED_ATTRIBUTE = "published_sequence"  # FINDING: the sequence of the last change published
 PENDING_PREFIX = "pending#"  # FINDING: one attribute per unpublished change, value = the change as JSON
 
@@ -97,10 +96,6 @@ def check_attribute(check_id: str) -> str:
 
 def first_check_attribute(check_id: str) -> str:
     return f"{FIRST_CHECK_PREFIX}{check_id}"
-
-
-def first_source_attribute(check_id: str) -> str:
-    return f"{FIRST_SOURCE_PREFIX}{check_id}"
 
 
 def pending_attribute(change_id: str) -> str:

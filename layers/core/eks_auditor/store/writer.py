@@ -54,7 +54,6 @@ from eks_auditor.store.schema import (
     finding_from_item,
     finding_sk,
     first_check_attribute,
-    first_source_attribute,
     history_item,
     owner_check,
     pending_attribute,
@@ -321,21 +320,16 @@ class FindingWriter(Table):
         """The stale guard's UpdateItem: the AUDIT item as it was before (None when a condition failed).
 
         `first#<check>` keeps the time of a check's first evaluation on the cluster, so a retry of that very
-        evaluation still knows it was the first (its `evaluated#<check>` exists by then); `first_source#`
-        its event or scan id, so a redelivery of that event or scan (collected anew, so at another time)
-        after its writes failed still knows it too.
+        evaluation still knows it was the first (its `evaluated#<check>` exists by then).
         """
         update = Expression()
         new = update.value({"S": timestamp(evaluation.evaluated_at)})
-        source = update.value({"S": evaluation.source})
         conditions = [f"(attribute_not_exists(deleted_at) OR deleted_at < {new})"]
         for check in evaluation.checks_run:
             name = update.name(check_attribute(check))
             first = update.name(first_check_attribute(check))
             update.sets.append(f"{name} = {new}")
             update.sets.append(f"{first} = if_not_exists({first}, {new})")
-            first_source = update.name(first_source_attribute(check))
-            update.sets.append(f"{first_source} = if_not_exists({first_source}, {source})")
             # Equal is allowed: a retried evaluation (same evaluated_at) must go on to finish its writes.
             conditions.append(f"(attribute_not_exists({name}) OR {name} <= {new})")
         update.set("last_source", {"S": evaluation.source})
@@ -449,16 +443,12 @@ class FindingWriter(Table):
 
 def _first_checks(evaluation: Evaluation, before: Item) -> set[str]:
     """The checks of `evaluation` evaluated on the cluster for the first time, by the AUDIT item as it was
-    before the claim: never evaluated, or first evaluated by this very evaluation or event or scan (a retry
-    of it: the same evaluation, or its message redelivered after the writes failed)."""
+    before the claim: never evaluated, or first evaluated by this very evaluation (a retry of it)."""
     at = {"S": timestamp(evaluation.evaluated_at)}
-    source = {"S": evaluation.source}
     return {
         check
         for check in evaluation.checks_run
-        if check_attribute(check) not in before
-        or before.get(first_check_attribute(check)) == at
-        or before.get(first_source_attribute(check)) == source
+        if check_attribute(check) not in before or before.get(first_check_attribute(check)) == at
     }
 
 

@@ -59,8 +59,10 @@ unit: $(STAMP)
 test: lint typecheck checkov
 	$(BIN)/pytest -q -n auto
 
+# The event load is issue 14's size (5,000 CloudTrail events over 20 clusters) unless BENCH_ARGS says
+# otherwise, e.g. `make bench BENCH_ARGS="--load-events 500"` or `BENCH_ARGS="--only event_load"`.
 bench: $(STAMP)
-	@$(BIN)/python -m eks_auditor_tools.bench
+	@$(BIN)/python -m eks_auditor_tools.bench $(BENCH_ARGS)
 
 build: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/sam build --template-file template.yaml

@@ -371,6 +371,7 @@ def measure_event_load(events: int = 5000, clusters: int = 20, batch_size: int =
             auditor.audit = original
         elapsed = time.perf_counter() - started
         counts = calls.reset()
+        failed_by_code = Counter(str(r.get("error_code")) for r in logs.error_records() if "message_id" in r)
     audits = len(audited)
     distinct = len(set(audited))
     return {
@@ -379,6 +380,7 @@ def measure_event_load(events: int = 5000, clusters: int = 20, batch_size: int =
         "batch_size": batch_size,
         "batches": math.ceil(len(stream) / batch_size),
         "failed_records": failed,
+        "failed_records_by_code": dict(failed_by_code.most_common()),
         "aws_calls": sum(counts.values()),
         "aws_calls_per_event": round(sum(counts.values()) / len(stream), 3),
         "aws_read_calls_per_event": round(sum(_reads(counts).values()) / len(stream), 3),
@@ -436,19 +438,55 @@ def measure_imports(repeat: int = 5) -> dict[str, Any]:
     return {"import_boto3_median_seconds": round(statistics.median(boto3_times), 4), "handlers": handlers}
 
 
-def main() -> int:
+# Issue 14's load: 5,000 CloudTrail events over 20 clusters (`make bench`); smaller with --load-events.
+LOAD_EVENTS = 5000
+LOAD_CLUSTERS = 20
+
+
+def arguments(argv: list[str] | None = None) -> Any:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m eks_auditor_tools.bench", description=__doc__)
+    parser.add_argument(
+        "--load-events",
+        type=int,
+        default=int(os.environ.get("EKS_AUDITOR_BENCH_LOAD_EVENTS", LOAD_EVENTS)),
+        help=f"CloudTrail events of the event_audit load scenario (default {LOAD_EVENTS})",
+    )
+    parser.add_argument(
+        "--load-clusters",
+        type=int,
+        default=LOAD_CLUSTERS,
+        help=f"clusters the load's events touch (default {LOAD_CLUSTERS})",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["event_load"],
+        help="run one scenario only and print its figures (no targets)",
+    )
+    options = parser.parse_args(argv)
+    if options.load_events < 1 or options.load_clusters < 1:
+        parser.error("--load-events and --load-clusters must be at least 1")
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = arguments(argv)
     # Handlers flush EMF metrics even when an invocation recorded none; that is not news here.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     started = time.perf_counter()
+    if options.only == "event_load":
+        load = measure_event_load(events=options.load_events, clusters=options.load_clusters)
+        print(json.dumps({"event_load": load, "seconds": round(time.perf_counter() - started, 1)}, indent=2))
+        return 0
     from eks_auditor_tools.bench_latency import latency_targets, measure_latency, measure_layer_imports
 
-    load_events = int(os.environ.get("EKS_AUDITOR_BENCH_LOAD_EVENTS", "5000"))
     report: dict[str, Any] = {
         "scans": measure_scans(),
         "imports": measure_imports(),
         "layer_imports": measure_layer_imports(),
         "latency": measure_latency(),
-        "event_load": measure_event_load(events=load_events),
+        "event_load": measure_event_load(events=options.load_events, clusters=options.load_clusters),
     }
     scans = report["scans"]
     report["targets"] = {

@@ -125,7 +125,12 @@ def test_access_denied_makes_every_requested_check_incomplete_never_pass(world: 
     assert {f.evidence["reason"] for f in evaluation.failing} == {f"could not collect cluster: {DENIED}"}
     assert [f.evidence["check_id"] for f in evaluation.failing] == ALL_CHECKS
     assert result.failing[0].title == f"{ALL_CHECKS[0]} could not be evaluated"
-    assert metrics.counts == {"ClustersAudited": 1, "ChecksIncomplete": len(ALL_CHECKS)}
+    # A refusal: each check counts as incomplete and as denied (its audit_incomplete alerts at once).
+    assert metrics.counts == {
+        "ClustersAudited": 1,
+        "ChecksIncomplete": len(ALL_CHECKS),
+        "ChecksDenied": len(ALL_CHECKS),
+    }
 
 
 def test_access_denied_on_a_targeted_reaudit_covers_only_its_checks(world: World) -> None:

@@ -324,7 +324,9 @@ def test_delete_cluster_event_resolves_the_clusters_findings(world: World) -> No
     dispatcher, auditor = make_dispatcher(world, store=True)
     audited = dispatcher.handle(request("retired", None, region=OTHER_REGION, source="scan-1"))
     opened = {c.finding.id for c in audited[0].changes if c.kind is ChangeKind.OPENED}
-    assert {f.id for f in open_findings(world, "retired")} == opened
+    # Parts moto cannot answer (404, not AccessDenied) are audit_incomplete: recorded OPEN, not alerted yet.
+    held = {f.id for f in audited[0].failing if f.check_id == "audit_incomplete"} - opened
+    assert held and {f.id for f in open_findings(world, "retired")} == opened | held
     assert "endpoint_public_unrestricted" in {f.check_id for f in open_findings(world, "retired")}
 
     world.session.client("eks", region_name=OTHER_REGION).delete_cluster(name="retired")

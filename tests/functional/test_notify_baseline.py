@@ -145,6 +145,13 @@ def test_no_daily_digest_without_open_medium_or_lower_findings() -> None:
     assert daily_digest([make_finding()], at=T0) is None
 
 
+def test_a_held_audit_incomplete_finding_waits_out_of_the_daily_digest() -> None:
+    incomplete = make_finding("audit_incomplete", "endpoint_public_unrestricted:arn", severity=Severity.INFO)
+    assert daily_digest([incomplete.model_copy(update={"held": True})], at=T0) is None
+    digest = daily_digest([incomplete], at=T0)
+    assert digest is not None and [f.id for f in digest.findings] == [incomplete.id]
+
+
 def test_a_digest_that_fails_to_publish_is_sent_by_the_retry(
     topic: Topic, store: FindingStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

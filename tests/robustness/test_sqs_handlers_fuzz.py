@@ -279,7 +279,11 @@ def failing(faults: dict[str, str]) -> Iterator[None]:
             },
             "TransactionConflictException",
         ),
-        ({"eks:DescribeCluster": "ThrottlingException", "sns:Publish": "KMSAccessDenied"}, "KMSAccessDenied"),
+        # AccessDenied, not throttling: an unreadable cluster alerts (publishes) at once only when refused.
+        (
+            {"eks:DescribeCluster": "AccessDeniedException", "sns:Publish": "KMSAccessDenied"},
+            "KMSAccessDenied",
+        ),
         # Found by the fuzzing: a padded region audited (and recorded) a region no scan resolves.
         ({}, REJECTED_CODE),
     ],
@@ -302,18 +306,36 @@ scheduler_inputs = st.one_of(
     json_junk,
     st.fixed_dictionaries({"id": st.one_of(odd_values, deep, text)}, optional={"detail": json_junk}),
     st.just(json.loads((EVENTS / "scheduled.json").read_text(encoding="utf-8"))),
+    # The daily digest schedule's input (template: DailyDigestSchedule).
+    st.just(
+        json.loads((EVENTS / "scheduled.json").read_text(encoding="utf-8")) | {"detail": {"digest": "daily"}}
+    ),
 )
 
 
 @settings(max_examples=examples(25))
 @given(event=scheduler_inputs)
 def test_schedule_input(world: World, event: Any) -> None:
-    """Whatever the scheduler hands over, the fan-out runs and its scan id is one the worker accepts."""
+    """Whatever the scheduler hands over, the fan-out runs, and every message it enqueues is one the worker
+    accepts: its scan id, the pseudo-cluster of the region's pipeline audit, the digest flag only on the
+    daily digest schedule's input."""
     context = LambdaContext(function_name="schedule", account=ACCOUNT, region=REGION)
+    queue = world.account.queues["AuditQueue"]
+    world.account.delete(queue, world.account.receive(queue, max_messages=1000))
     with LogSink().capture():
         result = load_handler("schedule").handler(event, context)
     # No live cluster here; clusters the other tests left findings for are fanned out as deleted.
-    assert result["regions"] == [REGION] and result["enqueued"] >= 0
-    message = {"account": ACCOUNT, "region": REGION, "cluster": "c", "scan_id": result["scan_id"]}
-    assert parse_cluster_audit_message(json.dumps(message)).scan_id == result["scan_id"]
+    assert result["regions"] == [REGION] and result["enqueued"] >= 1
     assert len(result["scan_id"]) <= 128
+    sent = world.account.receive(queue, max_messages=1000)
+    world.account.delete(queue, sent)
+    messages = [parse_cluster_audit_message(m["Body"]) for m in sent]  # raises for one the worker rejects
+    assert len(messages) == result["enqueued"]
+    assert {m.scan_id for m in messages} == {result["scan_id"]}
+    assert [m.cluster for m in messages].count("-") == 1
+    daily = (
+        isinstance(event, dict)
+        and isinstance(event.get("detail"), dict)
+        and event["detail"].get("digest") == "daily"
+    )
+    assert all(not m.digest or (daily and not m.deleted) for m in messages)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,8 @@ def test_environment_from_globals() -> None:
         "SPOT_NOTICE_TTL_DAYS": {"Ref": "SpotNoticeTtlDays"},
         "SPOT_BURST_THRESHOLD": {"Ref": "SpotBurstThreshold"},
         "SPOT_BURST_WINDOW_MINUTES": {"Ref": "SpotBurstWindowMinutes"},
+        "INCOMPLETE_ALERT_SCANS": {"Ref": "IncompleteAlertScans"},
+        "INCOMPLETE_ALERT_HOURS": {"Ref": "IncompleteAlertHours"},
         "SECURITY_HUB_ENABLED": {"Ref": "EnableSecurityHub"},
         "STACK_NAME": {"Ref": "AWS::StackName"},
         # Every rule and queue eks_auditor/data/pipeline.json expects, with its deployed name or URL.
@@ -181,7 +184,13 @@ def test_environment_is_what_settings_read() -> None:
     variables = cfn["Resources"]["ScheduleFunction"]["Properties"]["Environment"]["Variables"]
     rendered = {k: v if isinstance(v, str) else "x" for k, v in variables.items()}
     rendered.update(
-        {"SPOT_NOTICE_TTL_DAYS": "7", "SPOT_BURST_THRESHOLD": "3", "SPOT_BURST_WINDOW_MINUTES": "15"}
+        {
+            "SPOT_NOTICE_TTL_DAYS": "7",
+            "SPOT_BURST_THRESHOLD": "3",
+            "SPOT_BURST_WINDOW_MINUTES": "15",
+            "INCOMPLETE_ALERT_SCANS": "3",
+            "INCOMPLETE_ALERT_HOURS": "12",
+        }
     )
     settings = Settings.from_env({**rendered, "AWS_REGION": "eu-west-1"})
     assert variables["AUDIT_REGIONS"] == ""  # the default: the deploying region
@@ -189,6 +198,7 @@ def test_environment_is_what_settings_read() -> None:
     assert settings.security_hub_enabled is False
     assert variables["SECURITY_HUB_ENABLED"] == "false"
     assert settings.known_egress_tgws == frozenset()
+    assert (settings.incomplete_alert_scans, settings.incomplete_alert_after) == (3, timedelta(hours=12))
 
 
 def test_parameters_and_defaults() -> None:
@@ -202,6 +212,8 @@ def test_parameters_and_defaults() -> None:
         "SpotNoticeTtlDays": ("Number", 7),
         "SpotBurstThreshold": ("Number", 3),
         "SpotBurstWindowMinutes": ("Number", 15),
+        "IncompleteAlertScans": ("Number", 3),
+        "IncompleteAlertHours": ("Number", 12),
         "KnownEgressTransitGateways": ("CommaDelimitedList", ""),
         "OrganizationId": ("String", ""),
         "MemberRoleName": ("String", "eks-auditor-audit"),

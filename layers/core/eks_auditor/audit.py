@@ -22,6 +22,7 @@ from eks_auditor.model.finding import Finding, StateChange, finding_from_spec
 from eks_auditor.model.part import Part
 from eks_auditor.model.snapshot import ClusterSnapshot
 from eks_auditor.publish import Publisher
+from eks_auditor.store.lifecycle import denied
 
 if TYPE_CHECKING:
     from eks_auditor.notify import Notifier
@@ -256,16 +257,7 @@ class Auditor:
             region=region, cluster=cluster, outcomes=outcomes, evaluation=evaluation, snapshot=snapshot
         )
         self.metrics.count("ClustersAudited")
-        incomplete = sum(1 for o in outcomes if o.result is Result.ERROR)
-        if incomplete:
-            self.metrics.count("ChecksIncomplete", incomplete)
-            logger.warning(
-                "audit of %s/%s incomplete for %d check(s): %s",
-                region,
-                cluster,
-                incomplete,
-                "; ".join(f"{o.check_id}: {o.reason}" for o in outcomes if o.result is Result.ERROR),
-            )
+        report_incomplete(outcomes, f"{region}/{cluster}", self.metrics)
         if self.store is not None:
             result.changes = self.store.apply_evaluation(evaluation)
             self.publish(result.changes, counted_at=evaluated_at)
@@ -283,6 +275,33 @@ class Auditor:
     def publish(self, changes: Sequence[StateChange], *, counted_at: datetime | None = None) -> None:
         """Publish through the one publisher (eks_auditor.publish), metrics counted once per change."""
         self.publisher.publish(changes, counted_at=counted_at)
+
+
+def report_incomplete(outcomes: Sequence[Outcome], where: str, metrics: MetricSink) -> None:
+    """Checks that could not run: `ChecksIncomplete`, and a WARNING line (a throttle or timeout passes);
+    those refused (AccessDenied, 403: the auditor's role or RBAC lacks a grant) are also `ChecksDenied` and
+    an ERROR line, as their audit_incomplete findings alert at once (store.lifecycle.IncompleteAlerts)."""
+    errors = [o for o in outcomes if o.result is Result.ERROR]
+    if not errors:
+        return
+    metrics.count("ChecksIncomplete", len(errors))
+    refused = [o for o in errors if denied(o.reason or "")]
+    if refused:
+        metrics.count("ChecksDenied", len(refused))
+        logger.error(
+            "audit of %s denied for %d check(s): %s",
+            where,
+            len(refused),
+            "; ".join(f"{o.check_id}: {o.reason}" for o in refused),
+        )
+    others = [o for o in errors if o not in refused]
+    if others:
+        logger.warning(
+            "audit of %s incomplete for %d check(s): %s",
+            where,
+            len(others),
+            "; ".join(f"{o.check_id}: {o.reason}" for o in others),
+        )
 
 
 def _known(check_ids: Iterable[str] | None) -> list[Check]:

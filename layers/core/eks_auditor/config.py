@@ -37,6 +37,10 @@ class Settings(BaseModel):
     daily_digest: bool = True  # MEDIUM and lower reach Slack once a day, per cluster (template default too)
     max_concurrency: int = MAX_CONCURRENCY
     max_concurrency_per_account_region: int = MAX_CONCURRENCY_PER_ACCOUNT_REGION
+    # audit_incomplete alerts (store.lifecycle.IncompleteAlerts): after this many consecutive scans or this
+    # long unreadable, at once for AccessDenied; recorded (never a pass) either way.
+    incomplete_alert_scans: int = 3
+    incomplete_alert_after: timedelta = timedelta(hours=12)
     # Transit gateways the operator declares as leading to internet egress (KNOWN_EGRESS_TRANSIT_GATEWAYS).
     known_egress_tgws: frozenset[str] = frozenset()
     # Organization mode (MEMBER_ROLE_NAME set): audit member accounts through this role in each of them.
@@ -79,6 +83,8 @@ class Settings(BaseModel):
             max_concurrency_per_account_region=int(
                 env.get("MAX_CONCURRENCY_PER_ACCOUNT_REGION", MAX_CONCURRENCY_PER_ACCOUNT_REGION)
             ),
+            incomplete_alert_scans=int(env.get("INCOMPLETE_ALERT_SCANS", "3")),
+            incomplete_alert_after=timedelta(hours=float(env.get("INCOMPLETE_ALERT_HOURS", "12"))),
             known_egress_tgws=_csv(env.get("KNOWN_EGRESS_TRANSIT_GATEWAYS", "")),
             member_role_name=env.get("MEMBER_ROLE_NAME", ""),
             account_allow_list=_csv(env.get("ACCOUNT_ALLOW_LIST", "")),

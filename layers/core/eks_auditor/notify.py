@@ -422,8 +422,11 @@ def baseline_digests(changes: Iterable[StateChange]) -> list[Digest]:
 
 
 def daily_digest(findings: Iterable[Finding], *, at: datetime) -> Digest | None:
-    """The daily digest of one cluster: its OPEN findings that wait for it (see `deferred`)."""
-    waiting = [f for f in findings if f.status is Status.OPEN and deferred(f, daily_digest=True)]
+    """The daily digest of one cluster: its OPEN findings that wait for it (see `deferred`), not those held
+    below the audit_incomplete alert threshold (store.lifecycle.IncompleteAlerts)."""
+    waiting = [
+        f for f in findings if f.status is Status.OPEN and not f.held and deferred(f, daily_digest=True)
+    ]
     return Digest("daily", waiting, at=at) if waiting else None
 
 

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from eks_auditor.audit import Auditor, AuditResult, to_evaluation, utcnow
+from eks_auditor.audit import Auditor, AuditResult, report_incomplete, to_evaluation, utcnow
 from eks_auditor.checks.registry import REGION_CHECKS
-from eks_auditor.model.check import Check, Outcome, Result, could_not_evaluate
+from eks_auditor.model.check import Check, Outcome, could_not_evaluate
 from eks_auditor.model.part import Part
 from eks_auditor.model.pipeline import ACCOUNT_REGION, PipelineSnapshot
 
@@ -89,15 +89,7 @@ class PipelineAuditor:
         outcomes = evaluate_region(snapshot, checks)
         evaluation = to_evaluation(snapshot, checks, outcomes, source=source, evaluated_at=now)
         result = AuditResult(region=region, cluster=ACCOUNT_REGION, outcomes=outcomes, evaluation=evaluation)
-        incomplete = [o for o in outcomes if o.result is Result.ERROR]
-        if incomplete:
-            self.auditor.metrics.count("ChecksIncomplete", len(incomplete))
-            logger.warning(
-                "pipeline audit of %s/%s incomplete: %s",
-                account,
-                region,
-                "; ".join(f"{o.check_id}: {o.reason}" for o in incomplete),
-            )
+        report_incomplete(outcomes, f"the pipeline of {account}/{region}", self.auditor.metrics)
         store = self.auditor.store
         if store is not None:
             result.changes = store.apply_evaluation(evaluation)

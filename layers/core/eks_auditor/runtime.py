@@ -199,10 +199,14 @@ class Runtime:
     @cached_property
     def store(self) -> FindingStore:
         from eks_auditor.store import FindingStore
+        from eks_auditor.store.lifecycle import IncompleteAlerts
 
         if not self.settings.findings_table:
             raise RuntimeError("FINDINGS_TABLE is not set")
-        return FindingStore(self.settings.findings_table, client=self.client("dynamodb"))
+        alerts = IncompleteAlerts(self.settings.incomplete_alert_scans, self.settings.incomplete_alert_after)
+        return FindingStore(
+            self.settings.findings_table, client=self.client("dynamodb"), incomplete_alerts=alerts
+        )
 
     @cached_property
     def notifier(self) -> Notifier | None:

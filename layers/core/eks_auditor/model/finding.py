@@ -60,6 +60,9 @@ class Finding(BaseModel):
     # One more on each state change of this finding: a change with a lower sequence than the stored (or the
     # last published) one is older than what subscribers should see last, and is never published.
     sequence: int = 0
+    # An audit_incomplete finding recorded OPEN but not alerted yet: its part has not stayed unreadable long
+    # enough (store.lifecycle.IncompleteAlerts). Never a pass; its opening is published once it is due.
+    held: bool = False
 
 
 def finding_from_spec(

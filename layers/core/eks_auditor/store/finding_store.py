@@ -18,6 +18,7 @@ from eks_auditor.compliance.posture import ClusterVerdicts
 from eks_auditor.model.evaluation import Evaluation
 from eks_auditor.model.finding import Finding, StateChange
 from eks_auditor.store.counters import Counters
+from eks_auditor.store.lifecycle import IncompleteAlerts
 from eks_auditor.store.query import FindingPage, FindingQuery
 from eks_auditor.store.reader import FindingReader, HistoryEntry
 from eks_auditor.store.suppression_records import SuppressionRecords
@@ -42,6 +43,7 @@ class FindingStore:
         client: DynamoDBClient | None = None,
         heartbeat: timedelta = timedelta(hours=24),
         outbox_grace: timedelta = timedelta(minutes=5),
+        incomplete_alerts: IncompleteAlerts | None = None,
     ) -> None:
         self.table_name = table_name
         self.client: DynamoDBClient = client if client is not None else default_client()
@@ -54,6 +56,7 @@ class FindingStore:
             suppressions=self.suppression_records.suppressions,
             heartbeat=heartbeat,
             outbox_grace=outbox_grace,
+            incomplete_alerts=incomplete_alerts,
         )
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,61 @@ class Write:
     finding: Finding
     change: StateChange | None
     owner: str | None  # the check (claimed by this evaluation's stale guard) this write depends on
+    # A quiet write that still moves the finding in the time-ordered indexes (a held audit_incomplete
+    # finding recorded, or resolved quietly): its status changed without a published change.
+    moved_at: datetime | None = None
+
+
+# The collectors' reasons start with the AWS error code (collect.errors.describe_error: "<Code> on
+# <service:Operation>: ...") or the Kubernetes status ("403 Forbidden: ..."); a dependency's reason is
+# quoted inside its dependent's ("needs network: AccessDenied on ..."). These mean "not allowed": no retry
+# or later scan fixes them, so they alert at once.
+_DENIED = re.compile(
+    r"\b(AccessDenied\w*|UnauthorizedOperation|UnauthorizedAccess\w*|AuthorizationError"
+    r"|AuthorizationFailure|NotAuthorized\w*|AuthFailure|InvalidClientTokenId|UnrecognizedClientException"
+    r"|401 Unauthorized|403 Forbidden)\b"
+)
+_SCAN_SOURCES = ("scan-", "cli-scan-")  # entrypoints.scan_id_for and the CLI's scan ids
+
+
+def denied(reason: str) -> bool:
+    """Whether an audit_incomplete reason is a refusal (AccessDenied and kin), not a transient fault."""
+    return bool(_DENIED.search(reason))
+
+
+def is_scan(source: str) -> bool:
+    """Whether an evaluation's source is a scan (scheduled or CLI), not an event audit."""
+    return source.startswith(_SCAN_SOURCES)
+
+
+@dataclass(frozen=True)
+class IncompleteAlerts:
+    """When an audit_incomplete finding is alerted (its opening published) rather than only recorded.
+
+    A part that stays unreadable for `scans` consecutive scans, or for `after` since it first was (event
+    audits count for the time, not as scans), alerts; a refusal (AccessDenied, 403) alerts at once. Until
+    then the finding is stored OPEN and `held` (never a pass, in every query and report), and a held finding
+    that becomes readable again resolves quietly: a throttling storm pages nobody. The streak is kept in the
+    finding's evidence (`unreadable_since`, `scans`).
+    """
+
+    scans: int = 3
+    after: timedelta = timedelta(hours=12)
+
+    def due(self, reason: str, since: datetime, scans: int, at: datetime) -> bool:
+        return denied(reason) or scans >= self.scans or at - since >= self.after
+
+
+def _streak(old: Finding | None, source: str, at: datetime) -> tuple[datetime, int]:
+    """(unreadable since, consecutive scans unreadable) including this evaluation."""
+    counted = 1 if is_scan(source) else 0
+    if old is None or old.status is not Status.OPEN:
+        return at, counted
+    since, scans = old.evidence.get("unreadable_since"), old.evidence.get("scans")
+    start = datetime.fromisoformat(since) if isinstance(since, str) else old.first_seen
+    previous = scans if isinstance(scans, int) else 1
+    # The same scan delivered again (a retried message) is not one more scan.
+    return start, previous + (counted if old.source != source else 0)
 
 
 def change_id(finding_id: str, kind: ChangeKind, evaluated_at: datetime) -> str:
@@ -92,12 +148,15 @@ def plan_evaluation(
     *,
     heartbeat: timedelta,
     suppressions: Sequence[Suppression] = (),
+    incomplete_alerts: IncompleteAlerts | None = None,
 ) -> list[Write]:
     """The writes that bring the stored findings of one cluster in line with `evaluation`.
 
     A failing finding that an active suppression covers is SUPPRESSED (still evaluated, still resolved
     when it passes); when no suppression covers it any more it turns OPEN again (UNSUPPRESSED).
+    audit_incomplete findings open (and resolve) silently until `incomplete_alerts` says they are due.
     """
+    alerts = incomplete_alerts or IncompleteAlerts()
     at = evaluation.evaluated_at
     claimed = set(evaluation.checks_run)
 
@@ -123,6 +182,11 @@ def plan_evaluation(
             }
         )
         owner = guarded(reported)
+        if reported.check_id == AUDIT_INCOMPLETE and suppression is None and _alertable(old):
+            write = _plan_incomplete(current, old, evaluation.source, owner, alerts, heartbeat)
+            if write is not None:
+                writes.append(write)
+            continue
         if old is None:
             current = _next(current, None)
             if suppression is not None:
@@ -161,7 +225,9 @@ def plan_evaluation(
         owner = guarded(old)
         # Transient findings (spot notices) are born from events and end by TTL, not by an evaluation.
         implicit = owner in ran and old.expires_at is None
-        if old.id in passed or implicit:
+        if (old.id in passed or implicit) and old.held:
+            writes.append(Write(_quietly_resolved(old, at, evaluation.source), None, owner, moved_at=at))
+        elif old.id in passed or implicit:
             resolved = old.model_copy(
                 update={
                     "status": Status.RESOLVED,
@@ -180,11 +246,69 @@ def plan_evaluation(
     return writes
 
 
+def _alertable(old: Finding | None) -> bool:
+    """Whether the alert threshold decides this audit_incomplete write (a suppressed one stays suppressed)."""
+    return old is None or old.status is not Status.SUPPRESSED
+
+
+def _plan_incomplete(
+    current: Finding,
+    old: Finding | None,
+    source: str,
+    owner: str | None,
+    alerts: IncompleteAlerts,
+    heartbeat: timedelta,
+) -> Write | None:
+    """An audit_incomplete finding failing again: held (recorded, quiet), alerted now, or refreshed."""
+    at = current.evaluated_at
+    since, scans = _streak(old, source, at)
+    evidence = {**current.evidence, "unreadable_since": timestamp(since), "scans": scans}
+    current = current.model_copy(update={"evidence": evidence})
+    if old is not None:
+        current = current.model_copy(update={"first_seen": old.first_seen, "sequence": old.sequence})
+    if old is not None and old.status is Status.OPEN and not old.held:
+        # Alerted already: the streak goes on in the evidence, quietly.
+        if at - old.last_seen >= heartbeat or _content_differs(old, current):
+            return Write(current, None, owner)
+        return None
+    if alerts.due(str(current.evidence.get("reason", "")), since, scans, at):
+        current = _next(current, old)
+        if old is not None and old.sequence > 0:
+            # Alerted in an earlier streak: what subscribers saw last is its resolution (a held finding
+            # is OPEN in the table only).
+            seen = old.model_copy(update={"status": Status.RESOLVED, "held": False})
+            return Write(current, state_change(ChangeKind.REOPENED, current, seen, at), owner)
+        return Write(current, state_change(ChangeKind.OPENED, current, None, at), owner)
+    held = current.model_copy(update={"held": True})
+    if old is None or old.status is Status.RESOLVED:
+        return Write(held, None, owner, moved_at=at)
+    if _content_differs(old, held) or at - old.last_seen >= heartbeat:
+        return Write(held, None, owner)
+    return None
+
+
+def _quietly_resolved(old: Finding, at: datetime, source: str) -> Finding:
+    """A held audit_incomplete finding readable again: it was never alerted, so its end is not either."""
+    return old.model_copy(
+        update={
+            "status": Status.RESOLVED,
+            "resolved_at": at,
+            "evaluated_at": at,
+            "source": source,
+            "held": False,
+        }
+    )
+
+
 def plan_deletion(stored: Mapping[str, Finding], *, source: str, evaluated_at: datetime) -> list[Write]:
     """The cluster is gone: every OPEN or SUPPRESSED finding resolves."""
     writes: list[Write] = []
     for old in sorted(stored.values(), key=lambda finding: finding.id):
         if old.status is Status.RESOLVED or old.evaluated_at > evaluated_at:
+            continue
+        if old.held:
+            resolved = _quietly_resolved(old, evaluated_at, source)
+            writes.append(Write(resolved, None, owner_check(old), moved_at=evaluated_at))
             continue
         resolved = old.model_copy(
             update={

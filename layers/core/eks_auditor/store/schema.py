@@ -206,9 +206,13 @@ def finding_attributes(finding: Finding, changed_at: datetime | None) -> tuple[d
         "status_severity": _s(f"{finding.status.value}#{finding.severity.value}"),
         "sequence": {"N": str(finding.sequence)},
     }
+    removed: list[str] = []
+    if finding.held:
+        attributes["held"] = {"BOOL": True}
+    else:
+        removed.append("held")
     if changed_at is not None:
         attributes["changed_at"] = _s(changed_at_key(changed_at, finding.id))
-    removed: list[str] = []
     if finding.resolved_at is not None:
         attributes["resolved_at"] = _s(timestamp(finding.resolved_at))
     else:
@@ -254,6 +258,7 @@ def finding_from_item(item: Mapping[str, Any]) -> Finding:
         evaluated_at=parse_timestamp(text("evaluated_at")),
         expires_at=optional_time("expires_at"),
         sequence=sequence_of(item),
+        held=bool(item.get("held", {}).get("BOOL", False)),
     )
 
 

@@ -37,7 +37,13 @@ from eks_auditor.compliance.verdict import Verdict, check_verdicts
 from eks_auditor.model.evaluation import Evaluation
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange
 from eks_auditor.store.expression import Expression
-from eks_auditor.store.lifecycle import Write, plan_deletion, plan_evaluation, plan_transient
+from eks_auditor.store.lifecycle import (
+    IncompleteAlerts,
+    Write,
+    plan_deletion,
+    plan_evaluation,
+    plan_transient,
+)
 from eks_auditor.store.schema import (
     AUDIT_SK,
     CHECK_ATTRIBUTE_PREFIX,
@@ -136,11 +142,13 @@ class FindingWriter(Table):
         suppressions: Callable[[], list[Suppression]],
         heartbeat: timedelta,
         outbox_grace: timedelta,
+        incomplete_alerts: IncompleteAlerts | None = None,
     ) -> None:
         super().__init__(table_name, client)
         self.suppressions = suppressions
         self.heartbeat = heartbeat
         self.outbox_grace = outbox_grace
+        self.incomplete_alerts = incomplete_alerts or IncompleteAlerts()
 
     def apply_evaluation(self, evaluation: Evaluation) -> list[StateChange]:
         """Store one evaluation; return its state changes, then the cluster's earlier unpublished ones."""
@@ -160,7 +168,11 @@ class FindingWriter(Table):
         items = self._read_cluster(pk)
         stored = {item["id"]["S"]: finding_from_item(item) for item in items}
         writes = plan_evaluation(
-            evaluation, stored, heartbeat=self.heartbeat, suppressions=self.suppressions()
+            evaluation,
+            stored,
+            heartbeat=self.heartbeat,
+            suppressions=self.suppressions(),
+            incomplete_alerts=self.incomplete_alerts,
         )
         writes = [as_baseline(write) if write.owner in first else write for write in writes]
         changes = self._write_all(pk, writes, at)
@@ -407,7 +419,7 @@ class FindingWriter(Table):
 
     def _write(self, pk: str, write: Write, at: datetime, *, deletion: bool) -> bool:
         finding = write.finding
-        changed_at = write.change.changed_at if write.change is not None else None
+        changed_at = write.change.changed_at if write.change is not None else write.moved_at
         update = self._finding_update(finding, write.change, changed_at)
         new = update.value({"S": timestamp(at)})
         condition = f"attribute_not_exists(pk) OR {update.name('evaluated_at')} < {new}"

@@ -25,8 +25,9 @@ CENTRAL = REPO / "template.yaml"
 MEMBER = REPO / "member"
 AUDIT_ROLE = MEMBER / "audit-role.yaml"
 FORWARDING = MEMBER / "event-forwarding.yaml"
-# The central roles that read member accounts (their names are the central stack's own role names).
-CENTRAL_AUDIT_ROLES = ("EventAuditRole", "ScheduleRole", "ClusterWorkerRole", "SpotEventRole")
+# The central roles that read member accounts: the central stack's output MemberTrustedRoleArns lists their
+# ARNs, which the member role trusts exactly (the schedule only lists accounts: the workers read members).
+CENTRAL_AUDIT_ROLES = ("EventAuditRole", "ClusterWorkerRole", "SpotEventRole")
 # IAM is global: CloudTrail delivers its events to EventBridge in us-east-1 only.
 US_EAST_1_ONLY = frozenset({"aws.iam"})
 _CENTRAL_ROOT = "arn:${AWS::Partition}:iam::${CentralAccountId}:root"
@@ -58,10 +59,11 @@ def audit_role_template() -> dict[str, Any]:
                 "AllowedPattern": r"^\d{12}$",
                 "Description": "The account of the central eks-auditor stack",
             },
-            "CentralRolePrefix": {
-                "Type": "String",
-                "Default": "eks-auditor",
-                "Description": "Name prefix of the central stack's auditing roles (its stack name)",
+            "CentralAuditRoleArns": {
+                "Type": "CommaDelimitedList",
+                "AllowedPattern": r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
+                "Description": "The exact ARNs of the central auditing roles (the central stack's output "
+                "MemberTrustedRoleArns), plus any role that runs `eks-auditor scan --organization`",
             },
             "MemberRoleName": {"Type": "String", "Default": "eks-auditor-audit"},
             "ForwardingRoleName": {"Type": "String", "Default": "eks-auditor-forwarding"},
@@ -84,14 +86,10 @@ def audit_role_template() -> dict[str, Any]:
                                 "Effect": "Allow",
                                 "Principal": {"AWS": {"Fn::Sub": _CENTRAL_ROOT}},
                                 "Action": "sts:AssumeRole",
-                                # Only the central auditing roles, not every principal of that account.
+                                # Only the central auditing roles, by exact ARN: not every principal of that
+                                # account, nor any role whose name happens to share the stack's prefix.
                                 "Condition": {
-                                    "ArnLike": {
-                                        "aws:PrincipalArn": {
-                                            "Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:role/"
-                                            "${CentralRolePrefix}-*"
-                                        }
-                                    }
+                                    "ArnEquals": {"aws:PrincipalArn": {"Ref": "CentralAuditRoleArns"}}
                                 },
                             }
                         ],

@@ -115,12 +115,28 @@ class Org:
         return messages
 
     def scan(self, runtime: Runtime, scan_id: str) -> dict[str, Any]:
+        """Both stages, as the schedule and the worker run them: the schedule's listing messages ("*"),
+        then the workers' cluster messages; returns the schedule's summary and the coverage counts."""
         summary = runtime.organization_scan(scan_id)
+        listings = self.drain()
+        assert {json.loads(body)["cluster"] for _, body in listings} == {"*"}
+        self.work(runtime, listings)
+        self.work(runtime, self.drain())
+        coverage = get_coverage(self.dynamodb, TABLE, scan_id)
+        assert coverage is not None
+        return {**summary, "listed": coverage.counts()}
+
+    def work(self, runtime: Runtime, messages: list[tuple[str, str]]) -> None:
         runtime.start_batch()
-        outcomes = audit_queued_batch(self.drain(), runtime.dispatcher, runtime.limiter)
+        outcomes = audit_queued_batch(
+            messages,
+            runtime.dispatcher,
+            runtime.limiter,
+            pipeline=runtime.pipeline_auditor,
+            lister=runtime.lister,
+        )
         errors = [str(o.error) for o in outcomes.values() if o.error is not None]
         assert not errors, errors
-        return summary
 
     def open_findings(self, runtime: Runtime, account: str) -> dict[str, Status]:
         found: dict[str, Status] = {}
@@ -175,8 +191,10 @@ def deny_eks(runtime: Runtime, account: str) -> None:
 
 def test_every_cluster_is_audited_and_keyed_by_account(org: Org, first_scan: tuple[Runtime, dict]) -> None:
     runtime, summary = first_scan
-    assert summary["coverage"] == {"audited": 8, "incomplete": 0, "skipped": 0}
-    assert summary["enqueued"] == 16
+    # The schedule sent one listing message per account-region; the workers listed them all.
+    assert summary["enqueued"] == 8
+    assert summary["coverage"] == {"audited": 0, "incomplete": 0, "skipped": 0, "pending": 8}
+    assert summary["listed"] == {"audited": 8, "incomplete": 0, "skipped": 0, "pending": 0}
     for index, account in enumerate(org.accounts):
         for region in REGIONS:
             assert runtime.store.known_clusters(account, region) == sorted(["prod", f"app-{index}"])
@@ -206,7 +224,7 @@ def test_failed_accounts_stay_incomplete_and_nothing_resolves(
     refuse_assume_role(runtime.boto_session, refused)
     deny_eks(runtime, denied)
     summary = org.scan(runtime, "scan-2")
-    assert summary["coverage"] == {"audited": 4, "incomplete": 4, "skipped": 0}
+    assert summary["listed"] == {"audited": 4, "incomplete": 4, "skipped": 0, "pending": 0}
     coverage = get_coverage(org.dynamodb, TABLE, "scan-2")
     assert coverage is not None
     incomplete = {(e.account, e.region): e.reason for e in coverage.of(CoverageStatus.INCOMPLETE)}
@@ -231,8 +249,34 @@ def test_deny_and_allow_lists(org: Org, first_scan: tuple[Runtime, dict]) -> Non
     )
     summary = runtime.organization_scan("scan-3")
     messages = [json.loads(body) for _, body in org.drain()]
-    assert {m["account"] for m in messages} == {kept}
-    assert summary["coverage"] == {"audited": 2, "incomplete": 0, "skipped": 6}
+    assert {(m["account"], m["region"]) for m in messages} == {(kept, region) for region in REGIONS}
+    assert summary["coverage"] == {"audited": 0, "incomplete": 0, "skipped": 6, "pending": 2}
+    assert runtime.metrics.counts["AccountRegionsSkipped"] == 6  # type: ignore[attr-defined]
+
+
+def test_the_schedule_reads_no_member_account(org: Org, first_scan: tuple[Runtime, dict]) -> None:
+    # The first stage lists accounts only: no AssumeRole, no ListClusters; each listing message carries
+    # the daily digest flag on to the cluster messages its worker sends.
+    runtime = org.runtime()
+    calls: list[str] = []
+    runtime.boto_session.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
+    runtime.organization_scan("scan-4", digest=True)
+    assert set(calls) == {"ListAccounts", "PutItem", "SendMessageBatch"}
+    assert not runtime.account_sessions.assume_role_calls
+    listings = org.drain()
+    assert all(json.loads(body)["digest"] is True for _, body in listings)
+    member = org.members[2]
+    [(message_id, body)] = [m for m in listings if json.loads(m[1])["account"] == member][:1]
+    runtime.start_batch()
+    outcome = audit_queued_batch(
+        [(message_id, body)], runtime.dispatcher, runtime.limiter, lister=runtime.lister
+    )
+    assert outcome[message_id].value is not None and outcome[message_id].value["coverage"] == "audited"
+    sent = [json.loads(b) for _, b in org.drain()]
+    assert {(m["cluster"], m.get("digest")) for m in sent} == {("prod", True), ("app-3", True)}
+    # A listing message without organization mode on the worker fails alone (no lister).
+    alone = audit_queued_batch([(message_id, body)], runtime.dispatcher, runtime.limiter)
+    assert alone[message_id].error is not None
 
 
 def test_member_event_reaudits_through_its_account(org: Org, first_scan: tuple[Runtime, dict]) -> None:

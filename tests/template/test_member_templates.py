@@ -71,13 +71,34 @@ def test_audit_role_is_trusted_only_by_the_central_auditing_roles() -> None:
     [trust] = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Action"] == "sts:AssumeRole"
     assert trust["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:root"}}
-    assert trust["Condition"] == {
-        "ArnLike": {
-            "aws:PrincipalArn": {
-                "Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:role/${CentralRolePrefix}-*"
-            }
-        }
+    # Exact role ARNs, never a name prefix (any role named "<stack>-..." in the central account would match).
+    assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": {"Ref": "CentralAuditRoleArns"}}}
+    parameters = _member(member_templates.AUDIT_ROLE)["Parameters"]
+    assert parameters["CentralAuditRoleArns"]["Type"] == "CommaDelimitedList"
+    assert "CentralRolePrefix" not in parameters
+
+
+def test_the_central_output_lists_exactly_the_roles_that_assume_member_roles() -> None:
+    resources = raw_template()["Resources"]
+    # The roles whose policies may assume the member role: those with MemberAccessPolicy attached.
+    assuming = {
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::IAM::Role"
+        and any(
+            "MemberAccessPolicy" in str(arn) for arn in resource["Properties"].get("ManagedPolicyArns", [])
+        )
     }
+    assert assuming == set(member_templates.CENTRAL_AUDIT_ROLES)
+    output = raw_template()["Outputs"]["MemberTrustedRoleArns"]
+    assert output["Condition"] == "OrganizationMode"
+    [separator, arns] = output["Value"]["Fn::Join"]
+    assert separator == ","
+    assert [arn["Fn::GetAtt"][0] for arn in arns] == list(member_templates.CENTRAL_AUDIT_ROLES)
+    # The schedule lists the accounts only: it assumes no member role.
+    schedule = resources["ScheduleRole"]["Properties"]
+    assert "MemberAccessPolicy" not in str(schedule.get("ManagedPolicyArns", []))
+    assert "sts:AssumeRole" not in str(schedule["Policies"])
 
 
 def test_forwarding_rules_equal_the_central_rules_and_target_the_central_bus() -> None:

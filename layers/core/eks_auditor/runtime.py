@@ -163,28 +163,54 @@ class Runtime:
             eks_client=collector.clients.eks,
         )
 
-    def organization_scan(self, scan_id: str) -> dict[str, Any]:
-        """The organization schedule: fan out account x region x cluster, record the scan's coverage."""
+    def organization_scan(self, scan_id: str, *, digest: bool = False) -> dict[str, Any]:
+        """The organization schedule: one listing message per account x region, the coverage record."""
         from eks_auditor.entrypoints import fan_out_organization
         from eks_auditor.organization import AccountSelection
         from eks_auditor.store.coverage import put_coverage
 
-        self.start_batch()
         return fan_out_organization(
             organizations=self.client("organizations"),
             regions=self.settings.audit_regions,
             selection=AccountSelection(self.settings.account_allow_list, self.settings.account_deny_list),
             scan_id=scan_id,
-            list_clusters=lambda account, region: self.collector_for(account).list_clusters(region),
-            known_clusters=self.store.known_clusters,
-            limiter=self.limiter,
             sqs=self.client("sqs"),
             queue_url=self.settings.audit_queue_url,
             record_coverage=lambda coverage: put_coverage(
                 self.client("dynamodb"), self.settings.findings_table, coverage
             ),
             metrics=self.metrics,
+            digest=digest,
         )
+
+    def list_account_region(
+        self, account: str, region: str, scan_id: str, *, digest: bool = False
+    ) -> dict[str, Any]:
+        """The organization scan's second stage (a worker's "*" message): list one account-region through
+        the account's own session, send its cluster audits, record its coverage entry."""
+        from eks_auditor.entrypoints import list_queued_account_region
+        from eks_auditor.store.coverage import record_coverage_entry
+
+        return list_queued_account_region(
+            account,
+            region,
+            scan_id,
+            list_clusters=lambda acct, reg: self.collector_for(acct).list_clusters(reg),
+            known_clusters=self.store.known_clusters,
+            sqs=self.client("sqs"),
+            queue_url=self.settings.audit_queue_url,
+            record_entry=lambda scan, entry: record_coverage_entry(
+                self.client("dynamodb"), self.settings.findings_table, scan, entry
+            ),
+            metrics=self.metrics,
+            digest=digest,
+            pipeline=account == self.home_account,
+        )
+
+    @property
+    def lister(self) -> Any:
+        """The worker's account-region lister in organization mode (None otherwise)."""
+        return self.list_account_region if self.settings.organization else None
 
     @cached_property
     def organization_gate(self) -> OrganizationGate | None:

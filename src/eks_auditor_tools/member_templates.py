@@ -153,9 +153,9 @@ def audit_role_template() -> dict[str, Any]:
     }
 
 
-def central_rules() -> dict[str, dict[str, Any]]:
+def central_rules(central: Path = CENTRAL) -> dict[str, dict[str, Any]]:
     """The central template's EventBridge rules on the default bus: logical id -> its EventPattern."""
-    resources = load_template(CENTRAL)["Resources"]
+    resources = load_template(central)["Resources"]
     return {
         logical_id: resource["Properties"]["EventPattern"]
         for logical_id, resource in resources.items()
@@ -163,9 +163,9 @@ def central_rules() -> dict[str, dict[str, Any]]:
     }
 
 
-def forwarding_template() -> dict[str, Any]:
+def forwarding_template(central: Path = CENTRAL) -> dict[str, Any]:
     rules: dict[str, Any] = {}
-    for logical_id, pattern in central_rules().items():
+    for logical_id, pattern in central_rules(central).items():
         sources = set(pattern.get("source", []))
         rule: dict[str, Any] = {
             "Type": "AWS::Events::Rule",

@@ -97,6 +97,7 @@ class Org:
             "audit_queue_url": self.queue_url,
             "audit_regions": REGIONS,
             "member_role_name": ROLE,
+            "organization_bus_arn": f"arn:aws:events:us-east-1:{self.management}:event-bus/eks-auditor-org",
         }
         return Runtime(
             settings=Settings(**{**base, **settings}),
@@ -273,7 +274,7 @@ def test_the_schedule_reads_no_member_account(org: Org, first_scan: tuple[Runtim
     )
     assert outcome[message_id].value is not None and outcome[message_id].value["coverage"] == "audited"
     sent = [json.loads(b) for _, b in org.drain()]
-    assert {(m["cluster"], m.get("digest")) for m in sent} == {("prod", True), ("app-3", True)}
+    assert {(m["cluster"], m.get("digest")) for m in sent} == {("prod", True), ("app-3", True), ("-", None)}
     # A listing message without organization mode on the worker fails alone (no lister).
     alone = audit_queued_batch([(message_id, body)], runtime.dispatcher, runtime.limiter)
     assert alone[message_id].error is not None
@@ -323,3 +324,22 @@ def test_cli_scan_organization_rows_carry_the_account(org: Org, capsys: pytest.C
         for region in REGIONS
         for name in ("prod", f"app-{org.accounts.index(account)}")
     }
+
+
+def test_the_scan_audits_every_member_account_region_pipeline(
+    org: Org, first_scan: tuple[Runtime, dict]
+) -> None:
+    # Each listing sent its account-region's pipeline audit ("-"), run through the member's own session.
+    runtime, _ = first_scan
+    for account in org.accounts:
+        for region in REGIONS:
+            found = {f.check_id: f for f in cluster_findings(runtime, account, region, "-")}
+            # No trail anywhere in this organization (and none of the organization's): a miss everywhere.
+            assert found["pipeline_trail_missing"].status is Status.OPEN, (account, region)
+            # The queue checks are the central account's only (here it has no queues configured: N/A).
+            assert "pipeline_backlog" not in found, (account, region)
+            if account != org.management:
+                # A member's rules are its forwarding rules: none was deployed here, in any region.
+                assert found["pipeline_rule_broken"].status is Status.OPEN, (account, region)
+    # The organization's trails were read from the management account, once per region.
+    assert runtime.organization_trails.reads == len(REGIONS)

@@ -164,6 +164,9 @@ def test_environment_from_globals() -> None:
         "ACCOUNT_ALLOW_LIST": {"Fn::Join": [",", {"Ref": "AccountAllowList"}]},
         "ACCOUNT_DENY_LIST": {"Fn::Join": [",", {"Ref": "AccountDenyList"}]},
         "CENTRAL_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
+        "ORGANIZATION_EVENT_BUS_ARN": {
+            "Fn::If": ["OrganizationMode", {"Fn::GetAtt": ["OrganizationEventBus", "Arn"]}, ""]
+        },
     }
     own = {
         name: spec["Properties"].get("Environment", {}).get("Variables", {})

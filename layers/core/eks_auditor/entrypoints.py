@@ -240,7 +240,7 @@ def audit_queued_cluster(
     if request.cluster == ACCOUNT_REGION:
         if pipeline is None:
             raise InvalidEvent("a pipeline audit message reached a worker without a pipeline auditor")
-        auditor = pipeline(request.region)
+        auditor = pipeline(request.region, account=request.account)
         return summarize(
             [auditor.audit(request.account, request.region, source=request.source, scheduled=True)]
         )

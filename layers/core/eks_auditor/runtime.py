@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from eks_auditor.accounts import AccountClients, AccountSessions
     from eks_auditor.audit import Auditor
+    from eks_auditor.collect.pipeline import OrganizationTrails
     from eks_auditor.collect.snapshot import SnapshotCollector
     from eks_auditor.concurrency import Limiter
     from eks_auditor.dispatch import AccountAccess, Dispatcher
@@ -204,7 +205,6 @@ class Runtime:
             ),
             metrics=self.metrics,
             digest=digest,
-            pipeline=account == self.home_account,
         )
 
     @property
@@ -310,14 +310,18 @@ class Runtime:
             return None
         return HeartbeatStore(self.settings.findings_table, client=self.client("dynamodb"))
 
-    def pipeline_auditor(self, region: str | None = None) -> PipelineAuditor:
-        """The auditor of this account's own pipeline (home region: the stack's, else `region`)."""
+    def pipeline_auditor(self, region: str | None = None, account: str | None = None) -> PipelineAuditor:
+        """The auditor of an account-region's pipeline: this account's own (home region: the stack's, else
+        `region`), or in organization mode a member's, read through the member's session (its trails and
+        forwarding rules; the organization's trails from their owner, once)."""
         from eks_auditor.collect.pipeline import PipelineCollector, PipelineSettings
         from eks_auditor.pipeline_audit import PipelineAuditor
 
         settings = self.settings
+        member = settings.organization and account is not None and account != self.home_account
+        client = self.account_clients.for_account(account).client if member and account else self.client
         collector = PipelineCollector(
-            self.client,
+            client,
             PipelineSettings(
                 home_region=settings.home_region or region or self.boto_session.region_name or "",
                 rule_names=settings.pipeline_rules,
@@ -325,10 +329,32 @@ class Runtime:
                 queue_urls=settings.pipeline_queues,
                 backlog_age=settings.pipeline_backlog_age,
                 quiet_period=settings.pipeline_quiet_period,
+                organization_bus_arn=settings.organization_bus_arn,
             ),
             heartbeats=self.heartbeats,
+            member=member,
+            organization_trails=self.organization_trails if settings.organization else None,
         )
         return PipelineAuditor(collector, self.auditor, scans=self.heartbeats)
+
+    @cached_property
+    def organization_trails(self) -> OrganizationTrails:
+        """The organization's trails, read once (per 15 min) from the management account, which owns them."""
+        from eks_auditor.collect.pipeline import OrganizationTrails
+
+        def owner_client() -> Any:
+            owner = self.organization_owner
+            if owner == self.home_account:
+                return self.client
+            return self.account_clients.for_account(owner).client
+
+        return OrganizationTrails(owner_client)
+
+    @cached_property
+    def organization_owner(self) -> str:
+        """The management account (DescribeOrganization), which owns every organization trail."""
+        organization = self.client("organizations").describe_organization()["Organization"]
+        return str(organization["MasterAccountId"])
 
     @cached_property
     def security_hub(self) -> SecurityHubExporter | None:

@@ -160,14 +160,16 @@ def _rule_problems(expected: ExpectedRule, rule: RuleView) -> list[str]:
 
 def check_rule_broken(snapshot: PipelineSnapshot) -> list[Outcome]:
     rules = {rule.logical_id: rule for rule in collected(snapshot.rules, Part.RULES)}
-    if not snapshot.is_home:
+    # A member account-region's rules are its forwarding rules (member/event-forwarding.yaml), in every
+    # audited region; the central account's are the stack's, in its home region.
+    if snapshot.central and not snapshot.is_home:
         return [
             not_applicable(
                 RULE_BROKEN,
                 snapshot.arn,
-                f"the auditor's rules live in {snapshot.home_region}; events from {snapshot.region} reach "
-                "them only through a forwarding rule (organization mode), which this check does not read "
-                "(pipeline_silent watches the region's events)",
+                f"the auditor's rules live in {snapshot.home_region}; the central account's events from "
+                f"{snapshot.region} are not forwarded by the stack (pipeline_silent watches the region's "
+                "events; member account-regions are checked for their forwarding rules)",
             )
         ]
     outcomes: list[Outcome] = []
@@ -198,6 +200,8 @@ def check_rule_broken(snapshot: PipelineSnapshot) -> list[Outcome]:
 
 def check_backlog(snapshot: PipelineSnapshot) -> list[Outcome]:
     queues = collected(snapshot.queues, Part.QUEUES)
+    if not snapshot.central:
+        return [not_applicable(BACKLOG, snapshot.arn, "the auditor's queues are the central account's")]
     if not snapshot.is_home:
         return [not_applicable(BACKLOG, snapshot.arn, f"the auditor's queues live in {snapshot.home_region}")]
     if not queues:

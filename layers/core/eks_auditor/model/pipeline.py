@@ -68,6 +68,8 @@ class ExpectedRule(BaseModel):
     logical_id: str
     pattern: Mapping[str, Any]
     targets: tuple[ExpectedTarget, ...]
+    # Member forwarding rules only: the rule exists in us-east-1 alone (IAM events reach EventBridge there).
+    us_east_1_only: bool = False
 
 
 class RuleTarget(BaseModel):
@@ -141,8 +143,11 @@ class PipelineSnapshot(BaseModel):
     account: str
     region: str
     collected_at: datetime
-    # Where the stack's rules and queues live; rules and queues are evaluated there only.
+    # Where the stack's rules and queues live: the central account's are evaluated in that region only.
     home_region: str
+    # The auditor's own account (True), or a member account of the organization (False): a member's rules
+    # are its forwarding rules (member/event-forwarding.yaml), in every audited region; it has no queues.
+    central: bool = True
     trails: tuple[TrailView, ...] | None = None
     rules: tuple[RuleView, ...] | None = None
     expected_rules: tuple[ExpectedRule, ...] = ()

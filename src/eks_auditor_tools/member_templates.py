@@ -48,6 +48,35 @@ def _camel(operation: str) -> str:
     return "".join(word.capitalize() for word in operation.split("_"))
 
 
+def _security_hub_policy() -> dict[str, Any]:
+    """The member's own findings into its own Security Hub (its default product, every region)."""
+    return {
+        "PolicyName": "eks-auditor-security-hub-import",
+        "PolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ImportOwnFindings",
+                    "Effect": "Allow",
+                    "Action": "securityhub:BatchImportFindings",
+                    "Resource": {
+                        "Fn::Sub": "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}"
+                        ":product/${AWS::AccountId}/default"
+                    },
+                },
+                {
+                    "Sid": "UpdateOwnWorkflow",
+                    "Effect": "Allow",
+                    "Action": "securityhub:BatchUpdateFindings",
+                    "Resource": {
+                        "Fn::Sub": "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:hub/default"
+                    },
+                },
+            ],
+        },
+    }
+
+
 def audit_role_template() -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -66,12 +95,20 @@ def audit_role_template() -> dict[str, Any]:
                 "MemberTrustedRoleArns), plus any role that runs `eks-auditor scan --organization`",
             },
             "MemberRoleName": {"Type": "String", "Default": "eks-auditor-audit"},
+            "EnableSecurityHubImport": {
+                "Type": "String",
+                "AllowedValues": ["true", "false"],
+                "Default": "false",
+                "Description": "The central stack's EnableSecurityHub: import this account's findings into "
+                "its own Security Hub (BatchImportFindings must come from the finding's account)",
+            },
             "ForwardingRoleName": {"Type": "String", "Default": "eks-auditor-forwarding"},
             "CentralEventBusArn": {
                 "Type": "String",
                 "Description": "The central stack's organization event bus (output OrganizationEventBusArn)",
             },
         },
+        "Conditions": {"SecurityHubImport": {"Fn::Equals": [{"Ref": "EnableSecurityHubImport"}, "true"]}},
         "Resources": {
             "AuditRole": {
                 "Type": "AWS::IAM::Role",
@@ -108,7 +145,8 @@ def audit_role_template() -> dict[str, Any]:
                                     }
                                 ],
                             },
-                        }
+                        },
+                        {"Fn::If": ["SecurityHubImport", _security_hub_policy(), {"Ref": "AWS::NoValue"}]},
                     ],
                 },
             },

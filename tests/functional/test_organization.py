@@ -343,3 +343,47 @@ def test_the_scan_audits_every_member_account_region_pipeline(
                 assert found["pipeline_rule_broken"].status is Status.OPEN, (account, region)
     # The organization's trails were read from the management account, once per region.
     assert runtime.organization_trails.reads == len(REGIONS)
+
+
+def test_security_hub_export_goes_through_the_finding_s_own_account(
+    org: Org, first_scan: tuple[Runtime, dict], caplog: pytest.LogCaptureFixture
+) -> None:
+    # BatchImportFindings must come from the finding's own account (AWS refuses another AwsAccountId with the
+    # default product ARN; moto does not check it, but keeps each account's and region's findings apart, so
+    # reading the member's own Security Hub shows whose session imported them).
+    from eks_auditor.model.finding import ChangeKind, StateChange
+
+    member, refused = org.members[1], org.members[0]
+    region = "eu-west-1"
+    sts = org.session.client("sts", region_name="us-east-1")
+    member_hub = _member_session(sts, member, region).client("securityhub", region_name=region)
+    central_hub = org.session.client("securityhub", region_name=region)
+    for hub in (member_hub, central_hub):
+        hub.enable_security_hub()
+    runtime = org.runtime(security_hub_enabled=True)
+    refuse_assume_role(runtime.boto_session, refused)
+    exporter = runtime.security_hub
+    assert exporter is not None
+    findings = [
+        *cluster_findings(first_scan[0], member, region, "prod"),
+        *cluster_findings(first_scan[0], refused, region, "prod"),
+    ]
+    changes = [
+        StateChange(change_id=f"c-{f.id}", kind=ChangeKind.OPENED, finding=f, changed_at=f.last_seen)
+        for f in findings
+        if f.cluster != "-"
+    ]
+    mine = [c for c in changes if c.finding.account == member]
+    assert mine and len(mine) < len(changes)
+    # The refused member's export fails alone (logged); the other member's goes through its own session.
+    assert exporter.export(changes) == len(mine)
+    imported = member_hub.get_findings()["Findings"]
+    assert {f["AwsAccountId"] for f in imported} == {member}
+    assert {f["ProductArn"] for f in imported} == {
+        f"arn:aws:securityhub:{region}:{member}:product/{member}/default"
+    }
+    assert len(imported) == len(mine)
+    assert central_hub.get_findings()["Findings"] == []
+    assert any(
+        "Security Hub import" in r.getMessage() and "AssumeRole" in r.getMessage() for r in caplog.records
+    )

@@ -56,8 +56,19 @@ def test_member_templates_are_plain_cloudformation() -> None:
 
 def test_audit_role_grants_exactly_the_central_read_actions() -> None:
     role = _member(member_templates.AUDIT_ROLE)["Resources"]["AuditRole"]["Properties"]
-    [policy] = role["Policies"]
+    policy, security_hub = role["Policies"]
     [statement] = policy["PolicyDocument"]["Statement"]
+    # Security Hub import is optional (the central EnableSecurityHub): the member's own product only.
+    [condition, granted, absent] = security_hub["Fn::If"]
+    assert (condition, absent) == ("SecurityHubImport", {"Ref": "AWS::NoValue"})
+    actions = {s["Action"]: s["Resource"]["Fn::Sub"] for s in granted["PolicyDocument"]["Statement"]}
+    assert actions == {
+        "securityhub:BatchImportFindings": "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}"
+        ":product/${AWS::AccountId}/default",
+        "securityhub:BatchUpdateFindings": (
+            "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:hub/default"
+        ),
+    }
     central = raw_template()["Resources"]["AuditReadPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     central_actions = {action for s in central for action in s["Action"]}
     assert set(statement["Action"]) == central_actions

@@ -362,7 +362,13 @@ class Runtime:
             return None
         from eks_auditor.securityhub import SecurityHubExporter
 
-        return SecurityHubExporter(self.client("securityhub"))
+        def client_for(account: str, region: str) -> Any:
+            # BatchImportFindings must come from the finding's own account, in the product ARN's region.
+            if self.settings.organization and account and account != self.home_account:
+                return self.account_clients.for_account(account).client("securityhub", region)
+            return self.client("securityhub", region)
+
+        return SecurityHubExporter(client_for=client_for)
 
     @property
     def dispatcher(self) -> Dispatcher:

@@ -387,3 +387,19 @@ def test_security_hub_export_goes_through_the_finding_s_own_account(
     assert any(
         "Security Hub import" in r.getMessage() and "AssumeRole" in r.getMessage() for r in caplog.records
     )
+
+
+def test_the_report_groups_findings_under_the_accounts_organizations_names(
+    org: Org, first_scan: tuple[Runtime, dict], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    from eks_auditor_tools.cli.main import main
+
+    assert main(["report", "--html", "-", "--table", TABLE]) == 0
+    page = capsys.readouterr().out
+    table = page.split('id="open-findings"', 1)[1].split("</table>", 1)[0]
+    headings = re.findall(r'<tr class="group"><th colspan="\d+">Account ([^<]+) <span', table)
+    names = {a["Id"]: a["Name"] for a in org.session.client("organizations").list_accounts()["Accounts"]}
+    assert sorted(headings) == sorted(f"{names[a]} ({a})" for a in org.accounts)
+    assert {f"team-{n} ({org.members[n]})" for n in range(3)} <= set(headings)

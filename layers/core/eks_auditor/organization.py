@@ -211,6 +211,43 @@ def count_coverage(entries: Iterable[RegionCoverage], metrics: MetricSink) -> No
             metrics.count(name, counts[status])
 
 
+class AccountDirectory:
+    """The organization's accounts (ListAccounts), re-read at most every `ttl` seconds; thread-safe.
+
+    The gate asks it who is a member; the notifier and the report ask it for names. `name` never raises:
+    an unreadable directory names no account (titles fall back to ids).
+    """
+
+    def __init__(
+        self,
+        organizations: Callable[[], Any],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        ttl: float = MEMBERSHIP_TTL_SECONDS,
+    ) -> None:
+        self._organizations = organizations
+        self._clock = clock
+        self._ttl = ttl
+        self._accounts: dict[str, MemberAccount] | None = None
+        self._read_at = 0.0
+        self._lock = threading.Lock()
+
+    def accounts(self) -> dict[str, MemberAccount]:
+        with self._lock:
+            if self._accounts is None or self._clock() - self._read_at > self._ttl:
+                self._accounts = {a.id: a for a in list_accounts(self._organizations())}
+                self._read_at = self._clock()
+            return self._accounts
+
+    def name(self, account: str) -> str | None:
+        try:
+            found = self.accounts().get(account)
+        except Exception as exc:  # a name is decoration: never fail a notification over it
+            logger.warning("cannot name account %s: %s", account, _reason(exc))
+            return None
+        return found.name or None if found else None
+
+
 class OrganizationGate:
     """Admits events from accounts of the organization that the allow/deny lists select; counts the rest."""
 
@@ -222,23 +259,14 @@ class OrganizationGate:
         metrics: MetricSink | None = None,
         clock: Callable[[], float] = time.monotonic,
         ttl: float = MEMBERSHIP_TTL_SECONDS,
+        directory: AccountDirectory | None = None,
     ) -> None:
-        self._organizations = organizations
+        self.directory = directory or AccountDirectory(organizations, clock=clock, ttl=ttl)
         self.selection = selection
         self.metrics: MetricSink = metrics or NullSink()
-        self._clock = clock
-        self._ttl = ttl
-        self._members: frozenset[str] | None = None
-        self._read_at = 0.0
-        self._lock = threading.Lock()
 
     def members(self) -> frozenset[str]:
-        with self._lock:
-            if self._members is None or self._clock() - self._read_at > self._ttl:
-                accounts = list_accounts(self._organizations())
-                self._members = frozenset(a.id for a in accounts if a.status == "ACTIVE")
-                self._read_at = self._clock()
-            return self._members
+        return frozenset(a.id for a in self.directory.accounts().values() if a.status == "ACTIVE")
 
     def admits(self, account: str) -> bool:
         if self.selection.admits(account) and account in self.members():

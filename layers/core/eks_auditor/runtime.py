@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from eks_auditor.concurrency import Limiter
     from eks_auditor.dispatch import AccountAccess, Dispatcher
     from eks_auditor.notify import Notifier
-    from eks_auditor.organization import OrganizationGate
+    from eks_auditor.organization import AccountDirectory, OrganizationGate
     from eks_auditor.pipeline_audit import PipelineAuditor
     from eks_auditor.publish import Publisher
     from eks_auditor.securityhub import SecurityHubExporter
@@ -220,7 +220,19 @@ class Runtime:
         from eks_auditor.organization import AccountSelection, OrganizationGate
 
         selection = AccountSelection(self.settings.account_allow_list, self.settings.account_deny_list)
-        return OrganizationGate(lambda: self.client("organizations"), selection, metrics=self.metrics)
+        return OrganizationGate(
+            lambda: self.client("organizations"),
+            selection,
+            metrics=self.metrics,
+            directory=self.account_directory,
+        )
+
+    @cached_property
+    def account_directory(self) -> AccountDirectory:
+        """The organization's accounts and their names (ListAccounts, re-read every 15 minutes)."""
+        from eks_auditor.organization import AccountDirectory
+
+        return AccountDirectory(lambda: self.client("organizations"))
 
     @cached_property
     def store(self) -> FindingStore:
@@ -241,6 +253,8 @@ class Runtime:
             client=self.client("sns"),
             baseline=self.settings.first_run_baseline,
             daily_digest=self.settings.daily_digest,
+            # Organization mode: titles name the finding's account (its Organizations name).
+            account_name=self.account_directory.name if self.settings.organization else None,
         )
 
     def send_daily_digest(self, account: str, region: str, cluster: str, *, at: datetime) -> str | None:

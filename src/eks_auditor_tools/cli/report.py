@@ -29,6 +29,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--html", required=True, metavar="FILE", help="where to write the page ('-': stdout)")
     parser.add_argument("--title", default="eks-auditor report")
+    parser.add_argument(
+        "--no-account-names",
+        dest="account_names",
+        action="store_false",
+        help="label accounts by id only (by default, findings of several accounts are grouped under the "
+        "accounts' Organizations names: organizations:ListAccounts with the caller's credentials)",
+    )
     add_table_argument(parser)
     parser.set_defaults(func=run)
 
@@ -49,6 +56,22 @@ def current_findings(store: FindingStore) -> list[Finding]:
     return findings
 
 
+def account_names(args: argparse.Namespace) -> dict[str, str]:
+    """Account id -> its Organizations name; {} (ids only, with a warning) when Organizations cannot be read
+    (the caller is not the management or a delegated administrator account)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from eks_auditor.collect.errors import describe_error
+    from eks_auditor.organization import list_accounts
+
+    from eks_auditor_tools.cli import aws
+
+    try:
+        return {a.id: a.name for a in list_accounts(aws.client(args, "organizations")) if a.name}
+    except (ClientError, BotoCoreError) as exc:
+        print(f"account names unavailable ({describe_error(exc)}): accounts are shown by id", file=sys.stderr)
+        return {}
+
+
 def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from eks_auditor.audit import utcnow
 
@@ -56,7 +79,11 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
 
     out = out or sys.stdout
     findings = current_findings(open_store(args))
-    page = render_report(findings, generated_at=utcnow(), source=table_name(args), title=args.title)
+    several = len({f.account for f in findings}) > 1
+    names = account_names(args) if several and args.account_names else {}
+    page = render_report(
+        findings, generated_at=utcnow(), source=table_name(args), title=args.title, account_names=names
+    )
     if args.html == "-":
         out.write(page)
     else:

@@ -440,7 +440,13 @@ def main() -> int:
     # Handlers flush EMF metrics even when an invocation recorded none; that is not news here.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     started = time.perf_counter()
-    from eks_auditor_tools.bench_latency import latency_targets, measure_latency, measure_layer_imports
+    from eks_auditor_tools.bench_latency import (
+        latency_targets,
+        measure_latency,
+        measure_layer_imports,
+        measure_organization,
+        organization_targets,
+    )
 
     load_events = int(os.environ.get("EKS_AUDITOR_BENCH_LOAD_EVENTS", "5000"))
     report: dict[str, Any] = {
@@ -448,6 +454,7 @@ def main() -> int:
         "imports": measure_imports(),
         "layer_imports": measure_layer_imports(),
         "latency": measure_latency(),
+        "organization": measure_organization(),
         "event_load": measure_event_load(events=load_events),
     }
     scans = report["scans"]
@@ -466,6 +473,7 @@ def main() -> int:
         "event_load_no_reaudit_in_batch": report["event_load"]["reaudits_in_batch"] == 0,
         "event_load_no_failed_record": report["event_load"]["failed_records"] == 0,
         **latency_targets(report["latency"]),
+        **organization_targets(report["organization"]),
     }
     layer = report["layer_imports"]
     if "handlers" in layer:

@@ -62,6 +62,17 @@ def regional_sts_endpoint(region: str) -> str:
     return f"https://sts.{region}.{suffix}"
 
 
+def sts_endpoint(region: str) -> dict[str, str]:
+    """The `endpoint_url` argument of an STS client for API calls: the regional endpoint, unless the
+    environment configures one (AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL, as botocore reads them: a local
+    endpoint such as moto's server must win over the regional default)."""
+    import os
+
+    if os.environ.get("AWS_ENDPOINT_URL_STS") or os.environ.get("AWS_ENDPOINT_URL"):
+        return {}
+    return {"endpoint_url": regional_sts_endpoint(region)}
+
+
 class TokenCache:
     """Tokens per (cluster, region, identity), reused for CACHE_SECONDS. Thread-safe."""
 

@@ -75,7 +75,10 @@ class AccountSessions:
                 from eks_auditor.kube.token import sts_endpoint
 
                 self._sts = self.base.client(
-                    "sts", region_name=self.sts_region, config=CLIENT_CONFIG, **sts_endpoint(self.sts_region)
+                    "sts",
+                    region_name=self.sts_region,
+                    config=CLIENT_CONFIG,
+                    endpoint_url=sts_endpoint(self.sts_region),
                 )
             return self._sts
 

@@ -131,7 +131,7 @@ class AwsClients:
             found = self._cache.get(key)
             if found is None:
                 # boto3 Sessions are not thread-safe for client creation: hold the lock while creating.
-                endpoint = sts_endpoint(key[1]) if service == "sts" else {}
+                endpoint = {"endpoint_url": sts_endpoint(key[1])} if service == "sts" else {}
                 made: Any = self.session.client(  # type: ignore[call-overload]
                     service, region_name=key[1], config=self.config, **endpoint
                 )

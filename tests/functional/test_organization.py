@@ -403,3 +403,32 @@ def test_the_report_groups_findings_under_the_accounts_organizations_names(
     names = {a["Id"]: a["Name"] for a in org.session.client("organizations").list_accounts()["Accounts"]}
     assert sorted(headings) == sorted(f"{names[a]} ({a})" for a in org.accounts)
     assert {f"team-{n} ({org.members[n]})" for n in range(3)} <= set(headings)
+
+
+def test_a_member_auto_scaling_event_resolves_through_the_member_s_clients(
+    org: Org, first_scan: tuple[Runtime, dict]
+) -> None:
+    # The group lives in the member account only: read with the central account's client it would not be
+    # found and the event would widen to every cluster of the region.
+    member = org.members[1]
+    sts = org.session.client("sts", region_name="us-east-1")
+    autoscaling = _member_session(sts, member, "us-east-1").client("autoscaling", region_name="us-east-1")
+    autoscaling.create_launch_configuration(
+        LaunchConfigurationName="workers", ImageId="ami-12c6146b", InstanceType="m5.large"
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="member-workers",
+        LaunchConfigurationName="workers",
+        MinSize=0,
+        MaxSize=2,
+        AvailabilityZones=["us-east-1a"],
+        Tags=[{"Key": "eks:cluster-name", "Value": "app-2", "PropagateAtLaunch": True}],
+    )
+    runtime = org.runtime()
+    runtime.start_batch()
+    event = json.loads((EVENT.parent / "autoscaling-update-auto-scaling-group.json").read_text())
+    event["account"] = member
+    event["detail"]["recipientAccountId"] = member
+    event["detail"]["requestParameters"]["autoScalingGroupName"] = "member-workers"
+    summary = audit_cloudtrail_event(event, runtime.dispatcher)
+    assert [(a["region"], a["cluster"]) for a in summary["audits"]] == [("us-east-1", "app-2")]

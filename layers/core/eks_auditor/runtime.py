@@ -162,6 +162,7 @@ class Runtime:
             cluster_vpc=collector.cluster_vpc,
             ec2_client=collector.clients.ec2,
             eks_client=collector.clients.eks,
+            client=collector.clients.client,
         )
 
     def organization_scan(self, scan_id: str, *, digest: bool = False) -> dict[str, Any]:

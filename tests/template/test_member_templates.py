@@ -73,7 +73,8 @@ def test_audit_role_grants_exactly_the_central_read_actions() -> None:
     central_actions = {action for s in central for action in s["Action"]}
     assert set(statement["Action"]) == central_actions
     assert statement["Action"] == member_templates.audit_actions()
-    assert all(a.split(":")[1].startswith(("Describe", "List", "Get", "Search")) for a in statement["Action"])
+    reads = ("Describe", "List", "Get", "Search", "Lookup")
+    assert all(a.split(":")[1].startswith(reads) for a in statement["Action"])
 
 
 def test_audit_role_is_trusted_only_by_the_central_auditing_roles() -> None:

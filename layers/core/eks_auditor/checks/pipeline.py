@@ -285,6 +285,20 @@ def check_silent(snapshot: PipelineSnapshot) -> list[Outcome]:
             }
             for change in heartbeat.missed_changes
         ]
+        if heartbeat.trail_recorded:
+            # The trail recorded the calls: what dropped them is after it (rule, target, queue, auditor).
+            evidence["cloudtrail_recorded"] = [
+                {"event_name": e.event_name, "event_time": e.event_time.isoformat(), "event_id": e.event_id}
+                for e in heartbeat.trail_recorded
+            ]
+            reasons.append(
+                f"CloudTrail recorded {len(heartbeat.trail_recorded)} such call(s) that never reached the "
+                "auditor: the break is after the trail"
+            )
+        elif heartbeat.trail_recorded is not None:
+            evidence["cloudtrail_recorded"] = []
+        if heartbeat.trail_lookup_error:
+            evidence["cloudtrail_lookup_error"] = heartbeat.trail_lookup_error
     if reasons:
         return [fail(SILENT, resource, evidence={**evidence, "reasons": reasons})]
     return [passed(SILENT, resource, evidence=evidence)]

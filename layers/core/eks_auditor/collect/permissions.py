@@ -66,7 +66,8 @@ REQUIRED_PERMISSIONS: dict[Part, tuple[str, ...]] = {
     ),
     Part.QUEUES: ("sqs:GetQueueAttributes", "cloudwatch:GetMetricData"),
     # The heartbeat lives in the findings table, which the audit functions already read and write.
-    Part.HEARTBEAT: (),
+    # LookupEvents: optional evidence for pipeline_silent (what CloudTrail recorded of the missed changes).
+    Part.HEARTBEAT: ("cloudtrail:LookupEvents",),
 }
 
 

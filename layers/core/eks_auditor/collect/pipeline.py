@@ -28,6 +28,7 @@ from eks_auditor.model.pipeline import (
     MissedChange,
     PipelineSnapshot,
     QueueView,
+    RecordedEvent,
     RuleTarget,
     RuleView,
     TrailView,
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _ERRORS = (ClientError, BotoCoreError)
+# LookupEvents is throttled at 2 calls/s per account-region: a few event names, a few events each.
+LOOKUP_NAMES = 3
+LOOKUP_RESULTS = 5
 
 
 @dataclass(frozen=True)
@@ -353,7 +357,42 @@ class PipelineCollector:
         if heartbeat.previous_scan_at is None:
             return heartbeat
         opened = self.heartbeats.opened_by_schedule(account, region, heartbeat.previous_scan_at)
-        return heartbeat.model_copy(update={"missed_changes": missed_changes(opened)})
+        missed = missed_changes(opened)
+        update: dict[str, Any] = {"missed_changes": missed}
+        if missed and (
+            heartbeat.last_event_at is None or heartbeat.last_event_at < heartbeat.previous_scan_at
+        ):
+            update |= self._recorded(region, missed, since=heartbeat.previous_scan_at)
+        return heartbeat.model_copy(update=update)
+
+    def _recorded(self, region: str, missed: Sequence[MissedChange], *, since: datetime) -> dict[str, Any]:
+        """What CloudTrail recorded of the missed changes' API calls since the previous scan (LookupEvents,
+        one event name per call: at most LOOKUP_NAMES names, LOOKUP_RESULTS events each). A failure is
+        kept as the reason: this is evidence, never the verdict."""
+        names = sorted(
+            {label.split(":", 1)[1] for change in missed for label in change.events if ":" in label}
+        )
+        recorded: list[RecordedEvent] = []
+        try:
+            cloudtrail = self.client("cloudtrail", region)
+            for name in names[:LOOKUP_NAMES]:
+                response = cloudtrail.lookup_events(
+                    LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}],
+                    StartTime=since,
+                    MaxResults=LOOKUP_RESULTS,
+                )
+                recorded += [
+                    RecordedEvent(
+                        event_id=str(event.get("EventId", "")),
+                        event_name=str(event.get("EventName", name)),
+                        event_time=event["EventTime"],
+                    )
+                    for event in response.get("Events", [])
+                    if event.get("EventTime") is not None
+                ]
+        except _ERRORS as exc:
+            return {"trail_lookup_error": describe_error(exc)}
+        return {"trail_recorded": tuple(sorted(recorded, key=lambda e: (e.event_time, e.event_id)))}
 
 
 def read_trails(

@@ -121,6 +121,16 @@ class MissedChange(BaseModel):
     events: tuple[str, ...]
 
 
+class RecordedEvent(BaseModel):
+    """An API call CloudTrail recorded (LookupEvents) that the event path would have routed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    event_name: str
+    event_time: datetime
+
+
 class Heartbeat(BaseModel):
     """What the store knows of the events processed for the account-region, and of the previous scan."""
 
@@ -133,6 +143,11 @@ class Heartbeat(BaseModel):
     # The first scan that watched this account-region: the quiet period counts from it until an event.
     watch_started_at: datetime | None = None
     missed_changes: tuple[MissedChange, ...] = ()
+    # Optional evidence (cloudtrail:LookupEvents), read only when changes were missed: the calls CloudTrail
+    # recorded since the previous scan among the missed changes' events. None: not looked up, or the
+    # lookup failed (`trail_lookup_error`). It never decides the verdict.
+    trail_recorded: tuple[RecordedEvent, ...] | None = None
+    trail_lookup_error: str | None = None
 
 
 class PipelineSnapshot(BaseModel):

@@ -1,5 +1,8 @@
 """Organization mode end to end on a small moto organization: 4 accounts x 2 regions x 2 clusters.
 
+The scan runs its two stages as deployed: the schedule's listing messages (one per account-region), then
+the workers' cluster and pipeline messages. The full 20 x 2 x 3 size runs in `make bench` (organization).
+
 moto keeps per-account state: AssumeRole into arn:aws:iam::<member>:role/... yields credentials whose
 calls see that member's EKS and EC2. moto lets AssumeRole into any role succeed, so a refusal is
 injected with a botocore before-call hook; it does not enforce trust or event bus policies (those are

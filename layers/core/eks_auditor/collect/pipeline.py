@@ -392,6 +392,9 @@ class PipelineCollector:
                 ]
         except _ERRORS as exc:
             return {"trail_lookup_error": describe_error(exc)}
+        except Exception as exc:  # evidence only, never a failed audit (moto raises NotImplementedError)
+            logger.warning("CloudTrail lookup in %s failed: %s: %s", region, type(exc).__name__, exc)
+            return {"trail_lookup_error": f"{type(exc).__name__}: {exc}"}
         return {"trail_recorded": tuple(sorted(recorded, key=lambda e: (e.event_time, e.event_id)))}
 
 

@@ -1,5 +1,6 @@
 """Scheduled scan worker (SQS): audit one cluster per message, every check; resolve deleted clusters;
-audit the account-region's own pipeline for the pseudo-cluster "-"."""
+audit the account-region's own pipeline for the pseudo-cluster "-"; in organization mode, list an
+account-region for the pseudo-cluster "*" and send its cluster messages."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -26,7 +27,11 @@ def record_handler(record: SQSRecord) -> dict:
     attempt = audited.get(record.message_id)
     if attempt is None:
         return audit_queued_cluster(
-            record.body, runtime.dispatcher, runtime.pipeline_auditor, send_digest=runtime.send_daily_digest
+            record.body,
+            runtime.dispatcher,
+            runtime.pipeline_auditor,
+            send_digest=runtime.send_daily_digest,
+            lister=runtime.lister,
         )
     if attempt.error is not None:
         raise attempt.error
@@ -49,6 +54,7 @@ def handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
             runtime.limiter,
             pipeline=runtime.pipeline_auditor,
             send_digest=runtime.send_daily_digest,
+            lister=runtime.lister,
         )
     )
     try:

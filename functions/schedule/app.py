@@ -1,6 +1,7 @@
 """The schedule (EventBridge Scheduler): fan out one audit message per cluster to the worker queue.
 
-In organization mode (MEMBER_ROLE_NAME set) it fans out over the organization's account-regions.
+In organization mode (MEMBER_ROLE_NAME set) it sends one listing message per account-region of the
+organization instead; a worker lists each and sends its cluster messages (two stages).
 """
 
 from typing import Any
@@ -26,7 +27,8 @@ def handler(event: Any, context: LambdaContext) -> dict:
     account = context.invoked_function_arn.split(":")[4]
     scan_id = scan_id_for(event, context.aws_request_id)
     if runtime.settings.organization:
-        return runtime.organization_scan(scan_id)
+        # One listing message per account-region: the workers list (and read) the member accounts.
+        return runtime.organization_scan(scan_id, digest=is_daily_digest(event))
     return fan_out_scan(
         account=account,
         regions=runtime.settings.audit_regions,

@@ -479,13 +479,20 @@ def main(argv: list[str] | None = None) -> int:
         load = measure_event_load(events=options.load_events, clusters=options.load_clusters)
         print(json.dumps({"event_load": load, "seconds": round(time.perf_counter() - started, 1)}, indent=2))
         return 0
-    from eks_auditor_tools.bench_latency import latency_targets, measure_latency, measure_layer_imports
+    from eks_auditor_tools.bench_latency import (
+        latency_targets,
+        measure_latency,
+        measure_layer_imports,
+        measure_organization,
+        organization_targets,
+    )
 
     report: dict[str, Any] = {
         "scans": measure_scans(),
         "imports": measure_imports(),
         "layer_imports": measure_layer_imports(),
         "latency": measure_latency(),
+        "organization": measure_organization(),
         "event_load": measure_event_load(events=options.load_events, clusters=options.load_clusters),
     }
     scans = report["scans"]
@@ -504,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
         "event_load_no_reaudit_in_batch": report["event_load"]["reaudits_in_batch"] == 0,
         "event_load_no_failed_record": report["event_load"]["failed_records"] == 0,
         **latency_targets(report["latency"]),
+        **organization_targets(report["organization"]),
     }
     layer = report["layer_imports"]
     if "handlers" in layer:

@@ -30,6 +30,10 @@ from pathlib import Path
 from typing import Any
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+# The organization scenario (issue 13): 20 accounts x 2 regions x 3 clusters, `scan --organization`.
+ORG_REGIONS = ("us-east-1", "eu-west-1")
+ORG_SIZE = (20, 2, 3)
+ORG_ROLE = "eks-auditor-audit"
 DELAY_SECONDS = 0.040
 CRITICAL_PATH_CALLS = 5
 BASE_CLUSTERS_PER_REGION = 5
@@ -60,6 +64,66 @@ def serve_moto(clusters: int) -> None:
         fleet = build_fleet(session, region)
         if copies > 0:
             clone_clusters(session, fleet, copies)
+    print(f"READY {port}", flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+def serve_org_moto(accounts: int, regions: int, clusters: int) -> None:
+    """moto over HTTP with an organization inside: the management account plus `accounts - 1` members
+    (organizations.create_account), each with `clusters` EKS clusters in each of the first `regions`
+    ORG_REGIONS, built through an assumed-role session into the member (moto keeps per-account state).
+    Prints READY <port>, serves until EOF."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    port = server.get_host_and_port()[1]
+    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    import boto3
+    from moto.eks.models import eks_backends
+
+    session = boto3.Session(region_name=ORG_REGIONS[0])
+    organizations = session.client("organizations")
+    organizations.create_organization(FeatureSet="ALL")
+    management = session.client("sts").get_caller_identity()["Account"]
+    members = [
+        organizations.create_account(AccountName=f"team-{n:02d}", Email=f"team-{n}@example.com")[
+            "CreateAccountStatus"
+        ]["AccountId"]
+        for n in range(accounts - 1)
+    ]
+    sts = session.client("sts")
+    for account in [management, *members]:
+        if account == management:
+            member = session
+        else:
+            arn = f"arn:aws:iam::{account}:role/{ORG_ROLE}"
+            creds = sts.assume_role(RoleArn=arn, RoleSessionName="bench-build")["Credentials"]
+            member = boto3.Session(
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+            )
+        for region in ORG_REGIONS[:regions]:
+            ec2 = member.client("ec2", region_name=region)
+            eks = member.client("eks", region_name=region)
+            vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+            subnets = [
+                ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region}{az}")[
+                    "Subnet"
+                ]["SubnetId"]
+                for i, az in enumerate("ab")
+            ]
+            for n in range(clusters):
+                eks.create_cluster(
+                    name=f"app-{n}",
+                    roleArn=f"arn:aws:iam::{account}:role/eks",
+                    resourcesVpcConfig={"subnetIds": subnets, "endpointPublicAccess": n % 2 == 0},
+                )
+                # EKS reports the cluster's VPC; moto echoes the request (see eks_auditor_tools.fleet).
+                stored = eks_backends[account][region].clusters[f"app-{n}"]
+                stored.resources_vpc_config = {**stored.resources_vpc_config, "vpcId": vpc}
     print(f"READY {port}", flush=True)
     sys.stdin.read()
     server.stop()
@@ -150,6 +214,41 @@ def run_scan(endpoint: str, concurrency: int) -> None:
     )
 
 
+def run_org_scan(endpoint: str, concurrency: int, regions: int) -> None:
+    """`eks-auditor scan --organization` of the organization behind `endpoint`; one JSON line."""
+    import contextlib
+    import io
+
+    from eks_auditor_tools.bench import _Calls
+    from eks_auditor_tools.cli.main import main
+
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    calls = _Calls()
+    out = io.StringIO()
+    region_args = [arg for region in ORG_REGIONS[:regions] for arg in ("--region", region)]
+    arguments = ["scan", "--organization", "--role-name", ORG_ROLE, *region_args]
+    started = time.perf_counter()
+    with calls.installed(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main([*arguments, "--max-concurrency", str(concurrency), "--output", "json"])
+    wall = time.perf_counter() - started
+    findings = json.loads(out.getvalue() or "[]")
+    print(
+        json.dumps(
+            {
+                "exit_code": code,
+                "wall_seconds": wall,
+                "calls": sum(calls.counts.values()),
+                "assume_role_calls": calls.counts["sts:AssumeRole"],
+                "list_accounts_calls": calls.counts["organizations:ListAccounts"],
+                "accounts": len({f["account"] for f in findings}),
+                "clusters": len({(f["account"], f["region"], f["cluster"]) for f in findings}),
+                "findings": len(findings),
+                "findings_sha256": hashlib.sha256(json.dumps(findings, sort_keys=True).encode()).hexdigest(),
+            }
+        )
+    )
+
+
 # ------------------------------------------------------------------ orchestration
 
 
@@ -215,6 +314,86 @@ def _scan(port: int, concurrency: int) -> dict[str, Any]:
         timeout=1800,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _org_scan(port: int, concurrency: int, regions: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "eks_auditor_tools.bench_latency",
+            "org-scan",
+            f"http://127.0.0.1:{port}",
+            str(concurrency),
+            str(regions),
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        check=True,
+        timeout=3600,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def measure_organization(size: tuple[int, int, int] = ORG_SIZE) -> dict[str, Any]:
+    """`scan --organization` over accounts x regions x clusters: straight to moto, through the 40 ms proxy
+    at the default concurrency, and through the proxy at --max-concurrency 1 (same findings required).
+
+    Bound: max(calls / effective concurrency x 40 ms, the same scan straight to moto), the effective
+    concurrency being min(overall limit, per-account-region limit x account-regions)."""
+    from eks_auditor.config import MAX_CONCURRENCY, MAX_CONCURRENCY_PER_ACCOUNT_REGION
+
+    accounts, regions, clusters = size
+    effective = min(MAX_CONCURRENCY, MAX_CONCURRENCY_PER_ACCOUNT_REGION * accounts * regions)
+    built = time.perf_counter()
+    with (
+        _process("org-moto", str(accounts), str(regions), str(clusters)) as moto_port,
+        _process("proxy", str(moto_port), str(DELAY_SECONDS)) as proxy_port,
+    ):
+        build_seconds = time.perf_counter() - built
+        _org_scan(moto_port, MAX_CONCURRENCY, regions)  # warm-up, discarded (moto builds state on first use)
+        direct = _org_scan(moto_port, MAX_CONCURRENCY, regions)
+        proxied = _org_scan(proxy_port, MAX_CONCURRENCY, regions)
+        sequential = _org_scan(proxy_port, 1, regions)
+    runs = (direct, proxied, sequential)
+    calls = proxied["calls"]
+    bound = max(calls / effective * DELAY_SECONDS, direct["wall_seconds"])
+    return {
+        "accounts": accounts,
+        "regions": regions,
+        "clusters_per_account_region": clusters,
+        "delay_ms_per_call": DELAY_SECONDS * 1000,
+        "effective_concurrency": effective,
+        "build_seconds": round(build_seconds, 1),
+        "clusters_audited": proxied["clusters"],
+        "accounts_audited": proxied["accounts"],
+        "findings": proxied["findings"],
+        "calls": calls,
+        "calls_per_cluster": round(calls / max(1, proxied["clusters"]), 2),
+        "assume_role_calls": proxied["assume_role_calls"],
+        "list_accounts_calls": proxied["list_accounts_calls"],
+        "direct_wall_seconds": round(direct["wall_seconds"], 3),
+        "proxied_wall_seconds": round(proxied["wall_seconds"], 3),
+        "sequential_wall_seconds": round(sequential["wall_seconds"], 3),
+        "speedup_over_sequential": round(sequential["wall_seconds"] / proxied["wall_seconds"], 2),
+        "bound_seconds": round(bound, 3),
+        "proxied_over_bound": round(proxied["wall_seconds"] / bound, 2),
+        "identical_findings": len({r["findings_sha256"] for r in runs}) == 1
+        and all(r["exit_code"] == runs[0]["exit_code"] for r in runs),
+    }
+
+
+def organization_targets(report: dict[str, Any]) -> dict[str, bool]:
+    accounts, regions, clusters = report["accounts"], report["regions"], report["clusters_per_account_region"]
+    return {
+        "org_every_cluster_audited": report["clusters_audited"] == accounts * regions * clusters,
+        # The caller's own account needs none: one AssumeRole per member account per scan.
+        "org_one_assume_role_per_member": report["assume_role_calls"] == accounts - 1,
+        "org_speedup_ge_5": report["speedup_over_sequential"] >= 5,
+        "org_within_2x_of_bound": report["proxied_over_bound"] <= 2,
+        "org_identical_findings": report["identical_findings"],
+    }
 
 
 def measure_latency(fleets: tuple[int, ...] = FLEETS) -> dict[str, Any]:
@@ -381,6 +560,15 @@ def main(argv: list[str]) -> int:
         serve_proxy(int(argv[1]), float(argv[2]))
     elif command == "scan":
         run_scan(argv[1], int(argv[2]))
+    elif command == "org-moto":
+        serve_org_moto(int(argv[1]), int(argv[2]), int(argv[3]))
+    elif command == "org-scan":
+        run_org_scan(argv[1], int(argv[2]), int(argv[3]))
+    elif command == "org-report":
+        size = tuple(int(a) for a in argv[1:4]) if len(argv) >= 4 else ORG_SIZE
+        report = measure_organization((size[0], size[1], size[2]))
+        report["targets"] = organization_targets(report)
+        print(json.dumps(report, indent=2))
     elif command == "report":
         sizes = tuple(int(a) for a in argv[1:]) or FLEETS
         report = measure_latency(sizes)

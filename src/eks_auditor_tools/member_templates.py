@@ -25,8 +25,9 @@ CENTRAL = REPO / "template.yaml"
 MEMBER = REPO / "member"
 AUDIT_ROLE = MEMBER / "audit-role.yaml"
 FORWARDING = MEMBER / "event-forwarding.yaml"
-# The central roles that read member accounts (their names are the central stack's own role names).
-CENTRAL_AUDIT_ROLES = ("EventAuditRole", "ScheduleRole", "ClusterWorkerRole", "SpotEventRole")
+# The central roles that read member accounts: the central stack's output MemberTrustedRoleArns lists their
+# ARNs, which the member role trusts exactly (the schedule only lists accounts: the workers read members).
+CENTRAL_AUDIT_ROLES = ("EventAuditRole", "ClusterWorkerRole", "SpotEventRole")
 # IAM is global: CloudTrail delivers its events to EventBridge in us-east-1 only.
 US_EAST_1_ONLY = frozenset({"aws.iam"})
 _CENTRAL_ROOT = "arn:${AWS::Partition}:iam::${CentralAccountId}:root"
@@ -47,6 +48,35 @@ def _camel(operation: str) -> str:
     return "".join(word.capitalize() for word in operation.split("_"))
 
 
+def _security_hub_policy() -> dict[str, Any]:
+    """The member's own findings into its own Security Hub (its default product, every region)."""
+    return {
+        "PolicyName": "eks-auditor-security-hub-import",
+        "PolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ImportOwnFindings",
+                    "Effect": "Allow",
+                    "Action": "securityhub:BatchImportFindings",
+                    "Resource": {
+                        "Fn::Sub": "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}"
+                        ":product/${AWS::AccountId}/default"
+                    },
+                },
+                {
+                    "Sid": "UpdateOwnWorkflow",
+                    "Effect": "Allow",
+                    "Action": "securityhub:BatchUpdateFindings",
+                    "Resource": {
+                        "Fn::Sub": "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:hub/default"
+                    },
+                },
+            ],
+        },
+    }
+
+
 def audit_role_template() -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -58,18 +88,27 @@ def audit_role_template() -> dict[str, Any]:
                 "AllowedPattern": r"^\d{12}$",
                 "Description": "The account of the central eks-auditor stack",
             },
-            "CentralRolePrefix": {
-                "Type": "String",
-                "Default": "eks-auditor",
-                "Description": "Name prefix of the central stack's auditing roles (its stack name)",
+            "CentralAuditRoleArns": {
+                "Type": "CommaDelimitedList",
+                "AllowedPattern": r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
+                "Description": "The exact ARNs of the central auditing roles (the central stack's output "
+                "MemberTrustedRoleArns), plus any role that runs `eks-auditor scan --organization`",
             },
             "MemberRoleName": {"Type": "String", "Default": "eks-auditor-audit"},
+            "EnableSecurityHubImport": {
+                "Type": "String",
+                "AllowedValues": ["true", "false"],
+                "Default": "false",
+                "Description": "The central stack's EnableSecurityHub: import this account's findings into "
+                "its own Security Hub (BatchImportFindings must come from the finding's account)",
+            },
             "ForwardingRoleName": {"Type": "String", "Default": "eks-auditor-forwarding"},
             "CentralEventBusArn": {
                 "Type": "String",
                 "Description": "The central stack's organization event bus (output OrganizationEventBusArn)",
             },
         },
+        "Conditions": {"SecurityHubImport": {"Fn::Equals": [{"Ref": "EnableSecurityHubImport"}, "true"]}},
         "Resources": {
             "AuditRole": {
                 "Type": "AWS::IAM::Role",
@@ -84,14 +123,10 @@ def audit_role_template() -> dict[str, Any]:
                                 "Effect": "Allow",
                                 "Principal": {"AWS": {"Fn::Sub": _CENTRAL_ROOT}},
                                 "Action": "sts:AssumeRole",
-                                # Only the central auditing roles, not every principal of that account.
+                                # Only the central auditing roles, by exact ARN: not every principal of that
+                                # account, nor any role whose name happens to share the stack's prefix.
                                 "Condition": {
-                                    "ArnLike": {
-                                        "aws:PrincipalArn": {
-                                            "Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:role/"
-                                            "${CentralRolePrefix}-*"
-                                        }
-                                    }
+                                    "ArnEquals": {"aws:PrincipalArn": {"Ref": "CentralAuditRoleArns"}}
                                 },
                             }
                         ],
@@ -110,7 +145,8 @@ def audit_role_template() -> dict[str, Any]:
                                     }
                                 ],
                             },
-                        }
+                        },
+                        {"Fn::If": ["SecurityHubImport", _security_hub_policy(), {"Ref": "AWS::NoValue"}]},
                     ],
                 },
             },
@@ -155,9 +191,9 @@ def audit_role_template() -> dict[str, Any]:
     }
 
 
-def central_rules() -> dict[str, dict[str, Any]]:
+def central_rules(central: Path = CENTRAL) -> dict[str, dict[str, Any]]:
     """The central template's EventBridge rules on the default bus: logical id -> its EventPattern."""
-    resources = load_template(CENTRAL)["Resources"]
+    resources = load_template(central)["Resources"]
     return {
         logical_id: resource["Properties"]["EventPattern"]
         for logical_id, resource in resources.items()
@@ -165,9 +201,9 @@ def central_rules() -> dict[str, dict[str, Any]]:
     }
 
 
-def forwarding_template() -> dict[str, Any]:
+def forwarding_template(central: Path = CENTRAL) -> dict[str, Any]:
     rules: dict[str, Any] = {}
-    for logical_id, pattern in central_rules().items():
+    for logical_id, pattern in central_rules(central).items():
         sources = set(pattern.get("source", []))
         rule: dict[str, Any] = {
             "Type": "AWS::Events::Rule",

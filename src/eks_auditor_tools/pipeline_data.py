@@ -1,5 +1,8 @@
 """Generates eks_auditor/data/pipeline.json from template.yaml: the rules and queues pipeline checks expect.
 
+`member_rules` are the forwarding rules of member/event-forwarding.yaml (generated from the same template by
+eks_auditor_tools.member_templates): what pipeline_rule_broken expects in each member account-region.
+
 The Lambda does not ship template.yaml; `python -m eks_auditor_tools.pipeline_data` rewrites the data file
 and tests/template/test_pipeline_data.py fails when it no longer equals what the template declares.
 """
@@ -62,7 +65,25 @@ def pipeline_data(template: Path = TEMPLATE) -> dict[str, Any]:
         for logical_id, resource in resources.items()
         if isinstance(resource, Mapping) and resource.get("Type") == "AWS::SQS::Queue"
     }
-    return {"rules": rules, "queues": queues}
+    return {"rules": rules, "queues": queues, "member_rules": member_rules(template)}
+
+
+def member_rules(template: Path = TEMPLATE) -> list[dict[str, Any]]:
+    """member/event-forwarding.yaml's rules: pattern, targets, and whether only us-east-1 has the rule."""
+    from eks_auditor_tools.member_templates import forwarding_template
+
+    return [
+        {
+            "logical_id": logical_id,
+            "pattern": rule["Properties"]["EventPattern"],
+            "targets": [
+                {"id": str(t["Id"]), "dead_letter": "DeadLetterConfig" in t, "role": "RoleArn" in t}
+                for t in rule["Properties"]["Targets"]
+            ],
+            "us_east_1_only": rule.get("Condition") == "InUsEast1",
+        }
+        for logical_id, rule in forwarding_template(template)["Resources"].items()
+    ]
 
 
 def _raw_target(resources: Mapping[str, Any], rule: str, target_id: str) -> Mapping[str, Any]:

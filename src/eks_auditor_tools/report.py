@@ -394,18 +394,26 @@ def _finding_row(f: Finding) -> str:
     )
 
 
-def _findings_table(findings: Sequence[Finding], table_id: str) -> str:
-    """Each finding and, under it, what is wrong, the evidence and what to do; by account when several."""
+def account_label(account: str, names: Mapping[str, str]) -> str:
+    """ "name (id)" when Organizations named the account, else the id."""
+    name = names.get(account)
+    return f"{name} ({account})" if name else account
+
+
+def _findings_table(findings: Sequence[Finding], table_id: str, names: Mapping[str, str]) -> str:
+    """Each finding and, under it, what is wrong, the evidence and what to do; by account (its
+    Organizations name first, then its id) when several."""
     if not findings:
         return "<p>None.</p>"
     accounts: dict[str, list[Finding]] = {}
     for finding in findings:
         accounts.setdefault(finding.account, []).append(finding)
     bodies = []
-    for account in sorted(accounts):
+    for account in sorted(accounts, key=lambda a: (names.get(a, "").lower() or "\uffff", a)):
         rows = "".join(_finding_row(f) for f in accounts[account])
+        label = escape(account_label(account, names))
         heading = (
-            f'<tr class="group"><th colspan="{len(_HEADERS)}">Account {escape(account)} '
+            f'<tr class="group"><th colspan="{len(_HEADERS)}">Account {label} '
             f'<span class="meta">({len(accounts[account])} finding(s))</span></th></tr>'
             if len(accounts) > 1
             else ""
@@ -415,15 +423,18 @@ def _findings_table(findings: Sequence[Finding], table_id: str) -> str:
     return f'<table id="{table_id}" class="findings"><thead><tr>{head}</tr></thead>{"".join(bodies)}</table>'
 
 
-def _options(name: str, label: str, choices: Iterable[str]) -> str:
-    options = "".join(f'<option value="{escape(c)}">{escape(c)}</option>' for c in sorted(set(choices)))
+def _options(name: str, label: str, choices: Iterable[str], labels: Mapping[str, str] | None = None) -> str:
+    options = "".join(
+        f'<option value="{escape(c)}">{escape((labels or {}).get(c, c))}</option>'
+        for c in sorted(set(choices))
+    )
     return (
         f'<label>{label} <select name="{name}" id="filter-{name}"><option value="">all</option>'
         f"{options}</select></label>"
     )
 
 
-def _filters(findings: Sequence[Finding]) -> str:
+def _filters(findings: Sequence[Finding], names: Mapping[str, str]) -> str:
     boxes = "".join(
         f'<label><input type="checkbox" name="severity" value="{s.value}"> {_badge(s)}</label>'
         for s in SEVERITIES
@@ -431,13 +442,17 @@ def _filters(findings: Sequence[Finding]) -> str:
     return (
         '<form id="filters" role="search" aria-label="Filter the findings">'
         f"<span>Severity:</span>{boxes}"
-        f"{_options('account', 'Account', (f.account for f in findings))}"
+        f"{_options('account', 'Account', [f.account for f in findings], _labels(findings, names))}"
         f"{_options('cluster', 'Cluster', (f.cluster for f in findings))}"
         f"{_options('check', 'Check', (f.check_id for f in findings))}"
         '<button type="reset">Show all</button>'
         f'<span class="meta"><span id="shown" data-count="{len(findings)}">{len(findings)}</span> of '
         f"{len(findings)} finding(s) shown</span></form>"
     )
+
+
+def _labels(findings: Sequence[Finding], names: Mapping[str, str]) -> dict[str, str]:
+    return {f.account: account_label(f.account, names) for f in findings}
 
 
 def _ordered(findings: Iterable[Finding]) -> list[Finding]:
@@ -451,9 +466,14 @@ def render_report(
     source: str = "",
     title: str = "eks-auditor report",
     postures: Sequence[Posture] = (),
+    account_names: Mapping[str, str] | None = None,
 ) -> str:
     """The page for the given findings (OPEN and SUPPRESSED count; RESOLVED ones are ignored), with the
-    compliance posture of each framework given."""
+    compliance posture of each framework given.
+
+    `account_names` (account id -> its Organizations name) labels the account groups and filter.
+    """
+    names = account_names or {}
     current = [f for f in findings if f.status is not Status.RESOLVED]
     open_findings = _ordered(f for f in current if f.status is Status.OPEN)
     suppressed = _ordered(f for f in current if f.status is Status.SUPPRESSED)
@@ -483,12 +503,12 @@ def render_report(
         "<h2>Compliance posture</h2>"
         f"{posture_section(postures)}"
         "<h2>Open findings</h2>"
-        f"{_filters([*open_findings, *suppressed])}"
-        f"{_findings_table(open_findings, 'open-findings')}"
+        f"{_filters([*open_findings, *suppressed], names)}"
+        f"{_findings_table(open_findings, 'open-findings', names)}"
         "<h2>Suppressed findings</h2>"
         '<p class="meta">Accepted risks: still evaluated, not alerted on. '
         "<code>eks-auditor suppress list</code> shows who accepted them, why and until when.</p>"
-        f"{_findings_table(suppressed, 'suppressed-findings')}"
+        f"{_findings_table(suppressed, 'suppressed-findings', names)}"
         f"<script>{_SCRIPT}</script>"
         "</body></html>\n"
     )

@@ -211,3 +211,20 @@ def test_gate_admits_members_the_selection_keeps_and_counts_the_rest() -> None:
         assert not gate.admits("222222222222")  # a member, but denied
         assert not gate.admits("999999999999")  # outside the organization
     assert metrics.counts["EventsRejectedAccount"] == 2
+
+
+def test_the_directory_names_accounts_and_never_fails_a_caller() -> None:
+    from eks_auditor.organization import AccountDirectory
+
+    client = boto3.client("organizations", region_name="us-east-1")
+    clock = [0.0]
+    with Stubber(client) as stub:
+        named = {**_account("111111111111"), "Name": "payments"}
+        stub.add_response("list_accounts", {"Accounts": [named, _account("222222222222")]}, {})
+        stub.add_client_error("list_accounts", "AccessDeniedException", "not the management account")
+        directory = AccountDirectory(lambda: client, clock=lambda: clock[0], ttl=60)
+        assert directory.name("111111111111") == "payments"
+        assert directory.name("999999999999") is None
+        clock[0] = 61.0  # re-read after the TTL: it fails, and names nothing rather than raising
+        assert directory.name("111111111111") is None
+        stub.assert_no_pending_responses()

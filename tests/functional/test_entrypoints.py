@@ -97,7 +97,7 @@ class FakePipelineAuditor:
     def __init__(self) -> None:
         self.audits: list[tuple[str, str, str, bool]] = []
 
-    def __call__(self, region: str) -> FakePipelineAuditor:
+    def __call__(self, region: str, account: str | None = None) -> FakePipelineAuditor:
         return self
 
     def audit(self, account: str, region: str, *, source: str, scheduled: bool) -> AuditResult:

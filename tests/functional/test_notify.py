@@ -234,3 +234,32 @@ def test_unknown_cluster_arn_is_left_out_of_related_resources() -> None:
     assert render(change)["metadata"]["relatedResources"] == [
         "arn:aws:ec2:us-east-1:123456789012:instance/i-1"
     ]
+
+
+def test_titles_name_the_account_in_organization_mode(topic: Topic, store: FindingStore) -> None:
+    names = {"123456789012": "payments-prod"}
+    notifier = Notifier(topic.arn, client=topic.sns, account_name=names.get)
+    url = topic.subscribe("named")
+    notifier.publish(opened())
+    [envelope] = received(topic.sqs, url)
+    content = json.loads(envelope["Message"])["content"]
+    assert content["title"] == TITLE.replace("on prod-a:", "on prod-a (payments-prod):")
+    assert envelope["Subject"].startswith(
+        "[HIGH] OPENED endpoint_public_unrestricted on prod-a (payments-prod)"
+    )
+    # Digests too (the first-run baseline of a cluster).
+    from eks_auditor.notify import Digest
+
+    digest = Digest("baseline", [make_finding()], at=T0)
+    notifier.publish_digest(digest)
+    [envelope] = received(topic.sqs, url)
+    assert json.loads(envelope["Message"])["content"]["title"].startswith(
+        "[HIGH] prod-a (payments-prod) first scan"
+    )
+    # An account the directory cannot name keeps the plain title.
+    assert (
+        Notifier(topic.arn, client=topic.sns, account_name=lambda _: None).render(opened())["content"][
+            "title"
+        ]
+        == TITLE
+    )

@@ -72,3 +72,16 @@ def test_a_numbered_remediation_is_not_numbered_twice(findings: list[Finding]) -
     lines = opened(capacity)["nextSteps"]
     assert not any(re.fullmatch(r"\d+\. \d+[.)]?", line) for line in lines), lines
     assert lines[0].startswith("1. Add a larger or additional subnet in us-east-1"), lines
+
+
+def test_titles_with_the_longest_account_name_fit(findings: list[Finding]) -> None:
+    # Organizations allows 50 characters in an account name; a title cuts it so that what happened stays.
+    name = "n" * 50
+    for finding in findings:
+        change = StateChange(
+            change_id="c", kind=ChangeKind.OPENED, finding=finding, changed_at=finding.evaluated_at
+        )
+        content = render(change, account_name=name)["content"]
+        assert len(content["title"]) <= TITLE_CHARS, content["title"]
+        assert f"on {finding.cluster} ({'n' * 31}…)" in content["title"], content["title"]
+        assert f"account {name} ({finding.account})" in content["description"]

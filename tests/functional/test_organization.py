@@ -1,5 +1,8 @@
 """Organization mode end to end on a small moto organization: 4 accounts x 2 regions x 2 clusters.
 
+The scan runs its two stages as deployed: the schedule's listing messages (one per account-region), then
+the workers' cluster and pipeline messages. The full 20 x 2 x 3 size runs in `make bench` (organization).
+
 moto keeps per-account state: AssumeRole into arn:aws:iam::<member>:role/... yields credentials whose
 calls see that member's EKS and EC2. moto lets AssumeRole into any role succeed, so a refusal is
 injected with a botocore before-call hook; it does not enforce trust or event bus policies (those are
@@ -97,6 +100,7 @@ class Org:
             "audit_queue_url": self.queue_url,
             "audit_regions": REGIONS,
             "member_role_name": ROLE,
+            "organization_bus_arn": f"arn:aws:events:us-east-1:{self.management}:event-bus/eks-auditor-org",
         }
         return Runtime(
             settings=Settings(**{**base, **settings}),
@@ -115,12 +119,28 @@ class Org:
         return messages
 
     def scan(self, runtime: Runtime, scan_id: str) -> dict[str, Any]:
+        """Both stages, as the schedule and the worker run them: the schedule's listing messages ("*"),
+        then the workers' cluster messages; returns the schedule's summary and the coverage counts."""
         summary = runtime.organization_scan(scan_id)
+        listings = self.drain()
+        assert {json.loads(body)["cluster"] for _, body in listings} == {"*"}
+        self.work(runtime, listings)
+        self.work(runtime, self.drain())
+        coverage = get_coverage(self.dynamodb, TABLE, scan_id)
+        assert coverage is not None
+        return {**summary, "listed": coverage.counts()}
+
+    def work(self, runtime: Runtime, messages: list[tuple[str, str]]) -> None:
         runtime.start_batch()
-        outcomes = audit_queued_batch(self.drain(), runtime.dispatcher, runtime.limiter)
+        outcomes = audit_queued_batch(
+            messages,
+            runtime.dispatcher,
+            runtime.limiter,
+            pipeline=runtime.pipeline_auditor,
+            lister=runtime.lister,
+        )
         errors = [str(o.error) for o in outcomes.values() if o.error is not None]
         assert not errors, errors
-        return summary
 
     def open_findings(self, runtime: Runtime, account: str) -> dict[str, Status]:
         found: dict[str, Status] = {}
@@ -175,8 +195,10 @@ def deny_eks(runtime: Runtime, account: str) -> None:
 
 def test_every_cluster_is_audited_and_keyed_by_account(org: Org, first_scan: tuple[Runtime, dict]) -> None:
     runtime, summary = first_scan
-    assert summary["coverage"] == {"audited": 8, "incomplete": 0, "skipped": 0}
-    assert summary["enqueued"] == 16
+    # The schedule sent one listing message per account-region; the workers listed them all.
+    assert summary["enqueued"] == 8
+    assert summary["coverage"] == {"audited": 0, "incomplete": 0, "skipped": 0, "pending": 8}
+    assert summary["listed"] == {"audited": 8, "incomplete": 0, "skipped": 0, "pending": 0}
     for index, account in enumerate(org.accounts):
         for region in REGIONS:
             assert runtime.store.known_clusters(account, region) == sorted(["prod", f"app-{index}"])
@@ -206,7 +228,7 @@ def test_failed_accounts_stay_incomplete_and_nothing_resolves(
     refuse_assume_role(runtime.boto_session, refused)
     deny_eks(runtime, denied)
     summary = org.scan(runtime, "scan-2")
-    assert summary["coverage"] == {"audited": 4, "incomplete": 4, "skipped": 0}
+    assert summary["listed"] == {"audited": 4, "incomplete": 4, "skipped": 0, "pending": 0}
     coverage = get_coverage(org.dynamodb, TABLE, "scan-2")
     assert coverage is not None
     incomplete = {(e.account, e.region): e.reason for e in coverage.of(CoverageStatus.INCOMPLETE)}
@@ -231,8 +253,34 @@ def test_deny_and_allow_lists(org: Org, first_scan: tuple[Runtime, dict]) -> Non
     )
     summary = runtime.organization_scan("scan-3")
     messages = [json.loads(body) for _, body in org.drain()]
-    assert {m["account"] for m in messages} == {kept}
-    assert summary["coverage"] == {"audited": 2, "incomplete": 0, "skipped": 6}
+    assert {(m["account"], m["region"]) for m in messages} == {(kept, region) for region in REGIONS}
+    assert summary["coverage"] == {"audited": 0, "incomplete": 0, "skipped": 6, "pending": 2}
+    assert runtime.metrics.counts["AccountRegionsSkipped"] == 6  # type: ignore[attr-defined]
+
+
+def test_the_schedule_reads_no_member_account(org: Org, first_scan: tuple[Runtime, dict]) -> None:
+    # The first stage lists accounts only: no AssumeRole, no ListClusters; each listing message carries
+    # the daily digest flag on to the cluster messages its worker sends.
+    runtime = org.runtime()
+    calls: list[str] = []
+    runtime.boto_session.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
+    runtime.organization_scan("scan-4", digest=True)
+    assert set(calls) == {"ListAccounts", "PutItem", "SendMessageBatch"}
+    assert not runtime.account_sessions.assume_role_calls
+    listings = org.drain()
+    assert all(json.loads(body)["digest"] is True for _, body in listings)
+    member = org.members[2]
+    [(message_id, body)] = [m for m in listings if json.loads(m[1])["account"] == member][:1]
+    runtime.start_batch()
+    outcome = audit_queued_batch(
+        [(message_id, body)], runtime.dispatcher, runtime.limiter, lister=runtime.lister
+    )
+    assert outcome[message_id].value is not None and outcome[message_id].value["coverage"] == "audited"
+    sent = [json.loads(b) for _, b in org.drain()]
+    assert {(m["cluster"], m.get("digest")) for m in sent} == {("prod", True), ("app-3", True), ("-", None)}
+    # A listing message without organization mode on the worker fails alone (no lister).
+    alone = audit_queued_batch([(message_id, body)], runtime.dispatcher, runtime.limiter)
+    assert alone[message_id].error is not None
 
 
 def test_member_event_reaudits_through_its_account(org: Org, first_scan: tuple[Runtime, dict]) -> None:
@@ -279,3 +327,111 @@ def test_cli_scan_organization_rows_carry_the_account(org: Org, capsys: pytest.C
         for region in REGIONS
         for name in ("prod", f"app-{org.accounts.index(account)}")
     }
+
+
+def test_the_scan_audits_every_member_account_region_pipeline(
+    org: Org, first_scan: tuple[Runtime, dict]
+) -> None:
+    # Each listing sent its account-region's pipeline audit ("-"), run through the member's own session.
+    runtime, _ = first_scan
+    for account in org.accounts:
+        for region in REGIONS:
+            found = {f.check_id: f for f in cluster_findings(runtime, account, region, "-")}
+            # No trail anywhere in this organization (and none of the organization's): a miss everywhere.
+            assert found["pipeline_trail_missing"].status is Status.OPEN, (account, region)
+            # The queue checks are the central account's only (here it has no queues configured: N/A).
+            assert "pipeline_backlog" not in found, (account, region)
+            if account != org.management:
+                # A member's rules are its forwarding rules: none was deployed here, in any region.
+                assert found["pipeline_rule_broken"].status is Status.OPEN, (account, region)
+    # The organization's trails were read from the management account, once per region.
+    assert runtime.organization_trails.reads == len(REGIONS)
+
+
+def test_security_hub_export_goes_through_the_finding_s_own_account(
+    org: Org, first_scan: tuple[Runtime, dict], caplog: pytest.LogCaptureFixture
+) -> None:
+    # BatchImportFindings must come from the finding's own account (AWS refuses another AwsAccountId with the
+    # default product ARN; moto does not check it, but keeps each account's and region's findings apart, so
+    # reading the member's own Security Hub shows whose session imported them).
+    from eks_auditor.model.finding import ChangeKind, StateChange
+
+    member, refused = org.members[1], org.members[0]
+    region = "eu-west-1"
+    sts = org.session.client("sts", region_name="us-east-1")
+    member_hub = _member_session(sts, member, region).client("securityhub", region_name=region)
+    central_hub = org.session.client("securityhub", region_name=region)
+    for hub in (member_hub, central_hub):
+        hub.enable_security_hub()
+    runtime = org.runtime(security_hub_enabled=True)
+    refuse_assume_role(runtime.boto_session, refused)
+    exporter = runtime.security_hub
+    assert exporter is not None
+    findings = [
+        *cluster_findings(first_scan[0], member, region, "prod"),
+        *cluster_findings(first_scan[0], refused, region, "prod"),
+    ]
+    changes = [
+        StateChange(change_id=f"c-{f.id}", kind=ChangeKind.OPENED, finding=f, changed_at=f.last_seen)
+        for f in findings
+        if f.cluster != "-"
+    ]
+    mine = [c for c in changes if c.finding.account == member]
+    assert mine and len(mine) < len(changes)
+    # The refused member's export fails alone (logged); the other member's goes through its own session.
+    assert exporter.export(changes) == len(mine)
+    imported = member_hub.get_findings()["Findings"]
+    assert {f["AwsAccountId"] for f in imported} == {member}
+    assert {f["ProductArn"] for f in imported} == {
+        f"arn:aws:securityhub:{region}:{member}:product/{member}/default"
+    }
+    assert len(imported) == len(mine)
+    assert central_hub.get_findings()["Findings"] == []
+    assert any(
+        "Security Hub import" in r.getMessage() and "AssumeRole" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_the_report_groups_findings_under_the_accounts_organizations_names(
+    org: Org, first_scan: tuple[Runtime, dict], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    from eks_auditor_tools.cli.main import main
+
+    assert main(["report", "--html", "-", "--table", TABLE]) == 0
+    page = capsys.readouterr().out
+    table = page.split('id="open-findings"', 1)[1].split("</table>", 1)[0]
+    headings = re.findall(r'<tr class="group"><th colspan="\d+">Account ([^<]+) <span', table)
+    names = {a["Id"]: a["Name"] for a in org.session.client("organizations").list_accounts()["Accounts"]}
+    assert sorted(headings) == sorted(f"{names[a]} ({a})" for a in org.accounts)
+    assert {f"team-{n} ({org.members[n]})" for n in range(3)} <= set(headings)
+
+
+def test_a_member_auto_scaling_event_resolves_through_the_member_s_clients(
+    org: Org, first_scan: tuple[Runtime, dict]
+) -> None:
+    # The group lives in the member account only: read with the central account's client it would not be
+    # found and the event would widen to every cluster of the region.
+    member = org.members[1]
+    sts = org.session.client("sts", region_name="us-east-1")
+    autoscaling = _member_session(sts, member, "us-east-1").client("autoscaling", region_name="us-east-1")
+    autoscaling.create_launch_configuration(
+        LaunchConfigurationName="workers", ImageId="ami-12c6146b", InstanceType="m5.large"
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="member-workers",
+        LaunchConfigurationName="workers",
+        MinSize=0,
+        MaxSize=2,
+        AvailabilityZones=["us-east-1a"],
+        Tags=[{"Key": "eks:cluster-name", "Value": "app-2", "PropagateAtLaunch": True}],
+    )
+    runtime = org.runtime()
+    runtime.start_batch()
+    event = json.loads((EVENT.parent / "autoscaling-update-auto-scaling-group.json").read_text())
+    event["account"] = member
+    event["detail"]["recipientAccountId"] = member
+    event["detail"]["requestParameters"]["autoScalingGroupName"] = "member-workers"
+    summary = audit_cloudtrail_event(event, runtime.dispatcher)
+    assert [(a["region"], a["cluster"]) for a in summary["audits"]] == [("us-east-1", "app-2")]

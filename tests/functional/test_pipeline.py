@@ -352,3 +352,110 @@ def test_cli_scan_evaluates_a_pipeline_check_for_every_requested_region(
     assert [(f["check_id"], f["cluster"], f["resource"]) for f in findings] == [
         ("pipeline_trail_missing", ACCOUNT_REGION, "region/eu-west-1")
     ]
+
+
+class _MissedHeartbeats:
+    """The heartbeat store's answers for an account-region whose last event predates the previous scan,
+    the scan having then opened a finding for a check the event path routes (UpdateClusterConfig)."""
+
+    def __init__(self, previous_scan_at: datetime) -> None:
+        from eks_auditor.model.pipeline import Heartbeat
+
+        self.heartbeat = Heartbeat(
+            last_event_at=previous_scan_at - timedelta(hours=2),
+            last_event_name="CreateRoute",
+            previous_scan_at=previous_scan_at,
+            watch_started_at=previous_scan_at - timedelta(days=2),
+        )
+
+    def read(self, account: str, region: str) -> Any:
+        return self.heartbeat
+
+    def opened_by_schedule(self, account: str, region: str, since: datetime) -> list[Any]:
+        from table import make_finding
+
+        return [make_finding("endpoint_public_unrestricted", at=since + timedelta(minutes=5))]
+
+
+# The shape of a LookupEvents answer as the CloudTrail API reference documents it (Events with EventId,
+# EventName, ReadOnly, AccessKeyId, EventTime, EventSource, Username, Resources, CloudTrailEvent). It is
+# written here after that reference, not recorded from a real account: moto does not implement
+# LookupEvents and these tests reach no network.
+LOOKUP_EVENTS_RESPONSE = {
+    "Events": [
+        {
+            "EventId": "0f8b2c3e-5d1a-4e6f-9a7b-1c2d3e4f5a6b",
+            "EventName": "UpdateClusterConfig",
+            "ReadOnly": "false",
+            "AccessKeyId": "ASIAQXAMPLEKEY000001",
+            "EventTime": datetime(2025, 6, 1, 0, 20, tzinfo=UTC),
+            "EventSource": "eks.amazonaws.com",
+            "Username": "platform-admin",
+            "Resources": [{"ResourceType": "AWS::EKS::Cluster", "ResourceName": "prod-a"}],
+            "CloudTrailEvent": '{"eventVersion":"1.09","eventName":"UpdateClusterConfig"}',
+        }
+    ]
+}
+
+
+def _silent_with_cloudtrail(aws: dict[str, Any], answer: Any) -> Any:
+    """pipeline_silent over the missed change, with LookupEvents answered by `answer(stubber)`."""
+    from botocore.stub import ANY, Stubber
+
+    previous = datetime(2025, 6, 1, 0, 0, tzinfo=UTC)
+    cloudtrail = aws["client"]("cloudtrail")
+    stub = Stubber(cloudtrail)
+    answer(stub, ANY)
+
+    def client(service: str, region: str | None = None) -> Any:
+        return cloudtrail if service == "cloudtrail" else aws["client"](service, region)
+
+    collector = PipelineCollector(
+        client,
+        PipelineSettings(home_region=REGION, quiet_period=timedelta(days=30)),
+        heartbeats=_MissedHeartbeats(previous),
+    )
+    from eks_auditor.model.part import Part
+    from eks_auditor.pipeline_audit import evaluate_region, select_region_checks
+
+    with stub:
+        snapshot = collector.collect(
+            ACCOUNT, REGION, frozenset({Part.HEARTBEAT}), now=previous + timedelta(hours=1)
+        )
+        stub.assert_no_pending_responses()
+    (outcome,) = evaluate_region(snapshot, select_region_checks(["pipeline_silent"]))
+    return outcome
+
+
+def test_silent_carries_what_cloudtrail_recorded_of_the_missed_calls(aws: dict[str, Any]) -> None:
+    def answer(stub: Any, anything: Any) -> None:
+        stub.add_response(
+            "lookup_events",
+            LOOKUP_EVENTS_RESPONSE,
+            {
+                "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "UpdateClusterConfig"}],
+                "StartTime": datetime(2025, 6, 1, 0, 0, tzinfo=UTC),
+                "MaxResults": anything,
+            },
+        )
+
+    outcome = _silent_with_cloudtrail(aws, answer)
+    assert outcome.result is Result.FAIL
+    assert outcome.evidence["cloudtrail_recorded"] == [
+        {
+            "event_name": "UpdateClusterConfig",
+            "event_time": "2025-06-01T00:20:00+00:00",
+            "event_id": "0f8b2c3e-5d1a-4e6f-9a7b-1c2d3e4f5a6b",
+        }
+    ]
+    assert any("CloudTrail recorded 1 such call" in reason for reason in outcome.evidence["reasons"])
+
+
+def test_a_failed_lookup_is_evidence_only_and_never_changes_the_verdict(aws: dict[str, Any]) -> None:
+    def answer(stub: Any, anything: Any) -> None:
+        stub.add_client_error("lookup_events", "ThrottlingException", "Rate exceeded", http_status_code=400)
+
+    outcome = _silent_with_cloudtrail(aws, answer)
+    assert outcome.result is Result.FAIL
+    assert "cloudtrail_recorded" not in outcome.evidence
+    assert "ThrottlingException" in outcome.evidence["cloudtrail_lookup_error"]

@@ -33,7 +33,8 @@ SAM_MANAGED_POLICIES = frozenset(
 )
 
 # SearchTransitGatewayRoutes is a read (IAM access level "List").
-READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search")
+# cloudtrail:LookupEvents is a read too (IAM access level "Read").
+READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search", "Lookup")
 
 
 @cache

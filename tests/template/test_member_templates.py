@@ -56,13 +56,25 @@ def test_member_templates_are_plain_cloudformation() -> None:
 
 def test_audit_role_grants_exactly_the_central_read_actions() -> None:
     role = _member(member_templates.AUDIT_ROLE)["Resources"]["AuditRole"]["Properties"]
-    [policy] = role["Policies"]
+    policy, security_hub = role["Policies"]
     [statement] = policy["PolicyDocument"]["Statement"]
+    # Security Hub import is optional (the central EnableSecurityHub): the member's own product only.
+    [condition, granted, absent] = security_hub["Fn::If"]
+    assert (condition, absent) == ("SecurityHubImport", {"Ref": "AWS::NoValue"})
+    actions = {s["Action"]: s["Resource"]["Fn::Sub"] for s in granted["PolicyDocument"]["Statement"]}
+    assert actions == {
+        "securityhub:BatchImportFindings": "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}"
+        ":product/${AWS::AccountId}/default",
+        "securityhub:BatchUpdateFindings": (
+            "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:hub/default"
+        ),
+    }
     central = raw_template()["Resources"]["AuditReadPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     central_actions = {action for s in central for action in s["Action"]}
     assert set(statement["Action"]) == central_actions
     assert statement["Action"] == member_templates.audit_actions()
-    assert all(a.split(":")[1].startswith(("Describe", "List", "Get", "Search")) for a in statement["Action"])
+    reads = ("Describe", "List", "Get", "Search", "Lookup")
+    assert all(a.split(":")[1].startswith(reads) for a in statement["Action"])
 
 
 def test_audit_role_is_trusted_only_by_the_central_auditing_roles() -> None:
@@ -71,13 +83,34 @@ def test_audit_role_is_trusted_only_by_the_central_auditing_roles() -> None:
     [trust] = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Action"] == "sts:AssumeRole"
     assert trust["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:root"}}
-    assert trust["Condition"] == {
-        "ArnLike": {
-            "aws:PrincipalArn": {
-                "Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:role/${CentralRolePrefix}-*"
-            }
-        }
+    # Exact role ARNs, never a name prefix (any role named "<stack>-..." in the central account would match).
+    assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": {"Ref": "CentralAuditRoleArns"}}}
+    parameters = _member(member_templates.AUDIT_ROLE)["Parameters"]
+    assert parameters["CentralAuditRoleArns"]["Type"] == "CommaDelimitedList"
+    assert "CentralRolePrefix" not in parameters
+
+
+def test_the_central_output_lists_exactly_the_roles_that_assume_member_roles() -> None:
+    resources = raw_template()["Resources"]
+    # The roles whose policies may assume the member role: those with MemberAccessPolicy attached.
+    assuming = {
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::IAM::Role"
+        and any(
+            "MemberAccessPolicy" in str(arn) for arn in resource["Properties"].get("ManagedPolicyArns", [])
+        )
     }
+    assert assuming == set(member_templates.CENTRAL_AUDIT_ROLES)
+    output = raw_template()["Outputs"]["MemberTrustedRoleArns"]
+    assert output["Condition"] == "OrganizationMode"
+    [separator, arns] = output["Value"]["Fn::Join"]
+    assert separator == ","
+    assert [arn["Fn::GetAtt"][0] for arn in arns] == list(member_templates.CENTRAL_AUDIT_ROLES)
+    # The schedule lists the accounts only: it assumes no member role.
+    schedule = resources["ScheduleRole"]["Properties"]
+    assert "MemberAccessPolicy" not in str(schedule.get("ManagedPolicyArns", []))
+    assert "sts:AssumeRole" not in str(schedule["Policies"])
 
 
 def test_forwarding_rules_equal_the_central_rules_and_target_the_central_bus() -> None:

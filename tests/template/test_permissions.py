@@ -173,11 +173,21 @@ def test_organization_mode_grants_the_member_role_and_the_account_listing() -> N
     on = resolve(transformed(), {"OrganizationId": "o-abcdefghij"})
     for function in ("ScheduleFunction", *AUDIT_FUNCTIONS):
         assert not is_granted("sts:AssumeRole", granted_actions(off, function)), function
+        assert not is_granted("organizations:ListAccounts", granted_actions(off, function)), function
         granted = granted_actions(on, function)
+        assert is_granted("organizations:ListAccounts", granted), function
+        if function == "ScheduleFunction":
+            # The first stage lists accounts only; the workers assume the member roles.
+            assert not is_granted("sts:AssumeRole", granted), function
+            continue
         assert granted["sts:AssumeRole"] == [
             {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}
         ], function
-        assert is_granted("organizations:ListAccounts", granted), function
+    # The worker's second stage sends the cluster messages of the account-region it listed.
+    assert granted_actions(on, "ClusterWorkerFunction")["sqs:SendMessage"] == [
+        {"Fn::GetAtt": ["AuditQueue", "Arn"]}
+    ]
+    assert not is_granted("sqs:SendMessage", granted_actions(off, "ClusterWorkerFunction"))
 
 
 def test_security_hub_is_granted_only_when_enabled() -> None:

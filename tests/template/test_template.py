@@ -167,13 +167,18 @@ def test_environment_from_globals() -> None:
         "ACCOUNT_ALLOW_LIST": {"Fn::Join": [",", {"Ref": "AccountAllowList"}]},
         "ACCOUNT_DENY_LIST": {"Fn::Join": [",", {"Ref": "AccountDenyList"}]},
         "CENTRAL_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
+        "ORGANIZATION_EVENT_BUS_ARN": {
+            "Fn::If": ["OrganizationMode", {"Fn::GetAtt": ["OrganizationEventBus", "Arn"]}, ""]
+        },
     }
     own = {
         name: spec["Properties"].get("Environment", {}).get("Variables", {})
         for name, spec in sam_functions().items()
     }
     assert {name: v for name, v in own.items() if v} == {
-        "ScheduleFunction": {"AUDIT_QUEUE_URL": {"Ref": "AuditQueue"}}
+        "ScheduleFunction": {"AUDIT_QUEUE_URL": {"Ref": "AuditQueue"}},
+        # Organization mode: a worker lists an account-region and sends its cluster messages.
+        "ClusterWorkerFunction": {"AUDIT_QUEUE_URL": {"Ref": "AuditQueue"}},
     }
 
 
@@ -337,7 +342,12 @@ def test_queue_policies_let_only_the_right_rules_send() -> None:
     ]
     assert senders("EventsQueuePolicy") == ("EventsQueue", cloudtrail, {"aws:SourceArn": cloudtrail})
     assert senders("SpotQueuePolicy") == ("SpotQueue", ["SpotRule"], {"aws:SourceArn": ["SpotRule"]})
-    assert senders("AuditQueuePolicy") == ("AuditQueue", [], {"aws:PrincipalArn": ["ScheduleRole"]})
+    # The schedule, and in organization mode the workers' second stage (an account-region's clusters).
+    assert senders("AuditQueuePolicy") == (
+        "AuditQueue",
+        [],
+        {"aws:PrincipalArn": ["ScheduleRole", "ClusterWorkerRole"]},
+    )
     # Dead letters also come through IAM roles (Scheduler's, the schedule's on-failure destination).
     assert senders("TargetsDLQPolicy") == (
         "TargetsDLQ",

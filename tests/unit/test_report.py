@@ -273,3 +273,21 @@ def test_grouped_by_account_only_when_several() -> None:
     )
     assert bodies == [("123456789012", "123456789012"), ("210987654321", "210987654321")]
     assert table.split('data-account="210987654321">', 1)[1].count('<tr class="finding"') == 1
+
+
+def test_account_groups_carry_the_organizations_names() -> None:
+    other = finding("prod-z", "oidc_provider_missing", "arn-z", Severity.LOW, account="210987654321")
+    nameless = finding("prod-y", "oidc_provider_missing", "arn-y", Severity.LOW, account="333333333333")
+    names = {ACCOUNT: "zeta-payments", "210987654321": "alpha-data"}
+    page = render_report([*fleet(), other, nameless], generated_at=T0, account_names=names)
+    table = page.split('id="open-findings"', 1)[1].split("</table>", 1)[0]
+    headings = re.findall(r'<tr class="group"><th colspan="7">Account ([^<]+) <span', table)
+    # Grouped by name (then id); an account Organizations did not name keeps its id, last.
+    assert headings == ["alpha-data (210987654321)", f"zeta-payments ({ACCOUNT})", "333333333333"]
+    # The filter keeps the id as its value (rows carry data-account="<id>") and shows the name.
+    options = re.findall(r'<option value="(\d+)">([^<]+)</option>', page.split('name="account"', 1)[1])
+    assert options == [
+        ("123456789012", f"zeta-payments ({ACCOUNT})"),
+        ("210987654321", "alpha-data (210987654321)"),
+        ("333333333333", "333333333333"),
+    ]

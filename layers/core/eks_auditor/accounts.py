@@ -72,13 +72,13 @@ class AccountSessions:
         with self._lock:
             if self._sts is None:
                 from eks_auditor.collect.clients import CLIENT_CONFIG
-                from eks_auditor.kube.token import regional_sts_endpoint
+                from eks_auditor.kube.token import sts_endpoint
 
                 self._sts = self.base.client(
                     "sts",
                     region_name=self.sts_region,
                     config=CLIENT_CONFIG,
-                    endpoint_url=regional_sts_endpoint(self.sts_region),
+                    endpoint_url=sts_endpoint(self.sts_region),
                 )
             return self._sts
 

@@ -49,6 +49,8 @@ class Settings(BaseModel):
     account_deny_list: frozenset[str] = frozenset()
     # The central account itself (audited through its own roles, no AssumeRole); else from STS.
     home_account: str = ""
+    # The central organization bus: every member forwarding rule targets it (pipeline_rule_broken).
+    organization_bus_arn: str = ""
 
     @property
     def organization(self) -> bool:
@@ -90,6 +92,7 @@ class Settings(BaseModel):
             account_allow_list=_csv(env.get("ACCOUNT_ALLOW_LIST", "")),
             account_deny_list=_csv(env.get("ACCOUNT_DENY_LIST", "")),
             home_account=env.get("CENTRAL_ACCOUNT_ID", ""),
+            organization_bus_arn=env.get("ORGANIZATION_EVENT_BUS_ARN", ""),
         )
 
 

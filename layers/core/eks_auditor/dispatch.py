@@ -304,6 +304,8 @@ class AccountAccess:
     cluster_vpc: Callable[[str, str], str | None]
     ec2_client: Callable[[str], Any]
     eks_client: Callable[[str], Any]
+    # (service, region) -> that account's client: the Auto Scaling and Network Firewall references of events.
+    client: Callable[[str, str], Any] | None = None
 
 
 class Dispatcher:
@@ -368,7 +370,9 @@ class Dispatcher:
     def _access(self, account: str) -> AccountAccess:
         if self.access_for is not None:
             return self.access_for(account)
-        return AccountAccess(self.list_clusters, self.cluster_vpc, self.ec2_client, self.eks_client)
+        return AccountAccess(
+            self.list_clusters, self.cluster_vpc, self.ec2_client, self.eks_client, client=self.client
+        )
 
     def _cluster_lock(self, key: ClusterKey) -> threading.Lock:
         with self._locks_lock:
@@ -428,9 +432,8 @@ class Dispatcher:
         names = access.list_clusters(request.region)
         scope = None
         if request.vpc is not None:
-            # The Auto Scaling / Network Firewall references are read in the central account's clients
-            # only (self.client); EC2 references through the event's own account.
-            client = self.client if self.access_for is None else None
+            # Every reference (EC2, Auto Scaling, Network Firewall) is read through the event's own account.
+            client = access.client
             scope = resolve_scope(
                 request.vpc,
                 access.ec2_client(request.region),

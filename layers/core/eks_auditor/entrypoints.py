@@ -13,17 +13,24 @@ from eks_auditor.audit import AuditResult
 from eks_auditor.concurrency import Attempt, Limiter, map_bounded
 from eks_auditor.dispatch import CoalescedAudits, Dispatcher
 from eks_auditor.metrics import MetricSink
-from eks_auditor.model.events import MalformedMessage, parse_cloudtrail_event, parse_cluster_audit_message
+from eks_auditor.model.events import (
+    LIST_ACCOUNT_REGION,
+    MalformedMessage,
+    parse_cloudtrail_event,
+    parse_cluster_audit_message,
+)
 from eks_auditor.model.pipeline import ACCOUNT_REGION
 from eks_auditor.organization import (
     AccountSelection,
     Coverage,
     CoverageStatus,
+    RegionCoverage,
     audit_messages,
     count_coverage,
+    list_account_region,
     list_accounts,
+    listing_messages,
     plan_targets,
-    scan_organization,
 )
 from eks_auditor.triggers import AuditRequest, InvalidEvent, requests_from_event
 
@@ -219,14 +226,21 @@ def audit_queued_cluster(
     pipeline: Any = None,
     *,
     send_digest: Callable[..., str | None] | None = None,
+    lister: Callable[..., dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One fan-out message: a cluster, or (cluster "-") the pipeline of an account-region; on the daily
-    run, a cluster's digest follows its audit (the fresh state)."""
+    """One fan-out message: a cluster, or (cluster "-") the pipeline of an account-region, or (cluster
+    "*", organization mode) the listing of an account-region with `lister(account, region, scan_id,
+    digest=...)`; on the daily run, a cluster's digest follows its audit (the fresh state)."""
     request = parse_queued_cluster(body)
+    if request.cluster == LIST_ACCOUNT_REGION:
+        if lister is None:
+            raise InvalidEvent("an account-region listing message reached a worker without organization mode")
+        listed = parse_cluster_audit_message(body)
+        return lister(request.account, request.region, request.source, digest=listed.digest)
     if request.cluster == ACCOUNT_REGION:
         if pipeline is None:
             raise InvalidEvent("a pipeline audit message reached a worker without a pipeline auditor")
-        auditor = pipeline(request.region)
+        auditor = pipeline(request.region, account=request.account)
         return summarize(
             [auditor.audit(request.account, request.region, source=request.source, scheduled=True)]
         )
@@ -265,6 +279,7 @@ def audit_queued_batch(
     pipeline: Any = None,
     *,
     send_digest: Callable[..., str | None] | None = None,
+    lister: Callable[..., dict[str, Any]] | None = None,
 ) -> dict[str, Attempt[dict[str, Any]]]:
     """Audit a worker batch's clusters concurrently: message id -> its summary or its error.
 
@@ -273,7 +288,8 @@ def audit_queued_batch(
     message's outcome to the batch processor, so partial-batch failure is kept per message. A message
     for the pseudo-cluster "-" audits the account-region's pipeline with `pipeline` (region -> auditor,
     see audit_queued_cluster), under the same limiter as that account-region's clusters. `send_digest`
-    as for audit_queued_cluster (the daily digest follows its cluster's audit).
+    as for audit_queued_cluster (the daily digest follows its cluster's audit); `lister` lists an
+    account-region for the organization scan's "*" messages (see list_queued_account_region).
     """
     groups: dict[tuple[str, ...], list[tuple[str, str]]] = {}
     keys: dict[tuple[str, ...], tuple[str, str]] = {}
@@ -292,7 +308,9 @@ def audit_queued_batch(
         for message_id, body in groups[group]:
             try:
                 done[message_id] = Attempt(
-                    value=audit_queued_cluster(body, dispatcher, pipeline, send_digest=send_digest)
+                    value=audit_queued_cluster(
+                        body, dispatcher, pipeline, send_digest=send_digest, lister=lister
+                    )
                 )
             except Exception as exc:  # each message fails on its own
                 done[message_id] = Attempt(error=exc)
@@ -363,32 +381,61 @@ def fan_out_organization(
     regions: Sequence[str],
     selection: AccountSelection,
     scan_id: str,
-    list_clusters: Callable[[str, str], list[str]],
-    known_clusters: Callable[[str, str], list[str]],
-    limiter: Limiter,
     sqs: Any,
     queue_url: str,
     record_coverage: Callable[[Coverage], None],
     metrics: MetricSink,
+    digest: bool = False,
 ) -> dict[str, Any]:
-    """The organization schedule: accounts (ListAccounts) x regions, each listed in its own boundary,
-    then one audit message per cluster. The coverage record says what was audited, incomplete, skipped.
+    """The organization schedule, first stage: accounts (ListAccounts) x regions, one listing message per
+    account-region (the pseudo-cluster "*"). It reads no member account: each worker lists its
+    account-region in that account-region's own error boundary (list_queued_account_region) and sends one
+    message per cluster. The coverage record starts with every planned account-region `pending`.
     """
     accounts = list_accounts(organizations)
     targets, skipped = plan_targets(accounts, regions, selection)
-    listings = scan_organization(
-        targets, list_clusters=list_clusters, known_clusters=known_clusters, limiter=limiter
-    )
-    coverage = Coverage(scan_id, [listing.coverage for listing in listings] + skipped)
+    pending = [RegionCoverage(account, region, CoverageStatus.PENDING) for account, region in targets]
+    coverage = Coverage(scan_id, pending + skipped)
     record_coverage(coverage)
-    count_coverage(coverage, metrics)
-    messages = audit_messages(listings, scan_id)
+    count_coverage(skipped, metrics)
+    enqueue(sqs, queue_url, listing_messages(targets, scan_id, digest=digest))
+    return {"scan_id": scan_id, "enqueued": len(targets), "coverage": coverage.counts()}
+
+
+def list_queued_account_region(
+    account: str,
+    region: str,
+    scan_id: str,
+    *,
+    list_clusters: Callable[[str, str], list[str]],
+    known_clusters: Callable[[str, str], list[str]],
+    sqs: Any,
+    queue_url: str,
+    record_entry: Callable[[str, RegionCoverage], None],
+    metrics: MetricSink,
+    digest: bool = False,
+    pipeline: bool = True,
+) -> dict[str, Any]:
+    """The organization scan's second stage, on a worker: list one account-region and send one audit
+    message per cluster (and its pipeline audit, `pipeline`).
+
+    A failed listing (AssumeRole refused, AccessDenied, throttled) is this account-region's alone: it
+    is recorded `incomplete`, its known clusters are audited (never resolved), and the message succeeds
+    (a retry would not change the scan's outcome). A failed send or coverage write raises: the message
+    is retried (duplicate audit messages are harmless, audits are idempotent).
+    """
+    listing = list_account_region(account, region, list_clusters=list_clusters, known_clusters=known_clusters)
+    messages = audit_messages(listing, scan_id, digest=digest, pipeline=pipeline)
     enqueue(sqs, queue_url, messages)
+    record_entry(scan_id, listing.coverage)
+    count_coverage([listing.coverage], metrics)
     return {
         "scan_id": scan_id,
+        "account": account,
+        "region": region,
+        "coverage": listing.coverage.status.value,
+        "reason": listing.coverage.reason,
         "enqueued": len(messages),
-        "coverage": coverage.counts(),
-        "incomplete": [f"{e.account}/{e.region}: {e.reason}" for e in coverage.of(CoverageStatus.INCOMPLETE)],
     }
 
 
@@ -403,7 +450,8 @@ def prefetch_batch(bodies: Iterable[str], collector: Any) -> None:
             request = parse_queued_cluster(body)
         except InvalidEvent:
             continue
-        if request.cluster and request.cluster != ACCOUNT_REGION and not request.delete_cluster:
+        pseudo = request.cluster in (ACCOUNT_REGION, LIST_ACCOUNT_REGION)
+        if request.cluster and not pseudo and not request.delete_cluster:
             by_region.setdefault(request.region, []).append(request.cluster)
     for region, clusters in by_region.items():
         collector.prefetch_instance_types(region, clusters)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -61,10 +61,21 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _headline(change: StateChange) -> str:
-    """'[HIGH] OPENED <check> on <cluster>', without the finding's own title."""
+# An account name (Organizations allows 50 characters) is cut to this in a title: the title keeps room for
+# what happened.
+ACCOUNT_NAME_CHARS = 32
+
+
+def _where(cluster: str, account_name: str | None) -> str:
+    """'<cluster>', or '<cluster> (<account name>)' in organization mode."""
+    return f"{cluster} ({_shorten(account_name, ACCOUNT_NAME_CHARS)})" if account_name else cluster
+
+
+def _headline(change: StateChange, account_name: str | None = None) -> str:
+    """'[HIGH] OPENED <check> on <cluster> (<account name>)', without the finding's own title."""
     finding = change.finding
-    return f"[{finding.severity.value}] {change.kind.value} {finding.check_id} on {finding.cluster}"
+    where = _where(finding.cluster, account_name)
+    return f"[{finding.severity.value}] {change.kind.value} {finding.check_id} on {where}"
 
 
 def _what(change: StateChange) -> str:
@@ -82,10 +93,12 @@ def _what(change: StateChange) -> str:
     }.get(change.kind, "")
 
 
-def title(change: StateChange) -> str:
-    """'[HIGH] OPENED <check> on <cluster>: <finding title>', within TITLE_CHARS (the rest is cut)."""
+def title(change: StateChange, account_name: str | None = None) -> str:
+    """'[HIGH] OPENED <check> on <cluster> (<account name>): <finding title>', within TITLE_CHARS (the rest
+    is cut). The account name is the finding's account's Organizations name (organization mode)."""
     what = _what(change)
-    return _shorten(f"{_headline(change)}: {what}" if what else _headline(change), TITLE_CHARS)
+    headline = _headline(change, account_name)
+    return _shorten(f"{headline}: {what}" if what else headline, TITLE_CHARS)
 
 
 def _iso(change: StateChange) -> str:
@@ -104,10 +117,11 @@ def _evidence_lines(evidence: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _description(change: StateChange) -> str:
+def _description(change: StateChange, account_name: str | None = None) -> str:
     finding = change.finding
     lines: list[str] = []
-    if _what(change) == finding.title and title(change) != f"{_headline(change)}: {finding.title}":
+    headline = _headline(change, account_name)
+    if _what(change) == finding.title and title(change, account_name) != f"{headline}: {finding.title}":
         # The title was cut: the whole finding title, said once.
         lines.append(f"*{finding.title}*")
     if change.kind is ChangeKind.RESOLVED:
@@ -127,7 +141,8 @@ def _description(change: StateChange) -> str:
     elif change.kind is ChangeKind.SUPPRESSED:
         lines.append(f"{finding.title} ({change.reason or 'an active suppression covers it'})")
     lines.append(_shorten(finding.description, _DESCRIPTION_CHARS))
-    lines.append(f"Resource: `{finding.resource}` · account {finding.account} · region {finding.region}")
+    account = f"{account_name} ({finding.account})" if account_name else finding.account
+    lines.append(f"Resource: `{finding.resource}` · account {account} · region {finding.region}")
     evidence = _evidence_lines(finding.evidence)
     if evidence:
         # A resolved finding keeps the evidence of its last failing evaluation: what was wrong.
@@ -194,10 +209,12 @@ def _finding_json(change: StateChange, *, with_evidence: bool) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def render(change: StateChange, *, with_evidence: bool = True) -> dict[str, Any]:
+def render(
+    change: StateChange, *, with_evidence: bool = True, account_name: str | None = None
+) -> dict[str, Any]:
     """The message body: AWS Chatbot's custom-notification event for this change."""
     finding = change.finding
-    headline = title(change)
+    headline = title(change, account_name)
     related = [value for value in dict.fromkeys((finding.cluster_arn, finding.resource)) if value]
     context = {
         "finding": _finding_json(change, with_evidence=with_evidence),
@@ -216,7 +233,7 @@ def render(change: StateChange, *, with_evidence: bool = True) -> dict[str, Any]
         "content": {
             "textType": "client-markdown",
             "title": headline,
-            "description": _description(change),
+            "description": _description(change, account_name),
             "nextSteps": _next_steps(change),
             "keywords": [finding.severity.value, change.kind.value, finding.check_id, finding.cluster],
         },
@@ -290,13 +307,13 @@ def _size(body: str, attributes: Mapping[str, MessageAttributeValueTypeDef]) -> 
     return total
 
 
-def encode(change: StateChange) -> str:
+def encode(change: StateChange, account_name: str | None = None) -> str:
     """The JSON body, within SNS's size limit: evidence is dropped from the finding copy if needed."""
     attributes = message_attributes(change)
-    body = json.dumps(render(change), ensure_ascii=False)
+    body = json.dumps(render(change, account_name=account_name), ensure_ascii=False)
     if _size(body, attributes) <= MAX_MESSAGE_BYTES:
         return body
-    body = json.dumps(render(change, with_evidence=False), ensure_ascii=False)
+    body = json.dumps(render(change, with_evidence=False, account_name=account_name), ensure_ascii=False)
     if _size(body, attributes) <= MAX_MESSAGE_BYTES:
         return body
     raise ValueError(f"change {change.change_id} does not fit in an SNS message even without its evidence")
@@ -317,6 +334,8 @@ class Digest:
         self.cluster_arn = first.cluster_arn
         self.at = at
         self.findings = sorted(findings, key=lambda f: (-f.severity.rank, f.check_id, f.resource))
+        # The account's Organizations name (organization mode; the notifier sets it before rendering).
+        self.account_name: str | None = None
         key = "\x1f".join((kind, self.account, self.region, self.cluster, at.isoformat()))
         # Deterministic: a retried publish names the same digest, so subscribers can drop the repeat.
         self.id = hashlib.sha256(key.encode()).hexdigest()[:32]
@@ -334,7 +353,8 @@ class Digest:
     def title(self) -> str:
         what = "first scan found" if self.kind == "baseline" else "daily digest:"
         count = len(self.findings)
-        text = f"[{self.worst.value}] {self.cluster} {what} {count} open finding(s) ({self.counts()})"
+        where = _where(self.cluster, self.account_name)
+        text = f"[{self.worst.value}] {where} {what} {count} open finding(s) ({self.counts()})"
         return _shorten(text, TITLE_CHARS)
 
     def description(self) -> str:
@@ -444,8 +464,11 @@ class Notifier:
         client: SNSClient | None = None,
         baseline: bool = True,
         daily_digest: bool = False,
+        account_name: Callable[[str], str | None] | None = None,
     ) -> None:
+        """`account_name(account)` names the finding's account in titles (organization mode)."""
         self.topic_arn = topic_arn
+        self.account_name = account_name
         self.baseline = baseline
         self.daily_digest = daily_digest
         if client is None:
@@ -455,8 +478,11 @@ class Notifier:
             client = boto3.client("sns", config=Config(retries={"mode": "standard"}))
         self.client: SNSClient = client
 
+    def _name(self, account: str) -> str | None:
+        return self.account_name(account) if self.account_name is not None else None
+
     def render(self, change: StateChange) -> dict[str, Any]:
-        return render(change)
+        return render(change, account_name=self._name(change.finding.account))
 
     def attributes(self, change: StateChange) -> dict[str, MessageAttributeValueTypeDef]:
         return message_attributes(change, baseline=self.baseline, daily_digest=self.daily_digest)
@@ -469,10 +495,11 @@ class Notifier:
         """
         if not alerts(change):
             return None
+        name = self._name(change.finding.account)
         response = self.client.publish(
             TopicArn=self.topic_arn,
-            Message=encode(change),
-            Subject=_subject(title(change)),
+            Message=encode(change, name),
+            Subject=_subject(title(change, name)),
             MessageAttributes=self.attributes(change),
         )
         return response["MessageId"]
@@ -484,6 +511,7 @@ class Notifier:
         return [self.publish_digest(digest) for digest in baseline_digests(changes)]
 
     def publish_digest(self, digest: Digest) -> str:
+        digest.account_name = self._name(digest.account)
         response = self.client.publish(
             TopicArn=self.topic_arn,
             Message=json.dumps(digest.render(), ensure_ascii=False),

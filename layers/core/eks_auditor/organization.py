@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from eks_auditor.concurrency import Limiter, limiter_key, map_bounded
 from eks_auditor.metrics import MetricSink, NullSink
 
 logger = logging.getLogger(__name__)
@@ -74,6 +73,8 @@ class CoverageStatus(StrEnum):
     AUDITED = "audited"
     INCOMPLETE = "incomplete"
     SKIPPED = "skipped"
+    # Sent to a worker, whose listing has not reported yet (a listing message that dead-letters stays so).
+    PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -160,48 +161,91 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def scan_organization(
-    targets: Sequence[tuple[str, str]],
-    *,
-    list_clusters: Callable[[str, str], list[str]],
-    known_clusters: Callable[[str, str], list[str]],
-    limiter: Limiter,
-) -> list[RegionListing]:
-    """List every account-region concurrently (bounded per account-region), in target order."""
-    attempts = map_bounded(
-        lambda target: list_account_region(
-            target[0], target[1], list_clusters=list_clusters, known_clusters=known_clusters
-        ),
-        list(targets),
-        key=lambda target: limiter_key(target[0], target[1]),
-        limiter=limiter,
-    )
-    listings: list[RegionListing] = []
-    for (account, region), attempt in zip(targets, attempts, strict=True):
-        if attempt.value is not None:
-            listings.append(attempt.value)
-        else:  # known_clusters itself failed: still this account-region's failure only
-            reason = _reason(attempt.error) if attempt.error else "unknown"
-            listings.append(RegionListing(RegionCoverage(account, region, CoverageStatus.INCOMPLETE, reason)))
-    return listings
+def listing_messages(
+    targets: Iterable[tuple[str, str]], scan_id: str, *, digest: bool = False
+) -> list[dict[str, Any]]:
+    """The schedule's messages: one per account-region, the pseudo-cluster LIST_ACCOUNT_REGION ("*").
+
+    A worker lists that account-region's clusters (in its own error boundary, list_account_region) and
+    sends one message per cluster: the schedule never reads a member account itself.
+    """
+    from eks_auditor.model.events import LIST_ACCOUNT_REGION
+
+    return [
+        {"account": account, "region": region, "cluster": LIST_ACCOUNT_REGION, "scan_id": scan_id}
+        | ({"digest": True} if digest else {})
+        for account, region in targets
+    ]
 
 
-def audit_messages(listings: Iterable[RegionListing], scan_id: str) -> list[dict[str, Any]]:
-    """The worker's ClusterAuditMessage bodies: one per live cluster, one `deleted` per vanished one."""
-    messages: list[dict[str, Any]] = []
-    for listing in listings:
-        account, region = listing.coverage.account, listing.coverage.region
-        base = {"account": account, "region": region, "scan_id": scan_id}
-        messages += [{**base, "cluster": name} for name in listing.live]
-        messages += [{**base, "cluster": name, "deleted": True} for name in listing.gone]
+def audit_messages(
+    listing: RegionListing, scan_id: str, *, digest: bool = False, pipeline: bool = True
+) -> list[dict[str, Any]]:
+    """The worker's ClusterAuditMessage bodies for one listed account-region: one per live cluster, one
+    `deleted` per vanished one, and (with `pipeline`) the account-region's pipeline audit ("-")."""
+    from eks_auditor.model.pipeline import ACCOUNT_REGION
+
+    account, region = listing.coverage.account, listing.coverage.region
+    base = {"account": account, "region": region, "scan_id": scan_id}
+    messages = [{**base, "cluster": name} | ({"digest": True} if digest else {}) for name in listing.live]
+    messages += [{**base, "cluster": name, "deleted": True} for name in listing.gone]
+    if pipeline:
+        messages.append({**base, "cluster": ACCOUNT_REGION})
     return messages
 
 
-def count_coverage(coverage: Coverage, metrics: MetricSink) -> None:
-    counts = coverage.counts()
-    metrics.count("AccountRegionsAudited", counts[CoverageStatus.AUDITED])
-    metrics.count("AccountRegionsIncomplete", counts[CoverageStatus.INCOMPLETE])
-    metrics.count("AccountRegionsSkipped", counts[CoverageStatus.SKIPPED])
+_COVERAGE_METRICS = {
+    CoverageStatus.AUDITED: "AccountRegionsAudited",
+    CoverageStatus.INCOMPLETE: "AccountRegionsIncomplete",
+    CoverageStatus.SKIPPED: "AccountRegionsSkipped",
+}
+
+
+def count_coverage(entries: Iterable[RegionCoverage], metrics: MetricSink) -> None:
+    """Count entries by status (the schedule counts the skipped ones, each listing worker its own)."""
+    counts: dict[CoverageStatus, int] = {}
+    for entry in entries:
+        counts[entry.status] = counts.get(entry.status, 0) + 1
+    for status, name in _COVERAGE_METRICS.items():
+        if counts.get(status):
+            metrics.count(name, counts[status])
+
+
+class AccountDirectory:
+    """The organization's accounts (ListAccounts), re-read at most every `ttl` seconds; thread-safe.
+
+    The gate asks it who is a member; the notifier and the report ask it for names. `name` never raises:
+    an unreadable directory names no account (titles fall back to ids).
+    """
+
+    def __init__(
+        self,
+        organizations: Callable[[], Any],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        ttl: float = MEMBERSHIP_TTL_SECONDS,
+    ) -> None:
+        self._organizations = organizations
+        self._clock = clock
+        self._ttl = ttl
+        self._accounts: dict[str, MemberAccount] | None = None
+        self._read_at = 0.0
+        self._lock = threading.Lock()
+
+    def accounts(self) -> dict[str, MemberAccount]:
+        with self._lock:
+            if self._accounts is None or self._clock() - self._read_at > self._ttl:
+                self._accounts = {a.id: a for a in list_accounts(self._organizations())}
+                self._read_at = self._clock()
+            return self._accounts
+
+    def name(self, account: str) -> str | None:
+        try:
+            found = self.accounts().get(account)
+        except Exception as exc:  # a name is decoration: never fail a notification over it
+            logger.warning("cannot name account %s: %s", account, _reason(exc))
+            return None
+        return found.name or None if found else None
 
 
 class OrganizationGate:
@@ -215,23 +259,14 @@ class OrganizationGate:
         metrics: MetricSink | None = None,
         clock: Callable[[], float] = time.monotonic,
         ttl: float = MEMBERSHIP_TTL_SECONDS,
+        directory: AccountDirectory | None = None,
     ) -> None:
-        self._organizations = organizations
+        self.directory = directory or AccountDirectory(organizations, clock=clock, ttl=ttl)
         self.selection = selection
         self.metrics: MetricSink = metrics or NullSink()
-        self._clock = clock
-        self._ttl = ttl
-        self._members: frozenset[str] | None = None
-        self._read_at = 0.0
-        self._lock = threading.Lock()
 
     def members(self) -> frozenset[str]:
-        with self._lock:
-            if self._members is None or self._clock() - self._read_at > self._ttl:
-                accounts = list_accounts(self._organizations())
-                self._members = frozenset(a.id for a in accounts if a.status == "ACTIVE")
-                self._read_at = self._clock()
-            return self._members
+        return frozenset(a.id for a in self.directory.accounts().values() if a.status == "ACTIVE")
 
     def admits(self, account: str) -> bool:
         if self.selection.admits(account) and account in self.members():

@@ -27,11 +27,16 @@ class ScanRecorder(Protocol):
     def record_scan(self, account: str, region: str, *, at: datetime) -> bool: ...
 
 
-def select_region_checks(check_ids: Iterable[str] | None = None) -> list[Check]:
+def select_region_checks(check_ids: Iterable[str] | None = None, *, central: bool = True) -> list[Check]:
+    """The account-region checks asked for; a member account-region (`central` False) has no queues of
+    the auditor, so the queue checks run for the central account only."""
+    checks = list(REGION_CHECKS.values())
+    if not central:
+        checks = [check for check in checks if Part.QUEUES not in check.spec.requires]
     if check_ids is None:
-        return list(REGION_CHECKS.values())
+        return checks
     wanted = set(check_ids)
-    return [check for check_id, check in REGION_CHECKS.items() if check_id in wanted]
+    return [check for check in checks if check.spec.id in wanted]
 
 
 def evaluate_region(snapshot: PipelineSnapshot, checks: Sequence[Check]) -> list[Outcome]:
@@ -80,7 +85,7 @@ class PipelineAuditor:
         scheduled: bool = False,
     ) -> AuditResult:
         """Audit the pipeline of `account` in `region`; a scheduled run becomes the next "previous scan"."""
-        checks = select_region_checks(check_ids)
+        checks = select_region_checks(check_ids, central=not self.collector.member)
         parts = frozenset(part for check in checks for part in check.spec.requires) or frozenset(
             {Part.TRAILS}
         )

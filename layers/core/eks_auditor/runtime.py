@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 
     from eks_auditor.accounts import AccountClients, AccountSessions
     from eks_auditor.audit import Auditor
+    from eks_auditor.collect.pipeline import OrganizationTrails
     from eks_auditor.collect.snapshot import SnapshotCollector
     from eks_auditor.concurrency import Limiter
     from eks_auditor.dispatch import AccountAccess, Dispatcher
     from eks_auditor.notify import Notifier
-    from eks_auditor.organization import OrganizationGate
+    from eks_auditor.organization import AccountDirectory, OrganizationGate
     from eks_auditor.pipeline_audit import PipelineAuditor
     from eks_auditor.publish import Publisher
     from eks_auditor.securityhub import SecurityHubExporter
@@ -161,30 +162,56 @@ class Runtime:
             cluster_vpc=collector.cluster_vpc,
             ec2_client=collector.clients.ec2,
             eks_client=collector.clients.eks,
+            client=collector.clients.client,
         )
 
-    def organization_scan(self, scan_id: str) -> dict[str, Any]:
-        """The organization schedule: fan out account x region x cluster, record the scan's coverage."""
+    def organization_scan(self, scan_id: str, *, digest: bool = False) -> dict[str, Any]:
+        """The organization schedule: one listing message per account x region, the coverage record."""
         from eks_auditor.entrypoints import fan_out_organization
         from eks_auditor.organization import AccountSelection
         from eks_auditor.store.coverage import put_coverage
 
-        self.start_batch()
         return fan_out_organization(
             organizations=self.client("organizations"),
             regions=self.settings.audit_regions,
             selection=AccountSelection(self.settings.account_allow_list, self.settings.account_deny_list),
             scan_id=scan_id,
-            list_clusters=lambda account, region: self.collector_for(account).list_clusters(region),
-            known_clusters=self.store.known_clusters,
-            limiter=self.limiter,
             sqs=self.client("sqs"),
             queue_url=self.settings.audit_queue_url,
             record_coverage=lambda coverage: put_coverage(
                 self.client("dynamodb"), self.settings.findings_table, coverage
             ),
             metrics=self.metrics,
+            digest=digest,
         )
+
+    def list_account_region(
+        self, account: str, region: str, scan_id: str, *, digest: bool = False
+    ) -> dict[str, Any]:
+        """The organization scan's second stage (a worker's "*" message): list one account-region through
+        the account's own session, send its cluster audits, record its coverage entry."""
+        from eks_auditor.entrypoints import list_queued_account_region
+        from eks_auditor.store.coverage import record_coverage_entry
+
+        return list_queued_account_region(
+            account,
+            region,
+            scan_id,
+            list_clusters=lambda acct, reg: self.collector_for(acct).list_clusters(reg),
+            known_clusters=self.store.known_clusters,
+            sqs=self.client("sqs"),
+            queue_url=self.settings.audit_queue_url,
+            record_entry=lambda scan, entry: record_coverage_entry(
+                self.client("dynamodb"), self.settings.findings_table, scan, entry
+            ),
+            metrics=self.metrics,
+            digest=digest,
+        )
+
+    @property
+    def lister(self) -> Any:
+        """The worker's account-region lister in organization mode (None otherwise)."""
+        return self.list_account_region if self.settings.organization else None
 
     @cached_property
     def organization_gate(self) -> OrganizationGate | None:
@@ -194,7 +221,19 @@ class Runtime:
         from eks_auditor.organization import AccountSelection, OrganizationGate
 
         selection = AccountSelection(self.settings.account_allow_list, self.settings.account_deny_list)
-        return OrganizationGate(lambda: self.client("organizations"), selection, metrics=self.metrics)
+        return OrganizationGate(
+            lambda: self.client("organizations"),
+            selection,
+            metrics=self.metrics,
+            directory=self.account_directory,
+        )
+
+    @cached_property
+    def account_directory(self) -> AccountDirectory:
+        """The organization's accounts and their names (ListAccounts, re-read every 15 minutes)."""
+        from eks_auditor.organization import AccountDirectory
+
+        return AccountDirectory(lambda: self.client("organizations"))
 
     @cached_property
     def store(self) -> FindingStore:
@@ -219,6 +258,8 @@ class Runtime:
             client=self.client("sns"),
             baseline=self.settings.first_run_baseline,
             daily_digest=self.settings.daily_digest,
+            # Organization mode: titles name the finding's account (its Organizations name).
+            account_name=self.account_directory.name if self.settings.organization else None,
         )
 
     def send_daily_digest(self, account: str, region: str, cluster: str, *, at: datetime) -> str | None:
@@ -288,14 +329,18 @@ class Runtime:
             return None
         return HeartbeatStore(self.settings.findings_table, client=self.client("dynamodb"))
 
-    def pipeline_auditor(self, region: str | None = None) -> PipelineAuditor:
-        """The auditor of this account's own pipeline (home region: the stack's, else `region`)."""
+    def pipeline_auditor(self, region: str | None = None, account: str | None = None) -> PipelineAuditor:
+        """The auditor of an account-region's pipeline: this account's own (home region: the stack's, else
+        `region`), or in organization mode a member's, read through the member's session (its trails and
+        forwarding rules; the organization's trails from their owner, once)."""
         from eks_auditor.collect.pipeline import PipelineCollector, PipelineSettings
         from eks_auditor.pipeline_audit import PipelineAuditor
 
         settings = self.settings
+        member = settings.organization and account is not None and account != self.home_account
+        client = self.account_clients.for_account(account).client if member and account else self.client
         collector = PipelineCollector(
-            self.client,
+            client,
             PipelineSettings(
                 home_region=settings.home_region or region or self.boto_session.region_name or "",
                 rule_names=settings.pipeline_rules,
@@ -303,10 +348,32 @@ class Runtime:
                 queue_urls=settings.pipeline_queues,
                 backlog_age=settings.pipeline_backlog_age,
                 quiet_period=settings.pipeline_quiet_period,
+                organization_bus_arn=settings.organization_bus_arn,
             ),
             heartbeats=self.heartbeats,
+            member=member,
+            organization_trails=self.organization_trails if settings.organization else None,
         )
         return PipelineAuditor(collector, self.auditor, scans=self.heartbeats)
+
+    @cached_property
+    def organization_trails(self) -> OrganizationTrails:
+        """The organization's trails, read once (per 15 min) from the management account, which owns them."""
+        from eks_auditor.collect.pipeline import OrganizationTrails
+
+        def owner_client() -> Any:
+            owner = self.organization_owner
+            if owner == self.home_account:
+                return self.client
+            return self.account_clients.for_account(owner).client
+
+        return OrganizationTrails(owner_client)
+
+    @cached_property
+    def organization_owner(self) -> str:
+        """The management account (DescribeOrganization), which owns every organization trail."""
+        organization = self.client("organizations").describe_organization()["Organization"]
+        return str(organization["MasterAccountId"])
 
     @cached_property
     def security_hub(self) -> SecurityHubExporter | None:
@@ -314,7 +381,13 @@ class Runtime:
             return None
         from eks_auditor.securityhub import SecurityHubExporter
 
-        return SecurityHubExporter(self.client("securityhub"))
+        def client_for(account: str, region: str) -> Any:
+            # BatchImportFindings must come from the finding's own account, in the product ARN's region.
+            if self.settings.organization and account and account != self.home_account:
+                return self.account_clients.for_account(account).client("securityhub", region)
+            return self.client("securityhub", region)
+
+        return SecurityHubExporter(client_for=client_for)
 
     @property
     def dispatcher(self) -> Dispatcher:

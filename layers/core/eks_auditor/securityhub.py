@@ -7,14 +7,16 @@ Security Hub facts this follows (AWS Security Hub user guide, "BatchImportFindin
   changes only through BatchUpdateFindings (also at most 100 findings per call);
 - Security Hub itself resets the workflow to NEW when RecordState goes ARCHIVED -> ACTIVE (a reopened
   finding), but not from SUPPRESSED: unsuppression sets NEW explicitly;
-- with the account's default product ARN, the caller's account must be the finding's AwsAccountId.
+- with the account's default product ARN, the caller's account must be the finding's AwsAccountId, and
+  the call goes to the product ARN's region: in organization mode a member's findings are imported through
+  that member's session (`client_for(account, region)`), in the finding's region.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -187,22 +189,48 @@ def _chunks(items: Sequence[Any], size: int = BATCH_LIMIT) -> Iterable[Sequence[
 
 
 class SecurityHubExporter:
-    """Imports state changes into Security Hub. Never raises for Security Hub errors: it logs them."""
+    """Imports state changes into Security Hub. Never raises for Security Hub errors: it logs them.
 
-    def __init__(self, client: SecurityHubClient) -> None:
+    `client_for(account, region)` gives the Security Hub client of the finding's own account and region
+    (organization mode: the member's assumed-role session); without it every call goes through `client`.
+    A member whose session cannot be had (AssumeRole refused) loses its export, logged, like any error.
+    """
+
+    def __init__(
+        self,
+        client: SecurityHubClient | None = None,
+        *,
+        client_for: Callable[[str, str], SecurityHubClient] | None = None,
+    ) -> None:
+        if client is None and client_for is None:
+            raise ValueError("a Security Hub client or client_for is needed")
         self.client = client
+        self.client_for = client_for
+
+    def _client(self, account: str, region: str) -> SecurityHubClient:
+        if self.client_for is not None:
+            return self.client_for(account, region)
+        assert self.client is not None
+        return self.client
 
     def export(self, changes: Sequence[StateChange]) -> int:
         """Import one ASFF finding per changed finding; return how many Security Hub accepted."""
+        by_owner: dict[tuple[str, str], list[StateChange]] = {}
+        for change in _latest(changes):
+            by_owner.setdefault((change.finding.account, change.finding.region), []).append(change)
+        return sum(
+            self._export(account, region, owned) for (account, region), owned in sorted(by_owner.items())
+        )
+
+    def _export(self, account: str, region: str, latest: Sequence[StateChange]) -> int:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        latest = _latest(changes)
         imported = 0
         accepted: set[str] = set()
         for batch in _chunks(latest):
             findings = [to_asff(change) for change in batch]
             try:
-                response = self.client.batch_import_findings(Findings=cast(Any, findings))
+                response = self._client(account, region).batch_import_findings(Findings=cast(Any, findings))
             except (ClientError, BotoCoreError) as exc:
                 logger.error(
                     "Security Hub import of %d finding(s) failed: %s", len(findings), describe_error(exc)
@@ -219,10 +247,10 @@ class SecurityHubExporter:
                     )
             imported += response.get("SuccessCount", len(findings) - len(failed))
             accepted.update(asff["Id"] for asff in findings if asff["Id"] not in failed)
-        self._update_workflows([c for c in latest if asff_id(c.finding) in accepted])
+        self._update_workflows(account, region, [c for c in latest if asff_id(c.finding) in accepted])
         return imported
 
-    def _update_workflows(self, changes: Sequence[StateChange]) -> None:
+    def _update_workflows(self, account: str, region: str, changes: Sequence[StateChange]) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         by_status: dict[str, list[dict[str, str]]] = {}
@@ -235,7 +263,7 @@ class SecurityHubExporter:
         for status, identifiers in sorted(by_status.items()):
             for batch in _chunks(identifiers):
                 try:
-                    response = self.client.batch_update_findings(
+                    response = self._client(account, region).batch_update_findings(
                         FindingIdentifiers=cast(Any, list(batch)), Workflow={"Status": cast(Any, status)}
                     )
                 except (ClientError, BotoCoreError) as exc:

@@ -45,6 +45,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="posture: also the clusters of this account (with --region); the accounts and regions of the "
         "findings are always read",
     )
+    parser.add_argument(
+        "--no-account-names",
+        dest="account_names",
+        action="store_false",
+        help="label accounts by id only (by default, findings of several accounts are grouped under the "
+        "accounts' Organizations names: organizations:ListAccounts with the caller's credentials)",
+    )
     add_table_argument(parser)
     parser.set_defaults(func=run)
 
@@ -80,6 +87,22 @@ def read_postures(
     return [read_posture(store, framework(name), list(scopes), now=now) for name in names]
 
 
+def account_names(args: argparse.Namespace) -> dict[str, str]:
+    """Account id -> its Organizations name; {} (ids only, with a warning) when Organizations cannot be read
+    (the caller is not the management or a delegated administrator account)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from eks_auditor.collect.errors import describe_error
+    from eks_auditor.organization import list_accounts
+
+    from eks_auditor_tools.cli import aws
+
+    try:
+        return {a.id: a.name for a in list_accounts(aws.client(args, "organizations")) if a.name}
+    except (ClientError, BotoCoreError) as exc:
+        print(f"account names unavailable ({describe_error(exc)}): accounts are shown by id", file=sys.stderr)
+        return {}
+
+
 def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from eks_auditor.audit import utcnow
 
@@ -90,8 +113,15 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     findings = current_findings(store)
     now = utcnow()
     postures = read_postures(store, findings, args, now)
+    several = len({f.account for f in findings}) > 1
+    names = account_names(args) if several and args.account_names else {}
     page = render_report(
-        findings, generated_at=now, source=table_name(args), title=args.title, postures=postures
+        findings,
+        generated_at=now,
+        source=table_name(args),
+        title=args.title,
+        postures=postures,
+        account_names=names,
     )
     if args.html == "-":
         out.write(page)

@@ -160,14 +160,16 @@ def _rule_problems(expected: ExpectedRule, rule: RuleView) -> list[str]:
 
 def check_rule_broken(snapshot: PipelineSnapshot) -> list[Outcome]:
     rules = {rule.logical_id: rule for rule in collected(snapshot.rules, Part.RULES)}
-    if not snapshot.is_home:
+    # A member account-region's rules are its forwarding rules (member/event-forwarding.yaml), in every
+    # audited region; the central account's are the stack's, in its home region.
+    if snapshot.central and not snapshot.is_home:
         return [
             not_applicable(
                 RULE_BROKEN,
                 snapshot.arn,
-                f"the auditor's rules live in {snapshot.home_region}; events from {snapshot.region} reach "
-                "them only through a forwarding rule (organization mode), which this check does not read "
-                "(pipeline_silent watches the region's events)",
+                f"the auditor's rules live in {snapshot.home_region}; the central account's events from "
+                f"{snapshot.region} are not forwarded by the stack (pipeline_silent watches the region's "
+                "events; member account-regions are checked for their forwarding rules)",
             )
         ]
     outcomes: list[Outcome] = []
@@ -198,6 +200,8 @@ def check_rule_broken(snapshot: PipelineSnapshot) -> list[Outcome]:
 
 def check_backlog(snapshot: PipelineSnapshot) -> list[Outcome]:
     queues = collected(snapshot.queues, Part.QUEUES)
+    if not snapshot.central:
+        return [not_applicable(BACKLOG, snapshot.arn, "the auditor's queues are the central account's")]
     if not snapshot.is_home:
         return [not_applicable(BACKLOG, snapshot.arn, f"the auditor's queues live in {snapshot.home_region}")]
     if not queues:
@@ -281,6 +285,20 @@ def check_silent(snapshot: PipelineSnapshot) -> list[Outcome]:
             }
             for change in heartbeat.missed_changes
         ]
+        if heartbeat.trail_recorded:
+            # The trail recorded the calls: what dropped them is after it (rule, target, queue, auditor).
+            evidence["cloudtrail_recorded"] = [
+                {"event_name": e.event_name, "event_time": e.event_time.isoformat(), "event_id": e.event_id}
+                for e in heartbeat.trail_recorded
+            ]
+            reasons.append(
+                f"CloudTrail recorded {len(heartbeat.trail_recorded)} such call(s) that never reached the "
+                "auditor: the break is after the trail"
+            )
+        elif heartbeat.trail_recorded is not None:
+            evidence["cloudtrail_recorded"] = []
+        if heartbeat.trail_lookup_error:
+            evidence["cloudtrail_lookup_error"] = heartbeat.trail_lookup_error
     if reasons:
         return [fail(SILENT, resource, evidence={**evidence, "reasons": reasons})]
     return [passed(SILENT, resource, evidence=evidence)]

@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 
 from eks_auditor.concurrency import is_throttling
-from eks_auditor.kube.token import regional_sts_endpoint
+from eks_auditor.kube.token import sts_endpoint
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -131,7 +131,7 @@ class AwsClients:
             found = self._cache.get(key)
             if found is None:
                 # boto3 Sessions are not thread-safe for client creation: hold the lock while creating.
-                endpoint = {"endpoint_url": regional_sts_endpoint(key[1])} if service == "sts" else {}
+                endpoint = {"endpoint_url": sts_endpoint(key[1])} if service == "sts" else {}
                 made: Any = self.session.client(  # type: ignore[call-overload]
                     service, region_name=key[1], config=self.config, **endpoint
                 )

@@ -59,10 +59,17 @@ REQUIRED_PERMISSIONS: dict[Part, tuple[str, ...]] = {
     # The auditor's own pipeline (eks_auditor.collect.pipeline), per account-region.
     Part.TRAILS: ("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"),
     # ListRules only where the rule names are not configured (the CLI finds them by the stack's prefix).
-    Part.RULES: ("events:DescribeRule", "events:ListTargetsByRule", "events:ListRules"),
+    # ListRuleNamesByTarget: a member account's forwarding rules, found by their target (the central bus).
+    Part.RULES: (
+        "events:DescribeRule",
+        "events:ListTargetsByRule",
+        "events:ListRules",
+        "events:ListRuleNamesByTarget",
+    ),
     Part.QUEUES: ("sqs:GetQueueAttributes", "cloudwatch:GetMetricData"),
     # The heartbeat lives in the findings table, which the audit functions already read and write.
-    Part.HEARTBEAT: (),
+    # LookupEvents: optional evidence for pipeline_silent (what CloudTrail recorded of the missed changes).
+    Part.HEARTBEAT: ("cloudtrail:LookupEvents",),
 }
 
 

@@ -28,6 +28,7 @@ from eks_auditor.model.pipeline import (
     MissedChange,
     PipelineSnapshot,
     QueueView,
+    RecordedEvent,
     RuleTarget,
     RuleView,
     TrailView,
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _ERRORS = (ClientError, BotoCoreError)
+# LookupEvents is throttled at 2 calls/s per account-region: a few event names, a few events each.
+LOOKUP_NAMES = 3
+LOOKUP_RESULTS = 5
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class ExpectedPipeline:
 
     rules: tuple[ExpectedRule, ...]
     queues: Mapping[str, bool]  # logical id -> is a dead-letter queue
+    # member/event-forwarding.yaml's rules (organization mode: each member account-region's forwarding)
+    member_rules: tuple[ExpectedRule, ...] = ()
 
 
 @cache
@@ -54,15 +60,23 @@ def expected_pipeline() -> ExpectedPipeline:
     """eks_auditor/data/pipeline.json, generated from template.yaml (python -m eks_auditor_tools.pipeline)."""
     text = importlib.resources.files("eks_auditor").joinpath("data/pipeline.json").read_text("utf-8")
     data = json.loads(text)
-    rules = tuple(
+    return ExpectedPipeline(
+        rules=_expected_rules(data["rules"]),
+        queues=dict(data["queues"]),
+        member_rules=_expected_rules(data.get("member_rules", [])),
+    )
+
+
+def _expected_rules(rules: Sequence[Mapping[str, Any]]) -> tuple[ExpectedRule, ...]:
+    return tuple(
         ExpectedRule(
             logical_id=rule["logical_id"],
             pattern=rule["pattern"],
             targets=tuple(ExpectedTarget(**target) for target in rule["targets"]),
+            us_east_1_only=bool(rule.get("us_east_1_only", False)),
         )
-        for rule in data["rules"]
+        for rule in rules
     )
-    return ExpectedPipeline(rules=rules, queues=dict(data["queues"]))
 
 
 @dataclass
@@ -77,6 +91,9 @@ class PipelineSettings:
     backlog_age: timedelta = timedelta(minutes=30)
     quiet_period: timedelta = timedelta(hours=168)
     quiet_periods: Mapping[str, timedelta] = field(default_factory=dict)  # per region
+    # Organization mode: the central organization bus, the target of every member forwarding rule (members'
+    # rules are found by it: ListRuleNamesByTarget).
+    organization_bus_arn: str = ""
 
 
 class HeartbeatSource(Protocol):
@@ -95,12 +112,23 @@ class PipelineCollector:
         *,
         heartbeats: HeartbeatSource | None = None,
         expected: ExpectedPipeline | None = None,
+        member: bool = False,
+        organization_trails: Callable[[str], tuple[TrailView, ...]] | None = None,
     ) -> None:
-        """`client(service, region)` builds a boto3 client (AwsClients.client, or a member account's)."""
+        """`client(service, region)` builds a boto3 client (AwsClients.client, or a member account's).
+
+        `member`: the clients are a member account's (organization mode): its rules are the forwarding
+        rules to `settings.organization_bus_arn`, in every region, and it has no queues of the auditor.
+        `organization_trails(region)`: the organization's trails applying to the region, read once from
+        the account that owns them (OrganizationTrails); they cover every member, and a member's own
+        listing of them is ignored (moto does not even show them to members).
+        """
         self.client = client
         self.settings = settings
         self.heartbeats = heartbeats
         self.expected = expected or expected_pipeline()
+        self.member = member
+        self.organization_trails = organization_trails
 
     def collect(
         self, account: str, region: str, parts: frozenset[Part] | None, *, now: datetime
@@ -126,48 +154,38 @@ class PipelineCollector:
             region=region,
             collected_at=now,
             home_region=self.settings.home_region,
-            expected_rules=self.expected.rules,
+            central=not self.member,
+            expected_rules=self._expected_rules(region),
             backlog_age=self.settings.backlog_age,
             quiet_period=self.settings.quiet_periods.get(region, self.settings.quiet_period),
             gaps=gaps,
             **values,
         )
 
+    def _expected_rules(self, region: str) -> tuple[ExpectedRule, ...]:
+        if not self.member:
+            return self.expected.rules
+        return tuple(
+            rule for rule in self.expected.member_rules if region == "us-east-1" or not rule.us_east_1_only
+        )
+
     # --- trails --------------------------------------------------------------------------------------
 
     def _trails(self, region: str) -> tuple[TrailView, ...]:
-        # Shadow trails: a multi-region or organization trail appears in every region it applies to.
-        response = self.client("cloudtrail", region).describe_trails(includeShadowTrails=True)
-        trails: list[TrailView] = []
-        for raw in response.get("trailList", []):
-            home = str(raw.get("HomeRegion") or region)
-            multi = bool(raw.get("IsMultiRegionTrail"))
-            if not multi and home != region:
-                continue
-            trails.append(self._trail(raw, home, multi))
-        return tuple(trails)
-
-    def _trail(self, raw: Mapping[str, Any], home: str, multi: bool) -> TrailView:
-        arn = str(raw.get("TrailARN") or raw.get("Name"))
-        base = {
-            "arn": arn,
-            "name": str(raw.get("Name") or arn),
-            "home_region": home,
-            "multi_region": multi,
-            "organization": bool(raw.get("IsOrganizationTrail")),
-        }
-        # Status and selectors are read in the trail's home region, where the trail itself lives.
-        cloudtrail = self.client("cloudtrail", home)
-        try:
-            logging_on = bool(cloudtrail.get_trail_status(Name=arn).get("IsLogging"))
-            selectors = cloudtrail.get_event_selectors(TrailName=arn)
-        except _ERRORS as exc:
-            return TrailView(**base, logging=None, management_events=None, error=describe_error(exc))
-        return TrailView(**base, logging=logging_on, management_events=management_events(selectors))
+        if self.organization_trails is None:
+            return read_trails(self.client, region)
+        # Organization mode: the organization's trails come from their owner, once; the account's own
+        # listing adds its own trails only.
+        organization = self.organization_trails(region)
+        own = read_trails(self.client, region, organization=False)
+        known = {trail.arn for trail in organization}
+        return organization + tuple(trail for trail in own if trail.arn not in known)
 
     # --- rules ---------------------------------------------------------------------------------------
 
     def _rules(self, account: str, region: str) -> tuple[RuleView, ...]:
+        if self.member:
+            return self._forwarding_rules(region)
         if region != self.settings.home_region:
             return ()
         events = self.client("events", region)
@@ -176,6 +194,25 @@ class PipelineCollector:
             names = {**self._discover_rule_names(events), **names}
         return tuple(
             self._rule(events, rule.logical_id, names.get(rule.logical_id)) for rule in self.expected.rules
+        )
+
+    def _forwarding_rules(self, region: str) -> tuple[RuleView, ...]:
+        """A member account-region's forwarding rules: those targeting the central organization bus, matched
+        to member/event-forwarding.yaml's by logical id (CloudFormation names a rule
+        "<stack>-<LogicalId>-<suffix>")."""
+        bus = self.settings.organization_bus_arn
+        if not bus:
+            raise _Unavailable("the central organization bus is not configured (ORGANIZATION_EVENT_BUS_ARN)")
+        events = self.client("events", region)
+        names = _paged(events.list_rule_names_by_target, "RuleNames", TargetArn=bus)
+        by_logical: dict[str, str] = {}
+        for expected in self._expected_rules(region):
+            found = sorted(name for name in names if f"-{expected.logical_id}-" in f"-{name}-")
+            if found:
+                by_logical[expected.logical_id] = found[0]
+        return tuple(
+            self._rule(events, rule.logical_id, by_logical.get(rule.logical_id))
+            for rule in self._expected_rules(region)
         )
 
     def _discover_rule_names(self, events: Any) -> dict[str, str]:
@@ -230,6 +267,8 @@ class PipelineCollector:
     # --- queues --------------------------------------------------------------------------------------
 
     def _queues(self, region: str, now: datetime) -> tuple[QueueView, ...]:
+        if self.member:
+            raise _Unavailable("a member account holds none of the auditor's queues (central checks only)")
         if region != self.settings.home_region:
             return ()
         sqs = self.client("sqs", region)
@@ -318,7 +357,135 @@ class PipelineCollector:
         if heartbeat.previous_scan_at is None:
             return heartbeat
         opened = self.heartbeats.opened_by_schedule(account, region, heartbeat.previous_scan_at)
-        return heartbeat.model_copy(update={"missed_changes": missed_changes(opened)})
+        missed = missed_changes(opened)
+        update: dict[str, Any] = {"missed_changes": missed}
+        if missed and (
+            heartbeat.last_event_at is None or heartbeat.last_event_at < heartbeat.previous_scan_at
+        ):
+            update |= self._recorded(region, missed, since=heartbeat.previous_scan_at)
+        return heartbeat.model_copy(update=update)
+
+    def _recorded(self, region: str, missed: Sequence[MissedChange], *, since: datetime) -> dict[str, Any]:
+        """What CloudTrail recorded of the missed changes' API calls since the previous scan (LookupEvents,
+        one event name per call: at most LOOKUP_NAMES names, LOOKUP_RESULTS events each). A failure is
+        kept as the reason: this is evidence, never the verdict."""
+        names = sorted(
+            {label.split(":", 1)[1] for change in missed for label in change.events if ":" in label}
+        )
+        recorded: list[RecordedEvent] = []
+        try:
+            cloudtrail = self.client("cloudtrail", region)
+            for name in names[:LOOKUP_NAMES]:
+                response = cloudtrail.lookup_events(
+                    LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}],
+                    StartTime=since,
+                    MaxResults=LOOKUP_RESULTS,
+                )
+                recorded += [
+                    RecordedEvent(
+                        event_id=str(event.get("EventId", "")),
+                        event_name=str(event.get("EventName", name)),
+                        event_time=event["EventTime"],
+                    )
+                    for event in response.get("Events", [])
+                    if event.get("EventTime") is not None
+                ]
+        except _ERRORS as exc:
+            return {"trail_lookup_error": describe_error(exc)}
+        except Exception as exc:  # evidence only, never a failed audit (moto raises NotImplementedError)
+            logger.warning("CloudTrail lookup in %s failed: %s: %s", region, type(exc).__name__, exc)
+            return {"trail_lookup_error": f"{type(exc).__name__}: {exc}"}
+        return {"trail_recorded": tuple(sorted(recorded, key=lambda e: (e.event_time, e.event_id)))}
+
+
+def read_trails(
+    client: Callable[[str, str], Any], region: str, *, organization: bool | None = None
+) -> tuple[TrailView, ...]:
+    """The trails that apply to `region` as an account sees them (`organization`: only organization trails
+    (True), only the others (False), all (None))."""
+    # Shadow trails: a multi-region or organization trail appears in every region it applies to.
+    response = client("cloudtrail", region).describe_trails(includeShadowTrails=True)
+    trails: list[TrailView] = []
+    for raw in response.get("trailList", []):
+        home = str(raw.get("HomeRegion") or region)
+        multi = bool(raw.get("IsMultiRegionTrail"))
+        if not multi and home != region:
+            continue
+        if organization is not None and bool(raw.get("IsOrganizationTrail")) != organization:
+            continue
+        trails.append(_trail(client, raw, home, multi))
+    return tuple(trails)
+
+
+def _trail(client: Callable[[str, str], Any], raw: Mapping[str, Any], home: str, multi: bool) -> TrailView:
+    arn = str(raw.get("TrailARN") or raw.get("Name"))
+    base = {
+        "arn": arn,
+        "name": str(raw.get("Name") or arn),
+        "home_region": home,
+        "multi_region": multi,
+        "organization": bool(raw.get("IsOrganizationTrail")),
+    }
+    # Status and selectors are read in the trail's home region, where the trail itself lives.
+    cloudtrail = client("cloudtrail", home)
+    try:
+        logging_on = bool(cloudtrail.get_trail_status(Name=arn).get("IsLogging"))
+        selectors = cloudtrail.get_event_selectors(TrailName=arn)
+    except _ERRORS as exc:
+        return TrailView(**base, logging=None, management_events=None, error=describe_error(exc))
+    return TrailView(**base, logging=logging_on, management_events=management_events(selectors))
+
+
+class OrganizationTrails:
+    """The organization's trails, read from the account that owns them (the management account: an
+    organization trail lives there even when a delegated administrator created it), once per region
+    per `ttl` and shared by every member's pipeline audit.
+
+    A failed read is not cached, and becomes one unreadable trail: a member with no trail of its own is
+    then `could not evaluate`, never "no trail".
+    """
+
+    def __init__(
+        self,
+        owner_client: Callable[[], Callable[[str, str], Any]],
+        *,
+        clock: Callable[[], float] | None = None,
+        ttl: float = 900.0,
+    ) -> None:
+        import threading
+        import time
+
+        self._owner_client = owner_client
+        self._clock = clock or time.monotonic
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, tuple[TrailView, ...]]] = {}
+        self._lock = threading.Lock()
+        self.reads = 0
+
+    def __call__(self, region: str) -> tuple[TrailView, ...]:
+        with self._lock:
+            cached = self._cache.get(region)
+            if cached is not None and self._clock() - cached[0] <= self._ttl:
+                return cached[1]
+            try:
+                self.reads += 1
+                trails = read_trails(self._owner_client(), region, organization=True)
+            except _ERRORS as exc:
+                reason = describe_error(exc)
+                logger.warning("could not read the organization's trails for %s: %s", region, reason)
+                unreadable = TrailView(
+                    arn=f"organization-trails/{region}",
+                    name="organization trails",
+                    home_region=region,
+                    multi_region=True,
+                    organization=True,
+                    logging=None,
+                    management_events=None,
+                    error=reason,
+                )
+                return (unreadable,)
+            self._cache[region] = (self._clock(), trails)
+            return trails
 
 
 class _Unavailable(Exception):

@@ -62,6 +62,17 @@ def regional_sts_endpoint(region: str) -> str:
     return f"https://sts.{region}.{suffix}"
 
 
+def sts_endpoint(region: str) -> str | None:
+    """The `endpoint_url` of an STS client for API calls: the regional endpoint, unless the environment
+    configures one (AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL, which botocore reads when endpoint_url is
+    None: a local endpoint such as moto's server must win over the regional default)."""
+    import os
+
+    if os.environ.get("AWS_ENDPOINT_URL_STS") or os.environ.get("AWS_ENDPOINT_URL"):
+        return None
+    return regional_sts_endpoint(region)
+
+
 class TokenCache:
     """Tokens per (cluster, region, identity), reused for CACHE_SECONDS. Thread-safe."""
 

@@ -17,8 +17,10 @@ ACCOUNT_PATTERN = r"^\d{12}$"
 # No surrounding space, lower case: a region with a trailing space would create findings no scan resolves.
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
 # EKS cluster names, or "-": the pseudo-cluster of an account-region (model.pipeline.ACCOUNT_REGION), whose
-# message asks the worker to audit the auditor's own pipeline there.
-CLUSTER_PATTERN = r"^(-|[0-9A-Za-z][A-Za-z0-9\-_]{0,99})$"
+# message asks the worker to audit the auditor's own pipeline there, or "*" (LIST_ACCOUNT_REGION): the
+# organization schedule's message asking a worker to list that account-region and fan out its clusters.
+CLUSTER_PATTERN = r"^(-|\*|[0-9A-Za-z][A-Za-z0-9\-_]{0,99})$"
+LIST_ACCOUNT_REGION = "*"
 
 AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_PATTERN)]
 Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]

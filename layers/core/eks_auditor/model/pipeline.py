@@ -68,6 +68,8 @@ class ExpectedRule(BaseModel):
     logical_id: str
     pattern: Mapping[str, Any]
     targets: tuple[ExpectedTarget, ...]
+    # Member forwarding rules only: the rule exists in us-east-1 alone (IAM events reach EventBridge there).
+    us_east_1_only: bool = False
 
 
 class RuleTarget(BaseModel):
@@ -119,6 +121,16 @@ class MissedChange(BaseModel):
     events: tuple[str, ...]
 
 
+class RecordedEvent(BaseModel):
+    """An API call CloudTrail recorded (LookupEvents) that the event path would have routed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    event_name: str
+    event_time: datetime
+
+
 class Heartbeat(BaseModel):
     """What the store knows of the events processed for the account-region, and of the previous scan."""
 
@@ -131,6 +143,11 @@ class Heartbeat(BaseModel):
     # The first scan that watched this account-region: the quiet period counts from it until an event.
     watch_started_at: datetime | None = None
     missed_changes: tuple[MissedChange, ...] = ()
+    # Optional evidence (cloudtrail:LookupEvents), read only when changes were missed: the calls CloudTrail
+    # recorded since the previous scan among the missed changes' events. None: not looked up, or the
+    # lookup failed (`trail_lookup_error`). It never decides the verdict.
+    trail_recorded: tuple[RecordedEvent, ...] | None = None
+    trail_lookup_error: str | None = None
 
 
 class PipelineSnapshot(BaseModel):
@@ -141,8 +158,11 @@ class PipelineSnapshot(BaseModel):
     account: str
     region: str
     collected_at: datetime
-    # Where the stack's rules and queues live; rules and queues are evaluated there only.
+    # Where the stack's rules and queues live: the central account's are evaluated in that region only.
     home_region: str
+    # The auditor's own account (True), or a member account of the organization (False): a member's rules
+    # are its forwarding rules (member/event-forwarding.yaml), in every audited region; it has no queues.
+    central: bool = True
     trails: tuple[TrailView, ...] | None = None
     rules: tuple[RuleView, ...] | None = None
     expected_rules: tuple[ExpectedRule, ...] = ()

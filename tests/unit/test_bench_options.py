@@ -26,3 +26,31 @@ def test_nonsense_is_a_usage_error(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         arguments(argv)
     assert exit_.value.code == 2
+
+
+def test_scenarios_run_in_order_and_say_so_on_a_terminal() -> None:
+    import io
+
+    from eks_auditor_tools.bench import run_scenarios
+    from eks_auditor_tools.cli.progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    ran: list[str] = []
+    scenarios = {
+        name: (lambda name=name: ran.append(name) or {"name": name}) for name in ("scans", "latency")
+    }
+    stderr = Tty()
+    report = run_scenarios(scenarios, Progress("bench", stderr))
+    assert (ran, report) == (
+        ["scans", "latency"],
+        {"scans": {"name": "scans"}, "latency": {"name": "latency"}},
+    )
+    assert "bench: scans (1 of 2; 0s so far)" in stderr.getvalue()
+    assert "bench: latency (2 of 2; " in stderr.getvalue()
+    assert stderr.getvalue().endswith("\r\033[K")  # cleared before the JSON
+    quiet = io.StringIO()
+    run_scenarios(scenarios, Progress("bench", quiet))
+    assert quiet.getvalue() == ""

@@ -18,27 +18,30 @@ from eks_auditor_tools.cli.aws import CliError, describe
 
 OUTPUTS = ("table", "json", "csv")
 
-# Each module registers one subcommand with `register(subparsers)`; imported lazily per command.
-_COMMANDS: tuple[str, ...] = (
-    "eks_auditor_tools.cli.demo",
-    "eks_auditor_tools.cli.scan",
-    "eks_auditor_tools.cli.replay",
-    "eks_auditor_tools.cli.findings",
-    "eks_auditor_tools.cli.suppress",
-    "eks_auditor_tools.cli.report",
-    "eks_auditor_tools.cli.openapi",
-    "eks_auditor_tools.cli.max_pods",
-    "eks_auditor_tools.cli.checks",
-    "eks_auditor_tools.cli.local",
-)
+# Each module registers one subcommand with `register(subparsers)`. Only the module of the command being
+# run is imported (help and usage errors import them all, to list every command).
+_COMMANDS: dict[str, str] = {
+    "demo": "eks_auditor_tools.cli.demo",
+    "scan": "eks_auditor_tools.cli.scan",
+    "replay": "eks_auditor_tools.cli.replay",
+    "findings": "eks_auditor_tools.cli.findings",
+    "suppress": "eks_auditor_tools.cli.suppress",
+    "report": "eks_auditor_tools.cli.report",
+    "openapi": "eks_auditor_tools.cli.openapi",
+    "max-pods": "eks_auditor_tools.cli.max_pods",
+    "checks": "eks_auditor_tools.cli.checks",
+    "local": "eks_auditor_tools.cli.local",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`: its command's module only; every command's without `argv` (or for help)."""
     parser = argparse.ArgumentParser(prog="eks-auditor", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     _add_global_options(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module_name in _COMMANDS:
+    command = None if argv is None else _command(argv)
+    for module_name in [_COMMANDS[command]] if command else _COMMANDS.values():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -49,6 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in _subcommands(parser):
         _add_global_options(sub, top=False)
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The command `argv` runs, when it names a known one and asks for no top-level help or version."""
+    words = list(argv)
+    probe = argparse.ArgumentParser(add_help=False)
+    _add_global_options(probe, top=True)
+    probe.add_argument("command", nargs="?")
+    try:
+        known, _ = probe.parse_known_args(words)
+    except SystemExit:  # a malformed global option: the full parser reports it
+        return None
+    command = known.command
+    if command not in _COMMANDS:
+        return None
+    before = words[: words.index(command)]
+    if any(word in ("-h", "--help", "--version") for word in before):
+        return None
+    return str(command)
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -105,7 +127,8 @@ def _utf8_safe() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit codes: 0 ok, 1 no result, 2 usage or configuration error, 3 a finding at --fail-on."""
     _utf8_safe()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level={0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG),

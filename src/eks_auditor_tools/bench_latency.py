@@ -7,8 +7,11 @@ straight to moto and through the proxy at the default concurrency, plus `--max-c
 the proxy for the 60-cluster fleet; the findings must be identical in every run.
 
 Bound for a run through the proxy: max(critical path, calls / effective concurrency x delay, the same
-scan straight to moto). The critical path is the longest chain of dependent calls for one cluster
-(ListClusters -> DescribeCluster -> ListNodegroups -> DescribeNodegroup -> DescribeInstanceTypes).
+scan straight to moto). The critical path is computed from the run's own calls (`_Chains`): the longest
+chain of calls that must follow one another, whatever the concurrency. An audit's calls run one after
+another on its thread; a shared fetch (SingleFlight: a VPC's network, OIDC providers, the version table;
+instance types) is a chain of its own that every audit asking for it waits for; the audits start after
+the ListClusters of their region.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from typing import Any
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 DELAY_SECONDS = 0.040
-CRITICAL_PATH_CALLS = 5
 BASE_CLUSTERS_PER_REGION = 5
 # Clusters in flight for these runs: the defaults (eks_auditor.config); 3 regions x 8 per region > 16.
 FLEETS = (15, 60, 240)
@@ -44,8 +46,12 @@ UNCHECKED = ("--invalidation-mode", "unchecked-hash")
 
 def serve_moto(clusters: int) -> None:
     """moto over HTTP on 127.0.0.1 with the fleet built inside; prints READY <port>, serves until EOF."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    # werkzeug logs every request at INFO (to a stderr nobody reads): time moto would spend serving.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     port = server.get_host_and_port()[1]
@@ -116,6 +122,149 @@ def serve_proxy(upstream_port: int, delay: float) -> None:
 # ------------------------------------------------------------------ scan process
 
 
+class _Chains:
+    """Records the scan's dependency chains and computes the critical path in calls.
+
+    Each thread keeps a stack of sequences: an audit (Auditor.audit) or a shared fetch (SingleFlight.get's
+    fetch, or describe_instance_types when it makes calls) pushes one; calls outside both belong to the
+    thread's preamble (ListClusters). A sequence holds "call" items and ("flight", token) items: a shared
+    fetch the sequence waited for, ran itself, or found done. With unlimited concurrency and a fixed
+    delay per call, a fetch starts when its first asker asks and lasts its own chain; an asker continues
+    at max(its depth, the fetch's end).
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.preambles: list[list[Any]] = []
+        self.audits: list[list[Any]] = []
+        self.flights: dict[Any, list[Any]] = {}
+
+    def _stack(self) -> list[list[Any]]:
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            preamble: list[Any] = []
+            stack = self._local.stack = [preamble]
+            with self._lock:
+                self.preambles.append(preamble)
+        return stack
+
+    def call(self) -> None:
+        self._stack()[-1].append("call")
+
+    @contextmanager
+    def sequence(self, into: list[list[Any]] | None = None, token: Any = None) -> Iterator[list[Any]]:
+        stack = self._stack()
+        sequence: list[Any] = []
+        stack.append(sequence)
+        try:
+            yield sequence
+        finally:
+            stack.pop()
+            with self._lock:
+                if into is not None:
+                    into.append(sequence)
+                if token is not None:
+                    self.flights[token] = sequence
+
+    def flight(self, token: Any) -> None:
+        self._stack()[-1].append(("flight", token))
+
+    @contextmanager
+    def installed(self) -> Iterator[_Chains]:
+        from botocore.client import BaseClient
+        from eks_auditor.audit import Auditor
+        from eks_auditor.collect import instance_types
+        from eks_auditor.concurrency import SingleFlight
+
+        chains = self
+        make_call, audit = getattr(BaseClient, "_make_api_call"), Auditor.audit  # noqa: B009 - private hook
+        flight_get, describe_types = SingleFlight.get, instance_types.describe_instance_types
+
+        def recorded_call(client: Any, operation: str, params: Any) -> Any:
+            chains.call()
+            return make_call(client, operation, params)
+
+        def recorded_audit(auditor: Any, *args: Any, **kwargs: Any) -> Any:
+            with chains.sequence(into=chains.audits):
+                return audit(auditor, *args, **kwargs)
+
+        def recorded_get(flights: Any, key: Any, fetch: Any) -> Any:
+            token = (id(flights), key)
+
+            def recorded_fetch() -> Any:
+                with chains.sequence(token=token):
+                    return fetch()
+
+            chains.flight(token)
+            return flight_get(flights, key, recorded_fetch)
+
+        def recorded_types(ec2: Any, region: str, types: Any) -> Any:
+            wanted = tuple(sorted({t for t in types if t}))
+            token = ("instance-types", region, wanted)
+            with chains.sequence() as inside:
+                found = describe_types(ec2, region, wanted)
+            if "call" in inside or token not in chains.flights:
+                with chains._lock:
+                    # Fetched here, or waited for another audit's fetch (one call, as it made).
+                    chains.flights.setdefault(token, inside if "call" in inside else ["call"])
+            chains.flight(token)
+            return found
+
+        patches = [
+            (BaseClient, "_make_api_call", recorded_call),
+            (Auditor, "audit", recorded_audit),
+            (SingleFlight, "get", recorded_get),
+            (instance_types, "describe_instance_types", recorded_types),
+        ]
+        originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+        for owner, name, value in patches:
+            setattr(owner, name, value)
+        try:
+            yield self
+        finally:
+            for owner, name, value in originals:
+                setattr(owner, name, value)
+
+    def critical_path(self) -> int:
+        """The longest chain of calls: the longest preamble, then the deepest audit."""
+        lengths: dict[Any, int] = {}
+
+        def length(token: Any) -> int:
+            # A fetch's own chain; fetches it asks for inside count from its own start (they are rare).
+            if token not in lengths:
+                lengths[token] = 0  # a cycle cannot happen; guards the recursion all the same
+                lengths[token] = depth(self.flights.get(token, []), 0, {})[0]
+            return lengths[token]
+
+        def depth(sequence: list[Any], start: int, ends: dict[Any, int]) -> tuple[int, dict[Any, int]]:
+            d, asked = start, dict[Any, int]()
+            for item in sequence:
+                if item == "call":
+                    d += 1
+                    continue
+                token = item[1]
+                asked[token] = min(asked.get(token, d), d)
+                d = max(d, ends.get(token, d + length(token)))
+            return d, asked
+
+        start = max((len([i for i in p if i == "call"]) for p in self.preambles), default=0)
+        # From the least possible ends (each fetch asked at depth 0) up to the fixpoint: ends only grow.
+        ends: dict[Any, int] = {token: length(token) for token in self.flights}
+        while True:
+            first_ask: dict[Any, int] = {}
+            deepest = start
+            for sequence in self.audits:
+                d, asked = depth(sequence, start, ends)
+                deepest = max(deepest, d)
+                for token, at in asked.items():
+                    first_ask[token] = min(first_ask.get(token, at), at)
+            updated = {token: at + length(token) for token, at in first_ask.items()}
+            if updated == ends:
+                return deepest
+            ends = updated
+
+
 def run_scan(endpoint: str, concurrency: int) -> None:
     """The eks-auditor scan of every region against `endpoint`; prints one JSON line of measurements."""
     import contextlib
@@ -126,11 +275,17 @@ def run_scan(endpoint: str, concurrency: int) -> None:
 
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     calls = _Calls()
+    chains = _Chains()
     out = io.StringIO()
     regions = [arg for region in REGIONS for arg in ("--region", region)]
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    with calls.installed(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+    with (
+        calls.installed(),
+        chains.installed(),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
         code = main(["scan", *regions, "--max-concurrency", str(concurrency), "--output", "json"])
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
@@ -142,6 +297,7 @@ def run_scan(endpoint: str, concurrency: int) -> None:
                 "wall_seconds": wall,
                 "user_cpu_seconds": after.ru_utime - before.ru_utime,
                 "calls": sum(calls.counts.values()),
+                "critical_path_calls": chains.critical_path(),
                 "clusters": len({(f["region"], f["cluster"]) for f in findings}),
                 "findings": len(findings),
                 "findings_sha256": hashlib.sha256(json.dumps(findings, sort_keys=True).encode()).hexdigest(),
@@ -242,7 +398,7 @@ def measure_latency(fleets: tuple[int, ...] = FLEETS) -> dict[str, Any]:
             sequential = _scan(proxy_port, 1) if size == 60 else None
         runs = [r for r in (direct, proxied, sequential) if r is not None]
         calls = proxied["calls"]
-        critical = CRITICAL_PATH_CALLS * DELAY_SECONDS
+        critical = proxied["critical_path_calls"] * DELAY_SECONDS
         bound = max(critical, calls / effective * DELAY_SECONDS, direct["wall_seconds"])
         entry: dict[str, Any] = {
             "clusters": proxied["clusters"],
@@ -250,7 +406,11 @@ def measure_latency(fleets: tuple[int, ...] = FLEETS) -> dict[str, Any]:
             "calls": calls,
             "calls_per_cluster": round(calls / max(1, proxied["clusters"]), 2),
             "direct_wall_seconds": round(direct["wall_seconds"], 3),
+            # moto's throughput in this run (the scan straight to it, 16 audits in flight): a loaded
+            # machine serves fewer calls a second, and the bound's third term grows with it.
+            "direct_calls_per_second": round(direct["calls"] / direct["wall_seconds"], 1),
             "proxied_wall_seconds": round(proxied["wall_seconds"], 3),
+            "critical_path_calls": proxied["critical_path_calls"],
             "critical_path_seconds": round(critical, 3),
             "bound_seconds": round(bound, 3),
             "proxied_over_bound": round(proxied["wall_seconds"] / bound, 2),

@@ -80,6 +80,9 @@ def serve_proxy(upstream_port: int, delay: float) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # The response goes out as headers, then body: with Nagle's algorithm on, the body waits for the
+        # client's ACK of the headers, which Linux delays up to 40 ms. That doubled every call's delay.
+        disable_nagle_algorithm = True
 
         def log_message(self, *_: Any) -> None:
             pass
@@ -310,8 +313,8 @@ def run_scan(endpoint: str, concurrency: int) -> None:
 
 
 @contextmanager
-def _process(*args: str) -> Iterator[int]:
-    """A helper process of this module; yields the port it printed."""
+def _process(*args: str) -> Iterator[tuple[int, int]]:
+    """A helper process of this module; yields the port it printed and its pid."""
     process = subprocess.Popen(
         [sys.executable, "-m", "eks_auditor_tools.bench_latency", *args],
         stdin=subprocess.PIPE,
@@ -325,7 +328,7 @@ def _process(*args: str) -> Iterator[int]:
         line = process.stdout.readline()
         if not line.startswith("READY "):
             raise RuntimeError(f"helper {args[0]} did not start: {line!r}")
-        yield int(line.split()[1])
+        yield int(line.split()[1]), process.pid
     finally:
         with suppress(OSError):
             assert process.stdin is not None
@@ -335,6 +338,16 @@ def _process(*args: str) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """A helper process's user + system CPU so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # Fields 14 and 15 of stat(5) (utime, stime), counted after the ")" that ends the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _env() -> dict[str, str]:
@@ -387,14 +400,18 @@ def measure_latency(fleets: tuple[int, ...] = FLEETS) -> dict[str, Any]:
     }
     for size in fleets:
         with (
-            _process("moto", str(size)) as moto_port,
-            _process("proxy", str(moto_port), str(DELAY_SECONDS)) as proxy_port,
+            _process("moto", str(size)) as (moto_port, moto_pid),
+            _process("proxy", str(moto_port), str(DELAY_SECONDS)) as (proxy_port, proxy_pid),
         ):
             # moto builds some state on first use (default VPCs, backends): a discarded run first, so the
             # direct figure (a term of the bound) is not inflated by warm-up.
             _scan(moto_port, MAX_CONCURRENCY)
             direct = _scan(moto_port, MAX_CONCURRENCY)
+            # CPU each process spends per call of the proxied run: on 2 cores, the three together bound
+            # how many calls a second the concurrent scan can make, whatever the proxy's delay.
+            before = _cpu_seconds(moto_pid), _cpu_seconds(proxy_pid)
             proxied = _scan(proxy_port, MAX_CONCURRENCY)
+            after = _cpu_seconds(moto_pid), _cpu_seconds(proxy_pid)
             sequential = _scan(proxy_port, 1) if size == 60 else None
         runs = [r for r in (direct, proxied, sequential) if r is not None]
         calls = proxied["calls"]
@@ -417,6 +434,11 @@ def measure_latency(fleets: tuple[int, ...] = FLEETS) -> dict[str, Any]:
             "user_cpu_ms_per_cluster": round(
                 proxied["user_cpu_seconds"] * 1000 / max(1, proxied["clusters"]), 2
             ),
+            "cpu_ms_per_call": {
+                "scan_user": round(proxied["user_cpu_seconds"] * 1000 / max(1, calls), 2),
+                "moto": round((after[0] - before[0]) * 1000 / max(1, calls), 2),
+                "proxy": round((after[1] - before[1]) * 1000 / max(1, calls), 2),
+            },
             "identical_findings": len({r["findings_sha256"] for r in runs}) == 1
             and all(r["exit_code"] == runs[0]["exit_code"] for r in runs),
         }

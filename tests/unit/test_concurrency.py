@@ -50,6 +50,24 @@ def test_never_more_than_the_per_key_limit_in_flight() -> None:
     assert limiter.peak_per_key == {"us-east-1": 2, "eu-west-1": 2, "ap-south-1": 2}
 
 
+def test_a_full_key_does_not_hold_back_other_keys_work() -> None:
+    # Items in key order, as a scan lists them region by region. The total allows both keys' slots at
+    # once: every item waits until 2 of its key and 2 of the other are in flight together, which only
+    # happens when the pool's threads are not stuck waiting for the first key's slots.
+    items = [("us-east-1", i) for i in range(4)] + [("eu-west-1", i) for i in range(4)]
+    together = threading.Barrier(4, timeout=5)
+
+    def work(item: tuple[str, int]) -> tuple[str, int]:
+        together.wait()
+        return item
+
+    limiter = Limiter(total=4, per_key=2)
+    attempts = map_bounded(work, items, key=lambda item: item[0], limiter=limiter)
+    assert [a.error for a in attempts] == [None] * 8
+    assert [a.value for a in attempts] == items
+    assert limiter.peak_in_flight == 4
+
+
 def test_never_more_than_the_total_limit_in_flight() -> None:
     items = [("us-east-1", i) for i in range(12)]
     work = InFlight(items, limit=3)

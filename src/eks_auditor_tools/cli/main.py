@@ -11,7 +11,6 @@ import importlib
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from eks_auditor_tools.cli.aws import CliError, describe
@@ -110,6 +109,10 @@ def _subcommands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentP
 
 
 def _version() -> str:
+    # Imported here: importlib.metadata costs more than most commands' own imports, and only --version
+    # and --help read it.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("eks-auditor")
     except PackageNotFoundError:

@@ -338,7 +338,11 @@ def test_clients_send_the_fixed_user_agent(aws: None) -> None:
 
     client.meta.events.register("before-send", record)
     client.list_clusters()
-    assert sent == [f"{USER_AGENT} Botocore/{botocore.__version__} eks-auditor"]
+    # Powertools, once imported in the process (as in Lambda), appends its own "PT/<feature>/<version>
+    # PTEnv/<env>" to every botocore call's User-Agent.
+    assert [ua.split(" PT/")[0] for ua in sent] == [
+        f"{USER_AGENT} Botocore/{botocore.__version__} eks-auditor"
+    ]
 
 
 def test_clients_honour_aws_endpoint_url(monkeypatch: pytest.MonkeyPatch) -> None:

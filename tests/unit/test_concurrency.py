@@ -68,6 +68,29 @@ def test_a_full_key_does_not_hold_back_other_keys_work() -> None:
     assert limiter.peak_in_flight == 4
 
 
+@pytest.mark.parametrize("inner_items", [1, 3])
+def test_work_nested_in_an_item_runs_in_its_slot(inner_items: int) -> None:
+    # A worker batch audits its clusters under the limiter and each audit calls the dispatcher, which
+    # bounds its own audits with the same limiter and key: with as many outer items as the key has slots,
+    # fresh slots for the inner work would never come.
+    limiter = Limiter(total=4, per_key=2)
+
+    def audit(cluster: int) -> list[int]:
+        inner = map_bounded(lambda n: n, list(range(inner_items)), key=lambda _: "k", limiter=limiter)
+        return [cluster, *(a.value for a in inner if a.value is not None)]
+
+    outcome: list[list[object]] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(map_bounded(audit, [0, 1, 2, 3], key=lambda _: "k", limiter=limiter)),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "nested map_bounded waited forever for a slot"
+    assert [a.value for a in outcome[0]] == [[c, *range(inner_items)] for c in range(4)]
+    assert limiter.peak_per_key == {"k": 2}
+
+
 def test_never_more_than_the_total_limit_in_flight() -> None:
     items = [("us-east-1", i) for i in range(12)]
     work = InFlight(items, limit=3)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -72,6 +72,7 @@ class Limiter:
         self._cond = threading.Condition()
         self._in_flight = 0
         self._keys: dict[Hashable, _KeyState] = {}
+        self._local = threading.local()
         self.peak_in_flight = 0
         self.peak_per_key: dict[Hashable, int] = {}
 
@@ -159,13 +160,39 @@ class Limiter:
 
     @contextmanager
     def slot(self, key: Hashable) -> Iterator[None]:
+        """A slot of `key` for the block; reentrant: work nested in a slot of `key` this thread holds
+        (a worker's audit calling the dispatcher, which bounds its own audits) runs in that slot."""
+        if self._held()[key] > 0:
+            yield
+            return
         self.acquire(key)
         succeeded = False
         try:
-            yield
+            with self.holding(key):
+                yield
             succeeded = True
         finally:
             self.release(key, succeeded=succeeded)
+
+    @contextmanager
+    def holding(self, key: Hashable) -> Iterator[None]:
+        """Mark the calling thread as running in a slot of `key` (taken for it by map_bounded)."""
+        held = self._held()
+        held[key] += 1
+        try:
+            yield
+        finally:
+            held[key] -= 1
+
+    def holds_any(self) -> bool:
+        """Whether the calling thread runs in a slot of this limiter (its work is nested in an item's)."""
+        return any(count > 0 for count in self._held().values())
+
+    def _held(self) -> Counter[Hashable]:
+        held: Counter[Hashable] | None = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = Counter()
+        return held
 
 
 @dataclass(frozen=True)
@@ -188,8 +215,9 @@ def map_bounded[I, T](
     The calling thread hands an item to the pool only once the limiter gave it a slot, taking the
     earliest item of whichever key frees first: a full account-region never holds pool threads while
     another account-region's items wait (with items in region order, handing them out in order left
-    half of the 16 threads blocked on the first region's 8 slots). With a limit of 1 everything runs
-    on the calling thread, in order (the sequential behaviour).
+    half of the 16 threads blocked on the first region's 8 slots). With a limit of 1, or when called
+    from within an item of another map_bounded on the same limiter, everything runs on the calling
+    thread, in order (the sequential behaviour).
     """
 
     def run(item: I) -> Attempt[T]:
@@ -198,7 +226,10 @@ def map_bounded[I, T](
         except Exception as exc:  # one item's failure is its own outcome
             return Attempt(error=exc)
 
-    if limiter.total == 1 or len(items) <= 1:
+    # Nested in an item already in flight (a worker's audit calling the dispatcher): run on this thread,
+    # inside the slot it holds. Taking fresh slots here could wait forever for slots that the outer
+    # items hold while they wait for this.
+    if limiter.total == 1 or len(items) <= 1 or limiter.holds_any():
         attempts = []
         for item in items:
             with limiter.slot(key(item)):
@@ -213,7 +244,8 @@ def map_bounded[I, T](
     def run_in_slot(index: int, slot_key: Hashable) -> Attempt[T]:
         succeeded = False
         try:
-            attempt = run(items[index])
+            with limiter.holding(slot_key):
+                attempt = run(items[index])
             succeeded = attempt.error is None
             return attempt
         finally:

@@ -1,20 +1,29 @@
 """Scheduled scan worker (SQS): audit one cluster per message, every check; resolve deleted clusters;
 audit the account-region's own pipeline for the pseudo-cluster "-"; in organization mode, list an
-account-region for the pseudo-cluster "*" and send its cluster messages."""
+account-region for the pseudo-cluster "*" and send its cluster messages.
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+The audits (collectors, the check catalog) are imported by the first batch, not at cold start.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.batch import process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from eks_auditor.batch import RecordProcessor, best_effort
-from eks_auditor.entrypoints import audit_queued_batch, audit_queued_cluster, prefetch_batch
+from eks_auditor.errors import InvalidEvent
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
-from eks_auditor.triggers import InvalidEvent
+from eks_auditor.tracing import lambda_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
-tracer = Tracer()
+tracer = lambda_tracer()
 metrics = Metrics()
 processor = RecordProcessor(logger=logger, metrics=metrics, rejections=(InvalidEvent,), what="audit message")
 runtime = lambda_runtime(PowertoolsSink(metrics))
@@ -24,6 +33,8 @@ audited: dict = {}
 
 
 def record_handler(record: SQSRecord) -> dict:
+    from eks_auditor.entrypoints import audit_queued_cluster
+
     attempt = audited.get(record.message_id)
     if attempt is None:
         return audit_queued_cluster(
@@ -42,6 +53,8 @@ def record_handler(record: SQSRecord) -> dict:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> PartialItemFailureResponse:
+    from eks_auditor.entrypoints import audit_queued_batch, prefetch_batch
+
     runtime.start_batch()
     records = event.get("Records", [])
     # One DescribeInstanceTypes for the batch; should it fail, each record still does its own work.

@@ -4,16 +4,20 @@ In organization mode (MEMBER_ROLE_NAME set) it sends one listing message per acc
 organization instead; a worker lists each and sends its cluster messages (two stages).
 """
 
-from typing import Any
+from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from eks_auditor.entrypoints import fan_out_scan, is_daily_digest, scan_id_for
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
+from eks_auditor.tracing import lambda_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
-tracer = Tracer()
+tracer = lambda_tracer()
 metrics = Metrics()
 runtime = lambda_runtime(PowertoolsSink(metrics))
 copy_config_to_registered_loggers(source_logger=logger)
@@ -23,6 +27,8 @@ copy_config_to_registered_loggers(source_logger=logger)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict:
+    from eks_auditor.entrypoints import fan_out_scan, is_daily_digest, scan_id_for
+
     # The invoking function's ARN names the account: no STS call needed.
     account = context.invoked_function_arn.split(":")[4]
     scan_id = scan_id_for(event, context.aws_request_id)

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -12,9 +12,10 @@ from eks_auditor.batch import RecordProcessor, best_effort
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
 from eks_auditor.spot.events import SpotEventError, parse_spot_body
 from eks_auditor.spot.notices import SpotBatch, prefetch_bodies
+from eks_auditor.tracing import lambda_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = lambda_tracer()
 metrics = Metrics()
 processor = RecordProcessor(logger=logger, metrics=metrics, rejections=(SpotEventError,), what="spot message")
 runtime = lambda_runtime(PowertoolsSink(metrics))

@@ -16,12 +16,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import boto3
+import botocore
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from eks_auditor.checks.version import load_calendar, support_from_calendar
-from eks_auditor.collect.clients import CLIENT_CONFIG, AwsClients, CallCounter
+from eks_auditor.collect.clients import CLIENT_CONFIG, USER_AGENT, AwsClients, CallCounter
 from eks_auditor.collect.errors import PartUnavailable
 from eks_auditor.collect.permissions import REQUIRED_PERMISSIONS
 from eks_auditor.collect.snapshot import AWS_PARTS, PartCollector, PartContext, PartResult, SnapshotCollector
@@ -327,6 +328,23 @@ def test_clients_share_one_configuration_and_cache() -> None:
     )
     assert "eks-auditor" in (config.user_agent_extra or "")
     assert aws.eks("eu-west-1").meta.region_name == "eu-west-1"
+
+
+def test_clients_send_the_fixed_user_agent(aws: None) -> None:
+    client = clients().eks(REGION)
+    sent: list[str] = []
+
+    def record(request: Any, **_: Any) -> None:
+        value = request.headers["User-Agent"]
+        sent.append(value.decode() if isinstance(value, bytes) else value)
+
+    client.meta.events.register("before-send", record)
+    client.list_clusters()
+    # Powertools, once imported in the process (as in Lambda), appends its own "PT/<feature>/<version>
+    # PTEnv/<env>" to every botocore call's User-Agent.
+    assert [ua.split(" PT/")[0] for ua in sent] == [
+        f"{USER_AGENT} Botocore/{botocore.__version__} eks-auditor"
+    ]
 
 
 def test_clients_honour_aws_endpoint_url(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,6 +50,47 @@ def test_never_more_than_the_per_key_limit_in_flight() -> None:
     assert limiter.peak_per_key == {"us-east-1": 2, "eu-west-1": 2, "ap-south-1": 2}
 
 
+def test_a_full_key_does_not_hold_back_other_keys_work() -> None:
+    # Items in key order, as a scan lists them region by region. The total allows both keys' slots at
+    # once: every item waits until 2 of its key and 2 of the other are in flight together, which only
+    # happens when the pool's threads are not stuck waiting for the first key's slots.
+    items = [("us-east-1", i) for i in range(4)] + [("eu-west-1", i) for i in range(4)]
+    together = threading.Barrier(4, timeout=5)
+
+    def work(item: tuple[str, int]) -> tuple[str, int]:
+        together.wait()
+        return item
+
+    limiter = Limiter(total=4, per_key=2)
+    attempts = map_bounded(work, items, key=lambda item: item[0], limiter=limiter)
+    assert [a.error for a in attempts] == [None] * 8
+    assert [a.value for a in attempts] == items
+    assert limiter.peak_in_flight == 4
+
+
+@pytest.mark.parametrize("inner_items", [1, 3])
+def test_work_nested_in_an_item_runs_in_its_slot(inner_items: int) -> None:
+    # A worker batch audits its clusters under the limiter and each audit calls the dispatcher, which
+    # bounds its own audits with the same limiter and key: with as many outer items as the key has slots,
+    # fresh slots for the inner work would never come.
+    limiter = Limiter(total=4, per_key=2)
+
+    def audit(cluster: int) -> list[int]:
+        inner = map_bounded(lambda n: n, list(range(inner_items)), key=lambda _: "k", limiter=limiter)
+        return [cluster, *(a.value for a in inner if a.value is not None)]
+
+    outcome: list[list[object]] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(map_bounded(audit, [0, 1, 2, 3], key=lambda _: "k", limiter=limiter)),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "nested map_bounded waited forever for a slot"
+    assert [a.value for a in outcome[0]] == [[c, *range(inner_items)] for c in range(4)]
+    assert limiter.peak_per_key == {"k": 2}
+
+
 def test_never_more_than_the_total_limit_in_flight() -> None:
     items = [("us-east-1", i) for i in range(12)]
     work = InFlight(items, limit=3)

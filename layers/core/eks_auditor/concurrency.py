@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -71,6 +72,7 @@ class Limiter:
         self._cond = threading.Condition()
         self._in_flight = 0
         self._keys: dict[Hashable, _KeyState] = {}
+        self._local = threading.local()
         self.peak_in_flight = 0
         self.peak_per_key: dict[Hashable, int] = {}
 
@@ -82,16 +84,45 @@ class Limiter:
 
     def acquire(self, key: Hashable) -> None:
         with self._cond:
-            state = self._state(key)
             while True:
-                wait = state.not_before - self._clock()
-                if self._in_flight < self.total and state.in_flight < state.limit and wait <= 0:
+                wait = self._wait_for(key)
+                if wait <= 0:
                     break
-                self._cond.wait(timeout=wait if wait > 0 else None)
-            self._in_flight += 1
-            state.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
-            self.peak_per_key[key] = max(self.peak_per_key.get(key, 0), state.in_flight)
+                self._cond.wait(timeout=wait if wait != float("inf") else None)
+            self._take(key)
+
+    def acquire_any(self, keys: Iterable[Hashable]) -> Hashable:
+        """Block until one of `keys` has a free slot, take it and return that key (the first free in order).
+
+        A scheduler with work for several keys waits for whichever frees first, instead of a worker
+        blocking on a full key while another key's work waits in the queue behind it.
+        """
+        keys = list(keys)
+        if not keys:
+            raise ValueError("acquire_any needs at least one key")
+        with self._cond:
+            while True:
+                waits = [self._wait_for(key) for key in keys]
+                for key, wait in zip(keys, waits, strict=True):
+                    if wait <= 0:
+                        self._take(key)
+                        return key
+                wait = min(waits)
+                self._cond.wait(timeout=wait if wait != float("inf") else None)
+
+    def _wait_for(self, key: Hashable) -> float:
+        """Seconds until `key` may start (0 or less: now; inf: when a slot frees). Holds self._cond."""
+        state = self._state(key)
+        if self._in_flight >= self.total or state.in_flight >= state.limit:
+            return float("inf")
+        return state.not_before - self._clock()
+
+    def _take(self, key: Hashable) -> None:
+        state = self._state(key)
+        self._in_flight += 1
+        state.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        self.peak_per_key[key] = max(self.peak_per_key.get(key, 0), state.in_flight)
 
     def release(self, key: Hashable, *, succeeded: bool = True) -> None:
         with self._cond:
@@ -129,13 +160,39 @@ class Limiter:
 
     @contextmanager
     def slot(self, key: Hashable) -> Iterator[None]:
+        """A slot of `key` for the block; reentrant: work nested in a slot of `key` this thread holds
+        (a worker's audit calling the dispatcher, which bounds its own audits) runs in that slot."""
+        if self._held()[key] > 0:
+            yield
+            return
         self.acquire(key)
         succeeded = False
         try:
-            yield
+            with self.holding(key):
+                yield
             succeeded = True
         finally:
             self.release(key, succeeded=succeeded)
+
+    @contextmanager
+    def holding(self, key: Hashable) -> Iterator[None]:
+        """Mark the calling thread as running in a slot of `key` (taken for it by map_bounded)."""
+        held = self._held()
+        held[key] += 1
+        try:
+            yield
+        finally:
+            held[key] -= 1
+
+    def holds_any(self) -> bool:
+        """Whether the calling thread runs in a slot of this limiter (its work is nested in an item's)."""
+        return any(count > 0 for count in self._held().values())
+
+    def _held(self) -> Counter[Hashable]:
+        held: Counter[Hashable] | None = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = Counter()
+        return held
 
 
 @dataclass(frozen=True)
@@ -155,22 +212,57 @@ def map_bounded[I, T](
 ) -> list[Attempt[T]]:
     """`function` over `items` in a pool of `limiter.total` threads; outcomes in the order of `items`.
 
-    With a limit of 1 everything runs on the calling thread, in order (the sequential behaviour).
+    The calling thread hands an item to the pool only once the limiter gave it a slot, taking the
+    earliest item of whichever key frees first: a full account-region never holds pool threads while
+    another account-region's items wait (with items in region order, handing them out in order left
+    half of the 16 threads blocked on the first region's 8 slots). With a limit of 1, or when called
+    from within an item of another map_bounded on the same limiter, everything runs on the calling
+    thread, in order (the sequential behaviour).
     """
 
     def run(item: I) -> Attempt[T]:
         try:
-            with limiter.slot(key(item)):
-                return Attempt(value=function(item))
+            return Attempt(value=function(item))
         except Exception as exc:  # one item's failure is its own outcome
             return Attempt(error=exc)
 
-    if limiter.total == 1 or len(items) <= 1:
-        return [run(item) for item in items]
-    # Submitting in order and gathering by index keeps output deterministic whatever finishes first.
+    # Nested in an item already in flight (a worker's audit calling the dispatcher): run on this thread,
+    # inside the slot it holds. Taking fresh slots here could wait forever for slots that the outer
+    # items hold while they wait for this.
+    if limiter.total == 1 or len(items) <= 1 or limiter.holds_any():
+        attempts = []
+        for item in items:
+            with limiter.slot(key(item)):
+                attempts.append(run(item))
+        return attempts
+
+    # Per key, its items' indexes in order; keys in order of their first item.
+    queues: dict[Hashable, deque[int]] = {}
+    for index, item in enumerate(items):
+        queues.setdefault(key(item), deque()).append(index)
+
+    def run_in_slot(index: int, slot_key: Hashable) -> Attempt[T]:
+        succeeded = False
+        try:
+            with limiter.holding(slot_key):
+                attempt = run(items[index])
+            succeeded = attempt.error is None
+            return attempt
+        finally:
+            limiter.release(slot_key, succeeded=succeeded)
+
+    futures: list[Future[Attempt[T]] | None] = [None] * len(items)
     with ThreadPoolExecutor(max_workers=min(limiter.total, len(items)), thread_name_prefix="audit") as pool:
-        futures: list[Future[Attempt[T]]] = [pool.submit(run, item) for item in items]
-        return [future.result() for future in futures]
+        while queues:
+            # The key whose next item comes first among those that can start now.
+            ready = sorted(queues, key=lambda k: queues[k][0])
+            slot_key = limiter.acquire_any(ready)
+            queue = queues[slot_key]
+            index = queue.popleft()
+            if not queue:
+                del queues[slot_key]
+            futures[index] = pool.submit(run_in_slot, index, slot_key)
+        return [future.result() for future in futures if future is not None]
 
 
 class SingleFlight[K: Hashable, V]:

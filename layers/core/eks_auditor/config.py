@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
-
-from pydantic import BaseModel, ConfigDict
 
 # Cluster audits in flight at once: overall, and per account-region (EC2 Describe* calls share one token
 # bucket per account-region: 100 tokens refilling 20/s, with the account's own workloads).
@@ -14,9 +13,10 @@ MAX_CONCURRENCY = 16
 MAX_CONCURRENCY_PER_ACCOUNT_REGION = 8
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+# A plain dataclass, not a pydantic model: every handler builds one at import, and pydantic costs about a
+# fifth of `import boto3` there (the values come typed from from_env or the CLI's parsed flags).
+@dataclass(frozen=True)
+class Settings:
     findings_table: str = ""
     idempotency_table: str = ""
     topic_arn: str = ""
@@ -29,8 +29,8 @@ class Settings(BaseModel):
     # The auditor's own pipeline (pipeline_* checks): the stack's region, its rules and queues by logical id.
     home_region: str = ""
     stack_name: str = "eks-auditor"
-    pipeline_rules: Mapping[str, str] = {}
-    pipeline_queues: Mapping[str, str] = {}
+    pipeline_rules: Mapping[str, str] = field(default_factory=dict)
+    pipeline_queues: Mapping[str, str] = field(default_factory=dict)
     pipeline_quiet_period: timedelta = timedelta(hours=168)
     pipeline_backlog_age: timedelta = timedelta(minutes=30)
     first_run_baseline: bool = True  # the first scan of a cluster alerts Slack once, as a digest

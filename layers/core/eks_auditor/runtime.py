@@ -70,6 +70,7 @@ class Runtime:
     session: boto3.Session | None = None
     kube_overrides: Mapping[str, KubeOverride] = field(default_factory=dict)
     _dispatcher: Dispatcher | None = None
+    _batch_started: bool = False
     _account_collectors: dict[str, SnapshotCollector] = field(default_factory=dict)
     _account_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -391,15 +392,17 @@ class Runtime:
 
     @property
     def dispatcher(self) -> Dispatcher:
-        if self._dispatcher is None:
+        """The batch's dispatcher, built on first use (a CLI scan audits without one)."""
+        if not self._batch_started:
             self.start_batch()
-        assert self._dispatcher is not None
+        if self._dispatcher is None:
+            self._dispatcher = self._new_dispatcher()
         return self._dispatcher
 
     def start_batch(self) -> None:
-        """A fresh dispatcher per invocation: the in-batch de-duplication must not outlive it."""
-        from eks_auditor.dispatch import Dispatcher
-
+        """Fresh per-scan caches and a fresh dispatcher per invocation: the in-batch de-duplication must
+        not outlive it."""
+        self._batch_started = True
         self.collector.start_scan()
         with self._account_lock:
             account_collectors = list(self._account_collectors.values())
@@ -407,7 +410,12 @@ class Runtime:
             collector.start_scan()
         if self.settings.findings_table:
             self.store.start_batch()
-        self._dispatcher = Dispatcher(
+        self._dispatcher = None
+
+    def _new_dispatcher(self) -> Dispatcher:
+        from eks_auditor.dispatch import Dispatcher
+
+        return Dispatcher(
             self.auditor,
             list_clusters=self.collector.list_clusters,
             cluster_vpc=self.collector.cluster_vpc,

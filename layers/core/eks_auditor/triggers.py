@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from eks_auditor.checks.registry import CHECKS
+from eks_auditor.errors import InvalidEvent
 from eks_auditor.model.check import CLOUDTRAIL_DETAIL_TYPE
 from eks_auditor.model.events import ACCOUNT_PATTERN, CLUSTER_PATTERN, REGION_PATTERN
 
@@ -107,10 +108,6 @@ _OIDC_REGION = re.compile(r"oidc\.eks\.([a-z0-9-]+)\.amazonaws\.com")
 _EC2_ID = re.compile(
     r"(?:vpc|subnet|rtb|vpce|nat|sg|eni|i|tgw|tgw-attach|tgw-rtb|pcx|lt)-(?:[0-9a-f]{8}|[0-9a-f]{17})"
 )
-
-
-class InvalidEvent(ValueError):
-    """The event cannot be routed; the message says why, for the logs and the DLQ."""
 
 
 class VpcReference(BaseModel):

@@ -11,7 +11,6 @@ import importlib
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from eks_auditor_tools.cli.aws import CliError, describe
@@ -20,28 +19,31 @@ OUTPUTS = ("table", "json", "csv", "ocsf")
 # Commands whose results are findings write OCSF too; every other command refuses it (exit 2).
 OCSF_COMMANDS = frozenset({"scan", "findings", "findings show"})
 
-# Each module registers one subcommand with `register(subparsers)`; imported lazily per command.
-_COMMANDS: tuple[str, ...] = (
-    "eks_auditor_tools.cli.demo",
-    "eks_auditor_tools.cli.scan",
-    "eks_auditor_tools.cli.replay",
-    "eks_auditor_tools.cli.findings",
-    "eks_auditor_tools.cli.posture",
-    "eks_auditor_tools.cli.suppress",
-    "eks_auditor_tools.cli.report",
-    "eks_auditor_tools.cli.openapi",
-    "eks_auditor_tools.cli.max_pods",
-    "eks_auditor_tools.cli.checks",
-    "eks_auditor_tools.cli.local",
-)
+# Each module registers one subcommand with `register(subparsers)`. Only the module of the command being
+# run is imported (help and usage errors import them all, to list every command).
+_COMMANDS: dict[str, str] = {
+    "demo": "eks_auditor_tools.cli.demo",
+    "scan": "eks_auditor_tools.cli.scan",
+    "replay": "eks_auditor_tools.cli.replay",
+    "findings": "eks_auditor_tools.cli.findings",
+    "posture": "eks_auditor_tools.cli.posture",
+    "suppress": "eks_auditor_tools.cli.suppress",
+    "report": "eks_auditor_tools.cli.report",
+    "openapi": "eks_auditor_tools.cli.openapi",
+    "max-pods": "eks_auditor_tools.cli.max_pods",
+    "checks": "eks_auditor_tools.cli.checks",
+    "local": "eks_auditor_tools.cli.local",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`: its command's module only; every command's without `argv` (or for help)."""
     parser = argparse.ArgumentParser(prog="eks-auditor", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     _add_global_options(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module_name in _COMMANDS:
+    command = None if argv is None else _command(argv)
+    for module_name in [_COMMANDS[command]] if command else _COMMANDS.values():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -60,6 +62,25 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_name(args: argparse.Namespace) -> str:
     """'scan', 'findings show', ... from the parsed subcommand chain (prog is 'eks-auditor findings show')."""
     return str(getattr(args, "command_path", args.command))
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The command `argv` runs, when it names a known one and asks for no top-level help or version."""
+    words = list(argv)
+    probe = argparse.ArgumentParser(add_help=False)
+    _add_global_options(probe, top=True)
+    probe.add_argument("command", nargs="?")
+    try:
+        known, _ = probe.parse_known_args(words)
+    except SystemExit:  # a malformed global option: the full parser reports it
+        return None
+    command = known.command
+    if command not in _COMMANDS:
+        return None
+    before = words[: words.index(command)]
+    if any(word in ("-h", "--help", "--version") for word in before):
+        return None
+    return str(command)
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -99,6 +120,10 @@ def _subcommands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentP
 
 
 def _version() -> str:
+    # Imported here: importlib.metadata costs more than most commands' own imports, and only --version
+    # and --help read it.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("eks-auditor")
     except PackageNotFoundError:
@@ -116,7 +141,8 @@ def _utf8_safe() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit codes: 0 ok, 1 no result, 2 usage or configuration error, 3 a finding at --fail-on."""
     _utf8_safe()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.output == "ocsf" and _command_name(args) not in OCSF_COMMANDS:
         commands = ", ".join(sorted(OCSF_COMMANDS))

@@ -7,6 +7,7 @@ AWS_DEFAULT_REGION, AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>): nothing he
 from __future__ import annotations
 
 import os
+import platform
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -28,10 +29,16 @@ if TYPE_CHECKING:
 
 # Standard retry mode retries throttling and transient errors with jittered exponential backoff.
 # botocore's `max_attempts` counts retries: up to 5 retries, 6 attempts in all.
+# A fixed User-Agent: botocore otherwise rebuilds its structured one (some fifty components, each
+# sanitized character by character) twice for every call, about a tenth of the client's CPU per call in
+# the 240-cluster bench. Set this way, botocore sends it as given, then the session's extra (boto3's
+# "Botocore/<version>") and user_agent_extra: the classic boto3 User-Agent.
+USER_AGENT = f"Boto3/{boto3.__version__} Python/{platform.python_version()}"
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=5,
     read_timeout=30,
+    user_agent=USER_AGENT,
     user_agent_extra="eks-auditor",
 )
 

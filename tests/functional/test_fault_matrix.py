@@ -93,7 +93,11 @@ def world() -> Iterator[World]:
     loggers = [logging.getLogger("eks-auditor"), logging.getLogger("eks_auditor")]
     with embedded_account() as (session, _fleet, account):
         with LogSink().capture():
-            load_handler("event_audit")
+            handler = load_handler("event_audit")
+        # The handler builds its session on first use: resolve its credentials now, inside the embedded
+        # account (moto's keys, which the fleet's Kubernetes API expects), not later under the tests'
+        # function-scoped environment ("testing"), which would sign EKS tokens the API rejects.
+        handler.runtime.boto_session.get_credentials()
         for logger in loggers:  # after the imports: Powertools takes the logger's first handler for its own
             logger.addHandler(logs)
         try:

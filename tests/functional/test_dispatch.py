@@ -239,10 +239,26 @@ def test_a_subnet_tagged_for_the_vpc_cni_reaudits_capacity_in_its_vpc(world: Wor
 
     # Value "0" takes the subnet out again (VPC CNI v1.22+; assumed current when aws-node is not read).
     ec2.create_tags(Resources=[pool_a], Tags=[{"Key": "kubernetes.io/role/cni", "Value": "0"}])
+    event["detail"]["requestParameters"]["tagSet"]["items"][0]["value"] = "0"
     dispatcher, auditor = make_dispatcher(world)
     [excluded] = dispatch(dispatcher, event)
     assert auditor.audits == [("cni-pool", frozenset({IP}))]
     assert capacity_verdicts(excluded) == capacity_verdicts(before)
+
+    # Tagged again, then the tag deleted: DeleteTags moves the verdict back the same way.
+    ec2.create_tags(Resources=[pool_a], Tags=[{"Key": "kubernetes.io/role/cni", "Value": "1"}])
+    event["detail"]["requestParameters"]["tagSet"]["items"][0]["value"] = "1"
+    dispatcher, _ = make_dispatcher(world)
+    [retagged] = dispatch(dispatcher, event)
+    assert capacity_verdicts(retagged) == capacity_verdicts(after)
+    ec2.delete_tags(Resources=[pool_a], Tags=[{"Key": "kubernetes.io/role/cni"}])
+    deleted = json.loads(json.dumps(event))
+    deleted["detail"]["eventName"] = "DeleteTags"
+    deleted["detail"]["requestParameters"]["tagSet"]["items"] = [{"key": "kubernetes.io/role/cni"}]
+    dispatcher, auditor = make_dispatcher(world)
+    [untagged] = dispatch(dispatcher, deleted)
+    assert auditor.audits == [("cni-pool", frozenset({IP}))]
+    assert capacity_verdicts(untagged) == capacity_verdicts(before)
 
     # Tags put on an instance only: the router drops the call (the template does not even forward it).
     instance = event["detail"]["requestParameters"]["resourcesSet"]["items"]

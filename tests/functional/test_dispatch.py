@@ -24,7 +24,7 @@ from eks_auditor.collect.errors import ClusterUnavailable
 from eks_auditor.collect.snapshot import SnapshotCollector
 from eks_auditor.dispatch import Dispatcher, resolve_vpcs
 from eks_auditor.entrypoints import parse_queued_cluster
-from eks_auditor.model.check import Result
+from eks_auditor.model.check import Result, Severity
 from eks_auditor.model.finding import ChangeKind, Status
 from eks_auditor.store import FindingQuery, FindingStore
 from eks_auditor.triggers import EKS_EVENT_CHECKS, AuditRequest, VpcReference, requests_from_event
@@ -183,6 +183,89 @@ def test_route_change_in_the_isolated_vpc_audits_only_its_cluster(world: World) 
         "autoscaler_dynamic_instance_list",
     }
     assert auditor.audits == [("payments", frozenset(node_network))]
+
+
+CNI_REGION = "eu-west-1"  # a region of its own: the us-east-1 fleet stays as built
+IP = "ip_capacity_exhaustion_risk"
+
+
+def capacity_verdicts(result: AuditResult) -> dict[str, tuple[Result, Severity | None, str | None]]:
+    return {
+        o.resource: (o.result, o.severity if o.result is Result.FAIL else None, o.evidence.get("subnet_role"))
+        for o in result.outcomes
+        if o.check_id == IP
+    }
+
+
+def test_a_subnet_tagged_for_the_vpc_cni_reaudits_capacity_in_its_vpc(world: World) -> None:
+    # Two /26 node subnets (59 free each): one more m5.large per AZ (30 IPs) fits, with room for 1 node
+    # only, under the 5 spare nodes: HIGH. Tagging a roomy subnet of AZ a kubernetes.io/role/cni adds it
+    # to AZ a's pod IP pool (VPC CNI subnet discovery, assumed on: no Kubernetes API here). Secondary ENIs
+    # draw on the pool (310 free: 10 nodes), a node's primary ENI (10 IPs) still on its own subnet (5
+    # nodes), so AZ a passes; AZ b is unchanged.
+    builder = FleetBuilder(CNI_REGION, world.session)
+    vpc = builder.create_vpc(cidr="10.20.0.0/16", public=False, nat="none", private_prefix=26)
+    node_a, node_b = vpc.private_subnet_ids
+    pool_a = builder.create_subnet(vpc.vpc_id, "10.20.1.0/24", "a", "cni-a")
+    builder.create_cluster("cni-pool", vpc.private_subnet_ids)
+    builder.create_nodegroup(
+        "cni-pool", "workers", vpc.private_subnet_ids, min_size=0, desired_size=0, max_size=2
+    )
+    elsewhere = builder.create_vpc(cidr="10.30.0.0/16", public=False, nat="none")
+    builder.create_cluster("cni-elsewhere", elsewhere.private_subnet_ids)
+
+    # A dispatcher per invocation: within one, a cluster audited with these checks is not audited again.
+    dispatcher, auditor = make_dispatcher(world)
+    [before] = dispatcher.handle(request("cni-pool", [IP], region=CNI_REGION, source="scan-1"))
+    assert capacity_verdicts(before) == {
+        node_a: (Result.FAIL, Severity.HIGH, "node+pod"),
+        node_b: (Result.FAIL, Severity.HIGH, "node+pod"),
+    }
+
+    ec2 = world.session.client("ec2", region_name=CNI_REGION)
+    ec2.create_tags(Resources=[pool_a], Tags=[{"Key": "kubernetes.io/role/cni", "Value": "1"}])
+    event = sample(
+        "ec2-create-tags-subnet.json", {"subnet-0e4f5a6b7c8d9e0f1": pool_a, "us-east-1": CNI_REGION}
+    )
+    dispatcher, auditor = make_dispatcher(world)
+    [after] = dispatch(dispatcher, event)
+    # Only the cluster in the tagged subnet's VPC, only the check that reads subnet tags.
+    assert auditor.audits == [("cni-pool", frozenset({IP}))]
+    assert capacity_verdicts(after) == {
+        node_a: (Result.PASS, None, "node+pod"),
+        pool_a: (Result.PASS, None, "cni"),
+        node_b: (Result.FAIL, Severity.HIGH, "node+pod"),
+    }
+
+    # Value "0" takes the subnet out again (VPC CNI v1.22+; assumed current when aws-node is not read).
+    ec2.create_tags(Resources=[pool_a], Tags=[{"Key": "kubernetes.io/role/cni", "Value": "0"}])
+    event["detail"]["requestParameters"]["tagSet"]["items"][0]["value"] = "0"
+    dispatcher, auditor = make_dispatcher(world)
+    [excluded] = dispatch(dispatcher, event)
+    assert auditor.audits == [("cni-pool", frozenset({IP}))]
+    assert capacity_verdicts(excluded) == capacity_verdicts(before)
+
+    # Tagged again, then the tag deleted: DeleteTags moves the verdict back the same way.
+    ec2.create_tags(Resources=[pool_a], Tags=[{"Key": "kubernetes.io/role/cni", "Value": "1"}])
+    event["detail"]["requestParameters"]["tagSet"]["items"][0]["value"] = "1"
+    dispatcher, _ = make_dispatcher(world)
+    [retagged] = dispatch(dispatcher, event)
+    assert capacity_verdicts(retagged) == capacity_verdicts(after)
+    ec2.delete_tags(Resources=[pool_a], Tags=[{"Key": "kubernetes.io/role/cni"}])
+    deleted = json.loads(json.dumps(event))
+    deleted["detail"]["eventName"] = "DeleteTags"
+    deleted["detail"]["requestParameters"]["tagSet"]["items"] = [{"key": "kubernetes.io/role/cni"}]
+    dispatcher, auditor = make_dispatcher(world)
+    [untagged] = dispatch(dispatcher, deleted)
+    assert auditor.audits == [("cni-pool", frozenset({IP}))]
+    assert capacity_verdicts(untagged) == capacity_verdicts(before)
+
+    # Tags put on an instance only: the router drops the call (the template does not even forward it).
+    instance = event["detail"]["requestParameters"]["resourcesSet"]["items"]
+    instance[:] = [{"resourceId": "i-0a1b2c3d4e5f60718"}]
+    dispatcher, auditor = make_dispatcher(world)
+    assert dispatch(dispatcher, event) == []
+    assert auditor.audits == []
 
 
 def test_route_change_in_the_shared_vpc_audits_its_five_clusters(world: World) -> None:

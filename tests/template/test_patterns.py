@@ -86,6 +86,10 @@ def test_objects_inside_arrays_match_one_element_at_a_time() -> None:
     assert matches(detail(employees={"firstName": ["Anna"], "lastName": ["Smith"]}), EVENT) is True
     # Anna and Jones are in different elements: event-ruler's rulesForJSONEvent does not match.
     assert matches(detail(employees={"firstName": ["Anna"], "lastName": ["Jones"]}), EVENT) is False
+    # Operators apply to the field of each element too (the template's subnet filter on CreateTags'
+    # requestParameters.resourcesSet.items[].resourceId).
+    assert matches(detail(employees={"firstName": [{"prefix": "Pe"}]}), EVENT) is True
+    assert matches(detail(employees={"firstName": [{"prefix": "Ma"}]}), EVENT) is False
 
 
 @pytest.mark.parametrize(

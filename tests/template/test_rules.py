@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -40,6 +40,7 @@ EXPECTED: dict[str, list[str]] = {
     "network-firewall-associate-subnets.json": ["NetworkFirewallApiCallsRule"],
     "ec2-create-transit-gateway-route.json": ["Ec2ApiCallsRule"],
     "ec2-create-launch-template-version.json": ["Ec2ApiCallsRule"],
+    "ec2-create-tags-subnet.json": ["Ec2ApiCallsRule"],
     "spot-interruption-warning.json": ["SpotRule"],
     "spot-rebalance-recommendation.json": ["SpotRule"],
     # The scheduler invokes its function directly; no rule sees this payload.
@@ -93,11 +94,18 @@ def test_cloudtrail_rules_filter_on_source_detail_type_and_event_source(rules: d
     ]
 
 
+def event_names(pattern: Mapping[str, Any]) -> set[str]:
+    """The eventNames a CloudTrail rule names, in `detail` or in the branches of its `$or`."""
+    detail = pattern["detail"]
+    branches = detail.get("$or", [detail])
+    return {name for branch in branches for name in branch["eventName"]}
+
+
 def test_rule_event_names_are_the_calls_the_router_knows(rules: dict[str, Rule]) -> None:
     from eks_auditor import triggers
 
     eks = set(rules["EksApiCallsRule"].pattern["detail"]["eventName"])
-    ec2 = set(rules["Ec2ApiCallsRule"].pattern["detail"]["eventName"])
+    ec2 = event_names(rules["Ec2ApiCallsRule"].pattern)
     iam = set(rules["IamOidcRule"].pattern["detail"]["eventName"])
     autoscaling = set(rules["AutoScalingApiCallsRule"].pattern["detail"]["eventName"])
     firewall = set(rules["NetworkFirewallApiCallsRule"].pattern["detail"]["eventName"])
@@ -121,6 +129,40 @@ def test_a_changed_event_name_or_event_source_misses(rules: dict[str, Rule]) -> 
     event = load_event("eks-create-nodegroup.json")
     event["detail"]["eventSource"] = "ec2.amazonaws.com"
     assert matching_rules(rules, event) == []
+
+
+def tag_event(name: str, *resources: str) -> dict[str, Any]:
+    event = load_event("ec2-create-tags-subnet.json")
+    event["detail"]["eventName"] = name
+    event["detail"]["requestParameters"]["resourcesSet"]["items"] = [{"resourceId": r} for r in resources]
+    return event
+
+
+def test_ec2_tag_calls_are_forwarded_only_when_a_resource_tagged_is_a_subnet(rules: dict[str, Rule]) -> None:
+    subnet, instance, volume = "subnet-0e4f5a6b7c8d9e0f1", "i-0a1b2c3d4e5f60718", "vol-0a1b2c3d4e5f60718"
+    for name in ("CreateTags", "DeleteTags"):
+        assert matching_rules(rules, tag_event(name, subnet)) == ["Ec2ApiCallsRule"], name
+        # One call may tag several resources: a subnet among them is enough (arrays match element-wise).
+        assert matching_rules(rules, tag_event(name, instance, subnet)) == ["Ec2ApiCallsRule"], name
+        assert matching_rules(rules, tag_event(name, instance)) == [], name
+        assert matching_rules(rules, tag_event(name, instance, volume)) == [], name
+    # The subnet filter belongs to the tag calls only: other calls need no resourcesSet, and another
+    # call naming a subnet there is not forwarded for it.
+    assert matching_rules(rules, tag_event("CreateTagz", subnet)) == []
+    route = load_event("ec2-delete-route.json")
+    assert "resourcesSet" not in route["detail"]["requestParameters"]
+    assert matching_rules(rules, route) == ["Ec2ApiCallsRule"]
+    # Without requestParameters (a record CloudTrail truncated) nothing says a subnet was tagged.
+    bare = tag_event("CreateTags", subnet)
+    del bare["detail"]["requestParameters"]
+    assert matching_rules(rules, bare) == []
+
+
+# moto 5's EventBridge flattens nested objects but not arrays of objects, so it never sees
+# requestParameters.resourcesSet.items[].resourceId and cannot match the subnet filter that EventBridge
+# (aws/event-ruler, "JSON Array Matching") matches element by element. For these samples the moto test
+# below asserts that gap instead, so that a moto that closes it makes the test say so.
+MOTO_MISSES_ARRAY_FILTERS = {"ec2-create-tags-subnet.json": "Ec2ApiCallsRule"}
 
 
 @pytest.fixture
@@ -167,5 +209,10 @@ def test_moto_eventbridge_delivers_the_same_samples(
             body = json.loads(messages[0]["Body"])
             assert body["detail"] == event["detail"]
             assert body["detail-type"] == event["detail-type"]
+    if sample in MOTO_MISSES_ARRAY_FILTERS:
+        missed = MOTO_MISSES_ARRAY_FILTERS[sample]
+        assert missed in EXPECTED[sample] and missed not in delivered
+        assert delivered == [name for name in EXPECTED[sample] if name != missed]
+        return
     assert delivered == EXPECTED[sample]
     assert delivered == matching_rules(rules, event)

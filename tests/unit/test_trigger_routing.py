@@ -290,6 +290,17 @@ ROUTES: dict[tuple[str, str], frozenset[str] | None] = {
             "nodes_public_subnet",
         }
     ),
+    # A subnet's tags: kubernetes.io/role/cni puts it in the VPC CNI's pod IP pool (subnet discovery).
+    ("aws.ec2", "CreateTags"): frozenset(
+        {
+            "ip_capacity_exhaustion_risk",
+        }
+    ),
+    ("aws.ec2", "DeleteTags"): frozenset(
+        {
+            "ip_capacity_exhaustion_risk",
+        }
+    ),
     ("aws.ec2", "AssociateAddress"): frozenset(
         {
             "endpoint_nodes_blocked_by_cidrs",
@@ -585,6 +596,9 @@ def cloudtrail_event(source: str, name: str) -> dict[str, Any]:
         "aws.autoscaling": {"autoScalingGroupName": "batch-self-managed"},
         "aws.network-firewall": {"firewallName": "egress-inspection"},
     }[source]
+    if (source, name) in (("aws.ec2", "CreateTags"), ("aws.ec2", "DeleteTags")):
+        # EC2's tag calls list the resources tagged (what the template forwards them for: a subnet).
+        params = {"resourcesSet": {"items": [{"resourceId": "subnet-0123456789abcdef0"}]}}
     return {
         "version": "0",
         "id": f"id-{name}",

@@ -197,6 +197,50 @@ def test_create_subnet_names_vpc_and_new_subnet() -> None:
     assert refs(request) == {"vpc": {"vpc-0d1e2f3a4b5c6d7e8"}, "subnet": {"subnet-0c3d4e5f60718293a"}}
 
 
+def tag_call(name: str, *resources: str) -> dict[str, Any]:
+    event = load("ec2-create-tags-subnet.json")
+    event["detail"]["eventName"] = name
+    event["detail"]["requestParameters"]["resourcesSet"]["items"] = [{"resourceId": r} for r in resources]
+    return event
+
+
+def test_subnet_tags_reaudit_the_capacity_check_in_the_subnets_vpcs() -> None:
+    request = request_of("ec2-create-tags-subnet.json")
+    assert request.check_ids == frozenset({"ip_capacity_exhaustion_risk"})
+    assert refs(request) == {"subnet": {"subnet-0e4f5a6b7c8d9e0f1"}}
+    assert request.cluster is None
+
+
+@pytest.mark.parametrize("name", ["CreateTags", "DeleteTags"])
+def test_ec2_tag_calls_are_scoped_to_the_subnets_they_tag(name: str) -> None:
+    # Other resources tagged in the same call are not the scope: a route table's VPC (or a transit
+    # gateway's VPCs) would re-audit clusters whose subnets' tags did not change.
+    event = tag_call(name, "i-0a1b2c3d4e5f60718", "subnet-0e4f5a6b7c8d9e0f1", "rtb-0c3d4e5f60718293a")
+    request = request_of_event(event)
+    assert request.event_name == name
+    assert request.check_ids == frozenset({"ip_capacity_exhaustion_risk"})
+    assert refs(request) == {"subnet": {"subnet-0e4f5a6b7c8d9e0f1"}}
+
+
+@pytest.mark.parametrize("name", ["CreateTags", "DeleteTags"])
+def test_ec2_tag_calls_on_no_subnet_re_audit_nothing(name: str) -> None:
+    # The template does not forward them; replayed anyway, they are dropped, not widened to the region.
+    assert requests_from_event(tag_call(name, "i-0a1b2c3d4e5f60718")) == []
+    assert requests_from_event(tag_call(name, "i-0a1b2c3d4e5f60718", "rtb-0c3d4e5f60718293a")) == []
+    assert requests_from_event(tag_call(name)) == []
+
+
+def test_auto_scaling_delete_tags_is_routed_apart_from_ec2s() -> None:
+    # Same eventName, another service: the group's own routing (node-group checks), scoped to the group
+    # and the clusters its tags name, never read as an EC2 tag call on subnets.
+    event = load("autoscaling-create-or-update-tags.json")
+    event["detail"]["eventName"] = "DeleteTags"
+    [request] = requests_from_event(event)
+    assert request.check_ids is not None
+    assert "autoscaler_dynamic_instance_list" in request.check_ids
+    assert request.vpc is not None and request.vpc.of("subnet") == ()
+
+
 def test_tag_values_shaped_like_prefixes_are_not_ids() -> None:
     event = load("ec2-create-subnet.json")
     event["detail"]["requestParameters"]["TagSpecification"] = {
@@ -414,6 +458,7 @@ ROUTED = {
     "network-firewall-associate-subnets.json": 1,
     "ec2-create-transit-gateway-route.json": 1,
     "ec2-create-launch-template-version.json": 1,
+    "ec2-create-tags-subnet.json": 1,
 }
 
 

@@ -95,7 +95,14 @@ _ID_PREFIXES: Mapping[str, str] = {
 _SCOPE_KINDS: Mapping[str, frozenset[str]] = {
     "CreateLaunchTemplateVersion": frozenset({"launch_template"}),
     "ModifyLaunchTemplate": frozenset({"launch_template"}),
+    # EC2 tag calls: only the subnets among the resources tagged (their tags are what checks read).
+    "CreateTags": frozenset({"subnet"}),
+    "DeleteTags": frozenset({"subnet"}),
 }
+# Calls that change nothing a check reads unless their scope names a resource of that kind: tags put on
+# an instance or a volume only. The template forwards them only for subnets; a record that names none
+# (replayed by hand, or the rule widened) is not widened to the region but dropped.
+_SCOPE_REQUIRED: Mapping[str, str] = {"CreateTags": "subnet", "DeleteTags": "subnet"}
 # Tags that make an Auto Scaling group a cluster's node group (the collector discovers self-managed groups
 # by the first; EKS puts all of them on a managed node group's group).
 _CLUSTER_TAG_PREFIXES = ("kubernetes.io/cluster/", "k8s.io/cluster-autoscaler/")
@@ -186,6 +193,9 @@ def requests_from_event(event: Mapping[str, Any]) -> list[AuditRequest]:
             refs = _autoscaling_references(detail)
         else:
             refs = _ec2_references(detail, _SCOPE_KINDS.get(name))
+            required = _SCOPE_REQUIRED.get(name)
+            if required is not None and not refs.of(required):
+                return []
         return [AuditRequest(**base, vpc=refs, check_ids=routes[name])]
 
     if source == "aws.iam":

@@ -66,7 +66,8 @@ IP_CAPACITY_EXHAUSTION_RISK = CheckSpec(
     requires=(Part.CLUSTER, Part.NETWORK, Part.NODEGROUPS, Part.INSTANCE_TYPES),
     # The aws-node DaemonSet's settings and ENIConfigs (CNI defaults assumed, and said, when unread).
     reads=(Part.KUBERNETES,),
-    events=_EVENTS,
+    # Subnet tags: which subnets of the VPC join the node subnets' pod IP pool (VPC CNI subnet discovery).
+    events=_EVENTS + events.SUBNET_TAGS,
     schedule_only={
         Part.CLUSTER: events.IP_FAMILY_FIXED,
         Part.NETWORK: events.IP_USE_CHANGES_CONSTANTLY,

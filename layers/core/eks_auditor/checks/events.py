@@ -96,6 +96,11 @@ SECURITY_GROUP_RULES = ec2(
 )
 SUBNET_CIDRS = ec2("AssociateSubnetCidrBlock")
 SUBNET_ATTRIBUTES = ec2("ModifySubnetAttribute")
+# A subnet's tags: `kubernetes.io/role/cni` puts it in the VPC CNI's subnet-discovery pod IP pool, and its
+# value ("0" or empty) or a `kubernetes.io/cluster/<other>` tag takes it out (capacity.forecast.discovered).
+# The template forwards the calls only when a resource tagged is a subnet; the router scopes them to the
+# subnets' VPCs. EC2's own tag calls, not Auto Scaling's (SELF_MANAGED_GROUPS) under the same name.
+SUBNET_TAGS = ec2("CreateTags", "DeleteTags")
 # enableDnsSupport / enableDnsHostnames: interface endpoints' private DNS names resolve only with both on.
 VPC_DNS = ec2("ModifyVpcAttribute")
 # What lies behind a default route that leaves the VPC (DESIGN §2: followed one hop). A transit gateway:
@@ -148,6 +153,7 @@ PART_CHANGES: Mapping[Part, tuple[Event, ...]] = {
         + SUBNET_DELETED
         + SUBNET_CIDRS
         + SUBNET_ATTRIBUTES
+        + SUBNET_TAGS
         + NAT_ADDRESSES
         + NAT_GATEWAY_ADDRESSES
         + VPC_DNS

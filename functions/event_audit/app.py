@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.batch import process_partial_response
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyKeyError
 from eks_auditor.batch import RecordProcessor
 from eks_auditor.errors import InvalidEvent
 from eks_auditor.runtime import PowertoolsSink, lambda_runtime
@@ -31,9 +30,7 @@ if TYPE_CHECKING:
 logger = Logger()
 tracer = lambda_tracer()
 metrics = Metrics()
-processor = RecordProcessor(
-    logger=logger, metrics=metrics, rejections=(InvalidEvent, IdempotencyKeyError), what="event"
-)
+processor = RecordProcessor(logger=logger, metrics=metrics, rejections=(InvalidEvent,), what="event")
 runtime = lambda_runtime(PowertoolsSink(metrics))
 copy_config_to_registered_loggers(source_logger=logger)
 batch: EventBatch | None = None
@@ -63,10 +60,16 @@ def idempotent_process_event() -> Callable[..., Any]:
 
 
 def record_handler(record: SQSRecord) -> dict:
+    # Imported here, not at init: the idempotency package pulls in boto3 and its DynamoDB persistence.
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyKeyError
+
     assert batch is not None
     event = batch.event(record.message_id)
     logger.append_keys(event_id=event.get("id"), event_name=event.get("detail", {}).get("eventName"))
-    return dict(idempotent_process_event()(event=event))
+    try:
+        return dict(idempotent_process_event()(event=event))
+    except IdempotencyKeyError as exc:  # an event without an id: bad input, no retry can fix it
+        raise InvalidEvent(f"event has no id for the idempotency layer: {exc}") from exc
 
 
 @logger.inject_lambda_context(clear_state=True)

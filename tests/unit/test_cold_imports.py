@@ -28,7 +28,14 @@ HEAVY_EVERYWHERE = (
     "yaml",
 )
 # Handlers whose first batch, not their import, routes and audits: no pydantic models, no checks at all.
-HEAVY_FOR_AUDITORS = (*HEAVY_EVERYWHERE, "pydantic", "eks_auditor.checks", "eks_auditor.entrypoints")
+# (and not the idempotency package either: its __init__ imports boto3 and the DynamoDB persistence layer).
+HEAVY_FOR_AUDITORS = (
+    *HEAVY_EVERYWHERE,
+    "pydantic",
+    "eks_auditor.checks",
+    "eks_auditor.entrypoints",
+    "aws_lambda_powertools.utilities.idempotency",
+)
 HANDLERS = {
     "event_audit": HEAVY_FOR_AUDITORS,
     "cluster_worker": HEAVY_FOR_AUDITORS,

@@ -38,7 +38,6 @@ ORG_REGIONS = ("us-east-1", "eu-west-1")
 ORG_SIZE = (20, 2, 3)
 ORG_ROLE = "eks-auditor-audit"
 DELAY_SECONDS = 0.040
-BASE_CLUSTERS_PER_REGION = 5
 # Clusters in flight for these runs: the defaults (eks_auditor.config); 3 regions x 8 per region > 16.
 FLEETS = (15, 60, 240)
 PIP_REQ = ("--disable-pip-version-check", "-r")
@@ -62,14 +61,15 @@ def serve_moto(clusters: int) -> None:
     os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
     import boto3
 
-    from eks_auditor_tools.demo.fleet import build_fleet, clone_clusters
+    from eks_auditor_tools.demo.fleet import CORE_CLUSTERS, build_fleet, clone_clusters
 
     session = boto3.Session(region_name=REGIONS[0])
-    copies = clusters // (len(REGIONS) * BASE_CLUSTERS_PER_REGION) - 1
+    # The demo fleet's five core shapes, cloned: exactly 15, 60, 240 clusters over 3 regions.
+    copies = clusters // (len(REGIONS) * len(CORE_CLUSTERS)) - 1
     for region in REGIONS:
-        fleet = build_fleet(session, region)
+        fleet = build_fleet(session, region, only=CORE_CLUSTERS)
         if copies > 0:
-            clone_clusters(session, fleet, copies)
+            clone_clusters(session, fleet, copies, only=CORE_CLUSTERS)
     print(f"READY {port}", flush=True)
     sys.stdin.read()
     server.stop()

@@ -9,14 +9,15 @@ from __future__ import annotations
 import struct
 import subprocess
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from eks_auditor.model.check import Severity
-from eks_auditor.model.finding import Finding, Status, finding_id
+from eks_auditor.model.finding import Finding, Status
+from finding_builder import T0, build_finding
 
 from eks_auditor_tools.report import COLORS, render_report
 
@@ -25,34 +26,27 @@ pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)"
 )
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 PROD, DEV = "111111111111", "222222222222"
 
 
 def finding(account: str, cluster: str, check_id: str, severity: Severity, **fields: Any) -> Finding:
     resource = f"arn:aws:eks:eu-west-1:{account}:cluster/{cluster}"
-    base: dict[str, Any] = {
-        "id": finding_id(account, "eu-west-1", cluster, check_id, resource),
-        "check_id": check_id,
-        "severity": severity,
-        "status": Status.OPEN,
-        "account": account,
-        "region": "eu-west-1",
-        "cluster": cluster,
-        "cluster_arn": resource,
-        "resource": resource,
+    defaults: dict[str, Any] = {
         "title": f"{check_id} on {cluster}",
         "description": "What is wrong, in a sentence long enough to wrap in a narrow column of the page.",
         "evidence": {"endpoint_public_access": True, "public_access_cidrs": ["0.0.0.0/0"]},
         "remediation": "aws eks update-cluster-config --name <cluster> --resources-vpc-config x=true",
-        "references": ("https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html",),
-        "first_seen": T0,
-        "last_seen": T0 + timedelta(days=2),
-        "source": "scan-1",
-        "evaluated_at": T0 + timedelta(days=2),
     }
-    base.update(fields)
-    return Finding.model_validate(base)
+    return build_finding(
+        account=account,
+        region="eu-west-1",
+        cluster=cluster,
+        check_id=check_id,
+        resource=resource,
+        severity=severity,
+        seen_for=timedelta(days=2),
+        **{**defaults, **fields},
+    )
 
 
 FLEET = [

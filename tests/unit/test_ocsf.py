@@ -3,44 +3,36 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from eks_auditor.model.check import Severity
-from eks_auditor.model.finding import Finding, Status, finding_id
+from eks_auditor.model.finding import Finding, Status
+from finding_builder import T0, build_finding
 from ocsf_schema import validate
 
 from eks_auditor_tools.ocsf import detection_finding, to_ocsf
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 ARN = f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/prod-a"
 
 
 def finding(check_id: str, resource: str, **fields: Any) -> Finding:
-    base: dict[str, Any] = {
-        "id": finding_id(ACCOUNT, REGION, "prod-a", check_id, resource),
-        "check_id": check_id,
-        "severity": Severity.HIGH,
-        "status": Status.OPEN,
-        "account": ACCOUNT,
-        "region": REGION,
-        "cluster": "prod-a",
-        "cluster_arn": ARN,
-        "resource": resource,
+    defaults: dict[str, Any] = {
         "title": "Public endpoint open to the internet",
         "description": "publicAccessCidrs holds 0.0.0.0/0.",
         "evidence": {"public_access_cidrs": ["0.0.0.0/0"]},
         "remediation": "aws eks update-cluster-config --name <cluster> --resources-vpc-config x",
-        "references": ("https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html",),
-        "first_seen": T0,
-        "last_seen": T0 + timedelta(hours=1),
-        "source": "scan-1",
-        "evaluated_at": T0 + timedelta(hours=1),
     }
-    base.update(fields)
-    return Finding.model_validate(base)
+    return build_finding(
+        account=ACCOUNT,
+        region=REGION,
+        cluster="prod-a",
+        check_id=check_id,
+        resource=resource,
+        **{**defaults, **fields},
+    )
 
 
 NODEGROUP = f"arn:aws:eks:{REGION}:{ACCOUNT}:nodegroup/prod-a/ng-1/abcd"

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
 from eks_auditor.model.check import Severity
-from eks_auditor.model.finding import Finding, Status, finding_id
+from eks_auditor.model.finding import Finding, Status
+from finding_builder import T0, build_finding
 
 from eks_auditor_tools.report import headroom, render_report
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 A = f"prod-a ({ACCOUNT}/{REGION})"
@@ -26,29 +25,20 @@ def finding(
     resource: str,
     severity: Severity,
     status: Status = Status.OPEN,
+    account: str = ACCOUNT,
     **fields: Any,
 ) -> Finding:
-    base: dict[str, Any] = {
-        "id": finding_id(ACCOUNT, REGION, cluster, check_id, resource),
-        "check_id": check_id,
-        "severity": severity,
-        "status": status,
-        "account": ACCOUNT,
-        "region": REGION,
-        "cluster": cluster,
-        "cluster_arn": f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{cluster}",
-        "resource": resource,
-        "title": f"{check_id} on {resource}",
-        "description": "d",
-        "remediation": "r",
-        "references": ("https://docs.aws.amazon.com/eks/latest/userguide/",),
-        "first_seen": T0,
-        "last_seen": T0 + timedelta(hours=1),
-        "source": "scan-1",
-        "evaluated_at": T0 + timedelta(hours=1),
-    }
-    base.update(fields)
-    return Finding.model_validate(base)
+    fields.setdefault("references", ("https://docs.aws.amazon.com/eks/latest/userguide/",))
+    return build_finding(
+        account=account,
+        region=REGION,
+        cluster=cluster,
+        check_id=check_id,
+        resource=resource,
+        severity=severity,
+        status=status,
+        **fields,
+    )
 
 
 IP_EVIDENCE = {

@@ -19,27 +19,13 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from eks_auditor.collect.network import KNOWN_EGRESS_REASON, collect_vpc_network
-from moto import mock_aws
-
-REGION = "us-east-1"
+from vpcs import REGION, moto_ec2, routed_vpc
 
 
 @pytest.fixture
 def ec2() -> Iterator[Any]:
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        yield boto3.client("ec2", region_name=REGION)
-
-
-def _vpc(ec2: Any, cidr: str) -> tuple[str, str, str]:
-    """(vpc, subnet, route table explicitly associated with the subnet)."""
-    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr.replace("/16", "/24"), AvailabilityZone="us-east-1a")
-    subnet_id = subnet["Subnet"]["SubnetId"]
-    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2.associate_route_table(RouteTableId=table, SubnetId=subnet_id)
-    return vpc, subnet_id, table
+    with moto_ec2() as client:
+        yield client
 
 
 def _nat_in(ec2: Any, vpc: str, table: str) -> str:
@@ -115,7 +101,7 @@ def _firewall_client(vpc: str, endpoint: str, subnet: str) -> Any:
 
 
 def test_firewall_endpoint_followed_to_the_nat_behind_it(ec2: Any) -> None:
-    vpc, node_subnet, node_table = _vpc(ec2, "10.0.0.0/16")
+    vpc, node_subnet, node_table = routed_vpc(ec2, "10.0.0.0/16")
     firewall_subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/28", AvailabilityZone="us-east-1a")
     firewall_subnet_id = firewall_subnet["Subnet"]["SubnetId"]
     firewall_table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
@@ -132,7 +118,7 @@ def test_firewall_endpoint_followed_to_the_nat_behind_it(ec2: Any) -> None:
 
 
 def test_denied_firewall_read_leaves_egress_unverified(ec2: Any) -> None:
-    vpc, node_subnet, node_table = _vpc(ec2, "10.0.0.0/16")
+    vpc, node_subnet, node_table = routed_vpc(ec2, "10.0.0.0/16")
     _unlisted_endpoint(ec2, vpc, node_table, node_subnet)
     client = boto3.client("network-firewall", region_name=REGION)
     stub = Stubber(client)
@@ -150,8 +136,8 @@ def test_denied_firewall_read_leaves_egress_unverified(ec2: Any) -> None:
 
 
 def _tgw_world(ec2: Any) -> dict[str, str]:
-    spoke, spoke_subnet, spoke_table = _vpc(ec2, "10.1.0.0/16")
-    hub, hub_subnet, hub_table = _vpc(ec2, "10.2.0.0/16")
+    spoke, spoke_subnet, spoke_table = routed_vpc(ec2, "10.1.0.0/16")
+    hub, hub_subnet, hub_table = routed_vpc(ec2, "10.2.0.0/16")
     nat = _nat_in(ec2, hub, hub_table)
     tgw = ec2.create_transit_gateway(
         Description="network account hub",

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from eks_auditor.audit import Auditor, AuditResult
+from eks_auditor.audit import AuditResult
 from eks_auditor.collect.clients import AwsClients
 from eks_auditor.collect.errors import ClusterUnavailable
 from eks_auditor.collect.snapshot import SnapshotCollector
@@ -28,6 +28,7 @@ from eks_auditor.model.check import Result, Severity
 from eks_auditor.model.finding import ChangeKind, Status
 from eks_auditor.store import FindingQuery, FindingStore
 from eks_auditor.triggers import EKS_EVENT_CHECKS, AuditRequest, VpcReference, requests_from_event
+from recording import RecordingAuditor
 from table import create_table
 
 from eks_auditor_tools.demo.fleet import ACCOUNT, Fleet
@@ -56,19 +57,6 @@ def world(demo_fleet: tuple[boto3.Session, Fleet]) -> World:
     other = FleetBuilder(OTHER_REGION, session)
     vpc = other.create_vpc(cidr="10.9.0.0/16")
     return World(session, fleet, store, other, vpc.private_subnet_ids)
-
-
-class RecordingAuditor(Auditor):
-    """The real Auditor, remembering each audit it was asked for."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.audits: list[tuple[str, frozenset[str] | None]] = []
-
-    def audit(self, region: str, cluster: str, **kwargs: Any) -> AuditResult:
-        check_ids = kwargs.get("check_ids")
-        self.audits.append((cluster, None if check_ids is None else frozenset(check_ids)))
-        return super().audit(region, cluster, **kwargs)
 
 
 def make_dispatcher(world: World, *, store: bool = False) -> tuple[Dispatcher, RecordingAuditor]:

@@ -15,32 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from eks_auditor.dispatch import Scope, resolve_scope
 from eks_auditor.triggers import VpcReference
-from moto import mock_aws
-
-REGION = "us-east-1"
+from vpcs import moto_ec2, routed_vpc
 
 
 @pytest.fixture
 def ec2() -> Iterator[Any]:
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        yield boto3.client("ec2", region_name=REGION)
-
-
-def _vpc(ec2: Any, cidr: str) -> tuple[str, str, str]:
-    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr.replace("/16", "/24"), AvailabilityZone="us-east-1a")
-    subnet_id = subnet["Subnet"]["SubnetId"]
-    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2.associate_route_table(RouteTableId=table, SubnetId=subnet_id)
-    return vpc, subnet_id, table
+    with moto_ec2() as client:
+        yield client
 
 
 @pytest.fixture
@@ -52,7 +38,7 @@ def world(ec2: Any) -> dict[str, Any]:
     attachments: dict[str, str] = {}
     cidrs = {"a": "10.1.0.0/16", "b": "10.2.0.0/16", "c": "10.3.0.0/16", "hub": "10.9.0.0/16"}
     for name, cidr in cidrs.items():
-        vpcs[name] = _vpc(ec2, cidr)
+        vpcs[name] = routed_vpc(ec2, cidr)
         attachments[name] = ec2.create_transit_gateway_vpc_attachment(
             TransitGatewayId=tgw, VpcId=vpcs[name][0], SubnetIds=[vpcs[name][1]]
         )["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"]
@@ -66,7 +52,7 @@ def world(ec2: Any) -> dict[str, Any]:
         ec2.associate_transit_gateway_route_table(
             TransitGatewayRouteTableId=table, TransitGatewayAttachmentId=attachments[name]
         )
-    unrelated = _vpc(ec2, "10.7.0.0/16")  # no attachment: not an egress VPC
+    unrelated = routed_vpc(ec2, "10.7.0.0/16")  # no attachment: not an egress VPC
     return {"tgw": tgw, "vpcs": vpcs, "attachments": attachments, "spokes": spokes, "unrelated": unrelated}
 
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import boto3
 import pytest
-from eks_auditor.audit import Auditor, AuditResult
 from eks_auditor.collect.clients import AwsClients
 from eks_auditor.collect.snapshot import SnapshotCollector
 from eks_auditor.dispatch import Dispatcher, Scope, resolve_scope
 from eks_auditor.triggers import VpcReference, requests_from_event
+from recording import RecordingAuditor
 
 from eks_auditor_tools.fleet import Fleet
 
@@ -176,17 +176,6 @@ def test_without_the_other_services_only_ec2_references_resolve(account: Account
 def load_event(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
     return event
-
-
-class RecordingAuditor(Auditor):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.audits: list[tuple[str, frozenset[str] | None]] = []
-
-    def audit(self, region: str, cluster: str, **kwargs: Any) -> AuditResult:
-        check_ids = kwargs.get("check_ids")
-        self.audits.append((cluster, None if check_ids is None else frozenset(check_ids)))
-        return super().audit(region, cluster, **kwargs)
 
 
 def dispatched(account: Account, event: dict[str, Any]) -> list[tuple[str, frozenset[str] | None]]:

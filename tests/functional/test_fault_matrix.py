@@ -43,6 +43,7 @@ from eks_auditor.model.check import Result
 from eks_auditor.model.finding import Status
 from eks_auditor.notify import Notifier
 from eks_auditor.store import FindingQuery, FindingStore
+from recording import Records
 
 from eks_auditor_tools.demo.account import DemoAccount
 from eks_auditor_tools.demo.fleet import ACCOUNT, REGION
@@ -61,15 +62,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 class Crash(BaseException):
     """The Lambda dies (timeout, out of memory): nothing of the invocation returns, not even to Powertools."""
-
-
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @dataclass

@@ -32,6 +32,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 from profiles import NIGHTLY, examples
+from recording import Records
 
 from eks_auditor_tools.demo.account import DemoAccount, deploy
 from eks_auditor_tools.demo.fleet import ACCOUNT, REGION
@@ -39,17 +40,6 @@ from eks_auditor_tools.demo.lambdas import LambdaContext, LogSink, forget_handle
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
-
-class Records(logging.Handler):
-    """The service logger's records, read off the logger itself (independent of propagation)."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
 
 
 @dataclass

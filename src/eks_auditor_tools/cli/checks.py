@@ -88,10 +88,6 @@ def _event_label(event: Event) -> str:
     )
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def catalog_table(checks: list[Check]) -> str:
     """One line per check within 120 columns; `checks ID` has the description, events and permissions."""
     import re

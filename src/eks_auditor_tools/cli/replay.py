@@ -87,7 +87,6 @@ def _cloudtrail(runtime: Any, event: dict[str, Any]) -> list[Finding]:
 
 
 def _spot(runtime: Any, event: dict[str, Any]) -> list[Finding]:
-    from eks_auditor.publish import Publisher
     from eks_auditor.spot.notices import SpotBatch
 
     if not runtime.settings.findings_table:
@@ -96,7 +95,7 @@ def _spot(runtime: Any, event: dict[str, Any]) -> list[Finding]:
     result = SpotBatch(
         ec2_client=runtime.client("ec2", event.get("region")),
         store=runtime.store,
-        publisher=Publisher(runtime.store, runtime.notifier),
+        publisher=runtime.publisher,
         now=datetime.now(UTC),
         ttl=settings.spot_notice_ttl,
         burst_threshold=settings.spot_burst_threshold,

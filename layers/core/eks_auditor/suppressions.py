@@ -15,9 +15,10 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status
+from eks_auditor.model.frozen import FrozenModel
 
 ANY_CHECK = "*"
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -25,10 +26,8 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 _ACCOUNT = re.compile(r"^\d{12}$")
 
 
-class Suppression(BaseModel):
+class Suppression(FrozenModel):
     """One accepted risk. Every criterion that is set must match; unset criteria match anything."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
     check_id: str

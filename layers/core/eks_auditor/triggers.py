@@ -11,12 +11,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from eks_auditor.checks.registry import CHECKS
 from eks_auditor.errors import InvalidEvent
 from eks_auditor.model.check import CLOUDTRAIL_DETAIL_TYPE
 from eks_auditor.model.events import ACCOUNT_PATTERN, CLUSTER_PATTERN, REGION_PATTERN
+from eks_auditor.model.frozen import FrozenModel
 
 # Calls about the cluster as a whole rather than some checks: a new cluster gets every check, a deleted
 # one has its findings resolved.
@@ -117,14 +116,12 @@ _EC2_ID = re.compile(
 )
 
 
-class VpcReference(BaseModel):
+class VpcReference(FrozenModel):
     """The resources a resource-scoped call named; `dispatch.resolve_scope` resolves them to VPCs or clusters.
 
     Kinds: EC2 ids by type (vpc, subnet, route_table, …, transit_gateway_attachment, vpc_peering_connection,
     launch_template), auto_scaling_group and firewall names, and cluster names read from the call's tags.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     ids: Mapping[str, tuple[str, ...]]  # kind -> ids, e.g. {"route_table": ("rtb-1",)}
 
@@ -132,9 +129,7 @@ class VpcReference(BaseModel):
         return self.ids.get(kind, ())
 
 
-class AuditRequest(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class AuditRequest(FrozenModel):
     source: str  # the event id
     event_name: str
     account: str

@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import math
 
-from pydantic import BaseModel, ConfigDict
-
 from eks_auditor.capacity.max_pods import HOST_NETWORK_PODS, IPS_PER_PREFIX, MaxPods, Mode, compute_max_pods
+from eks_auditor.model.frozen import FrozenModel
 from eks_auditor.model.kubernetes import AwsNodeSettings
 from eks_auditor.model.snapshot import InstanceTypeInfo
 
@@ -44,10 +43,8 @@ IPAMD_DEFAULT_WARM_ENI_TARGET = 1
 IPAMD_DEFAULT_WARM_PREFIX_TARGET = 0
 
 
-class CniSettings(BaseModel):
+class CniSettings(FrozenModel):
     """The VPC CNI settings in effect, with where they came from."""
-
-    model_config = ConfigDict(frozen=True)
 
     warm_eni_target: int
     warm_ip_target: int  # 0 = unset
@@ -107,10 +104,8 @@ def effective_settings(settings: AwsNodeSettings | None) -> CniSettings:
     )
 
 
-class Footprint(BaseModel):
+class Footprint(FrozenModel):
     """The addresses one node holds at a given pod count, split by the subnet they come from."""
-
-    model_config = ConfigDict(frozen=True)
 
     instance_type: str
     mode: Mode

@@ -38,10 +38,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from eks_auditor.capacity.footprint import CniSettings, Footprint, effective_settings, node_footprint
 from eks_auditor.capacity.max_pods import IPS_PER_PREFIX
+from eks_auditor.model.frozen import FrozenModel
 from eks_auditor.model.kubernetes import AwsNodeSettings, EniConfig
 from eks_auditor.model.network import Subnet
 from eks_auditor.model.snapshot import ClusterSnapshot, InstanceTypeInfo, NodeGroup
@@ -56,10 +55,8 @@ TAG_VALUES_SINCE = (1, 22)  # "0" excludes, "" does not include, other clusters'
 _VERSION = re.compile(r":v?(\d+)\.(\d+)\.(\d+)")
 
 
-class NodeGroupPlan(BaseModel):
+class NodeGroupPlan(FrozenModel):
     """How one node group was modeled."""
-
-    model_config = ConfigDict(frozen=True)
 
     nodegroup: str
     kind: str
@@ -71,19 +68,15 @@ class NodeGroupPlan(BaseModel):
     notes: tuple[str, ...] = ()
 
 
-class ForecastGap(BaseModel):
+class ForecastGap(FrozenModel):
     """Something the forecast could not model; the subnets it leaves incomplete."""
-
-    model_config = ConfigDict(frozen=True)
 
     resource: str
     reason: str
     subnet_ids: tuple[str, ...] = ()
 
 
-class SubnetForecast(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class SubnetForecast(FrozenModel):
     subnet_id: str
     cidr: str
     availability_zone: str
@@ -125,9 +118,7 @@ class SubnetForecast(BaseModel):
         )
 
 
-class Forecast(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Forecast(FrozenModel):
     subnets: tuple[SubnetForecast, ...]
     nodegroups: tuple[NodeGroupPlan, ...]
     settings: CniSettings

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from eks_auditor.model.frozen import FrozenModel
 from eks_auditor.model.snapshot import InstanceTypeInfo
 
 IPS_PER_PREFIX = 16  # an IPv4 /28
@@ -27,10 +26,8 @@ CEILING_VCPU_THRESHOLD = 30  # types with more vCPUs than this get the larger ce
 Mode = Literal["secondary-ip", "prefix-delegation"]
 
 
-class MaxPods(BaseModel):
+class MaxPods(FrozenModel):
     """One instance type's max-pods figure and how it was reached."""
-
-    model_config = ConfigDict(frozen=True)
 
     instance_type: str
     vcpus: int

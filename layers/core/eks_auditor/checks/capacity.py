@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from eks_auditor.capacity.footprint import SOURCE_ASSUMED, CniSettings, effective_settings
 from eks_auditor.capacity.forecast import (
     CNI_ROLE_TAG,
@@ -30,6 +28,7 @@ from eks_auditor.capacity.forecast import (
 )
 from eks_auditor.capacity.max_pods import compute_max_pods
 from eks_auditor.checks.base import *
+from eks_auditor.model.frozen import FrozenModel
 from eks_auditor.model.snapshot import InstanceTypeInfo, NodeGroup
 
 _CNI_IP_DOC = "https://docs.aws.amazon.com/eks/latest/best-practices/ip-opt.html"
@@ -101,10 +100,8 @@ IP_PREFIX_DELEGATION_RECOMMENDED = CheckSpec(
 )
 
 
-class Headroom(BaseModel):
+class Headroom(FrozenModel):
     """Free IPs are low under this share of usable addresses, or with room for fewer than this many nodes."""
-
-    model_config = ConfigDict(frozen=True)
 
     min_free_percent: float = 20.0
     min_spare_nodes: int = 5

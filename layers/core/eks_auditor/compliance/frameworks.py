@@ -23,7 +23,9 @@ import json
 from collections.abc import Mapping
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from eks_auditor.model.frozen import FrozenModel
 
 
 class Coverage(StrEnum):
@@ -31,9 +33,7 @@ class Coverage(StrEnum):
     PARTIAL = "partial"
 
 
-class Control(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Control(FrozenModel):
     id: str
     title: str = Field(max_length=40)  # short, our own words: never the benchmark text
     url: str
@@ -49,9 +49,7 @@ class Control(BaseModel):
         return bool(self.full_checks)
 
 
-class Framework(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Framework(FrozenModel):
     id: str  # versioned: cis-eks-1.7
     family: str  # what --framework names: cis-eks (its latest version)
     name: str
@@ -68,10 +66,8 @@ class Framework(BaseModel):
         return {check for control in self.controls for check in control.checks}
 
 
-class ControlRef(BaseModel):
+class ControlRef(FrozenModel):
     """One control a check evidences, as exports name it: `cis-eks-1.7:5.4.1`."""
-
-    model_config = ConfigDict(frozen=True)
 
     framework: str
     control: str

@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import Field, computed_field
 
 from eks_auditor.compliance.frameworks import Control, Framework
 from eks_auditor.compliance.verdict import CheckVerdict, Verdict
+from eks_auditor.model.frozen import FrozenModel
 from eks_auditor.suppressions import Suppression
 
 # A verdict older than this is stale: the full scan (ScanSchedule, every 6 hours by default) renews every
@@ -37,10 +38,8 @@ class ControlVerdict(StrEnum):
     NOT_ASSESSED = "NOT_ASSESSED"
 
 
-class ClusterVerdicts(BaseModel):
+class ClusterVerdicts(FrozenModel):
     """The latest check verdicts the AUDIT record of one cluster keeps."""
-
-    model_config = ConfigDict(frozen=True)
 
     account: str
     region: str
@@ -52,9 +51,7 @@ class ClusterVerdicts(BaseModel):
         return f"{self.account}/{self.region}/{self.cluster}"
 
 
-class Cell(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Cell(FrozenModel):
     cluster: str  # account/region/cluster
     verdict: ControlVerdict
     # When the verdict was decided: the oldest evaluation among the full checks (None: never evaluated).
@@ -64,9 +61,7 @@ class Cell(BaseModel):
     failing_since: datetime | None = None
 
 
-class ControlPosture(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ControlPosture(FrozenModel):
     control: str
     title: str
     url: str
@@ -120,9 +115,7 @@ class ControlPosture(BaseModel):
         return [cell.cluster for cell in self.cells if cell.verdict is ControlVerdict.FAIL]
 
 
-class Posture(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Posture(FrozenModel):
     framework: str
     name: str
     version: str

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
-
 from eks_auditor.model.evaluation import Evaluation
+from eks_auditor.model.frozen import FrozenModel
 
 # One failing resource list kept per verdict; beyond it the verdict says how many more (the findings hold
 # them all). Keeps the AUDIT item far from DynamoDB's 400 KB however many resources fail.
@@ -21,10 +20,8 @@ class Verdict(StrEnum):
     INCOMPLETE = "INCOMPLETE"  # ERROR on some resource and no FAIL: never a pass
 
 
-class CheckVerdict(BaseModel):
+class CheckVerdict(FrozenModel):
     """A check's verdict on a cluster at `evaluated_at`; `failing`: the resources that failed (FAIL)."""
-
-    model_config = ConfigDict(frozen=True)
 
     check_id: str
     verdict: Verdict

@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from eks_auditor.model.frozen import FrozenModel
 from eks_auditor.model.part import Part
 
 if TYPE_CHECKING:
@@ -49,14 +50,12 @@ class Result(StrEnum):
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 
 
-class Event(BaseModel):
+class Event(FrozenModel):
     """An EventBridge event that can change a check's verdict.
 
     A CloudTrail-recorded API call is its source and eventName (`Event("aws.eks", "UpdateClusterConfig")`);
     any other event is its source and detail-type, with no name.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     source: str
     name: str | None = None
@@ -82,10 +81,8 @@ class CheckKind(StrEnum):
     ACCOUNT_REGION = "account_region"
 
 
-class CheckSpec(BaseModel):
+class CheckSpec(FrozenModel):
     """Typed metadata beside each check function: the one declaration the catalog is derived from."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     title: str
@@ -140,10 +137,8 @@ class CheckSpec(BaseModel):
         return permissions_for(self.parts)
 
 
-class Outcome(BaseModel):
+class Outcome(FrozenModel):
     """The result of one check on one resource. `severity` may differ from the spec's default."""
-
-    model_config = ConfigDict(frozen=True)
 
     check_id: str
     resource: str
@@ -160,10 +155,10 @@ CheckFunction = Callable[["ClusterSnapshot"], list[Outcome]]
 RegionCheckFunction = Callable[["PipelineSnapshot"], list[Outcome]]
 
 
-class Check(BaseModel):
+class Check(FrozenModel):
     """A registry entry: the spec and the pure function that evaluates it."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     spec: CheckSpec
     # None for EVENT and ENGINE checks: their outcomes are not computed from a snapshot.

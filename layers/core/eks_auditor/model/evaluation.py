@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
-
 from eks_auditor.model.finding import Finding
+from eks_auditor.model.frozen import FrozenModel
 
 
-class Evaluation(BaseModel):
+class Evaluation(FrozenModel):
     """The result of running `checks_run` on one cluster at `evaluated_at`.
 
     audit_incomplete findings (check_id "audit_incomplete") carry evidence["check_id"], the check that could
     not run, and resource "<check_id>:<resource>"; for resolution they belong to that check.
     """
-
-    model_config = ConfigDict(frozen=True)
 
     account: str
     region: str

@@ -11,7 +11,9 @@ import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, ValidationError
+from pydantic import ConfigDict, Field, StrictBool, StringConstraints, ValidationError
+
+from eks_auditor.model.frozen import FrozenModel
 
 ACCOUNT_PATTERN = r"^\d{12}$"
 # No surrounding space, lower case: a region with a trailing space would create findings no scan resolves.
@@ -31,10 +33,10 @@ class MalformedMessage(ValueError):
     """A message no retry can fix; the text says which field and why."""
 
 
-class ClusterAuditMessage(BaseModel):
+class ClusterAuditMessage(FrozenModel):
     """The scheduler's fan-out message: audit one cluster (or resolve it, `deleted`)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(extra="ignore")
 
     account: AccountId
     region: Region

@@ -8,9 +8,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from eks_auditor.model.check import CheckSpec, Severity
+from eks_auditor.model.frozen import FrozenModel
 
 
 class Status(StrEnum):
@@ -34,9 +35,7 @@ def finding_id(account: str, region: str, cluster: str, check_id: str, resource:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-class Finding(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Finding(FrozenModel):
     id: str
     check_id: str
     severity: Severity
@@ -108,10 +107,8 @@ def finding_from_spec(
     )
 
 
-class StateChange(BaseModel):
+class StateChange(FrozenModel):
     """One state change of a finding: what gets published, exactly once per change."""
-
-    model_config = ConfigDict(frozen=True)
 
     change_id: str  # deterministic: finding id + evaluated_at + kind, so a retry names the same change
     kind: ChangeKind

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from eks_auditor.model.frozen import FrozenModel
 
 
-class Container(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Container(FrozenModel):
     name: str
     image: str
     command: tuple[str, ...] = ()
@@ -17,10 +17,8 @@ class Container(BaseModel):
     env: Mapping[str, str] = Field(default_factory=dict)
 
 
-class Workload(BaseModel):
+class Workload(FrozenModel):
     """A Deployment or DaemonSet, reduced to what the checks read."""
-
-    model_config = ConfigDict(frozen=True)
 
     kind: str
     namespace: str
@@ -30,10 +28,8 @@ class Workload(BaseModel):
     replicas: int | None = None
 
 
-class AwsNodeSettings(BaseModel):
+class AwsNodeSettings(FrozenModel):
     """VPC CNI settings from the aws-node DaemonSet's env; None means unset (the CNI default applies)."""
-
-    model_config = ConfigDict(frozen=True)
 
     warm_eni_target: int | None = None
     warm_ip_target: int | None = None
@@ -47,26 +43,20 @@ class AwsNodeSettings(BaseModel):
     image: str | None = None
 
 
-class AwsAuthMapping(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class AwsAuthMapping(FrozenModel):
     kind: str  # mapRoles | mapUsers | mapAccounts
     arn: str
     username: str | None = None
     groups: tuple[str, ...] = ()
 
 
-class AccessPolicyAssociation(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class AccessPolicyAssociation(FrozenModel):
     policy_arn: str
     scope_type: str  # cluster | namespace
     namespaces: tuple[str, ...] = ()
 
 
-class AccessEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class AccessEntry(FrozenModel):
     principal_arn: str
     type: str = "STANDARD"
     username: str | None = None
@@ -74,18 +64,14 @@ class AccessEntry(BaseModel):
     policies: tuple[AccessPolicyAssociation, ...] = ()
 
 
-class EniConfig(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class EniConfig(FrozenModel):
     name: str
     subnet_id: str
     security_groups: tuple[str, ...] = ()
 
 
-class KubernetesState(BaseModel):
+class KubernetesState(FrozenModel):
     """Read through the Kubernetes API. Each part is None when it could not be read (see snapshot gaps)."""
-
-    model_config = ConfigDict(frozen=True)
 
     endpoint: str
     autoscalers: tuple[Workload, ...] | None = None

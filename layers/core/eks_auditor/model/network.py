@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from eks_auditor.model.frozen import FrozenModel
 
 _GONE = frozenset({"deleted", "deleting", "failed", "rejected", "expired"})
 NAT_DOWN_STATES = frozenset({"failed", "deleting", "deleted"})
@@ -13,18 +15,14 @@ NAT_DOWN_STATES = frozenset({"failed", "deleting", "deleted"})
 RouteTarget = Literal["igw", "eigw", "nat", "tgw", "vpce", "pcx", "eni", "instance", "local", "other"]
 
 
-class Route(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Route(FrozenModel):
     destination: str  # IPv4/IPv6 CIDR or a prefix-list id
     target_type: RouteTarget
     target_id: str
     active: bool = True  # state "blackhole" routes are inactive
 
 
-class RouteTable(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class RouteTable(FrozenModel):
     id: str
     main: bool
     subnet_ids: tuple[str, ...] = ()  # explicit associations only
@@ -35,9 +33,7 @@ class RouteTable(BaseModel):
         return next((r for r in self.routes if r.destination == "0.0.0.0/0" and r.active), None)
 
 
-class Subnet(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Subnet(FrozenModel):
     id: str
     vpc_id: str
     cidr: str
@@ -47,9 +43,7 @@ class Subnet(BaseModel):
     tags: Mapping[str, str] = Field(default_factory=dict)
 
 
-class NatGateway(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class NatGateway(FrozenModel):
     id: str
     subnet_id: str
     state: str
@@ -57,9 +51,7 @@ class NatGateway(BaseModel):
     connectivity: str = "public"  # "private" NAT gateways have no public IP
 
 
-class VpcEndpoint(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class VpcEndpoint(FrozenModel):
     id: str
     service_name: str  # e.g. com.amazonaws.us-east-1.ecr.api
     type: str  # Interface | Gateway | GatewayLoadBalancer
@@ -70,10 +62,8 @@ class VpcEndpoint(BaseModel):
     security_group_ids: tuple[str, ...] = ()  # interface endpoints (DescribeVpcEndpoints Groups)
 
 
-class IngressRule(BaseModel):
+class IngressRule(FrozenModel):
     """One security-group ingress permission, reduced to what exposure checks read."""
-
-    model_config = ConfigDict(frozen=True)
 
     protocol: str  # "tcp", "udp", "icmp", or "-1" for all traffic
     from_port: int | None = None  # None for all traffic
@@ -92,9 +82,7 @@ class IngressRule(BaseModel):
         return low <= port <= high
 
 
-class SecurityGroup(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class SecurityGroup(FrozenModel):
     id: str
     ingress: tuple[IngressRule, ...] = ()
 
@@ -102,7 +90,7 @@ class SecurityGroup(BaseModel):
 EgressVerdict = Literal["internet", "none", "unverified"]
 
 
-class Egress(BaseModel):
+class Egress(FrozenModel):
     """Where a subnet's 0.0.0.0/0 traffic ends up (DESIGN §2, the egress model).
 
     `internet`: a verified path to the internet (IGW, public NAT gateway, NAT instance, a firewall or
@@ -112,17 +100,13 @@ class Egress(BaseModel):
     behind it could not be read (`reason` says what).
     """
 
-    model_config = ConfigDict(frozen=True)
-
     verdict: EgressVerdict
     via: str  # e.g. "nat:nat-0abc", "vpce:vpce-0abc -> nat:nat-0def", "none"
     reason: str = ""
 
 
-class TransitGatewayEgress(BaseModel):
+class TransitGatewayEgress(FrozenModel):
     """What the collector found behind a transit gateway's 0.0.0.0/0 route for this VPC's attachment."""
-
-    model_config = ConfigDict(frozen=True)
 
     tgw_id: str
     verdict: EgressVerdict
@@ -130,10 +114,8 @@ class TransitGatewayEgress(BaseModel):
     reason: str = ""
 
 
-class VpcNetwork(BaseModel):
+class VpcNetwork(FrozenModel):
     """Everything the network checks read about one VPC; collected once per VPC per scan."""
-
-    model_config = ConfigDict(frozen=True)
 
     vpc_id: str
     cidr_blocks: tuple[str, ...] = ()

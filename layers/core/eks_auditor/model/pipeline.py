@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from eks_auditor.model.frozen import FrozenModel
 from eks_auditor.model.part import Part
 
 ACCOUNT_REGION = "-"
@@ -32,10 +33,8 @@ class ManagementEvents(StrEnum):
     NONE = "none"
 
 
-class TrailView(BaseModel):
+class TrailView(FrozenModel):
     """One trail that applies to the region, normalized from DescribeTrails/GetTrailStatus/selectors."""
-
-    model_config = ConfigDict(frozen=True)
 
     arn: str
     name: str
@@ -52,18 +51,14 @@ class TrailView(BaseModel):
         return bool(self.logging) and self.management_events in (ManagementEvents.ALL, ManagementEvents.WRITE)
 
 
-class ExpectedTarget(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ExpectedTarget(FrozenModel):
     id: str
     dead_letter: bool
     role: bool
 
 
-class ExpectedRule(BaseModel):
+class ExpectedRule(FrozenModel):
     """A rule as template.yaml declares it (eks_auditor/data/pipeline_rules.json)."""
-
-    model_config = ConfigDict(frozen=True)
 
     logical_id: str
     pattern: Mapping[str, Any]
@@ -72,19 +67,15 @@ class ExpectedRule(BaseModel):
     us_east_1_only: bool = False
 
 
-class RuleTarget(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class RuleTarget(FrozenModel):
     id: str
     arn: str
     dead_letter_arn: str | None = None
     role_arn: str | None = None
 
 
-class RuleView(BaseModel):
+class RuleView(FrozenModel):
     """A deployed rule, or a rule that could not be found (`arn` None) or read (`error`)."""
-
-    model_config = ConfigDict(frozen=True)
 
     logical_id: str
     name: str | None
@@ -95,9 +86,7 @@ class RuleView(BaseModel):
     error: str | None = None
 
 
-class QueueView(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class QueueView(FrozenModel):
     logical_id: str
     url: str
     arn: str | None = None
@@ -108,10 +97,8 @@ class QueueView(BaseModel):
     error: str | None = None
 
 
-class MissedChange(BaseModel):
+class MissedChange(FrozenModel):
     """A finding the schedule opened for a check the event path would have re-run."""
-
-    model_config = ConfigDict(frozen=True)
 
     finding_id: str
     check_id: str
@@ -121,20 +108,16 @@ class MissedChange(BaseModel):
     events: tuple[str, ...]
 
 
-class RecordedEvent(BaseModel):
+class RecordedEvent(FrozenModel):
     """An API call CloudTrail recorded (LookupEvents) that the event path would have routed."""
-
-    model_config = ConfigDict(frozen=True)
 
     event_id: str
     event_name: str
     event_time: datetime
 
 
-class Heartbeat(BaseModel):
+class Heartbeat(FrozenModel):
     """What the store knows of the events processed for the account-region, and of the previous scan."""
-
-    model_config = ConfigDict(frozen=True)
 
     last_event_at: datetime | None = None
     last_event_id: str | None = None
@@ -150,10 +133,8 @@ class Heartbeat(BaseModel):
     trail_lookup_error: str | None = None
 
 
-class PipelineSnapshot(BaseModel):
+class PipelineSnapshot(FrozenModel):
     """The pipeline as seen from one account-region. A None part was not collected (see `gaps`)."""
-
-    model_config = ConfigDict(frozen=True)
 
     account: str
     region: str

@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from eks_auditor.model.frozen import FrozenModel
 from eks_auditor.model.kubernetes import AccessEntry, KubernetesState
 from eks_auditor.model.network import SecurityGroup, VpcNetwork
 
 
-class KubernetesVersion(BaseModel):
+class KubernetesVersion(FrozenModel):
     """A Kubernetes minor version compared as integers ("1.9" < "1.10")."""
-
-    model_config = ConfigDict(frozen=True)
 
     major: int
     minor: int
@@ -51,18 +50,14 @@ class KubernetesVersion(BaseModel):
         return f"{self.major}.{self.minor}"
 
 
-class EndpointAccess(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class EndpointAccess(FrozenModel):
     public: bool
     private: bool
     public_cidrs: tuple[str, ...] = ()
 
 
-class ClusterInfo(BaseModel):
+class ClusterInfo(FrozenModel):
     """DescribeCluster, normalized."""
-
-    model_config = ConfigDict(frozen=True)
 
     status: str
     version: str | None = None
@@ -89,10 +84,8 @@ class ClusterInfo(BaseModel):
     tags: Mapping[str, str] = Field(default_factory=dict)
 
 
-class NodeGroup(BaseModel):
+class NodeGroup(FrozenModel):
     """A managed node group (DescribeNodegroup) or a self-managed ASG tagged for the cluster."""
-
-    model_config = ConfigDict(frozen=True)
 
     name: str
     kind: str = "managed"  # managed | self-managed
@@ -113,10 +106,8 @@ class NodeGroup(BaseModel):
     tags: Mapping[str, str] = Field(default_factory=dict)
 
 
-class InstanceTypeInfo(BaseModel):
+class InstanceTypeInfo(FrozenModel):
     """DescribeInstanceTypes, reduced to what the VPC CNI capacity model needs (default network card)."""
-
-    model_config = ConfigDict(frozen=True)
 
     name: str
     vcpus: int
@@ -132,28 +123,22 @@ class InstanceTypeInfo(BaseModel):
         return self.hypervisor == "nitro" or (self.bare_metal and self.hypervisor is None)
 
 
-class VersionSupport(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class VersionSupport(FrozenModel):
     version: str
     end_of_standard_support: date | None = None
     end_of_extended_support: date | None = None
     source: str  # "eks:DescribeClusterVersions" or the calendar's URL and read date
 
 
-class PodIdentityAssociation(BaseModel):
+class PodIdentityAssociation(FrozenModel):
     """One EKS Pod Identity association (ListPodIdentityAssociations summary)."""
-
-    model_config = ConfigDict(frozen=True)
 
     namespace: str
     service_account: str
     association_id: str | None = None
 
 
-class ClusterSnapshot(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ClusterSnapshot(FrozenModel):
     account: str
     region: str
     name: str

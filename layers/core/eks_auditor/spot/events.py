@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from eks_auditor.model.frozen import FrozenModel
 
 INTERRUPTION_WARNING = "EC2 Spot Instance Interruption Warning"
 REBALANCE_RECOMMENDATION = "EC2 Instance Rebalance Recommendation"
@@ -49,10 +49,8 @@ class SpotEventError(ValueError):
         self.detail = message
 
 
-class SpotSignal(BaseModel):
+class SpotSignal(FrozenModel):
     """One spot interruption warning or rebalance recommendation for one instance."""
-
-    model_config = ConfigDict(frozen=True)
 
     event_id: str
     kind: SignalKind

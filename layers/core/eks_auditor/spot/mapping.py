@@ -11,7 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from eks_auditor.model.frozen import FrozenModel
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client
@@ -38,10 +40,8 @@ class NodeGroupKind(StrEnum):
     KARPENTER = "karpenter"
 
 
-class InstanceFacts(BaseModel):
+class InstanceFacts(FrozenModel):
     """DescribeInstances, reduced to what the spot findings need."""
-
-    model_config = ConfigDict(frozen=True)
 
     instance_id: str
     instance_type: str | None = None
@@ -51,10 +51,8 @@ class InstanceFacts(BaseModel):
     tags: Mapping[str, str] = Field(default_factory=dict)
 
 
-class EksNode(BaseModel):
+class EksNode(FrozenModel):
     """An instance that is an EKS node, with the cluster and node group its tags name."""
-
-    model_config = ConfigDict(frozen=True)
 
     instance: InstanceFacts
     cluster: str
@@ -63,10 +61,8 @@ class EksNode(BaseModel):
     asg_name: str | None = None
 
 
-class InstanceLookup(BaseModel):
+class InstanceLookup(FrozenModel):
     """The batch's instances split into EKS nodes, other instances, and instances EC2 no longer knows."""
-
-    model_config = ConfigDict(frozen=True)
 
     nodes: Mapping[str, EksNode] = Field(default_factory=dict)
     not_eks: Mapping[str, InstanceFacts] = Field(default_factory=dict)

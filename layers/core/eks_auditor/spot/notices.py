@@ -19,12 +19,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
 from eks_auditor.checks.spot import SPOT_INTERRUPTION_BURST, SPOT_INTERRUPTION_NOTICE
 from eks_auditor.metrics import MetricSink, NullSink
 from eks_auditor.model.check import CheckSpec
 from eks_auditor.model.finding import Finding, StateChange, finding_from_spec
+from eks_auditor.model.frozen import FrozenModel
 from eks_auditor.publish import Publisher
 from eks_auditor.spot.events import (
     SignalKind,
@@ -68,10 +67,8 @@ class EventOutcome(StrEnum):
     FAILED = "failed"
 
 
-class SpotEventResult(BaseModel):
+class SpotEventResult(FrozenModel):
     """What happened to one event of the batch; `index` is its position in the input."""
-
-    model_config = ConfigDict(frozen=True)
 
     index: int
     event_id: str | None = None
@@ -86,9 +83,7 @@ class SpotEventResult(BaseModel):
     finding_ids: tuple[str, ...] = ()
 
 
-class SpotBatchResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class SpotBatchResult(FrozenModel):
     results: tuple[SpotEventResult, ...]
     changes: tuple[
         StateChange, ...

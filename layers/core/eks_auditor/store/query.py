@@ -12,10 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import Finding, Status
+from eks_auditor.model.frozen import FrozenModel
 from eks_auditor.store.expression import Expression
 from eks_auditor.store.schema import (
     BY_CHECK,
@@ -30,10 +31,8 @@ Item = dict[str, Any]
 QueryCall = Callable[..., Mapping[str, Any]]
 
 
-class FindingQuery(BaseModel):
+class FindingQuery(FrozenModel):
     """What a security team asks for. A cluster query needs account and region (they are in its key)."""
-
-    model_config = ConfigDict(frozen=True)
 
     status: Status | None = Status.OPEN
     min_severity: Severity | None = None

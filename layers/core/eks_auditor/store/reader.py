@@ -6,11 +6,12 @@ import time
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from eks_auditor.compliance.posture import ClusterVerdicts
 from eks_auditor.model.check import Severity
 from eks_auditor.model.finding import ChangeKind, Finding, Status
+from eks_auditor.model.frozen import FrozenModel
 from eks_auditor.model.pipeline import ACCOUNT_REGION
 from eks_auditor.store.expression import Expression
 from eks_auditor.store.query import FindingPage, FindingQuery, run_query
@@ -29,11 +30,9 @@ from eks_auditor.store.schema import (
 from eks_auditor.store.table import Table
 
 
-class Transition(BaseModel):
+class Transition(FrozenModel):
     """One state change of a finding and the evaluation (event id or scan id) that made it: what the
     HTTP API and `findings show` print of a finding's history."""
-
-    model_config = ConfigDict(frozen=True)
 
     kind: ChangeKind
     previous_status: Status | None

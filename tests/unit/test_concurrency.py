@@ -228,3 +228,23 @@ def test_single_flight_caches_declared_errors_only() -> None:
         cache.get("b", flaky)
     assert cache.get("b", flaky) == 1
     assert calls == Counter({"denied": 1, "flaky": 2})
+
+
+def test_keys_with_the_most_waiting_items_start_first() -> None:
+    # Items region by region, as a scan lists them. Started in input order, the third region would wait
+    # until the first two were nearly done and then run alone at its per-key limit; started by most
+    # items waiting, the regions take turns from the first slot on.
+    items = [(region, i) for region in ("us-east-1", "eu-west-1", "ap-south-1") for i in range(4)]
+    started: list[str] = []
+    lock = threading.Lock()
+
+    def work(item: tuple[str, int]) -> tuple[str, int]:
+        with lock:
+            started.append(item[0])
+        return item
+
+    limiter = Limiter(total=2, per_key=2)
+    attempts = map_bounded(work, items, key=lambda item: item[0], limiter=limiter)
+    assert [a.value for a in attempts] == items  # results stay in input order
+    # The first three items handed out come from three different regions.
+    assert set(started[:3]) == {"us-east-1", "eu-west-1", "ap-south-1"}

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -20,6 +20,9 @@ from eks_auditor.collect.cluster import describe_cluster
 from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable, describe_error
 from eks_auditor.concurrency import Limiter, limiter_key, map_bounded
 from eks_auditor.triggers import AuditRequest, VpcReference, clusters_in_tag, merge_checks
+
+if TYPE_CHECKING:
+    from eks_auditor.collect.snapshot import SnapshotCollector
 
 logger = logging.getLogger(__name__)
 
@@ -307,34 +310,37 @@ class AccountAccess:
     # (service, region) -> that account's client: the Auto Scaling and Network Firewall references of events.
     client: Callable[[str, str], Any] | None = None
 
+    @classmethod
+    def of(cls, collector: SnapshotCollector) -> AccountAccess:
+        """The account a collector reads, through that collector and its clients."""
+        clients = collector.clients
+        return cls(
+            list_clusters=collector.list_clusters,
+            cluster_vpc=collector.cluster_vpc,
+            ec2_client=clients.ec2,
+            eks_client=clients.eks,
+            client=clients.client,
+        )
+
 
 class Dispatcher:
     """De-duplicates and locks per (account, region, cluster): a name in two accounts is two clusters.
 
     `access_for(account)` reaches another account (organization mode: that account's assumed-role
-    session); without it every request goes through the constructor's callables.
+    session); without it every request goes through `home`, the access of the auditor's own account.
     """
 
     def __init__(
         self,
         auditor: Auditor,
+        home: AccountAccess,
         *,
-        list_clusters: Callable[[str], list[str]],
-        cluster_vpc: Callable[[str, str], str | None],
-        ec2_client: Callable[[str], Any],
-        eks_client: Callable[[str], Any],
-        client: Callable[[str, str], Any] | None = None,
         limiter: Limiter | None = None,
         access_for: Callable[[str], AccountAccess] | None = None,
     ) -> None:
         self.auditor = auditor
+        self.home = home
         self.access_for = access_for
-        self.eks_client = eks_client
-        # (service, region) -> client, for the Auto Scaling and Network Firewall references of events.
-        self.client = client
-        self.list_clusters = list_clusters
-        self.cluster_vpc = cluster_vpc
-        self.ec2_client = ec2_client
         self.limiter = limiter or Limiter(1, 1)
         self._done: dict[ClusterKey, frozenset[str] | None] = {}
         # One lock per cluster: two requests for one cluster in a concurrent batch audit it in turn,
@@ -370,9 +376,7 @@ class Dispatcher:
     def _access(self, account: str) -> AccountAccess:
         if self.access_for is not None:
             return self.access_for(account)
-        return AccountAccess(
-            self.list_clusters, self.cluster_vpc, self.ec2_client, self.eks_client, client=self.client
-        )
+        return self.home
 
     def _cluster_lock(self, key: ClusterKey) -> threading.Lock:
         with self._locks_lock:

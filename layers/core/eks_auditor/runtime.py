@@ -157,14 +157,7 @@ class Runtime:
     def account_access(self, account: str) -> AccountAccess:
         from eks_auditor.dispatch import AccountAccess
 
-        collector = self.collector_for(account)
-        return AccountAccess(
-            list_clusters=collector.list_clusters,
-            cluster_vpc=collector.cluster_vpc,
-            ec2_client=collector.clients.ec2,
-            eks_client=collector.clients.eks,
-            client=collector.clients.client,
-        )
+        return AccountAccess.of(self.collector_for(account))
 
     def organization_scan(self, scan_id: str, *, digest: bool = False) -> dict[str, Any]:
         """The organization schedule: one listing message per account x region, the coverage record."""
@@ -413,16 +406,12 @@ class Runtime:
         self._dispatcher = None
 
     def _new_dispatcher(self) -> Dispatcher:
-        from eks_auditor.dispatch import Dispatcher
+        from eks_auditor.dispatch import AccountAccess, Dispatcher
 
         return Dispatcher(
             self.auditor,
-            list_clusters=self.collector.list_clusters,
-            cluster_vpc=self.collector.cluster_vpc,
-            ec2_client=lambda region: self.client("ec2", region),
+            AccountAccess.of(self.collector),
             limiter=self.limiter,
-            eks_client=lambda region: self.client("eks", region),
-            client=self.client,
             access_for=self.account_access if self.settings.organization else None,
         )
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol, TypedDict
+from typing import TYPE_CHECKING, Protocol
 
 from eks_auditor.checks.incomplete import AUDIT_INCOMPLETE
 from eks_auditor.checks.registry import CHECKS, select
@@ -18,7 +18,7 @@ from eks_auditor.collect.errors import ClusterUnavailable
 from eks_auditor.metrics import MetricSink, NullSink
 from eks_auditor.model.check import Check, CheckSpec, Outcome, Result, could_not_evaluate
 from eks_auditor.model.evaluation import Evaluation
-from eks_auditor.model.finding import Finding, StateChange, finding_from_spec
+from eks_auditor.model.finding import ClusterScope, Finding, StateChange, finding_from_spec
 from eks_auditor.model.part import Part
 from eks_auditor.model.pipeline import PipelineSnapshot
 from eks_auditor.model.snapshot import ClusterSnapshot
@@ -144,16 +144,9 @@ def to_evaluation(
     )
 
 
-class _Scope(TypedDict):
-    account: str
-    region: str
-    cluster: str
-    cluster_arn: str
-
-
-def _scope(snapshot: Subject) -> _Scope:
+def _scope(snapshot: Subject) -> ClusterScope:
     """The cluster an evaluation and its findings belong to."""
-    return _Scope(
+    return ClusterScope(
         account=snapshot.account, region=snapshot.region, cluster=snapshot.name, cluster_arn=snapshot.arn
     )
 

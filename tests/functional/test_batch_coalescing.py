@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError, InvalidRegionError
 from eks_auditor.audit import AuditResult
 from eks_auditor.batch import error_code
-from eks_auditor.dispatch import AccountAccess, Dispatcher
+from eks_auditor.dispatch import Dispatcher
 from eks_auditor.entrypoints import plan_event_batch
 from eks_auditor.triggers import EKS_EVENT_CHECKS, InvalidEvent, merge_checks
 
@@ -38,7 +38,7 @@ def dispatcher(auditor: FakeAuditor) -> Dispatcher:
     def unused(*_: Any) -> Any:
         raise AssertionError("no VPC-scoped request in these batches")
 
-    return Dispatcher(auditor, AccountAccess(unused, unused, unused, unused))  # type: ignore[arg-type]
+    return Dispatcher(auditor, unused)  # type: ignore[arg-type]
 
 
 def record(index: int, cluster: str, call: str) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def make_dispatcher(world: World, *, store: bool = False) -> tuple[Dispatcher, R
         ec2_client=lambda region: world.session.client("ec2", region_name=region),
         eks_client=lambda region: world.session.client("eks", region_name=region),
     )
-    dispatcher = Dispatcher(auditor, home)
+    dispatcher = Dispatcher(auditor, lambda account: home)
     return dispatcher, auditor
 
 
@@ -460,7 +460,8 @@ def test_delete_cluster_resolves_while_eks_reports_deleting(world: World) -> Non
     stubber.add_response(
         "describe_cluster", {"cluster": {"name": "going", "status": "DELETING"}}, {"name": "going"}
     )
-    dispatcher.home = replace(dispatcher.home, eks_client=lambda region: eks)
+    home = dispatcher.access_for(ACCOUNT)
+    dispatcher.access_for = lambda account: replace(home, eks_client=lambda region: eks)
     with stubber:
         [result] = dispatch(
             dispatcher,
@@ -478,7 +479,8 @@ def test_delete_cluster_is_retried_when_describe_cluster_fails(world: World) -> 
     stubber = Stubber(eks)
     stubber.add_client_error("describe_cluster", "ThrottlingException", "Rate exceeded")
     dispatcher, auditor = make_dispatcher(world, store=True)
-    dispatcher.home = replace(dispatcher.home, eks_client=lambda region: eks)
+    home = dispatcher.access_for(ACCOUNT)
+    dispatcher.access_for = lambda account: replace(home, eks_client=lambda region: eks)
     with stubber, pytest.raises(ClusterUnavailable, match="ThrottlingException"):
         dispatcher.handle(request("any", None, region=OTHER_REGION, delete_cluster=True))
     assert auditor.audits == []

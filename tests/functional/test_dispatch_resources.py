@@ -189,7 +189,7 @@ def dispatched(account: Account, event: dict[str, Any]) -> list[tuple[str, froze
         eks_client=lambda region: account.session.client("eks", region_name=region),
         client=lambda service, region: account.session.client(service, region_name=region),
     )
-    dispatcher = Dispatcher(auditor, home)
+    dispatcher = Dispatcher(auditor, lambda account: home)
     for request in requests_from_event(event):
         dispatcher.handle(request)
     return auditor.audits

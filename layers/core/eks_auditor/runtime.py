@@ -406,14 +406,9 @@ class Runtime:
         self._dispatcher = None
 
     def _new_dispatcher(self) -> Dispatcher:
-        from eks_auditor.dispatch import AccountAccess, Dispatcher
+        from eks_auditor.dispatch import Dispatcher
 
-        return Dispatcher(
-            self.auditor,
-            AccountAccess.of(self.collector),
-            limiter=self.limiter,
-            access_for=self.account_access if self.settings.organization else None,
-        )
+        return Dispatcher(self.auditor, self.account_access, limiter=self.limiter)
 
 
 def lambda_runtime(metrics: MetricSink) -> Runtime:

@@ -216,8 +216,6 @@ class Auditor:
         # Organization mode: the collector of the audited account (its own session and per-scan caches).
         self.collector_for = collector_for
         self.store = store
-        self.notifier = notifier
-        self.security_hub = security_hub
         self.metrics: MetricSink = metrics or NullSink()
         self.clock = clock
         self.publisher = publisher or Publisher(

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -20,9 +20,6 @@ from eks_auditor.collect.cluster import describe_cluster
 from eks_auditor.collect.errors import ClusterNotFound, ClusterUnavailable, describe_error
 from eks_auditor.concurrency import Limiter, limiter_key, map_bounded
 from eks_auditor.triggers import AuditRequest, VpcReference, clusters_in_tag, merge_checks
-
-if TYPE_CHECKING:
-    from eks_auditor.collect.snapshot import SnapshotCollector
 
 logger = logging.getLogger(__name__)
 
@@ -309,18 +306,6 @@ class AccountAccess:
     eks_client: Callable[[str], Any]
     # (service, region) -> that account's client: the Auto Scaling and Network Firewall references of events.
     client: Callable[[str, str], Any] | None = None
-
-    @classmethod
-    def of(cls, collector: SnapshotCollector) -> AccountAccess:
-        """The account a collector reads, through that collector and its clients."""
-        clients = collector.clients
-        return cls(
-            list_clusters=collector.list_clusters,
-            cluster_vpc=collector.cluster_vpc,
-            ec2_client=clients.ec2,
-            eks_client=clients.eks,
-            client=clients.client,
-        )
 
 
 class Dispatcher:

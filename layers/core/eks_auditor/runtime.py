@@ -157,7 +157,14 @@ class Runtime:
     def account_access(self, account: str) -> AccountAccess:
         from eks_auditor.dispatch import AccountAccess
 
-        return AccountAccess.of(self.collector_for(account))
+        collector = self.collector_for(account)
+        return AccountAccess(
+            list_clusters=collector.list_clusters,
+            cluster_vpc=collector.cluster_vpc,
+            ec2_client=collector.clients.ec2,
+            eks_client=collector.clients.eks,
+            client=collector.clients.client,
+        )
 
     def organization_scan(self, scan_id: str, *, digest: bool = False) -> dict[str, Any]:
         """The organization schedule: one listing message per account x region, the coverage record."""

@@ -183,14 +183,7 @@ def test_same_cluster_name_in_two_accounts_is_audited_twice() -> None:
 
         return AccountAccess(list_clusters, lambda r, c: None, lambda r: None, lambda r: None)
 
-    dispatcher = Dispatcher(
-        auditor,  # type: ignore[arg-type]
-        list_clusters=lambda r: pytest.fail("the default access must not be used"),
-        cluster_vpc=lambda r, c: None,
-        ec2_client=lambda r: None,
-        eks_client=lambda r: None,
-        access_for=access,
-    )
+    dispatcher = Dispatcher(auditor, access)  # type: ignore[arg-type]
     for account in ("111111111111", "222222222222", "111111111111"):
         request = AuditRequest(source="e", event_name="X", account=account, region="us-east-1")
         dispatcher.handle(request)

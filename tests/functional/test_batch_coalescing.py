@@ -38,13 +38,7 @@ def dispatcher(auditor: FakeAuditor) -> Dispatcher:
     def unused(*_: Any) -> Any:
         raise AssertionError("no VPC-scoped request in these batches")
 
-    return Dispatcher(
-        auditor,  # type: ignore[arg-type]
-        list_clusters=unused,
-        cluster_vpc=unused,
-        ec2_client=unused,
-        eks_client=unused,
-    )
+    return Dispatcher(auditor, unused)  # type: ignore[arg-type]
 
 
 def record(index: int, cluster: str, call: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from eks_auditor.audit import AuditResult
 from eks_auditor.collect.clients import AwsClients
 from eks_auditor.collect.errors import ClusterUnavailable
 from eks_auditor.collect.snapshot import SnapshotCollector
-from eks_auditor.dispatch import Dispatcher, resolve_vpcs
+from eks_auditor.dispatch import AccountAccess, Dispatcher, resolve_vpcs
 from eks_auditor.entrypoints import parse_queued_cluster
 from eks_auditor.model.check import Result, Severity
 from eks_auditor.model.finding import ChangeKind, Status
@@ -63,13 +63,13 @@ def make_dispatcher(world: World, *, store: bool = False) -> tuple[Dispatcher, R
     collector = SnapshotCollector(AwsClients(world.session))
     collector.unregister("kubernetes")
     auditor = RecordingAuditor(collector, store=world.store if store else None)
-    dispatcher = Dispatcher(
-        auditor,
+    home = AccountAccess(
         list_clusters=collector.list_clusters,
         cluster_vpc=collector.cluster_vpc,
         ec2_client=lambda region: world.session.client("ec2", region_name=region),
         eks_client=lambda region: world.session.client("eks", region_name=region),
     )
+    dispatcher = Dispatcher(auditor, lambda account: home)
     return dispatcher, auditor
 
 
@@ -460,7 +460,8 @@ def test_delete_cluster_resolves_while_eks_reports_deleting(world: World) -> Non
     stubber.add_response(
         "describe_cluster", {"cluster": {"name": "going", "status": "DELETING"}}, {"name": "going"}
     )
-    dispatcher.eks_client = lambda region: eks
+    home = dispatcher.access_for(ACCOUNT)
+    dispatcher.access_for = lambda account: replace(home, eks_client=lambda region: eks)
     with stubber:
         [result] = dispatch(
             dispatcher,
@@ -478,7 +479,8 @@ def test_delete_cluster_is_retried_when_describe_cluster_fails(world: World) -> 
     stubber = Stubber(eks)
     stubber.add_client_error("describe_cluster", "ThrottlingException", "Rate exceeded")
     dispatcher, auditor = make_dispatcher(world, store=True)
-    dispatcher.eks_client = lambda region: eks
+    home = dispatcher.access_for(ACCOUNT)
+    dispatcher.access_for = lambda account: replace(home, eks_client=lambda region: eks)
     with stubber, pytest.raises(ClusterUnavailable, match="ThrottlingException"):
         dispatcher.handle(request("any", None, region=OTHER_REGION, delete_cluster=True))
     assert auditor.audits == []

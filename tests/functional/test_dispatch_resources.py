@@ -17,7 +17,7 @@ import boto3
 import pytest
 from eks_auditor.collect.clients import AwsClients
 from eks_auditor.collect.snapshot import SnapshotCollector
-from eks_auditor.dispatch import Dispatcher, Scope, resolve_scope
+from eks_auditor.dispatch import AccountAccess, Dispatcher, Scope, resolve_scope
 from eks_auditor.triggers import VpcReference, requests_from_event
 from recording import RecordingAuditor
 
@@ -182,14 +182,14 @@ def dispatched(account: Account, event: dict[str, Any]) -> list[tuple[str, froze
     collector = SnapshotCollector(AwsClients(account.session))
     collector.unregister("kubernetes")
     auditor = RecordingAuditor(collector)
-    dispatcher = Dispatcher(
-        auditor,
+    home = AccountAccess(
         list_clusters=collector.list_clusters,
         cluster_vpc=collector.cluster_vpc,
         ec2_client=lambda region: account.session.client("ec2", region_name=region),
         eks_client=lambda region: account.session.client("eks", region_name=region),
         client=lambda service, region: account.session.client(service, region_name=region),
     )
+    dispatcher = Dispatcher(auditor, lambda account: home)
     for request in requests_from_event(event):
         dispatcher.handle(request)
     return auditor.audits

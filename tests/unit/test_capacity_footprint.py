@@ -88,7 +88,7 @@ def test_prefix_delegation_with_warm_prefix_target(
 ) -> None:
     settings = AwsNodeSettings(enable_prefix_delegation=True, warm_prefix_target=warm_prefix)
     footprint = node_footprint(T3_SMALL, settings, pods=pods)
-    assert footprint.mode == "prefix-delegation"
+    assert footprint.max_pods.mode == "prefix-delegation"
     assert (footprint.prefixes, footprint.pod_enis, footprint.secondary_ips) == (prefixes, enis, 0)
     assert footprint.ips_per_node == prefixes * 16 + enis
 
@@ -192,7 +192,7 @@ def test_prefix_delegation_full_m5_large() -> None:
 
 def test_prefix_delegation_on_xen_falls_back_to_secondary_ips() -> None:
     footprint = node_footprint(M4_LARGE, AwsNodeSettings(enable_prefix_delegation=True, warm_prefix_target=1))
-    assert (footprint.mode, footprint.prefixes, footprint.secondary_ips, footprint.ips_per_node) == (
+    assert (footprint.max_pods.mode, footprint.prefixes, footprint.secondary_ips, footprint.ips_per_node) == (
         "secondary-ip",
         0,
         18,

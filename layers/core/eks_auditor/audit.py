@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol, TypedDict
+from typing import TYPE_CHECKING, Protocol
 
 from eks_auditor.checks.incomplete import AUDIT_INCOMPLETE
 from eks_auditor.checks.registry import CHECKS, select
@@ -18,8 +18,9 @@ from eks_auditor.collect.errors import ClusterUnavailable
 from eks_auditor.metrics import MetricSink, NullSink
 from eks_auditor.model.check import Check, CheckSpec, Outcome, Result, could_not_evaluate
 from eks_auditor.model.evaluation import Evaluation
-from eks_auditor.model.finding import Finding, StateChange, finding_from_spec
+from eks_auditor.model.finding import ClusterScope, Finding, StateChange, finding_from_spec
 from eks_auditor.model.part import Part
+from eks_auditor.model.pipeline import PipelineSnapshot
 from eks_auditor.model.snapshot import ClusterSnapshot
 from eks_auditor.publish import Publisher
 from eks_auditor.store.lifecycle import denied
@@ -63,7 +64,7 @@ def required_parts(checks: Iterable[Check]) -> frozenset[Part]:
     return frozenset(parts)
 
 
-def missing_parts(snapshot: ClusterSnapshot, spec: CheckSpec) -> list[Part]:
+def missing_parts(snapshot: ClusterSnapshot | PipelineSnapshot, spec: CheckSpec) -> list[Part]:
     """The required parts that were not collected (empty: run the check).
 
     This is the only "was it collected?" gate: checks read their `requires` parts as present. Which of
@@ -74,6 +75,15 @@ def missing_parts(snapshot: ClusterSnapshot, spec: CheckSpec) -> list[Part]:
 
 
 def evaluate(snapshot: ClusterSnapshot, checks: Sequence[Check]) -> list[Outcome]:
+    """Run each check on a cluster snapshot (see evaluate_each)."""
+    return evaluate_each(snapshot, checks, lambda check: check.evaluate(snapshot))
+
+
+def evaluate_each(
+    snapshot: ClusterSnapshot | PipelineSnapshot,
+    checks: Sequence[Check],
+    run: Callable[[Check], list[Outcome]],
+) -> list[Outcome]:
     """Run each check in its own error boundary; a missing snapshot part is ERROR, never PASS."""
     outcomes: list[Outcome] = []
     for check in checks:
@@ -82,7 +92,7 @@ def evaluate(snapshot: ClusterSnapshot, checks: Sequence[Check]) -> list[Outcome
             outcomes.append(could_not_evaluate(check.spec, snapshot.arn, _missing_reason(snapshot, missing)))
             continue
         try:
-            outcomes.extend(check.evaluate(snapshot))
+            outcomes.extend(run(check))
         except Exception as exc:  # one check's bug must not hide the others' results
             logger.exception("check %s raised on %s", check.spec.id, snapshot.arn)
             outcomes.append(
@@ -91,8 +101,8 @@ def evaluate(snapshot: ClusterSnapshot, checks: Sequence[Check]) -> list[Outcome
     return outcomes
 
 
-def _missing_reason(snapshot: ClusterSnapshot, missing: Sequence[Part]) -> str:
-    if snapshot.cluster is None and Part.CLUSTER in snapshot.gaps:
+def _missing_reason(snapshot: ClusterSnapshot | PipelineSnapshot, missing: Sequence[Part]) -> str:
+    if isinstance(snapshot, ClusterSnapshot) and snapshot.cluster is None and Part.CLUSTER in snapshot.gaps:
         # Nothing else is collected without DescribeCluster: its failure is every check's reason.
         return f"could not collect cluster: {snapshot.gaps[Part.CLUSTER]}"
     reasons = "; ".join(f"{part}: {snapshot.gaps.get(part, 'not collected')}" for part in missing)
@@ -134,16 +144,9 @@ def to_evaluation(
     )
 
 
-class _Scope(TypedDict):
-    account: str
-    region: str
-    cluster: str
-    cluster_arn: str
-
-
-def _scope(snapshot: Subject) -> _Scope:
+def _scope(snapshot: Subject) -> ClusterScope:
     """The cluster an evaluation and its findings belong to."""
-    return _Scope(
+    return ClusterScope(
         account=snapshot.account, region=snapshot.region, cluster=snapshot.name, cluster_arn=snapshot.arn
     )
 
@@ -213,8 +216,6 @@ class Auditor:
         # Organization mode: the collector of the audited account (its own session and per-scan caches).
         self.collector_for = collector_for
         self.store = store
-        self.notifier = notifier
-        self.security_hub = security_hub
         self.metrics: MetricSink = metrics or NullSink()
         self.clock = clock
         self.publisher = publisher or Publisher(

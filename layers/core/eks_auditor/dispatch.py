@@ -311,30 +311,19 @@ class AccountAccess:
 class Dispatcher:
     """De-duplicates and locks per (account, region, cluster): a name in two accounts is two clusters.
 
-    `access_for(account)` reaches another account (organization mode: that account's assumed-role
-    session); without it every request goes through the constructor's callables.
+    `access_for(account)` reaches the account a request names (organization mode: a member account
+    through its assumed-role session; otherwise the auditor's own account).
     """
 
     def __init__(
         self,
         auditor: Auditor,
+        access_for: Callable[[str], AccountAccess],
         *,
-        list_clusters: Callable[[str], list[str]],
-        cluster_vpc: Callable[[str, str], str | None],
-        ec2_client: Callable[[str], Any],
-        eks_client: Callable[[str], Any],
-        client: Callable[[str, str], Any] | None = None,
         limiter: Limiter | None = None,
-        access_for: Callable[[str], AccountAccess] | None = None,
     ) -> None:
         self.auditor = auditor
         self.access_for = access_for
-        self.eks_client = eks_client
-        # (service, region) -> client, for the Auto Scaling and Network Firewall references of events.
-        self.client = client
-        self.list_clusters = list_clusters
-        self.cluster_vpc = cluster_vpc
-        self.ec2_client = ec2_client
         self.limiter = limiter or Limiter(1, 1)
         self._done: dict[ClusterKey, frozenset[str] | None] = {}
         # One lock per cluster: two requests for one cluster in a concurrent batch audit it in turn,
@@ -366,13 +355,6 @@ class Dispatcher:
             if attempt.error is not None:
                 raise attempt.error
         return [attempt.value for attempt in attempts if attempt.value is not None]
-
-    def _access(self, account: str) -> AccountAccess:
-        if self.access_for is not None:
-            return self.access_for(account)
-        return AccountAccess(
-            self.list_clusters, self.cluster_vpc, self.ec2_client, self.eks_client, client=self.client
-        )
 
     def _cluster_lock(self, key: ClusterKey) -> threading.Lock:
         with self._locks_lock:
@@ -423,12 +405,12 @@ class Dispatcher:
         ClusterUnavailable: nothing is resolved, and the message is retried later.
         """
         try:
-            return cluster_status(self._access(account).eks_client(region), region, cluster)
+            return cluster_status(self.access_for(account).eks_client(region), region, cluster)
         except (ClientError, BotoCoreError) as exc:
             raise ClusterUnavailable(region, cluster, describe_error(exc)) from exc
 
     def _clusters_for(self, request: AuditRequest) -> list[str]:
-        access = self._access(request.account)
+        access = self.access_for(request.account)
         names = access.list_clusters(request.region)
         scope = None
         if request.vpc is not None:

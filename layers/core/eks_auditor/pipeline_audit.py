@@ -6,21 +6,25 @@ same Auditor.publish as cluster findings, so they alert like any other.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from eks_auditor.audit import Auditor, AuditResult, report_incomplete, to_evaluation, utcnow
+from eks_auditor.audit import (
+    Auditor,
+    AuditResult,
+    evaluate_each,
+    report_incomplete,
+    to_evaluation,
+    utcnow,
+)
 from eks_auditor.checks.registry import REGION_CHECKS
-from eks_auditor.model.check import Check, Outcome, could_not_evaluate
+from eks_auditor.model.check import Check, Outcome
 from eks_auditor.model.part import Part
 from eks_auditor.model.pipeline import ACCOUNT_REGION, PipelineSnapshot
 
 if TYPE_CHECKING:
     from eks_auditor.collect.pipeline import PipelineCollector
-
-logger = logging.getLogger(__name__)
 
 
 class ScanRecorder(Protocol):
@@ -40,23 +44,8 @@ def select_region_checks(check_ids: Iterable[str] | None = None, *, central: boo
 
 
 def evaluate_region(snapshot: PipelineSnapshot, checks: Sequence[Check]) -> list[Outcome]:
-    """Each check in its own error boundary; a part that could not be collected is ERROR, never PASS."""
-    outcomes: list[Outcome] = []
-    for check in checks:
-        missing = [part for part in check.spec.requires if getattr(snapshot, part.value, None) is None]
-        if missing:
-            reasons = "; ".join(f"{part}: {snapshot.gaps.get(part, 'not collected')}" for part in missing)
-            outcomes.append(could_not_evaluate(check.spec, snapshot.arn, f"could not collect {reasons}"))
-            continue
-        assert check.run_region is not None
-        try:
-            outcomes.extend(check.run_region(snapshot))
-        except Exception as exc:  # one check's bug must not hide the others' results
-            logger.exception("check %s raised on %s", check.spec.id, snapshot.arn)
-            outcomes.append(
-                could_not_evaluate(check.spec, snapshot.arn, f"check raised {type(exc).__name__}: {exc}")
-            )
-    return outcomes
+    """Run each check on an account-region's pipeline snapshot (see evaluate_each)."""
+    return evaluate_each(snapshot, checks, lambda check: check.evaluate_region(snapshot))
 
 
 class PipelineAuditor:

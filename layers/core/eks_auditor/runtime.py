@@ -415,16 +415,7 @@ class Runtime:
     def _new_dispatcher(self) -> Dispatcher:
         from eks_auditor.dispatch import Dispatcher
 
-        return Dispatcher(
-            self.auditor,
-            list_clusters=self.collector.list_clusters,
-            cluster_vpc=self.collector.cluster_vpc,
-            ec2_client=lambda region: self.client("ec2", region),
-            limiter=self.limiter,
-            eks_client=lambda region: self.client("eks", region),
-            client=self.client,
-            access_for=self.account_access if self.settings.organization else None,
-        )
+        return Dispatcher(self.auditor, self.account_access, limiter=self.limiter)
 
 
 def lambda_runtime(metrics: MetricSink) -> Runtime:

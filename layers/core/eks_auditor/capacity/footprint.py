@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 
-from eks_auditor.capacity.max_pods import HOST_NETWORK_PODS, IPS_PER_PREFIX, MaxPods, Mode, compute_max_pods
+from eks_auditor.capacity.max_pods import HOST_NETWORK_PODS, IPS_PER_PREFIX, MaxPods, compute_max_pods
 from eks_auditor.model.frozen import FrozenModel
 from eks_auditor.model.kubernetes import AwsNodeSettings
 from eks_auditor.model.snapshot import InstanceTypeInfo
@@ -107,11 +107,8 @@ def effective_settings(settings: AwsNodeSettings | None) -> CniSettings:
 class Footprint(FrozenModel):
     """The addresses one node holds at a given pod count, split by the subnet they come from."""
 
-    instance_type: str
-    mode: Mode
-    custom_networking: bool
     settings: CniSettings
-    max_pods: MaxPods
+    max_pods: MaxPods  # the node's max-pods figure: its instance type, mode and custom networking
     pods: int  # pods with a VPC IP assumed on the node
     pod_enis: int  # attached ENIs that carry pods
     secondary_ips: int  # secondary-IP mode: secondary addresses held
@@ -130,7 +127,7 @@ class Footprint(FrozenModel):
 
     @property
     def pods_subnet_is_node_subnet(self) -> bool:
-        return not self.custom_networking
+        return not self.max_pods.custom_networking
 
 
 def node_footprint(
@@ -214,9 +211,6 @@ def node_footprint(
             "holds only its primary IPv4 address = 1 IP in the node subnet."
         )
     return Footprint(
-        instance_type=info.name,
-        mode=limits.mode,
-        custom_networking=custom,
         settings=cni,
         max_pods=limits,
         pods=pod_count,

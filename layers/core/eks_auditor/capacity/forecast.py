@@ -392,12 +392,12 @@ def _plan(
     footprints = [node_footprint(info, aws_node, pods=pods_per_node, ipv6=ipv6) for info in infos]
     widest = max(footprints, key=lambda f: (f.ips_per_node, f.prefixes))
     if len(infos) > 1:
-        notes.append(f"modeled by {widest.instance_type}, the type that holds the most IPs per node")
+        notes.append(f"modeled by {widest.max_pods.instance_type}, the type that holds the most IPs per node")
     zones = tuple(sorted({subnets[s].availability_zone for s in known_subnets}))
     return NodeGroupPlan(
         nodegroup=group.name,
         kind=group.kind,
-        instance_type=widest.instance_type,
+        instance_type=widest.max_pods.instance_type,
         footprint=widest,
         desired_size=group.desired_size,
         max_size=group.max_size,

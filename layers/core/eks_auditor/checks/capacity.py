@@ -300,7 +300,7 @@ def _remediation(snapshot: ClusterSnapshot, forecast: Forecast, subnet: SubnetFo
     nitro = [
         p.nodegroup
         for p in plans
-        if p.footprint.mode == "secondary-ip"
+        if p.footprint.max_pods.mode == "secondary-ip"
         and (info := types.get(p.instance_type)) is not None
         and info.nitro
     ]

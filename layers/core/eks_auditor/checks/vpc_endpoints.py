@@ -305,29 +305,23 @@ def _interface_outcome(
     name = f"com.amazonaws.{snapshot.region}.{service.suffix}"
     interfaces = _of_type(usable_endpoints(network, snapshot.region, service.suffix), "interface")
     needed = requirement(snapshot, service)
-    severity, why = needed.severity, needed.why
     if needed.unknown:
-        return could_not_evaluate(spec, resource, why)
-    if severity is None:
-        return not_applicable(spec, resource, f"not needed: {why}")
+        return could_not_evaluate(spec, resource, needed.why)
+    if needed.severity is None:
+        return not_applicable(spec, resource, f"not needed: {needed.why}")
     if not interfaces:
-        return fail(
-            spec,
+        return _interface_fail(
             resource,
-            evidence={
-                "service": name,
-                "endpoint_type": "Interface",
-                "isolated_subnets": list(scope.isolated),
-                "consequence": service.consequence,
-                "required_because": why,
-            },
-            severity=severity,
+            name,
+            service,
+            needed,
+            detail={"isolated_subnets": list(scope.isolated)},
             title=f"Isolated node subnets have no {service.suffix} VPC endpoint",
         )
     reach = [_reachability(snapshot, network, scope, e) for e in interfaces]
     serving = [r for r in reach if not r.blocked and not r.unsure]
     if not serving:
-        return _unreachable_outcome(resource, name, service, reach, severity, why)
+        return _unreachable_outcome(resource, name, service, reach, needed)
     uncovered = sorted(set(scope.azs) - _endpoint_azs(network, interfaces))
     return passed(
         spec,
@@ -367,8 +361,7 @@ def _unreachable_outcome(
     name: str,
     service: RequiredService,
     reach: list[_Reach],
-    severity: Severity,
-    why: str,
+    needed: Requirement,
 ) -> Outcome:
     """No endpoint of the service certainly admits the nodes: ERROR when that is unknown for one, else FAIL
     at the severity of a missing endpoint (the nodes' calls time out all the same)."""
@@ -378,17 +371,12 @@ def _unreachable_outcome(
         return could_not_evaluate(
             spec, resource, f"whether the {service.suffix} endpoint admits the nodes is unknown ({unsure})"
         )
-    return fail(
-        spec,
+    return _interface_fail(
         resource,
-        evidence={
-            "service": name,
-            "endpoint_type": "Interface",
-            "endpoints": [r.evidence() for r in reach],
-            "consequence": service.consequence,
-            "required_because": why,
-        },
-        severity=severity,
+        name,
+        service,
+        needed,
+        detail={"endpoints": [r.evidence() for r in reach]},
         title=f"The {service.suffix} VPC endpoint's security groups do not admit HTTPS from the nodes",
         description=(
             f"An interface endpoint for {name} exists, but none of its security groups admits TCP 443 "
@@ -402,6 +390,26 @@ def _unreachable_outcome(
             "--add-security-group-ids <sg>. Console: VPC > Security groups > Edit inbound rules."
         ),
     )
+
+
+def _interface_fail(
+    resource: str,
+    name: str,
+    service: RequiredService,
+    needed: Requirement,
+    detail: dict[str, Any],
+    **text: str,
+) -> Outcome:
+    """FAIL: the nodes reach no interface endpoint of the service (none exists, or none admits them);
+    `detail` is the evidence of which, `text` the title (and description, remediation) saying so."""
+    evidence = {
+        "service": name,
+        "endpoint_type": "Interface",
+        **detail,
+        "consequence": service.consequence,
+        "required_because": needed.why,
+    }
+    return fail(ENDPOINT_MISSING, resource, evidence=evidence, severity=needed.severity, **text)
 
 
 def node_security_groups_in(snapshot: ClusterSnapshot, subnet_id: str) -> frozenset[str] | None:
@@ -508,7 +516,8 @@ def _s3_outcome(snapshot: ClusterSnapshot, network: VpcNetwork, scope: _Scope) -
         reach = [_reachability(snapshot, network, scope, e) for e in interfaces if e.private_dns_enabled]
         if not any(not r.blocked and not r.unsure for r in reach):
             why = "the S3 gateway endpoint does not cover every isolated node subnet's route table"
-            return _unreachable_outcome(resource, name, S3_SERVICE, reach, S3_SERVICE.severity, why)
+            needed = Requirement(S3_SERVICE.severity, why)
+            return _unreachable_outcome(resource, name, S3_SERVICE, reach, needed)
         return passed(spec, resource, evidence={"service": name, "interface_endpoint_ids": dns_interfaces})
     evidence: dict[str, Any] = {
         "service": name,

@@ -179,6 +179,13 @@ class Check(FrozenModel):
             raise TypeError(f"{self.spec.id} is a {self.spec.kind} check: it does not run on a snapshot")
         return self.run(snapshot)
 
+    def evaluate_region(self, snapshot: PipelineSnapshot) -> list[Outcome]:
+        if self.run_region is None:
+            raise TypeError(
+                f"{self.spec.id} is a {self.spec.kind} check: it does not run on an account-region"
+            )
+        return self.run_region(snapshot)
+
 
 def fail(spec: CheckSpec, resource: str, *, evidence: Mapping[str, Any], **overrides: Any) -> Outcome:
     """A FAIL outcome; `overrides` may set severity, title, description, remediation."""

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from pydantic import Field
 
@@ -33,6 +33,15 @@ def finding_id(account: str, region: str, cluster: str, check_id: str, resource:
     """Deterministic: the same problem seen by an event and by the schedule is the same finding."""
     key = "\x1f".join((account, region, cluster, check_id, resource))
     return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+class ClusterScope(TypedDict):
+    """The cluster a finding (or an evaluation) belongs to; an account-region's own findings: cluster "-"."""
+
+    account: str
+    region: str
+    cluster: str
+    cluster_arn: str
 
 
 class Finding(FrozenModel):
@@ -67,10 +76,6 @@ class Finding(FrozenModel):
 def finding_from_spec(
     spec: CheckSpec,
     *,
-    account: str,
-    region: str,
-    cluster: str,
-    cluster_arn: str,
     resource: str,
     evidence: Mapping[str, Any],
     source: str,
@@ -81,18 +86,17 @@ def finding_from_spec(
     description: str | None = None,
     remediation: str | None = None,
     expires_at: datetime | None = None,
+    **scope: Unpack[ClusterScope],
 ) -> Finding:
-    """An OPEN finding of `spec`; the text and severity given override the spec's, `seen_at` the time."""
+    """An OPEN finding of `spec` in `scope`; the text and severity given override the spec's, `seen_at` the
+    time."""
     seen = seen_at or evaluated_at
     return Finding(
-        id=finding_id(account, region, cluster, spec.id, resource),
+        id=finding_id(scope["account"], scope["region"], scope["cluster"], spec.id, resource),
         check_id=spec.id,
         severity=severity or spec.severity,
         status=Status.OPEN,
-        account=account,
-        region=region,
-        cluster=cluster,
-        cluster_arn=cluster_arn,
+        **scope,
         resource=resource,
         title=title or spec.title,
         description=description or spec.description,

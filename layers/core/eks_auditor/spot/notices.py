@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from eks_auditor.checks.spot import SPOT_INTERRUPTION_BURST, SPOT_INTERRUPTION_NOTICE
 from eks_auditor.metrics import MetricSink, NullSink
 from eks_auditor.model.check import CheckSpec
-from eks_auditor.model.finding import Finding, StateChange, finding_from_spec
+from eks_auditor.model.finding import ClusterScope, Finding, StateChange, finding_from_spec
 from eks_auditor.model.frozen import FrozenModel
 from eks_auditor.publish import Publisher
 from eks_auditor.spot.events import (
@@ -397,11 +397,18 @@ def cluster_arn(account: str, region: str, cluster: str) -> str:
     return f"arn:{partition_of(region)}:eks:{region}:{account}:cluster/{cluster}"
 
 
+def _scope(signal: SpotSignal, node: EksNode | None) -> ClusterScope:
+    """The cluster of the signal's instance: UNKNOWN_CLUSTER, with no ARN, when EC2 no longer knows it."""
+    cluster = node.cluster if node else UNKNOWN_CLUSTER
+    arn = cluster_arn(signal.account, signal.region, cluster) if node else ""
+    return ClusterScope(account=signal.account, region=signal.region, cluster=cluster, cluster_arn=arn)
+
+
 def notice_finding(signal: SpotSignal, node: EksNode | None, *, now: datetime, ttl: timedelta) -> Finding:
     """The spot_interruption_notice finding; `node` None means EC2 no longer knows the instance."""
     spec = SPOT_INTERRUPTION_NOTICE
-    cluster = node.cluster if node else UNKNOWN_CLUSTER
-    arn = cluster_arn(signal.account, signal.region, cluster) if node else ""
+    scope = _scope(signal, node)
+    cluster = scope["cluster"]
     instance = node.instance if node else None
     where = f"{cluster}/{node.node_group}" if node and node.node_group else cluster
     if signal.kind is SignalKind.INTERRUPTION_WARNING and signal.deadline and signal.action:
@@ -443,10 +450,7 @@ def notice_finding(signal: SpotSignal, node: EksNode | None, *, now: datetime, t
     }
     return finding_from_spec(
         spec,
-        account=signal.account,
-        region=signal.region,
-        cluster=cluster,
-        cluster_arn=arn,
+        **scope,
         resource=signal.instance_arn,
         evidence=evidence,
         source=signal.event_id,
@@ -471,8 +475,8 @@ def burst_finding(
 ) -> Finding:
     spec = SPOT_INTERRUPTION_BURST
     group = node.node_group or ""
-    arn = cluster_arn(signal.account, signal.region, node.cluster)
-    resource = f"{arn}/{_GROUP_SEGMENT[node.node_group_kind]}/{group}"
+    scope = _scope(signal, node)
+    resource = f"{scope['cluster_arn']}/{_GROUP_SEGMENT[node.node_group_kind]}/{group}"
     minutes = int((window_end - window_start).total_seconds() // 60)
     title = (
         f"Spot interruption burst: {count} interruptions in {node.cluster}/{group} "
@@ -480,10 +484,7 @@ def burst_finding(
     )
     return finding_from_spec(
         spec,
-        account=signal.account,
-        region=signal.region,
-        cluster=node.cluster,
-        cluster_arn=arn,
+        **scope,
         resource=resource,
         title=title,
         description=(

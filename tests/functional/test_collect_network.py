@@ -393,3 +393,17 @@ def test_private_nat_gateway_has_no_public_ip() -> None:
 )
 def test_route_target_types(route: dict[str, str], expected: tuple[str, str]) -> None:
     assert route_target(route) == expected
+
+
+@pytest.mark.parametrize("cluster", ["first", "elsewhere"])
+def test_reads_made_together_give_the_network_read_one_at_a_time(world: World, cluster: str) -> None:
+    # The runtime reads a VPC's network with its independent calls together (VPC_READS_IN_FLIGHT);
+    # `scan --max-concurrency 1` reads them in turn. Same calls, same network.
+    together, in_turn = CallCounter(), CallCounter()
+    parallel = SnapshotCollector(
+        AwsClients(boto3.Session(region_name=REGION), counter=together), network_reads_in_flight=7
+    ).collect(REGION, cluster, NETWORK)
+    sequential = collector(in_turn).collect(REGION, cluster, NETWORK)
+    assert parallel.gaps == sequential.gaps == {}
+    assert parallel.network == sequential.network
+    assert together.calls == in_turn.calls

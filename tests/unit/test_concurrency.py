@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
-from eks_auditor.concurrency import Limiter, SingleFlight, limiter_key, map_bounded
+from eks_auditor.concurrency import Limiter, SingleFlight, gather, limiter_key, map_bounded
 
 
 class InFlight:
@@ -248,3 +249,54 @@ def test_keys_with_the_most_waiting_items_start_first() -> None:
     assert [a.value for a in attempts] == items  # results stay in input order
     # The first three items handed out come from three different regions.
     assert set(started[:3]) == {"us-east-1", "eu-west-1", "ap-south-1"}
+
+
+def test_gather_runs_the_calls_together_and_returns_them_by_name() -> None:
+    # Three calls that each wait for the other two: they finish only if all three run at once.
+    together = threading.Barrier(3, timeout=5)
+
+    def call(value: int) -> Callable[[], int]:
+        def run() -> int:
+            together.wait()
+            return value
+
+        return run
+
+    assert gather({"a": call(1), "b": call(2), "c": call(3)}, in_flight=3) == {"a": 1, "b": 2, "c": 3}
+
+
+def test_gather_with_one_in_flight_runs_in_order_on_the_calling_thread() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def call(name: str) -> Callable[[], str]:
+        def run() -> str:
+            seen.append((name, threading.current_thread().name))
+            return name
+
+        return run
+
+    assert gather({"x": call("x"), "y": call("y")}, in_flight=1) == {"x": "x", "y": "y"}
+    assert seen == [("x", threading.current_thread().name), ("y", threading.current_thread().name)]
+
+
+def test_gather_raises_the_first_failure_in_order_after_every_call_ended() -> None:
+    ended: list[str] = []
+    second_failed = threading.Event()
+
+    def first() -> str:
+        second_failed.wait(timeout=5)  # fails after the second has failed
+        ended.append("first")
+        raise KeyError("first")
+
+    def second() -> str:
+        ended.append("second")
+        second_failed.set()
+        raise ValueError("second")
+
+    def third() -> str:
+        ended.append("third")
+        return "ok"
+
+    with pytest.raises(KeyError):
+        gather({"first": first, "second": second, "third": third}, in_flight=3)
+    assert sorted(ended) == ["first", "second", "third"]

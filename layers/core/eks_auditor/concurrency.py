@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -266,6 +266,19 @@ def map_bounded[I, T](
                 del queues[slot_key]
             futures[index] = pool.submit(run_in_slot, index, slot_key)
         return [future.result() for future in futures if future is not None]
+
+
+def gather[T](calls: Mapping[str, Callable[[], T]], *, in_flight: int) -> dict[str, T]:
+    """Run independent calls together, at most `in_flight` at once; their results by name.
+
+    With `in_flight` 1 they run in order on the calling thread. Otherwise every call runs to its end and
+    the first failure in the mapping's order is raised, as running them in order would have raised it.
+    """
+    if in_flight <= 1 or len(calls) <= 1:
+        return {name: call() for name, call in calls.items()}
+    with ThreadPoolExecutor(max_workers=min(in_flight, len(calls)), thread_name_prefix="read") as pool:
+        futures = {name: pool.submit(call) for name, call in calls.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 class SingleFlight[K: Hashable, V]:

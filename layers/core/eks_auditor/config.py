@@ -11,6 +11,10 @@ from datetime import timedelta
 # bucket per account-region: 100 tokens refilling 20/s, with the account's own workloads).
 MAX_CONCURRENCY = 16
 MAX_CONCURRENCY_PER_ACCOUNT_REGION = 8
+# The independent reads of one VPC's network (DescribeVpcs, Subnets, RouteTables, NatGateways,
+# VpcEndpoints, two DescribeVpcAttribute) run together, at most this many at once: every audit of a
+# cluster in that VPC waits for them. Never more than max_concurrency (1 keeps a scan one call at a time).
+VPC_READS_IN_FLIGHT = 7
 
 
 # A plain dataclass, not a pydantic model: every handler builds one at import, and pydantic costs about a

@@ -43,8 +43,11 @@ def add_finding_output_argument(parser: Any) -> None:
 
 
 def finding_record(finding: Finding, fields: Sequence[str] | None = None) -> dict[str, Any]:
-    data = finding.model_dump(mode="json")
-    return {name: data[name] for name in fields} if fields else data
+    if not fields:
+        return finding.model_dump(mode="json")
+    # Only the fields asked for are serialized (evidence and history can be large), in the order asked.
+    data = finding.model_dump(mode="json", include=set(fields))
+    return {name: data[name] for name in fields}
 
 
 def to_json(findings: Iterable[Finding], fields: Sequence[str] | None = SCAN_FIELDS) -> str:

@@ -1,4 +1,4 @@
-"""One VPC's subnets, route tables, NAT gateways and endpoints: four filtered calls, cached per scan."""
+"""One VPC's subnets, route tables, NAT gateways and endpoints: calls made together, cached per scan."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from eks_auditor.collect.errors import describe_error
-from eks_auditor.concurrency import SingleFlight
+from eks_auditor.concurrency import SingleFlight, gather
 from eks_auditor.model.network import (
     IngressRule,
     NatGateway,
@@ -49,21 +49,28 @@ def collect_vpc_network(
     *,
     firewall: FirewallClientFactory | None = None,
     known_egress_tgws: frozenset[str] = frozenset(),
+    reads_in_flight: int = 1,
 ) -> VpcNetwork:
-    """DescribeVpcs, DescribeSubnets, DescribeRouteTables, DescribeNatGateways, DescribeVpcEndpoints,
-    DescribeVpcAttribute (DNS), then what lies behind default routes to firewalls and transit gateways."""
+    """DescribeVpcs, DescribeSubnets, DescribeRouteTables, DescribeNatGateways, DescribeVpcEndpoints and
+    DescribeVpcAttribute (DNS), `reads_in_flight` at a time (they do not depend on each other); then the
+    endpoints' security groups and what lies behind default routes to firewalls and transit gateways."""
     by_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
-    vpcs = ec2.describe_vpcs(VpcIds=[vpc_id]).get("Vpcs", [])
-    subnets = _pages(ec2, "describe_subnets", "Subnets", Filters=by_vpc)
-    tables = _pages(ec2, "describe_route_tables", "RouteTables", Filters=by_vpc)
-    # DescribeNatGateways names its filter parameter "Filter", not "Filters".
-    nats = _pages(ec2, "describe_nat_gateways", "NatGateways", Filter=by_vpc)
-    endpoints = _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=by_vpc)
-    network = normalize_network(vpc_id, vpcs[0] if vpcs else {}, subnets, tables, nats, endpoints)
-    dns = {
-        "dns_support": _vpc_attribute(ec2, vpc_id, "enableDnsSupport"),
-        "dns_hostnames": _vpc_attribute(ec2, vpc_id, "enableDnsHostnames"),
+    reads: dict[str, Callable[[], Any]] = {
+        "vpcs": lambda: ec2.describe_vpcs(VpcIds=[vpc_id]).get("Vpcs", []),
+        "subnets": lambda: _pages(ec2, "describe_subnets", "Subnets", Filters=by_vpc),
+        "tables": lambda: _pages(ec2, "describe_route_tables", "RouteTables", Filters=by_vpc),
+        # DescribeNatGateways names its filter parameter "Filter", not "Filters".
+        "nats": lambda: _pages(ec2, "describe_nat_gateways", "NatGateways", Filter=by_vpc),
+        "endpoints": lambda: _pages(ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=by_vpc),
+        "dns_support": lambda: _vpc_attribute(ec2, vpc_id, "enableDnsSupport"),
+        "dns_hostnames": lambda: _vpc_attribute(ec2, vpc_id, "enableDnsHostnames"),
     }
+    read = gather(reads, in_flight=reads_in_flight)
+    vpcs = read["vpcs"]
+    network = normalize_network(
+        vpc_id, vpcs[0] if vpcs else {}, read["subnets"], read["tables"], read["nats"], read["endpoints"]
+    )
+    dns = {"dns_support": read["dns_support"], "dns_hostnames": read["dns_hostnames"]}
     return resolve_next_hops(
         network.model_copy(update={**dns, **_endpoint_security_groups(ec2, network)}),
         ec2,
@@ -357,11 +364,12 @@ class VpcNetworkCache:
     every cluster in the VPC.
     """
 
-    def __init__(self, known_egress_tgws: frozenset[str] = frozenset()) -> None:
+    def __init__(self, known_egress_tgws: frozenset[str] = frozenset(), reads_in_flight: int = 1) -> None:
         self._entries: SingleFlight[tuple[str, str], VpcNetwork] = SingleFlight(
             cached_errors=(ClientError, BotoCoreError)
         )
         self.known_egress_tgws = known_egress_tgws
+        self.reads_in_flight = reads_in_flight
 
     def get(
         self, ec2: EC2Client, region: str, vpc_id: str, firewall: FirewallClientFactory | None = None
@@ -369,7 +377,11 @@ class VpcNetworkCache:
         return self._entries.get(
             (region, vpc_id),
             lambda: collect_vpc_network(
-                ec2, vpc_id, firewall=firewall, known_egress_tgws=self.known_egress_tgws
+                ec2,
+                vpc_id,
+                firewall=firewall,
+                known_egress_tgws=self.known_egress_tgws,
+                reads_in_flight=self.reads_in_flight,
             ),
         )
 

@@ -114,8 +114,10 @@ class SnapshotCollector:
         kube_overrides: Mapping[str, KubeEndpointOverride] | None = None,
         extra_parts: Sequence[PartCollector] = (),
         known_egress_tgws: frozenset[str] = frozenset(),
+        network_reads_in_flight: int = 1,
     ) -> None:
         self.clients = clients
+        self.network_reads_in_flight = network_reads_in_flight
         self.now = now
         self.kube_overrides: Mapping[str, KubeEndpointOverride] = kube_overrides or {}
         self._calendar_factory = calendar
@@ -157,7 +159,7 @@ class SnapshotCollector:
         """Start a new scan: forget every cached response."""
         with self._lock:
             self._clusters: dict[tuple[str, str], Mapping[str, Any]] = {}
-            self._networks = VpcNetworkCache(self.known_egress_tgws)
+            self._networks = VpcNetworkCache(self.known_egress_tgws, self.network_reads_in_flight)
             # Single-flight: concurrent audits wait for one fetch instead of each making the call, and
             # without holding self._lock (which every cache read takes) while the call is in flight.
             self._oidc: SingleFlight[str, frozenset[str] | Exception] = SingleFlight()

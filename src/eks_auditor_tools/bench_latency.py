@@ -47,6 +47,15 @@ UNCHECKED = ("--invalidation-mode", "unchecked-hash")
 # ------------------------------------------------------------------ moto process
 
 
+def _keep_alive() -> None:
+    """moto's server speaks HTTP/1.0: a new TCP connection, and a new server thread, for every call. AWS
+    keeps connections open, and so does botocore: HTTP/1.1 (werkzeug then keeps a connection alive when
+    the response has a length, which moto's do), so the bench does not charge every call a connect."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    MotoRequestHandler.protocol_version = "HTTP/1.1"
+
+
 def serve_moto(clusters: int) -> None:
     """moto over HTTP on 127.0.0.1 with the fleet built inside; prints READY <port>, serves until EOF."""
     import logging
@@ -55,6 +64,7 @@ def serve_moto(clusters: int) -> None:
 
     # werkzeug logs every request at INFO (to a stderr nobody reads): time moto would spend serving.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    _keep_alive()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     port = server.get_host_and_port()[1]
@@ -82,6 +92,7 @@ def serve_org_moto(accounts: int, regions: int, clusters: int) -> None:
     Prints READY <port>, serves until EOF."""
     from moto.server import ThreadedMotoServer
 
+    _keep_alive()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     port = server.get_host_and_port()[1]
@@ -244,8 +255,8 @@ class _Chains:
     def installed(self) -> Iterator[_Chains]:
         from botocore.client import BaseClient
         from eks_auditor.audit import Auditor
-        from eks_auditor.collect import instance_types
-        from eks_auditor.concurrency import SingleFlight
+        from eks_auditor.collect import instance_types, network
+        from eks_auditor.concurrency import SingleFlight, gather
 
         chains = self
         make_call, audit = getattr(BaseClient, "_make_api_call"), Auditor.audit  # noqa: B009 - private hook
@@ -276,6 +287,28 @@ class _Chains:
             chains.flight(token)
             return flight_get(flights, key, recorded_fetch)
 
+        def recorded_gather(calls: Any, *, in_flight: int) -> Any:
+            # Calls made together (a VPC's reads) count as deep as the deepest of them in the caller's
+            # sequence; each runs on a pool thread, in a sequence of its own. In turn, they are the
+            # caller's own calls.
+            if in_flight <= 1 or len(calls) <= 1:
+                return gather(calls, in_flight=in_flight)
+            inside: list[list[Any]] = []
+
+            def recorded(call: Any) -> Any:
+                def run() -> Any:
+                    with chains.sequence() as sequence:
+                        inside.append(sequence)
+                        return call()
+
+                return run
+
+            try:
+                return gather({name: recorded(call) for name, call in calls.items()}, in_flight=in_flight)
+            finally:
+                deepest = max((sum(1 for item in seq if item == "call") for seq in inside), default=0)
+                chains._stack()[-1].extend(["call"] * deepest)
+
         def recorded_types(ec2: Any, region: str, types: Any) -> Any:
             wanted = tuple(sorted({t for t in types if t}))
             token = ("instance-types", region, wanted)
@@ -293,6 +326,7 @@ class _Chains:
             (Auditor, "audit", recorded_audit),
             (SingleFlight, "get", recorded_get),
             (instance_types, "describe_instance_types", recorded_types),
+            (network, "gather", recorded_gather),
         ]
         originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
         for owner, name, value in patches:

@@ -42,3 +42,17 @@ def test_a_fetch_inside_a_fetch_lengthens_it() -> None:
 def test_the_longest_listing_is_the_preamble() -> None:
     recorded = chains([[CALL], [CALL, CALL], []], [[CALL]], {})
     assert recorded.critical_path() == 3
+
+
+def test_calls_made_together_count_as_deep_as_the_deepest() -> None:
+    # A VPC's reads run together (network.gather): in the caller's chain they weigh as much as the
+    # longest of them; in turn (one in flight) they are all the caller's own calls.
+    from eks_auditor.collect import network
+
+    recorded = _Chains()
+    with recorded.installed():
+        for in_flight, expected in ((3, 2), (1, 3)):
+            with recorded.sequence(into=recorded.audits) as sequence:
+                reads = {"two": lambda: [recorded.call(), recorded.call()], "one": lambda: [recorded.call()]}
+                network.gather(reads, in_flight=in_flight)
+            assert sequence.count(CALL) == expected

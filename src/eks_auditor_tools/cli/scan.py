@@ -17,7 +17,8 @@ from eks_auditor_tools.cli.progress import Progress
 
 logger = logging.getLogger(__name__)
 
-# The services a scan's collectors call in each region (created up front, shared by the threads).
+# The services a scan's collectors call in each region, in the order they are first needed (created in
+# the background, shared by the threads).
 SCAN_SERVICES = ("eks", "ec2", "autoscaling", "sts")
 
 
@@ -114,8 +115,9 @@ def run(args: argparse.Namespace) -> int:
         session=aws.session(args, regions[0]),
         kube_overrides=kube_overrides(args),
     )
-    # Clients are created before the threads start (a boto3 Session is not thread-safe).
-    runtime.clients.prepare(SCAN_SERVICES, regions)
+    # Clients are created on a thread of their own while the first calls wait on the network (AwsClients
+    # creates each under its lock: a boto3 Session is not thread-safe).
+    runtime.clients.prepare_in_background(SCAN_SERVICES, regions)
     runtime.start_batch()
     if args.table:
         suppressions = runtime.store.suppressions()

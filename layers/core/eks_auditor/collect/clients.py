@@ -6,6 +6,7 @@ AWS_DEFAULT_REGION, AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>): nothing he
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import threading
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_eks import EKSClient
     from mypy_boto3_iam import IAMClient
+
+logger = logging.getLogger(__name__)
 
 # Standard retry mode retries throttling and transient errors with jittered exponential backoff.
 # botocore's `max_attempts` counts retries: up to 5 retries, 6 attempts in all.
@@ -151,10 +154,28 @@ class AwsClients:
             return found
 
     def prepare(self, services: Iterable[str], regions: Iterable[str]) -> None:
-        """Create the clients a concurrent scan will use up front, before its threads start."""
-        for region in regions:
-            for service in services:
+        """Create the clients a concurrent scan will use, service by service (the first needed first)."""
+        regions = list(regions)
+        for service in services:
+            for region in regions:
                 self.client(service, region)
+
+    def prepare_in_background(self, services: Iterable[str], regions: Iterable[str]) -> threading.Thread:
+        """`prepare` on a daemon thread: loading service models (about a quarter of a second of CPU for a
+        scan's clients) overlaps the first calls' waits instead of delaying them. A thread that needs a
+        client first creates it (or waits for it) under the lock; a failure here is left to that thread,
+        which meets it again and reports it where the call is made."""
+        services, regions = list(services), list(regions)
+
+        def warm() -> None:
+            try:
+                self.prepare(services, regions)
+            except Exception:  # the caller's own client() call meets and reports it
+                logger.debug("creating clients in the background failed", exc_info=True)
+
+        thread = threading.Thread(target=warm, name="clients", daemon=True)
+        thread.start()
+        return thread
 
     def sts(self, region: str) -> BaseClient:
         """STS on the regional endpoint (signs EKS tokens: EKS validates them in the cluster's region)."""

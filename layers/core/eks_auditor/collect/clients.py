@@ -18,6 +18,7 @@ import boto3
 from botocore.config import Config
 
 from eks_auditor.concurrency import is_throttling
+from eks_auditor.config import MAX_CONCURRENCY_PER_ACCOUNT_REGION, VPC_READS_IN_FLIGHT
 from eks_auditor.kube.token import sts_endpoint
 
 if TYPE_CHECKING:
@@ -37,10 +38,17 @@ logger = logging.getLogger(__name__)
 # the 240-cluster bench. Set this way, botocore sends it as given, then the session's extra (boto3's
 # "Botocore/<version>") and user_agent_extra: the classic boto3 User-Agent.
 USER_AGENT = f"Boto3/{boto3.__version__} Python/{platform.python_version()}"
+# Connections a client keeps open. A client serves one account-region, where at most
+# MAX_CONCURRENCY_PER_ACCOUNT_REGION audits are in flight, each making one call at a time, or up to
+# VPC_READS_IN_FLIGHT while it reads a VPC. botocore's default of 10 made urllib3 discard the connections
+# beyond it after each call ("Connection pool is full"), and the next call paid a new TCP (with AWS, TLS)
+# handshake. The pool only holds connections that were needed.
+MAX_POOL_CONNECTIONS = MAX_CONCURRENCY_PER_ACCOUNT_REGION * VPC_READS_IN_FLIGHT
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=5,
     read_timeout=30,
+    max_pool_connections=MAX_POOL_CONNECTIONS,
     user_agent=USER_AGENT,
     user_agent_extra="eks-auditor",
 )

@@ -6,11 +6,15 @@ One moto account per module (moto's first calls per account are slow); one clust
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from eks_auditor.collect import cluster as cluster_module
 from eks_auditor.collect.clients import AwsClients, CallCounter
-from eks_auditor.collect.cluster import normalize_self_managed_group
+from eks_auditor.collect.cluster import describe_self_managed_groups_of, normalize_self_managed_group
 from eks_auditor.collect.snapshot import SnapshotCollector
 from eks_auditor.model.snapshot import NodeGroup
 
@@ -208,3 +212,90 @@ def test_attribute_based_overrides_record_no_instance_type() -> None:
         "SPOT",
         ("subnet-1", "subnet-2"),
     )
+
+
+ALL_CLUSTERS = ("managed", "selfmanaged", "other", "empty")
+
+
+def test_expected_clusters_share_one_read_of_their_self_managed_groups(world: World) -> None:
+    # A scan announces the clusters it lists (expect_clusters): the first audit that reads node groups
+    # reads the self-managed ASGs of them all, one call instead of one per cluster; same node groups.
+    counter = CallCounter()
+    scan = SnapshotCollector(AwsClients(boto3.Session(region_name=REGION), counter=counter))
+    scan.expect_clusters(REGION, ALL_CLUSTERS)
+    together = {cluster: scan.collect(REGION, cluster, NODEGROUPS).nodegroups for cluster in ALL_CLUSTERS}
+    assert counter["autoscaling:DescribeAutoScalingGroups"] == 1
+    assert together == {cluster: tuple(nodegroups(cluster).values()) for cluster in ALL_CLUSTERS}
+
+
+def test_the_shared_read_goes_fifty_clusters_a_call(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cluster_module, "SELF_MANAGED_TAG_KEYS_PER_CALL", 3)
+    counter = CallCounter()
+    scan = SnapshotCollector(AwsClients(boto3.Session(region_name=REGION), counter=counter))
+    scan.expect_clusters(REGION, ALL_CLUSTERS)
+    groups = scan.collect(REGION, "other", NODEGROUPS).nodegroups
+    assert groups is not None and [g.name for g in groups] == ["theirs"]
+    assert counter["autoscaling:DescribeAutoScalingGroups"] == 2  # 4 clusters, 3 tag keys a call
+
+
+def test_a_failed_shared_read_leaves_each_cluster_its_own(world: World) -> None:
+    # The shared read is an optimization: when it fails (here: throttled beyond retries), every audit
+    # reads its own cluster's groups, and an error then would be that cluster's alone.
+    counter = CallCounter()
+    aws = AwsClients(boto3.Session(region_name=REGION), counter=counter)
+
+    def fail_shared_read(params: dict[str, Any], **_: Any) -> None:
+        if len(params["Filters"][0]["Values"]) > 1:
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "Describe")
+
+    aws.autoscaling(REGION).meta.events.register(
+        "before-parameter-build.auto-scaling.DescribeAutoScalingGroups", fail_shared_read
+    )
+    scan = SnapshotCollector(aws)
+    scan.expect_clusters(REGION, ALL_CLUSTERS)
+    collected = {cluster: scan.collect(REGION, cluster, NODEGROUPS) for cluster in ALL_CLUSTERS}
+    assert {cluster: s.gaps for cluster, s in collected.items()} == {cluster: {} for cluster in ALL_CLUSTERS}
+    assert {c: s.nodegroups for c, s in collected.items()} == {
+        cluster: tuple(nodegroups(cluster).values()) for cluster in ALL_CLUSTERS
+    }
+    # One failed shared read, then one read per cluster.
+    assert counter["autoscaling:DescribeAutoScalingGroups"] == 1 + len(ALL_CLUSTERS)
+
+
+def test_an_asg_tagged_for_two_clusters_belongs_to_both() -> None:
+    client = boto3.client("autoscaling", region_name=REGION, aws_access_key_id="k", aws_secret_access_key="s")
+
+    def asg(name: str, *tags: str) -> dict[str, Any]:
+        return {
+            "AutoScalingGroupName": name,
+            "MinSize": 0,
+            "MaxSize": 1,
+            "DesiredCapacity": 0,
+            "DefaultCooldown": 300,
+            "AvailabilityZones": ["us-east-1a"],
+            "HealthCheckType": "EC2",
+            "CreatedTime": "2026-01-01T00:00:00Z",
+            "Tags": [{"Key": tag, "Value": "owned"} for tag in tags],
+        }
+
+    with Stubber(client) as stub:
+        stub.add_response(
+            "describe_auto_scaling_groups",
+            {
+                "AutoScalingGroups": [
+                    asg("shared", "kubernetes.io/cluster/a", "kubernetes.io/cluster/b"),
+                    asg("eks-ng", "kubernetes.io/cluster/a", "eks:nodegroup-name"),
+                    asg("b-only", "kubernetes.io/cluster/b"),
+                ]
+            },
+            {
+                "Filters": [
+                    {"Name": "tag-key", "Values": ["kubernetes.io/cluster/a", "kubernetes.io/cluster/b"]}
+                ]
+            },
+        )
+        found = describe_self_managed_groups_of(client, ["a", "b"])
+    assert {name: [g["AutoScalingGroupName"] for g in groups] for name, groups in found.items()} == {
+        "a": ["shared"],
+        "b": ["shared", "b-only"],
+    }

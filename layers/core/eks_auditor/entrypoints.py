@@ -440,7 +440,8 @@ def list_queued_account_region(
 
 
 def prefetch_batch(bodies: Iterable[str], collector: Any) -> None:
-    """Before a worker audits its batch: one DescribeInstanceTypes for all the batch's clusters.
+    """Before a worker audits its batch: one DescribeInstanceTypes (and one DescribeAutoScalingGroups for
+    the self-managed groups) for all the batch's clusters of a region.
 
     Bad messages are skipped here; each still fails on its own when its record is processed.
     """
@@ -454,4 +455,5 @@ def prefetch_batch(bodies: Iterable[str], collector: Any) -> None:
         if request.cluster and not pseudo and not request.delete_cluster:
             by_region.setdefault(request.region, []).append(request.cluster)
     for region, clusters in by_region.items():
+        collector.expect_clusters(region, clusters)
         collector.prefetch_instance_types(region, clusters)

@@ -169,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"listing clusters in {where} failed: {names.error}", file=sys.stderr)
             errors += 1
         targets += [(account, region, name) for name in names.value or ()]
+        if names.value:
+            runtime.collector_for(account).expect_clusters(region, names.value)
 
     def audit(target: tuple[str, str, str]) -> AuditResult:
         account, region, name = target

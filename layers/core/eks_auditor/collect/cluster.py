@@ -22,6 +22,9 @@ DEFAULT_PUBLIC_ACCESS_CIDRS: tuple[str, ...] = ("0.0.0.0/0",)
 MANAGED_NODEGROUP_TAG = "eks:nodegroup-name"
 # DescribeLaunchConfigurations accepts at most 50 names per call.
 _LAUNCH_CONFIGURATION_BATCH = 50
+# Tag keys in one DescribeAutoScalingGroups tag-key filter (the API documents no limit on a filter's
+# values; DescribeTags allows 1,000): each call stays well within one request's size.
+SELF_MANAGED_TAG_KEYS_PER_CALL = 50
 
 
 def cluster_tag_key(cluster_name: str) -> str:
@@ -176,23 +179,46 @@ def describe_self_managed_groups(
     autoscaling: AutoScalingClient, cluster_name: str
 ) -> list[Mapping[str, Any]]:
     """ASGs tagged kubernetes.io/cluster/<name>, without those EKS runs for managed node groups."""
+    return describe_self_managed_groups_of(autoscaling, [cluster_name])[cluster_name]
+
+
+def describe_self_managed_groups_of(
+    autoscaling: AutoScalingClient, cluster_names: Sequence[str]
+) -> dict[str, list[Mapping[str, Any]]]:
+    """The self-managed ASGs of several clusters of one region: one paginated call per
+    SELF_MANAGED_TAG_KEYS_PER_CALL clusters instead of one per cluster (a tag-key filter matches any of
+    its values). An ASG tagged for two clusters belongs to both."""
+    names = list(dict.fromkeys(cluster_names))
+    found: dict[str, list[Mapping[str, Any]]] = {name: [] for name in names}
+    owners = {cluster_tag_key(name): name for name in names}
     paginator = autoscaling.get_paginator("describe_auto_scaling_groups")
-    groups: list[Mapping[str, Any]] = []
-    # A tag-key filter keeps the call to this cluster's groups instead of listing every ASG in the region.
-    for page in paginator.paginate(Filters=[{"Name": "tag-key", "Values": [cluster_tag_key(cluster_name)]}]):
-        for group in page.get("AutoScalingGroups", []):
-            if MANAGED_NODEGROUP_TAG not in _tags(group.get("Tags")):
-                groups.append(group)
-    return groups
+    for start in range(0, len(names), SELF_MANAGED_TAG_KEYS_PER_CALL):
+        keys = [cluster_tag_key(name) for name in names[start : start + SELF_MANAGED_TAG_KEYS_PER_CALL]]
+        # A tag-key filter keeps the call to these clusters' groups instead of every ASG in the region.
+        for page in paginator.paginate(Filters=[{"Name": "tag-key", "Values": keys}]):
+            for group in page.get("AutoScalingGroups", []):
+                tags = _tags(group.get("Tags"))
+                if MANAGED_NODEGROUP_TAG in tags:
+                    continue
+                for key in keys:
+                    if key in tags:
+                        found[owners[key]].append(group)
+    return found
 
 
 def collect_nodegroups(
-    eks: EKSClient, autoscaling: AutoScalingClient, ec2: EC2Client, cluster_name: str
+    eks: EKSClient,
+    autoscaling: AutoScalingClient,
+    ec2: EC2Client,
+    cluster_name: str,
+    self_managed: Sequence[Mapping[str, Any]] | None = None,
 ) -> tuple[NodeGroup, ...]:
-    """Managed node groups, then self-managed ASGs; one DescribeLaunchTemplateVersions per distinct
-    template that a managed group needs for its types or a self-managed group uses."""
+    """Managed node groups, then self-managed ASGs (`self_managed` when already read with other
+    clusters'); one DescribeLaunchTemplateVersions per distinct template that a managed group needs for
+    its types or a self-managed group uses."""
     managed = describe_managed_nodegroups(eks, cluster_name)
-    self_managed = describe_self_managed_groups(autoscaling, cluster_name)
+    if self_managed is None:
+        self_managed = describe_self_managed_groups(autoscaling, cluster_name)
     refs: dict[int, TemplateRef] = {}
     for index, raw in enumerate([*managed, *self_managed]):
         ref = _template_needed(raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 import uuid
@@ -16,6 +17,11 @@ from eks_auditor_tools.cli.output import add_finding_output_argument, render_fin
 from eks_auditor_tools.cli.progress import Progress
 
 logger = logging.getLogger(__name__)
+
+# Allocations between young-generation collections. A scan allocates hundreds of thousands of short-lived
+# objects (botocore responses, pydantic models) and few cycles: at CPython's default of 700, the collector
+# took about a tenth of a 240-cluster scan's CPU (0.42 s of 3.3-4.3 s; 0.15 s at this threshold).
+GC_YOUNG_THRESHOLD = 20_000
 
 # The services a scan's collectors call in each region, in the order they are first needed (created in
 # the background, shared by the threads).
@@ -79,6 +85,15 @@ def kube_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    before = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *before[1:])
+    try:
+        return _scan(args)
+    finally:
+        gc.set_threshold(*before)
+
+
+def _scan(args: argparse.Namespace) -> int:
     from eks_auditor.audit import AuditResult
     from eks_auditor.checks.registry import CHECKS, REGION_CHECKS
     from eks_auditor.collect.errors import ClusterNotFound

@@ -9,6 +9,7 @@ Failures are injected in two ways, each named in its test:
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -508,3 +509,48 @@ def test_unreadable_calendar_is_a_gap() -> None:
             "release calendar unavailable: FileNotFoundError: eks_versions.yaml"
         )
     }
+
+
+def test_parts_read_together_give_the_snapshot_read_in_turn(world: World) -> None:
+    # The runtime reads an audit's independent parts together (PARTS_IN_FLIGHT); `scan
+    # --max-concurrency 1` reads them in turn. Same values, same gaps in the same order (moto answers
+    # 404 to some), same calls. The calendar and the clock are fixed: the rest is moto.
+    def snapshot(parts_in_flight: int, counter: CallCounter) -> Any:
+        collector = SnapshotCollector(clients(counter), now=lambda: NOW, parts_in_flight=parts_in_flight)
+        collector.unregister(Part.KUBERNETES)  # no API server here: a gap either way
+        return collector.collect(REGION, "prod")
+
+    together_calls, in_turn_calls = CallCounter(), CallCounter()
+    together, in_turn = snapshot(4, together_calls), snapshot(1, in_turn_calls)
+    assert together == in_turn
+    assert list(together.gaps) == list(in_turn.gaps)
+    assert together_calls.calls == in_turn_calls.calls
+
+
+def test_independent_parts_are_read_at_the_same_time(world: World) -> None:
+    # Two parts that each wait for the other: the snapshot completes only if they run together; a part
+    # that requires one of them runs after it and sees its value.
+    both = threading.Barrier(2, timeout=10)
+    seen: list[object] = []
+
+    def waiting(value: object) -> Any:
+        def collect(_: PartContext) -> object:
+            both.wait()
+            return value
+
+        return collect
+
+    def after_nodegroups(context: PartContext) -> object:
+        seen.append(context.collected[Part.NODEGROUPS])
+        return {}
+
+    collector = SnapshotCollector(clients(), parts_in_flight=4)
+    collector.register(PartCollector(Part.ADDONS, waiting(frozenset({"vpc-cni"}))))
+    collector.register(PartCollector(Part.NODEGROUPS, waiting(())))
+    collector.register(
+        PartCollector(Part.NODE_SECURITY_GROUPS, after_nodegroups, requires=(Part.NODEGROUPS,))
+    )
+    snapshot = collector.collect(REGION, "prod", frozenset({Part.ADDONS, Part.NODE_SECURITY_GROUPS}))
+    assert snapshot.gaps == {}
+    assert snapshot.addons == frozenset({"vpc-cni"})
+    assert seen == [()]

@@ -45,14 +45,25 @@ def test_the_longest_listing_is_the_preamble() -> None:
 
 
 def test_calls_made_together_count_as_deep_as_the_deepest() -> None:
-    # A VPC's reads run together (network.gather): in the caller's chain they weigh as much as the
-    # longest of them; in turn (one in flight) they are all the caller's own calls.
+    # A VPC's reads and an audit's parts run together (gather): in the caller's chain they weigh as much
+    # as the longest of them; in turn (one in flight) they are all the caller's own calls.
     from eks_auditor.collect import network
 
-    recorded = _Chains()
-    with recorded.installed():
-        for in_flight, expected in ((3, 2), (1, 3)):
-            with recorded.sequence(into=recorded.audits) as sequence:
-                reads = {"two": lambda: [recorded.call(), recorded.call()], "one": lambda: [recorded.call()]}
-                network.gather(reads, in_flight=in_flight)
-            assert sequence.count(CALL) == expected
+    for in_flight, expected in ((3, 2), (1, 3)):
+        recorded = _Chains()
+
+        def calls(count: int, recorded: _Chains = recorded) -> None:
+            for _ in range(count):
+                recorded.call()
+
+        with recorded.installed(), recorded.sequence(into=recorded.audits):
+            network.gather({"two": lambda: calls(2), "one": lambda: calls(1)}, in_flight=in_flight)
+        assert recorded.critical_path() == expected
+
+
+def test_a_branch_that_waits_for_a_shared_fetch_lasts_as_long_as_the_fetch() -> None:
+    # DescribeCluster, then two parts together: one waits for the VPC's fetch (2 calls) after a call of
+    # its own, the other makes two calls; then one more call.
+    together = ("together", [[CALL, ("flight", "vpc")], [CALL, CALL]])
+    recorded = chains([], [[CALL, together, CALL]], {"vpc": [CALL, CALL]})
+    assert recorded.critical_path() == 1 + max(1 + 2, 2) + 1

@@ -15,6 +15,10 @@ MAX_CONCURRENCY_PER_ACCOUNT_REGION = 8
 # VpcEndpoints, two DescribeVpcAttribute) run together, at most this many at once: every audit of a
 # cluster in that VPC waits for them. Never more than max_concurrency (1 keeps a scan one call at a time).
 VPC_READS_IN_FLIGHT = 7
+# The snapshot parts of one audit that do not depend on each other (node groups, network, access entries,
+# add-ons, ...) are read together, at most this many at once: an event-driven audit of one cluster waits
+# for its deepest chain of calls instead of all of them in turn. Never more than max_concurrency.
+PARTS_IN_FLIGHT = 4
 
 
 # A plain dataclass, not a pydantic model: every handler builds one at import, and pydantic costs about a

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from eks_auditor.config import VPC_READS_IN_FLIGHT, Settings
+from eks_auditor.config import PARTS_IN_FLIGHT, VPC_READS_IN_FLIGHT, Settings
 from eks_auditor.metrics import MetricSink, NullSink
 
 if TYPE_CHECKING:
@@ -111,6 +111,7 @@ class Runtime:
             kube_overrides=self.kube_overrides,
             known_egress_tgws=self.settings.known_egress_tgws,
             network_reads_in_flight=min(VPC_READS_IN_FLIGHT, self.settings.max_concurrency),
+            parts_in_flight=min(PARTS_IN_FLIGHT, self.settings.max_concurrency),
         )
 
     # --- organization mode: everything per account ----------------------------------------------

@@ -18,7 +18,7 @@ import boto3
 from botocore.config import Config
 
 from eks_auditor.concurrency import is_throttling
-from eks_auditor.config import MAX_CONCURRENCY_PER_ACCOUNT_REGION, VPC_READS_IN_FLIGHT
+from eks_auditor.config import MAX_CONCURRENCY_PER_ACCOUNT_REGION, PARTS_IN_FLIGHT, VPC_READS_IN_FLIGHT
 from eks_auditor.kube.token import sts_endpoint
 
 if TYPE_CHECKING:
@@ -39,11 +39,11 @@ logger = logging.getLogger(__name__)
 # "Botocore/<version>") and user_agent_extra: the classic boto3 User-Agent.
 USER_AGENT = f"Boto3/{boto3.__version__} Python/{platform.python_version()}"
 # Connections a client keeps open. A client serves one account-region, where at most
-# MAX_CONCURRENCY_PER_ACCOUNT_REGION audits are in flight, each making one call at a time, or up to
-# VPC_READS_IN_FLIGHT while it reads a VPC. botocore's default of 10 made urllib3 discard the connections
-# beyond it after each call ("Connection pool is full"), and the next call paid a new TCP (with AWS, TLS)
-# handshake. The pool only holds connections that were needed.
-MAX_POOL_CONNECTIONS = MAX_CONCURRENCY_PER_ACCOUNT_REGION * VPC_READS_IN_FLIGHT
+# MAX_CONCURRENCY_PER_ACCOUNT_REGION audits are in flight, each reading up to PARTS_IN_FLIGHT parts at once,
+# one of which may be a VPC's network (VPC_READS_IN_FLIGHT calls). botocore's default of 10 made urllib3
+# discard the connections beyond it after each call ("Connection pool is full"), and the next call paid a
+# new TCP (with AWS, TLS) handshake. The pool only holds connections that were needed.
+MAX_POOL_CONNECTIONS = MAX_CONCURRENCY_PER_ACCOUNT_REGION * (PARTS_IN_FLIGHT - 1 + VPC_READS_IN_FLIGHT)
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=5,

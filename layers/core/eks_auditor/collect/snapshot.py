@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,7 +30,7 @@ from eks_auditor.collect.iam import list_oidc_providers
 from eks_auditor.collect.network import VpcNetworkCache
 from eks_auditor.collect.permissions import action_for
 from eks_auditor.collect.versions import CalendarLookup, calendar_lookup, describe_cluster_versions
-from eks_auditor.concurrency import SingleFlight
+from eks_auditor.concurrency import SingleFlight, gather
 from eks_auditor.model.kubernetes import AccessEntry
 from eks_auditor.model.network import SecurityGroup, VpcNetwork
 from eks_auditor.model.part import Part
@@ -110,6 +111,21 @@ class PartCollector:
     requires: tuple[str, ...] = ()
 
 
+def _waves(plan: Sequence[str], parts: Mapping[str, PartCollector]) -> list[list[str]]:
+    """The plan's parts in waves: each part after the parts it requires, in plan order within a wave."""
+    waves: list[list[str]] = []
+    placed: dict[str, int] = {}
+    for name in plan:
+        part = parts.get(name)
+        requires = [dep for dep in (part.requires if part else ()) if dep in placed]
+        wave = 1 + max((placed[dep] for dep in requires), default=-1)
+        placed[name] = wave
+        if wave == len(waves):
+            waves.append([])
+        waves[wave].append(name)
+    return waves
+
+
 class SnapshotCollector:
     def __init__(
         self,
@@ -121,9 +137,11 @@ class SnapshotCollector:
         extra_parts: Sequence[PartCollector] = (),
         known_egress_tgws: frozenset[str] = frozenset(),
         network_reads_in_flight: int = 1,
+        parts_in_flight: int = 1,
     ) -> None:
         self.clients = clients
         self.network_reads_in_flight = network_reads_in_flight
+        self.parts_in_flight = parts_in_flight
         self.now = now
         self.kube_overrides: Mapping[str, KubeEndpointOverride] = kube_overrides or {}
         self._calendar_factory = calendar
@@ -207,8 +225,23 @@ class SnapshotCollector:
         cluster = normalize_cluster(raw)
         values: dict[str, object] = {}
         gaps: dict[str, str] = {}
-        for name in self._plan(parts):
-            self._collect_part(name, region, cluster_name, cluster, raw, values, gaps)
+        plan = self._plan(parts)
+        found: dict[str, tuple[dict[str, object], dict[str, str]]] = {}
+        # Parts that do not depend on each other are read together (parts_in_flight at a time; 1 reads
+        # them in turn); each wave sees the values and gaps of the waves before it.
+        for wave in _waves(plan, self._parts):
+            found |= gather(
+                {
+                    name: partial(self._collect_part, name, region, cluster_name, cluster, raw, values, gaps)
+                    for name in wave
+                },
+                in_flight=self.parts_in_flight,
+            )
+            for name in wave:
+                values.update(found[name][0])
+                gaps.update(found[name][1])
+        # Gaps in plan order, as reading the parts in turn would have recorded them.
+        gaps = {key: reason for name in plan for key, reason in found[name][1].items()}
         arn = str(raw.get("arn") or "")
         return ClusterSnapshot(
             account=_account_of(arn),
@@ -228,36 +261,38 @@ class SnapshotCollector:
         cluster_name: str,
         cluster: ClusterInfo,
         raw: Mapping[str, Any],
-        values: dict[str, object],
-        gaps: dict[str, str],
-    ) -> None:
+        values: Mapping[str, object],
+        gaps: Mapping[str, str],
+    ) -> tuple[dict[str, object], dict[str, str]]:
+        """One part: its value (when collected) and its gaps, given the parts collected before it."""
         part = self._parts.get(name)
         if part is None:
-            gaps[name] = "no collector for this part is configured"
-            return
+            return {}, {name: "no collector for this part is configured"}
         missing = [dep for dep in part.requires if dep != CLUSTER_PART and values.get(dep) is None]
         if missing:
-            gaps[name] = "; ".join(f"needs {dep}: {gaps.get(dep, 'not collected')}" for dep in missing)
-            return
+            return {}, {name: "; ".join(f"needs {dep}: {gaps.get(dep, 'not collected')}" for dep in missing)}
         context = PartContext(self.clients, region, cluster_name, cluster, raw, dict(values))
+        new_values: dict[str, object] = {}
+        new_gaps: dict[str, str] = {}
         try:
             value = part.collect(context)
         except PartUnavailable as exc:
-            gaps[name] = exc.reason
+            new_gaps[name] = exc.reason
         except ClientError as exc:
-            gaps[name] = describe_error(exc, action_for(exc.operation_name, name))
+            new_gaps[name] = describe_error(exc, action_for(exc.operation_name, name))
         except BotoCoreError as exc:
-            gaps[name] = describe_error(exc)
+            new_gaps[name] = describe_error(exc)
         else:
             if isinstance(value, PartResult):
-                gaps.update(value.gaps)
+                new_gaps.update(value.gaps)
                 value = value.value
             if value is None:
-                gaps.setdefault(name, "collector returned nothing")
+                new_gaps.setdefault(name, "collector returned nothing")
             else:
-                values[name] = value
-        if name in gaps:
-            logger.warning("%s/%s: %s not collected: %s", region, cluster_name, name, gaps[name])
+                new_values[name] = value
+        if name in new_gaps:
+            logger.warning("%s/%s: %s not collected: %s", region, cluster_name, name, new_gaps[name])
+        return new_values, new_gaps
 
     def _plan(self, parts: frozenset[str] | None) -> list[str]:
         """Requested parts plus their dependencies, in registration order; unregistered parts last."""

@@ -18,10 +18,11 @@ import boto3
 import pytest
 from botocore.config import Config
 from eks_auditor.collect.clients import MAX_POOL_CONNECTIONS, AwsClients
-from eks_auditor.config import MAX_CONCURRENCY_PER_ACCOUNT_REGION, VPC_READS_IN_FLIGHT
+from eks_auditor.config import MAX_CONCURRENCY_PER_ACCOUNT_REGION, PARTS_IN_FLIGHT, VPC_READS_IN_FLIGHT
 
-# Every call waits here until this many are in flight together: the pool must hold them all.
-IN_FLIGHT = MAX_CONCURRENCY_PER_ACCOUNT_REGION * VPC_READS_IN_FLIGHT
+# The most calls one account-region's client can have in flight: 8 audits, each reading 4 parts at once,
+# one of which may be a VPC's 7 reads. Every call waits until this many are in flight together.
+IN_FLIGHT = MAX_CONCURRENCY_PER_ACCOUNT_REGION * (PARTS_IN_FLIGHT - 1 + VPC_READS_IN_FLIGHT)
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def session() -> boto3.Session:
 def test_the_clients_pool_holds_every_call_an_account_region_has_in_flight(
     endpoint: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert MAX_POOL_CONNECTIONS >= IN_FLIGHT
+    assert MAX_POOL_CONNECTIONS >= IN_FLIGHT  # the formula in clients.py, stated again independently
     clients = AwsClients(session(), config=Config(retries={"max_attempts": 0}))
     eks = clients.session.client("eks", endpoint_url=endpoint, config=clients.config)
     assert discarded_connections(eks, caplog) == 0

@@ -290,12 +290,12 @@ class _Chains:
             chains.flight(token)
             return flight_get(flights, key, recorded_fetch)
 
-        def recorded_gather(calls: Any, *, in_flight: int) -> Any:
+        def recorded_gather(calls: Any, *, in_flight: int, pool: Any = None) -> Any:
             # Calls made together (a VPC's reads, an audit's parts) are branches of the caller's sequence:
             # ("together", [branch, ...]), each branch recorded on its pool thread. In turn, they are the
             # caller's own calls.
             if in_flight <= 1 or len(calls) <= 1:
-                return gather(calls, in_flight=in_flight)
+                return gather(calls, in_flight=in_flight, pool=pool)
             branches: list[list[Any]] = []
             chains._stack()[-1].append(("together", branches))
 
@@ -308,7 +308,8 @@ class _Chains:
 
                 return run
 
-            return gather({name: recorded(call) for name, call in calls.items()}, in_flight=in_flight)
+            recorded_calls = {name: recorded(call) for name, call in calls.items()}
+            return gather(recorded_calls, in_flight=in_flight, pool=pool)
 
         def recorded_types(ec2: Any, region: str, types: Any) -> Any:
             wanted = tuple(sorted({t for t in types if t}))

@@ -6,6 +6,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from eks_auditor.concurrency import Limiter, SingleFlight, gather, limiter_key, map_bounded
@@ -300,3 +301,13 @@ def test_gather_raises_the_first_failure_in_order_after_every_call_ended() -> No
     with pytest.raises(KeyError):
         gather({"first": first, "second": second, "third": third}, in_flight=3)
     assert sorted(ended) == ["first", "second", "third"]
+
+
+def test_gather_on_a_shared_pool_keeps_to_its_own_limit() -> None:
+    # A long-lived pool larger than the gather's limit: never more than `in_flight` of its calls at once.
+    items = [("k", i) for i in range(9)]
+    work = InFlight(items, limit=3)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        calls = {str(i): (lambda item=item: work(item)) for i, item in enumerate(items)}
+        assert gather(calls, in_flight=3, pool=pool) == {str(i): item for i, item in enumerate(items)}
+    assert work.peak_total == 3

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -268,17 +268,33 @@ def map_bounded[I, T](
         return [future.result() for future in futures if future is not None]
 
 
-def gather[T](calls: Mapping[str, Callable[[], T]], *, in_flight: int) -> dict[str, T]:
+def gather[T](
+    calls: Mapping[str, Callable[[], T]], *, in_flight: int, pool: Executor | None = None
+) -> dict[str, T]:
     """Run independent calls together, at most `in_flight` at once; their results by name.
 
     With `in_flight` 1 they run in order on the calling thread. Otherwise every call runs to its end and
     the first failure in the mapping's order is raised, as running them in order would have raised it.
+    `pool`: a long-lived executor to run them on (starting threads for every gather costs about 1 ms of
+    CPU for 8 calls); its tasks must never wait for other tasks of the same pool. Without one, a pool of
+    its own for this gather.
     """
     if in_flight <= 1 or len(calls) <= 1:
         return {name: call() for name, call in calls.items()}
-    with ThreadPoolExecutor(max_workers=min(in_flight, len(calls)), thread_name_prefix="read") as pool:
-        futures = {name: pool.submit(call) for name, call in calls.items()}
-        return {name: future.result() for name, future in futures.items()}
+    if pool is None:
+        with ThreadPoolExecutor(max_workers=min(in_flight, len(calls)), thread_name_prefix="read") as own:
+            return gather(calls, in_flight=in_flight, pool=own)
+    waiting = deque(calls.items())
+    running: dict[Future[T], str] = {}
+    finished: dict[str, Future[T]] = {}
+    while waiting or running:
+        while waiting and len(running) < in_flight:
+            name, call = waiting.popleft()
+            running[pool.submit(call)] = name
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            finished[running.pop(future)] = future
+    return {name: finished[name].result() for name in calls}
 
 
 class SingleFlight[K: Hashable, V]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -31,6 +32,7 @@ from eks_auditor.collect.network import VpcNetworkCache
 from eks_auditor.collect.permissions import action_for
 from eks_auditor.collect.versions import CalendarLookup, calendar_lookup, describe_cluster_versions
 from eks_auditor.concurrency import SingleFlight, gather
+from eks_auditor.config import MAX_CONCURRENCY
 from eks_auditor.model.kubernetes import AccessEntry
 from eks_auditor.model.network import SecurityGroup, VpcNetwork
 from eks_auditor.model.part import Part
@@ -142,6 +144,7 @@ class SnapshotCollector:
         self.clients = clients
         self.network_reads_in_flight = network_reads_in_flight
         self.parts_in_flight = parts_in_flight
+        self._part_pool: ThreadPoolExecutor | None = None
         self.now = now
         self.kube_overrides: Mapping[str, KubeEndpointOverride] = kube_overrides or {}
         self._calendar_factory = calendar
@@ -236,6 +239,7 @@ class SnapshotCollector:
                     for name in wave
                 },
                 in_flight=self.parts_in_flight,
+                pool=self._parts_pool(),
             )
             for name in wave:
                 values.update(found[name][0])
@@ -253,6 +257,18 @@ class SnapshotCollector:
             gaps=gaps,
             **values,
         )
+
+    def _parts_pool(self) -> ThreadPoolExecutor | None:
+        """Threads that read parts, kept for the collector's life (a part never waits for another part's
+        task: a VPC's reads run on threads of their own). Sized for every audit in flight at once."""
+        if self.parts_in_flight <= 1:
+            return None
+        with self._lock:
+            if self._part_pool is None:
+                self._part_pool = ThreadPoolExecutor(
+                    max_workers=MAX_CONCURRENCY * self.parts_in_flight, thread_name_prefix="part"
+                )
+            return self._part_pool
 
     def _collect_part(
         self,

@@ -554,3 +554,26 @@ def test_independent_parts_are_read_at_the_same_time(world: World) -> None:
     assert snapshot.gaps == {}
     assert snapshot.addons == frozenset({"vpc-cni"})
     assert seen == [()]
+
+
+@pytest.mark.parametrize(
+    ("mode", "lists"), [("CONFIG_MAP", False), ("API_AND_CONFIG_MAP", True), (None, True)]
+)
+def test_access_entries_are_not_listed_where_the_cluster_uses_aws_auth_only(
+    mode: str | None, lists: bool
+) -> None:
+    # Recorded DescribeCluster shape (moto omits accessConfig): a CONFIG_MAP cluster has no access
+    # entries and EKS refuses to list them, so no call is made; the other modes (or none given) list them.
+    counter = CallCounter()
+    aws = clients(counter)
+    response = described("a", "1.31")
+    if mode is not None:
+        response["cluster"]["accessConfig"] = {"authenticationMode": mode}
+    with Stubber(aws.eks(REGION)) as stub:
+        stub.add_response("describe_cluster", response, {"name": "a"})
+        if lists:
+            stub.add_response("list_access_entries", {"accessEntries": []}, {"clusterName": "a"})
+        snapshot = SnapshotCollector(aws).collect(REGION, "a", frozenset({"access_entries"}))
+        stub.assert_no_pending_responses()
+    assert (snapshot.gaps, snapshot.access_entries) == ({}, ())
+    assert counter["eks:ListAccessEntries"] == (1 if lists else 0)

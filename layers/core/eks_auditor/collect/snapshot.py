@@ -498,6 +498,10 @@ class SnapshotCollector:
     def _access_entries(self, context: PartContext) -> tuple[AccessEntry, ...]:
         from eks_auditor.collect.access_entries import read_access_entries
 
+        if context.cluster.authentication_mode == "CONFIG_MAP":
+            # aws-auth only: EKS refuses ListAccessEntries (InvalidRequestException), which
+            # read_access_entries turns into () as well. No call that cannot succeed.
+            return ()
         return read_access_entries(self.clients.eks(context.region), context.cluster_name)
 
     def _addons(self, context: PartContext) -> frozenset[str]:

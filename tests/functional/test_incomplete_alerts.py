@@ -9,9 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from eks_auditor.errors import denied
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status
 from eks_auditor.store import FindingStore
-from eks_auditor.store.lifecycle import IncompleteAlerts, denied
+from eks_auditor.store.lifecycle import IncompleteAlerts
 from table import REGION, TABLE, later, make_evaluation, make_finding, make_incomplete
 
 from eks_auditor_tools.demo.fleet import ACCOUNT

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from eks_auditor.checks.incomplete import AUDIT_INCOMPLETE
 from eks_auditor.checks.registry import CHECKS, select
 from eks_auditor.collect.errors import ClusterUnavailable
+from eks_auditor.errors import denied
 from eks_auditor.metrics import MetricSink, NullSink
 from eks_auditor.model.check import Check, CheckSpec, Outcome, Result, could_not_evaluate
 from eks_auditor.model.evaluation import Evaluation
@@ -23,7 +24,6 @@ from eks_auditor.model.part import Part
 from eks_auditor.model.pipeline import PipelineSnapshot
 from eks_auditor.model.snapshot import ClusterSnapshot
 from eks_auditor.publish import Publisher
-from eks_auditor.store.lifecycle import denied
 
 if TYPE_CHECKING:
     from eks_auditor.notify import Notifier

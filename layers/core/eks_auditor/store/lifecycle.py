@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from eks_auditor.errors import denied
 from eks_auditor.model.evaluation import Evaluation
 from eks_auditor.model.finding import ChangeKind, Finding, StateChange, Status, finding_id
 from eks_auditor.store.schema import AUDIT_INCOMPLETE, evidence_json, owner_check, timestamp
@@ -26,21 +26,7 @@ class Write:
     moved_at: datetime | None = None
 
 
-# The collectors' reasons start with the AWS error code (collect.errors.describe_error: "<Code> on
-# <service:Operation>: ...") or the Kubernetes status ("403 Forbidden: ..."); a dependency's reason is
-# quoted inside its dependent's ("needs network: AccessDenied on ..."). These mean "not allowed": no retry
-# or later scan fixes them, so they alert at once.
-_DENIED = re.compile(
-    r"\b(AccessDenied\w*|UnauthorizedOperation|UnauthorizedAccess\w*|AuthorizationError"
-    r"|AuthorizationFailure|NotAuthorized\w*|AuthFailure|InvalidClientTokenId|UnrecognizedClientException"
-    r"|401 Unauthorized|403 Forbidden)\b"
-)
 _SCAN_SOURCES = ("scan-", "cli-scan-")  # entrypoints.scan_id_for and the CLI's scan ids
-
-
-def denied(reason: str) -> bool:
-    """Whether an audit_incomplete reason is a refusal (AccessDenied and kin), not a transient fault."""
-    return bool(_DENIED.search(reason))
 
 
 def is_scan(source: str) -> bool:

@@ -1,9 +1,12 @@
 """Test doubles that record what the real code did: the audits a dispatcher asked for, the log records a
-logger emitted."""
+logger emitted, the API operations a client called, the EMF metrics a handler printed."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+from collections import Counter
 from typing import Any
 
 from eks_auditor.audit import Auditor, AuditResult
@@ -31,3 +34,31 @@ class Records(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
+
+
+class Operations:
+    """A botocore event handler ('before-call...') that records the names of the operations called."""
+
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.operations.append(model.name)
+
+
+def emf_metrics(lines: list[str]) -> tuple[Counter[str], list[dict[str, Any]]]:
+    """Metric totals of the EMF lines a handler printed, and the lines that carry an ErrorCode dimension."""
+    totals: Counter[str] = Counter()
+    by_code: list[dict[str, Any]] = []
+    for line in lines:
+        with contextlib.suppress(json.JSONDecodeError):
+            blob = json.loads(line)
+            if not isinstance(blob, dict) or "_aws" not in blob:
+                continue
+            for directive in blob["_aws"]["CloudWatchMetrics"]:
+                for metric in directive["Metrics"]:
+                    value = blob[metric["Name"]]
+                    totals[metric["Name"]] += sum(value) if isinstance(value, list) else value
+            if "ErrorCode" in blob:
+                by_code.append(blob)
+    return totals, by_code

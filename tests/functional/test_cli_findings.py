@@ -21,6 +21,7 @@ from eks_auditor.model.check import Severity
 from eks_auditor.store import FindingStore
 from eks_auditor.suppressions import Suppression
 from moto import mock_aws
+from recording import Operations
 from table import ACCOUNT, REGION, T0, TABLE, create_table, later, make_evaluation, make_finding
 
 from eks_auditor_tools.cli.main import main
@@ -30,19 +31,11 @@ LOGGING = "control_plane_logging_disabled"
 IP = "ip_capacity_exhaustion_risk"
 
 
-class Calls:
-    def __init__(self) -> None:
-        self.operations: list[str] = []
-
-    def __call__(self, model: Any, **_: Any) -> None:
-        self.operations.append(model.name)
-
-
 @pytest.fixture
-def fleet(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dict[str, Any], Calls]]:
+def fleet(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dict[str, Any], Operations]]:
     with mock_aws():
         session = boto3.Session(region_name=REGION)
-        calls = Calls()
+        calls = Operations()
         session.events.register("before-call.*.*", calls)
         monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
         client = session.client("dynamodb")
@@ -79,7 +72,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def test_findings_severity_high_as_json(fleet: tuple[dict[str, Any], Calls], capsys: Any) -> None:
+def test_findings_severity_high_as_json(fleet: tuple[dict[str, Any], Operations], capsys: Any) -> None:
     found, calls = fleet
     code, out, err = run(capsys, "findings", "--severity", "high", "--output", "json")
     assert (code, err) == (0, "")
@@ -91,7 +84,9 @@ def test_findings_severity_high_as_json(fleet: tuple[dict[str, Any], Calls], cap
     assert set(calls.operations) == {"Query"}
 
 
-def test_pagination_prints_the_next_token_to_stderr(fleet: tuple[dict[str, Any], Calls], capsys: Any) -> None:
+def test_pagination_prints_the_next_token_to_stderr(
+    fleet: tuple[dict[str, Any], Operations], capsys: Any
+) -> None:
     found, calls = fleet
     seen: list[str] = []
     args = ["findings", "--status", "ALL", "--limit", "2", "--output", "json", "--table", TABLE]
@@ -111,7 +106,9 @@ def test_pagination_prints_the_next_token_to_stderr(fleet: tuple[dict[str, Any],
     assert "Scan" not in calls.operations
 
 
-def test_cluster_filter_defaults_account_and_region(fleet: tuple[dict[str, Any], Calls], capsys: Any) -> None:
+def test_cluster_filter_defaults_account_and_region(
+    fleet: tuple[dict[str, Any], Operations], capsys: Any
+) -> None:
     found, calls = fleet
     code, out, _ = run(capsys, "findings", "--cluster", "prod-a", "--check", LOGGING, "--status", "RESOLVED")
     assert code == 0
@@ -129,7 +126,7 @@ def test_cluster_filter_defaults_account_and_region(fleet: tuple[dict[str, Any],
     assert calls.operations == ["GetCallerIdentity", "Query"]  # the caller's account names the cluster
 
 
-def test_csv_output(fleet: tuple[dict[str, Any], Calls], capsys: Any) -> None:
+def test_csv_output(fleet: tuple[dict[str, Any], Operations], capsys: Any) -> None:
     found, _ = fleet
     code, out, _ = run(capsys, "findings", "--severity", "CRITICAL", "--output", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -139,7 +136,7 @@ def test_csv_output(fleet: tuple[dict[str, Any], Calls], capsys: Any) -> None:
     ]
 
 
-def test_ocsf_output(fleet: tuple[dict[str, Any], Calls], capsys: Any) -> None:
+def test_ocsf_output(fleet: tuple[dict[str, Any], Operations], capsys: Any) -> None:
     from ocsf_schema import validate
 
     found, _ = fleet
@@ -175,7 +172,7 @@ def test_bad_arguments_exit_2(fleet: Any, capsys: Any, argv: list[str], message:
     assert err.startswith(message)
 
 
-def test_show_prints_the_history(fleet: tuple[dict[str, Any], Calls], capsys: Any) -> None:
+def test_show_prints_the_history(fleet: tuple[dict[str, Any], Operations], capsys: Any) -> None:
     found, calls = fleet
     medium = found["medium"]
     code, out, _ = run(capsys, "findings", "--table", TABLE, "show", medium.id)
@@ -201,7 +198,7 @@ def test_show_prints_the_history(fleet: tuple[dict[str, Any], Calls], capsys: An
     assert (code, out, err) == (1, "", f"finding {'0' * 32} not found\n")
 
 
-def test_suppress_add_list_remove(fleet: tuple[dict[str, Any], Calls], capsys: Any) -> None:
+def test_suppress_add_list_remove(fleet: tuple[dict[str, Any], Operations], capsys: Any) -> None:
     code, out, err = run(
         capsys,
         "suppress", "add", "--check", ENDPOINT, "--cluster", "prod-*", "--resource", "arn-[12]",
@@ -325,7 +322,9 @@ class Cells(HTMLParser):
             self._key = None
 
 
-def test_report_writes_the_page(fleet: tuple[dict[str, Any], Calls], capsys: Any, tmp_path: Path) -> None:
+def test_report_writes_the_page(
+    fleet: tuple[dict[str, Any], Operations], capsys: Any, tmp_path: Path
+) -> None:
     _, calls = fleet
     target = tmp_path / "report.html"
     code, out, _ = run(capsys, "report", "--html", str(target))
@@ -356,7 +355,7 @@ def test_missing_table_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_findings_fail_on_gates_every_page_and_honours_a_suppressions_file(
-    fleet: tuple[dict[str, Any], Calls], capsys: Any, tmp_path: Path
+    fleet: tuple[dict[str, Any], Operations], capsys: Any, tmp_path: Path
 ) -> None:
     # --limit 1 prints one row; the gate still sees every open CRITICAL and HIGH finding.
     code, out, err = run(capsys, "findings", "--limit", "1", "--output", "json", "--fail-on", "high")

@@ -8,13 +8,13 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import boto3
 import pytest
 from eks_auditor.store import FindingStore
 from eks_auditor.suppressions import Suppression
 from moto import mock_aws
+from recording import Operations
 from table import ACCOUNT, REGION, TABLE, create_table, make_evaluation, make_finding, make_incomplete
 
 from eks_auditor_tools.cli.main import main
@@ -60,16 +60,8 @@ def audit(store: FindingStore, cluster: str, at: datetime, **verdicts: str) -> N
     )
 
 
-class Calls:
-    def __init__(self) -> None:
-        self.operations: list[str] = []
-
-    def __call__(self, model: Any, **_: Any) -> None:
-        self.operations.append(model.name)
-
-
 @pytest.fixture
-def fleet(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
+def fleet(monkeypatch: pytest.MonkeyPatch) -> Iterator[Operations]:
     with mock_aws():
         session = boto3.Session(region_name=REGION)
         monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
@@ -91,14 +83,14 @@ def fleet(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
                 expires_at=at + timedelta(days=90),
             )
         )
-        calls = Calls()
+        calls = Operations()
         session.events.register("before-call.*.*", calls)
         monkeypatch.setenv("FINDINGS_TABLE", TABLE)
         monkeypatch.setenv("AWS_REGION", REGION)
         yield calls
 
 
-def test_posture_table(fleet: Calls, capsys: pytest.CaptureFixture[str]) -> None:
+def test_posture_table(fleet: Operations, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["posture", "--framework", "cis-eks"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -126,7 +118,7 @@ def test_failing_clusters_are_listed_whole_then_counted() -> None:
     )
 
 
-def test_posture_json_and_csv(fleet: Calls, capsys: pytest.CaptureFixture[str]) -> None:
+def test_posture_json_and_csv(fleet: Operations, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["posture", "--framework", "fsbp", "--account", ACCOUNT, "--output", "json"]) == 0
     body = json.loads(capsys.readouterr().out)
     eks1 = next(row for row in body["controls"] if row["control"] == "EKS.1")
@@ -149,7 +141,7 @@ def test_posture_json_and_csv(fleet: Calls, capsys: pytest.CaptureFixture[str]) 
     assert (rows["4.1.1"]["assessed"], rows["4.1.1"]["pass_rate"]) == ("false", "")
 
 
-def test_no_audited_cluster_is_exit_1(fleet: Calls, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_audited_cluster_is_exit_1(fleet: Operations, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["posture", "--account", "210987654321", "--output", "json"]) == 1
     captured = capsys.readouterr()
     assert json.loads(captured.out)["clusters"] == []

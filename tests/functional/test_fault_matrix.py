@@ -43,7 +43,7 @@ from eks_auditor.model.check import Result
 from eks_auditor.model.finding import Status
 from eks_auditor.notify import Notifier
 from eks_auditor.store import FindingQuery, FindingStore
-from recording import Records
+from recording import Records, emf_metrics
 
 from eks_auditor_tools.demo.account import DemoAccount
 from eks_auditor_tools.demo.fleet import ACCOUNT, REGION
@@ -241,24 +241,6 @@ def findings(world: World, cluster: str) -> dict[str, Status]:
     return {f"{f.check_id}:{f.resource}": f.status for f in page.items}
 
 
-def emf(lines: list[str]) -> tuple[Counter[str], list[str]]:
-    """Metric totals of the EMF lines printed, and the ErrorCode dimension of the per-code lines."""
-    totals: Counter[str] = Counter()
-    codes: list[str] = []
-    for line in lines:
-        with contextlib.suppress(json.JSONDecodeError):
-            blob = json.loads(line)
-            if not isinstance(blob, dict) or "_aws" not in blob:
-                continue
-            for directive in blob["_aws"]["CloudWatchMetrics"]:
-                for metric in directive["Metrics"]:
-                    value = blob[metric["Name"]]
-                    totals[metric["Name"]] += sum(value) if isinstance(value, list) else value
-            if "ErrorCode" in blob:
-                codes.append(blob["ErrorCode"])
-    return totals, codes
-
-
 @contextlib.contextmanager
 def later(world: World, by: timedelta) -> Iterator[None]:
     """The runtime's collectors stamp evaluations `by` later (the next run, after a redelivery delay)."""
@@ -304,7 +286,8 @@ def test_fault_fails_its_record_alone_loudly_and_its_change_is_published_once(
             response = run(world, "event_audit", "EventsQueue", batch, sink)
     assert hits, f"the {fault.operation} fault was never reached"
     during = delivered(world)
-    totals, codes = emf(sink.lines)
+    totals, by_code = emf_metrics(sink.lines)
+    codes = [line["ErrorCode"] for line in by_code]
     errors = [r for r in world.logs.records if r.levelno >= logging.ERROR]
 
     # The bystanders' records are audited and published, whatever happened to the victim's.

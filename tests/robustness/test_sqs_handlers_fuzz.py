@@ -32,7 +32,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 from profiles import NIGHTLY, examples
-from recording import Records
+from recording import Records, emf_metrics
 
 from eks_auditor_tools.demo.account import DemoAccount, deploy
 from eks_auditor_tools.demo.fleet import ACCOUNT, REGION
@@ -173,24 +173,6 @@ def batches(draw: st.DrawFn, good: st.SearchStrategy[dict[str, Any]]) -> list[tu
 # --- invariants --------------------------------------------------------------------------------------
 
 
-def emf_counts(lines: list[str]) -> tuple[Counter[str], list[dict[str, Any]]]:
-    """Metric totals of the EMF lines the invocation printed, and the per-error-code lines."""
-    totals: Counter[str] = Counter()
-    by_code = []
-    for line in lines:
-        with contextlib.suppress(json.JSONDecodeError):
-            blob = json.loads(line)
-            if not isinstance(blob, dict) or "_aws" not in blob:
-                continue
-            for directive in blob["_aws"]["CloudWatchMetrics"]:
-                for metric in directive["Metrics"]:
-                    value = blob[metric["Name"]]
-                    totals[metric["Name"]] += sum(value) if isinstance(value, list) else value
-            if "ErrorCode" in blob:
-                by_code.append(blob)
-    return totals, by_code
-
-
 def run_batch(world: World, function: str, queue: str, batch: list[tuple[str, bool]]) -> dict[str, str]:
     """Invoke the handler on the batch and check the invariants; the failed records' error codes."""
     messages = [{"MessageId": str(uuid.uuid4()), "ReceiptHandle": "r", "Body": body} for body, _ in batch]
@@ -213,7 +195,7 @@ def run_batch(world: World, function: str, queue: str, batch: list[tuple[str, bo
     codes = {r.message_id: r.error_code for r in errors}  # type: ignore[attr-defined]
     world.codes.setdefault(function, Counter()).update(codes.values())
     assert all(r.error_type and r.error_code for r in errors)  # type: ignore[attr-defined]
-    totals, by_code = emf_counts(sink.lines)
+    totals, by_code = emf_metrics(sink.lines)
     unexpected = [code for code in codes.values() if code != REJECTED_CODE]
     assert totals[REJECTED] == len(failed) - len(unexpected)
     assert totals[FAILED] == len(unexpected)

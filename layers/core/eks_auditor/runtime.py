@@ -112,6 +112,7 @@ class Runtime:
             known_egress_tgws=self.settings.known_egress_tgws,
             network_reads_in_flight=min(VPC_READS_IN_FLIGHT, self.settings.max_concurrency),
             parts_in_flight=min(PARTS_IN_FLIGHT, self.settings.max_concurrency),
+            audits_in_flight=self.settings.max_concurrency,
         )
 
     # --- organization mode: everything per account ----------------------------------------------

@@ -356,10 +356,9 @@ def security_team(demo: Demo) -> None:
 
 def accepted_risk(demo: Demo) -> None:
     demo.section("9. A risk accepted for a while: suppressed (no alert), then it expires and reopens")
-    from eks_auditor.store import FindingStore
     from eks_auditor.suppressions import Suppression
 
-    store = FindingStore(demo.account.findings_table, client=demo.account.client("dynamodb"))
+    store = demo.store()
     now = datetime.now(UTC)
     store.put_suppression(
         Suppression(

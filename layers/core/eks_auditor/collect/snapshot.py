@@ -140,10 +140,12 @@ class SnapshotCollector:
         known_egress_tgws: frozenset[str] = frozenset(),
         network_reads_in_flight: int = 1,
         parts_in_flight: int = 1,
+        audits_in_flight: int = MAX_CONCURRENCY,
     ) -> None:
         self.clients = clients
         self.network_reads_in_flight = network_reads_in_flight
         self.parts_in_flight = parts_in_flight
+        self.audits_in_flight = audits_in_flight
         self._part_pool: ThreadPoolExecutor | None = None
         self.now = now
         self.kube_overrides: Mapping[str, KubeEndpointOverride] = kube_overrides or {}
@@ -266,7 +268,7 @@ class SnapshotCollector:
         with self._lock:
             if self._part_pool is None:
                 self._part_pool = ThreadPoolExecutor(
-                    max_workers=MAX_CONCURRENCY * self.parts_in_flight, thread_name_prefix="part"
+                    max_workers=self.audits_in_flight * self.parts_in_flight, thread_name_prefix="part"
                 )
             return self._part_pool
 
